@@ -1,0 +1,4 @@
+//! `dkron-benches` holds the project's criterion benchmarks (see `benches/benchmark.rs`).
+//!
+//! The library is empty on purpose: the package exists so that criterion and the peer crates
+//! never enter a library crate's dependencies.

@@ -1,0 +1,19 @@
+# A thin menu over cargo. `just --list` shows the recipes.
+
+# Run the tests exactly as CI does (the README's test command).
+test:
+    cargo test
+
+# Formatting, lints and docs, as CI checks them.
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+# Criterion benchmarks (release build); results go to docs/benchmarks.md.
+bench *ARGS:
+    cargo bench -p dkron-benches -- {{ARGS}}
+
+# Everything CI runs, from a clean state of mind.
+ci:
+    bash .ci/run
