@@ -7,7 +7,7 @@ test:
 # Formatting, lints and docs, as CI checks them.
 check:
     cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 # Criterion benchmarks (release build); results go to docs/benchmarks.md.

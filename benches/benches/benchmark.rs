@@ -1,3 +1,0 @@
-//! Entry point of the criterion benchmarks; each area is a module.
-
-fn main() {}
