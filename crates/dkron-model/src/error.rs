@@ -1,0 +1,124 @@
+//! The crate's one error type.
+//!
+//! Validation variants render dkron's exact reason text, because `dkron-api` must answer
+//! `Job validation failed: <reason>.` byte for byte. Two of dkron's reasons start with a capital
+//! letter (`Error parsing job …`); they keep it, as the one exception to the lower-case rule.
+
+use std::time::Duration;
+
+/// Everything this crate can reject.
+///
+/// Variants carry the offending value in fields so callers can branch and re-render; `Display`
+/// is the message dkron would give (or ours, in dkron's style, for dkron-rs additions).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The job name is empty.
+    #[error("name cannot be empty")]
+    EmptyName,
+    /// The job name holds a character outside `\p{Ll}`, `0-9`, `_`, `-`; `ch` is the first one.
+    #[error("name contains illegal character '{ch}'")]
+    IllegalNameChar {
+        /// The first illegal character.
+        ch: char,
+    },
+    /// `parent_job` names the job itself.
+    #[error("the job can not have itself as parent")]
+    SelfParent,
+    /// The schedule does not parse. The parser's message is part of dkron's text, so it is
+    /// rendered here and not exposed again through `source()`.
+    #[error("can't parse job schedule: {error}")]
+    Schedule {
+        /// What the cron parser said.
+        error: dkron_cron::Error,
+    },
+    /// `concurrency` is not one of the known policies.
+    #[error("invalid concurrency policy value, use \"allow\", \"forbid\" or \"replace\"")]
+    InvalidConcurrency {
+        /// The rejected text.
+        value: String,
+    },
+    /// `timezone` is not an IANA zone name known to the bundled database.
+    #[error("unknown time zone {name}")]
+    UnknownTimeZone {
+        /// The rejected zone name.
+        name: String,
+    },
+    /// Shell executor: `executor_config.timeout` is not a Go duration.
+    #[error("Error parsing job timeout value")]
+    InvalidTimeout {
+        /// The rejected text.
+        value: String,
+    },
+    /// Shell executor: `executor_config.mem_limit` is not a positive size.
+    #[error("Error parsing job memory limit value: {reason}")]
+    InvalidMemLimit {
+        /// The rejected text.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// Following `parent_job` links leads back to a job already visited.
+    #[error("parent chain forms a cycle: {}", chain.join(" -> "))]
+    ParentCycle {
+        /// The jobs walked, starting with the validated job and ending with the repeated one.
+        chain: Vec<String>,
+    },
+    /// Following `parent_job` links did not end within [`crate::MAX_PARENT_CHAIN`] steps.
+    #[error("parent chain of {job} is longer than {max} jobs")]
+    ParentChainTooLong {
+        /// The job whose chain was walked.
+        job: String,
+        /// The limit that was hit.
+        max: usize,
+    },
+    /// `misfire_policy` text is not a known policy.
+    #[error(
+        "invalid misfire policy value, use \"skip\", \"run_once\" or \"catch_up[:<duration>]\""
+    )]
+    InvalidMisfirePolicy {
+        /// The rejected text.
+        value: String,
+    },
+    /// `retry_backoff` starts above its own cap.
+    #[error("invalid retry backoff: initial delay {initial:?} exceeds maximum {max:?}")]
+    InvalidRetryBackoff {
+        /// The first retry's delay.
+        initial: Duration,
+        /// The cap.
+        max: Duration,
+    },
+    /// `history_limit` is `Some(0)`: a job must keep at least its latest execution.
+    #[error("history limit must be at least 1")]
+    InvalidHistoryLimit,
+    /// A textual enum value (job status, trigger, member status) is not recognised.
+    #[error("unknown {kind} value \"{value}\"")]
+    UnknownValue {
+        /// Which enum was being parsed, e.g. `job status`.
+        kind: &'static str,
+        /// The rejected text.
+        value: String,
+    },
+}
+
+impl Error {
+    /// The job field the error is about, in our model's naming (`name`, `schedule`,
+    /// `executor_config.timeout`, …), or `None` for errors not tied to one field.
+    pub fn field(&self) -> Option<&'static str> {
+        Some(match self {
+            Error::EmptyName | Error::IllegalNameChar { .. } => "name",
+            Error::SelfParent | Error::ParentCycle { .. } | Error::ParentChainTooLong { .. } => {
+                "parent_job"
+            }
+            Error::Schedule { .. } => "schedule",
+            Error::InvalidConcurrency { .. } => "concurrency",
+            Error::UnknownTimeZone { .. } => "timezone",
+            Error::InvalidTimeout { .. } => "executor_config.timeout",
+            Error::InvalidMemLimit { .. } => "executor_config.mem_limit",
+            Error::InvalidMisfirePolicy { .. } => "misfire_policy",
+            Error::InvalidRetryBackoff { .. } => "retry_backoff",
+            Error::InvalidHistoryLimit => "history_limit",
+            Error::UnknownValue { .. } => return None,
+        })
+    }
+}
