@@ -1,0 +1,171 @@
+//! A command's process group: kill it, measure its memory, reap what it left behind.
+//!
+//! Everything here reads `/proc` (Linux). A process that leaves the group (`setsid`, `setpgid`)
+//! escapes these functions: it is neither killed nor measured.
+
+use std::{io, time::Duration};
+
+use nix::{
+    errno::Errno,
+    sys::{
+        signal::{Signal, killpg},
+        wait::{WaitPidFlag, WaitStatus, waitpid},
+    },
+    unistd::Pid,
+};
+
+/// One process of a group, from `/proc/<pid>/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub(crate) pid: i32,
+    pub(crate) parent_pid: i32,
+    pub(crate) zombie: bool,
+    pub(crate) rss_pages: u64,
+}
+
+/// Sends SIGKILL to every process of the group. Returns `false` when the group is empty.
+pub(crate) fn kill_group(pgid: i32) -> bool {
+    // Invariant: never signal group 0 (our own group) or 1; only a real child's group.
+    if pgid <= 1 {
+        return false;
+    }
+    !matches!(
+        killpg(Pid::from_raw(pgid), Signal::SIGKILL),
+        Err(Errno::ESRCH)
+    )
+}
+
+/// The processes whose process group is `pgid`, zombies included.
+pub(crate) fn members(pgid: i32) -> io::Result<Vec<Member>> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // Why: a process can exit between read_dir and read; that is not an error.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let Some(member) = parse_stat(pid, &stat)
+            && member.0 == pgid
+        {
+            members.push(member.1);
+        }
+    }
+    Ok(members)
+}
+
+/// Resident memory of the whole group, in bytes.
+pub(crate) fn group_rss_bytes(pgid: i32) -> io::Result<u64> {
+    let pages: u64 = members(pgid)?.iter().map(|member| member.rss_pages).sum();
+    Ok(pages.saturating_mul(page_size()))
+}
+
+/// Makes this process adopt orphaned descendants (Linux `PR_SET_CHILD_SUBREAPER`).
+///
+/// Why it matters: when a command's group is killed, its grandchildren are re-parented. Without a
+/// subreaper they go to PID 1, and an init that does not reap (some container runtimes) keeps them
+/// as zombies forever. With this set, they come to this process and the shell executor reaps
+/// those of the group it ran. Call it once at startup; it is not needed when running as PID 1.
+///
+/// # Errors
+/// The `prctl` failure.
+pub fn become_subreaper() -> io::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)
+}
+
+/// Kills and reaps what is left of a group after its leader has been reaped, until nothing of it
+/// remains that this process can act on, or `deadline` passes.
+///
+/// Invariant: only processes of *this* group are waited for (`waitpid` on their exact pid), so
+/// the exit status of a child that tokio owns (another group's leader) is never stolen.
+pub(crate) async fn reap_group(pgid: i32, leader_pid: i32, within: Duration) {
+    // Fast path: an empty group costs one syscall (the common case: a command with no leftovers).
+    if !kill_group(pgid) {
+        return;
+    }
+    let self_pid = std::process::id() as i32;
+    let deadline = tokio::time::Instant::now() + within;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let Ok(members) = members(pgid) else { return };
+        let mut n_waiting = 0;
+        for member in members.iter().filter(|member| member.pid != leader_pid) {
+            if member.parent_pid == self_pid {
+                let status = waitpid(Pid::from_raw(member.pid), Some(WaitPidFlag::WNOHANG));
+                if matches!(status, Ok(WaitStatus::StillAlive)) {
+                    n_waiting += 1;
+                }
+            } else if !member.zombie {
+                // Killed but not dead yet (SIGKILL is asynchronous), or a child of a member.
+                n_waiting += 1;
+            }
+            // A zombie whose parent is someone else is that parent's to reap.
+        }
+        if n_waiting == 0 || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        // Why: new processes may have been forked between the kill and the scan.
+        kill_group(pgid);
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Parses `/proc/<pid>/stat` into (process group, member). The command name may contain spaces
+/// and parentheses, so fields are counted from the last `)`.
+fn parse_stat(pid: i32, stat: &str) -> Option<(i32, Member)> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Field numbers of proc(5), minus 3: state is field 3, ppid 4, pgrp 5, rss 24.
+    let state = fields.first()?;
+    let parent_pid = fields.get(1)?.parse().ok()?;
+    let pgid = fields.get(2)?.parse().ok()?;
+    let rss_pages = fields.get(21)?.parse().ok()?;
+    Some((
+        pgid,
+        Member {
+            pid,
+            parent_pid,
+            zombie: *state == "Z",
+            rss_pages,
+        },
+    ))
+}
+
+fn page_size() -> u64 {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE) {
+        Ok(Some(size)) if size > 0 => size as u64,
+        _ => 4096,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{kill_group, parse_stat};
+
+    /// Group ids 0 (our own group) and 1 are never signalled, whatever the caller passes.
+    #[test]
+    fn never_signals_our_own_group() {
+        assert!(!kill_group(0));
+        assert!(!kill_group(1));
+        assert!(!kill_group(-5));
+    }
+
+    /// A command name with spaces and parentheses does not shift the fields.
+    #[test]
+    fn parses_stat_with_awkward_names() {
+        let stat = "1234 (a (b) c) S 10 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 99 1000 77 18446744073709551615";
+        let (pgid, member) = parse_stat(1234, stat).expect("parses");
+        assert_eq!(pgid, 1234);
+        assert_eq!(member.parent_pid, 10);
+        assert_eq!(member.rss_pages, 77);
+        assert!(!member.zombie);
+        assert_eq!(parse_stat(1, "garbage"), None);
+    }
+}
