@@ -1,0 +1,554 @@
+//! Execution history: record start, record done (idempotent), delete, trim to the job's limit,
+//! group status, daily stats, and the reads.
+
+use dkron_model::{Execution, Job, JobStatus, group_status};
+use jiff::{Timestamp, civil::Date, tz::Offset};
+use rocksdb::{IteratorMode, WriteBatch};
+
+use crate::{
+    Apply, Store, codec,
+    error::{Error, Result},
+    keys::{self, Cf, ExecMeta, IDX_META, IDX_RUNNING},
+};
+
+/// What [`Store::record_execution_start`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecutionStarted {
+    /// False when a finished copy was already stored (a late start report is ignored).
+    pub stored: bool,
+    /// Executions of this job removed to respect its history limit.
+    pub trimmed: usize,
+}
+
+/// What [`Store::record_execution_done`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionDone {
+    /// False for a duplicate report of an execution already recorded as done: counters, stats
+    /// and `last_*` were left alone.
+    pub counted: bool,
+    /// Status of the execution's group after this report (also stored as the job's status).
+    pub group_status: JobStatus,
+    /// The job as stored after this report.
+    pub job: Job,
+    /// Executions of this job removed to respect its history limit.
+    pub trimmed: usize,
+}
+
+/// One execution in a history listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedExecution {
+    /// The execution, its output possibly cut to the listing's limit.
+    pub execution: Execution,
+    /// Whether the listing cut the output (dkron's `output_truncated`).
+    pub output_truncated: bool,
+}
+
+/// Successes and failures finished on one UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayStats {
+    /// The day (UTC).
+    pub date: Date,
+    /// Successful executions finished that day.
+    pub success_count: u64,
+    /// Failed executions finished that day.
+    pub failed_count: u64,
+}
+
+/// Keeps the last `limit` bytes of `output`, on a char boundary; returns whether it cut.
+pub fn truncate_output_tail(output: &mut String, limit: usize) -> bool {
+    if output.len() <= limit {
+        return false;
+    }
+    let mut cut = output.len() - limit;
+    while !output.is_char_boundary(cut) {
+        cut += 1;
+    }
+    output.drain(..cut);
+    true
+}
+
+impl Store {
+    /// Records that an execution started (dkron's `SetExecution`), in one atomic batch with
+    /// the trimming of the job's history to its limit.
+    ///
+    /// A start for an execution already stored as finished is ignored (reports can arrive out
+    /// of order). The output is cut to the job's output limit.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`], [`Error::InvalidName`], storage errors.
+    pub fn record_execution_start(
+        &self,
+        execution: Execution,
+        apply: &Apply,
+    ) -> Result<ExecutionStarted> {
+        self.commit(apply, |batch, _changes| {
+            let job = self.require_job(&execution.job_name)?;
+            keys::check_name(&execution.node_name)?;
+            let mut execution = execution;
+            self.cap_output(&job, &mut execution);
+            let suffix = keys::execution_suffix(execution.started_at, &execution.node_name);
+            let previous = self.exec_meta(&job.name, &suffix)?;
+            if previous.is_some_and(|meta| meta.finished) {
+                return Ok(ExecutionStarted {
+                    stored: false,
+                    trimmed: 0,
+                });
+            }
+            self.put_execution(batch, &execution, &suffix, previous)?;
+            let trimmed = self.trim(batch, &job, (&suffix, execution.group), previous.is_none())?;
+            Ok(ExecutionStarted {
+                stored: true,
+                trimmed: trimmed.len(),
+            })
+        })
+    }
+
+    /// Records a finished execution (dkron's `ExecutionDone`) in one atomic batch: stores it,
+    /// clears its running mark, and, unless it was already recorded as done, bumps
+    /// `success_count`/`error_count`, `last_success`/`last_error` and the day's stats; then
+    /// stores the status of its group as the job's status and trims the history.
+    ///
+    /// Idempotent by execution id (`<started_at>-<node>`): a duplicate never counts twice. A
+    /// duplicate with a later `finished_at` replaces the stored copy (dkron keeps the latest).
+    /// The idempotence window is the retained history: a report for an execution already
+    /// trimmed away is counted as new.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`] (also for a job deleted meanwhile), [`Error::NotFinished`],
+    /// [`Error::InvalidName`], storage errors.
+    pub fn record_execution_done(
+        &self,
+        execution: Execution,
+        apply: &Apply,
+    ) -> Result<ExecutionDone> {
+        self.commit(apply, |batch, changes| {
+            let mut job = self.require_job(&execution.job_name)?;
+            keys::check_name(&execution.node_name)?;
+            let Some(finished_at) = execution.finished_at else {
+                return Err(Error::NotFinished {
+                    job: job.name.clone(),
+                    id: execution.id(),
+                });
+            };
+            let mut execution = execution;
+            self.cap_output(&job, &mut execution);
+            let suffix = keys::execution_suffix(execution.started_at, &execution.node_name);
+            let previous = self.exec_meta(&job.name, &suffix)?;
+            let counted = !previous.is_some_and(|meta| meta.finished);
+            let mut trimmed = Vec::new();
+            if counted {
+                self.put_execution(batch, &execution, &suffix, previous)?;
+                trimmed = self.trim(batch, &job, (&suffix, execution.group), previous.is_none())?;
+                if execution.success {
+                    job.success_count += 1;
+                    job.last_success = job.last_success.max(Some(finished_at));
+                } else {
+                    job.error_count += 1;
+                    job.last_error = job.last_error.max(Some(finished_at));
+                }
+                self.count_day(batch, finished_at, execution.success)?;
+            } else if self.stored_finish(&job.name, &suffix)? < Some(finished_at) {
+                self.put_execution(batch, &execution, &suffix, previous)?;
+            }
+            let status = self.group_status_with(&job.name, &execution, &suffix, &trimmed)?;
+            job.status = status;
+            batch.put_cf(
+                self.cf(Cf::Jobs),
+                job.name.as_bytes(),
+                codec::encode(Cf::Jobs, &job)?,
+            );
+            changes.upsert(&job);
+            Ok(ExecutionDone {
+                counted,
+                group_status: status,
+                job,
+                trimmed: trimmed.len(),
+            })
+        })
+    }
+
+    /// Deletes every execution of a job and resets `success_count`, `error_count`,
+    /// `last_success` and `last_error` (one atomic batch). Returns the job as stored.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`], storage errors.
+    pub fn delete_executions(&self, job_name: &str, apply: &Apply) -> Result<Job> {
+        self.commit(apply, |batch, changes| {
+            let mut job = self.require_job(job_name)?;
+            self.delete_history(job_name, batch);
+            job.success_count = 0;
+            job.error_count = 0;
+            job.last_success = None;
+            job.last_error = None;
+            batch.put_cf(
+                self.cf(Cf::Jobs),
+                job_name.as_bytes(),
+                codec::encode(Cf::Jobs, &job)?,
+            );
+            changes.upsert(&job);
+            Ok(job)
+        })
+    }
+
+    /// Executions of a job, newest first. With `output_limit`, each output longer than that
+    /// keeps only its last `output_limit` bytes and is marked truncated.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`], [`Error::Corrupt`], [`Error::Rocks`].
+    pub fn executions(
+        &self,
+        job_name: &str,
+        output_limit: Option<usize>,
+    ) -> Result<Vec<ListedExecution>> {
+        keys::check_name(job_name).map_err(|_| Error::JobNotFound {
+            job: job_name.to_owned(),
+        })?;
+        self.require_job(job_name)?;
+        let read_options =
+            Store::bounded(keys::job_prefix(job_name), keys::job_prefix_end(job_name));
+        let mut listed = Vec::new();
+        for item in
+            self.db()
+                .iterator_cf_opt(self.cf(Cf::Executions), read_options, IteratorMode::End)
+        {
+            let (key, value) = item?;
+            let mut execution: Execution = codec::decode(Cf::Executions, &key, &value)?;
+            let output_truncated = output_limit
+                .is_some_and(|limit| truncate_output_tail(&mut execution.output, limit));
+            listed.push(ListedExecution {
+                execution,
+                output_truncated,
+            });
+        }
+        Ok(listed)
+    }
+
+    /// One execution by its id (`<started_at ns>-<node>`), output in full; `None` when the job,
+    /// the execution or a well-formed id is missing.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`], [`Error::Rocks`].
+    pub fn execution(&self, job_name: &str, id: &str) -> Result<Option<Execution>> {
+        let Some((nanos, node)) = dkron_model::parse_execution_id(id) else {
+            return Ok(None);
+        };
+        let Ok(started_at) = Timestamp::from_nanosecond(nanos) else {
+            return Ok(None);
+        };
+        if keys::check_name(job_name).is_err() {
+            return Ok(None);
+        }
+        let key = keys::execution_key(job_name, &keys::execution_suffix(started_at, node));
+        let Some(bytes) = self.get(Cf::Executions, &key)? else {
+            return Ok(None);
+        };
+        codec::decode(Cf::Executions, &key, &bytes).map(Some)
+    }
+
+    /// Every execution started and not yet finished, across all jobs (job name order, then
+    /// start order).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`], [`Error::Rocks`].
+    pub fn running_executions(&self) -> Result<Vec<Execution>> {
+        self.running_in(vec![IDX_RUNNING], vec![IDX_RUNNING + 1])
+    }
+
+    /// The running executions of one job, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`], [`Error::Rocks`].
+    pub fn running_executions_of(&self, job_name: &str) -> Result<Vec<Execution>> {
+        if keys::check_name(job_name).is_err() {
+            return Ok(Vec::new());
+        }
+        self.running_in(
+            keys::index_prefix(IDX_RUNNING, job_name),
+            keys::index_prefix_end(IDX_RUNNING, job_name),
+        )
+    }
+
+    fn running_in(&self, lower: Vec<u8>, upper: Vec<u8>) -> Result<Vec<Execution>> {
+        let mut execution_keys = Vec::new();
+        for item in self.db().iterator_cf_opt(
+            self.cf(Cf::Indexes),
+            Store::bounded(lower, upper),
+            IteratorMode::Start,
+        ) {
+            let (key, _) = item?;
+            // `r <job> 0x00 <suffix>` -> `<job> 0x00 <suffix>`.
+            execution_keys.push(key[1..].to_vec());
+        }
+        let cf = self.cf(Cf::Executions);
+        let values = self
+            .db()
+            .batched_multi_get_cf(cf, execution_keys.iter(), true);
+        let mut running = Vec::with_capacity(execution_keys.len());
+        for (key, value) in execution_keys.iter().zip(values) {
+            match value? {
+                Some(bytes) => running.push(codec::decode(Cf::Executions, key, &bytes)?),
+                None => {
+                    return Err(Error::Corrupt {
+                        cf: Cf::Indexes.name(),
+                        key: keys::printable(key),
+                        reason: "running mark without an execution".to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(running)
+    }
+
+    /// Daily counts for the `days` days ending with `today` (UTC), oldest first, zero-filled.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`], [`Error::Rocks`].
+    pub fn stats(&self, days: u32, today: Date) -> Result<Vec<DayStats>> {
+        let mut dates = Vec::with_capacity(days as usize);
+        let mut date = today;
+        for _ in 0..days {
+            dates.push(date);
+            match date.yesterday() {
+                Ok(previous) => date = previous,
+                Err(_) => break,
+            }
+        }
+        dates.reverse();
+        let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+            return Ok(Vec::new());
+        };
+        let mut upper = keys::stats_key(*last).to_vec();
+        upper.push(0);
+        let read_options = Store::bounded(keys::stats_key(*first).to_vec(), upper);
+        let mut stored = std::collections::HashMap::new();
+        for item in self
+            .db()
+            .iterator_cf_opt(self.cf(Cf::Stats), read_options, IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            stored.insert(key.to_vec(), codec::decode_day(&key, &value)?);
+        }
+        Ok(dates
+            .into_iter()
+            .map(|date| {
+                let (success_count, failed_count) = stored
+                    .get(keys::stats_key(date).as_slice())
+                    .copied()
+                    .unwrap_or((0, 0));
+                DayStats {
+                    date,
+                    success_count,
+                    failed_count,
+                }
+            })
+            .collect())
+    }
+
+    fn cap_output(&self, job: &Job, execution: &mut Execution) {
+        let limit = usize::try_from(job.effective_output_limit(&self.options().limits))
+            .unwrap_or(usize::MAX);
+        if truncate_output_tail(&mut execution.output, limit) {
+            execution.output_truncated = true;
+        }
+    }
+
+    fn exec_meta(&self, job: &str, suffix: &[u8]) -> Result<Option<ExecMeta>> {
+        let key = keys::index_key(IDX_META, job, suffix);
+        match self.get(Cf::Indexes, &key)? {
+            Some(bytes) => ExecMeta::decode(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn stored_finish(&self, job: &str, suffix: &[u8]) -> Result<Option<Timestamp>> {
+        let key = keys::execution_key(job, suffix);
+        let Some(bytes) = self.get(Cf::Executions, &key)? else {
+            return Ok(None);
+        };
+        let stored: Execution = codec::decode(Cf::Executions, &key, &bytes)?;
+        Ok(stored.finished_at)
+    }
+
+    /// Puts the execution and its index entries; bumps the job's counter if it is new.
+    fn put_execution(
+        &self,
+        batch: &mut WriteBatch,
+        execution: &Execution,
+        suffix: &[u8],
+        previous: Option<ExecMeta>,
+    ) -> Result<()> {
+        let job = execution.job_name.as_str();
+        let indexes = self.cf(Cf::Indexes);
+        let meta = ExecMeta {
+            group: execution.group,
+            attempt: execution.attempt,
+            finished: execution.finished_at.is_some(),
+            success: execution.success,
+        };
+        batch.put_cf(
+            self.cf(Cf::Executions),
+            keys::execution_key(job, suffix),
+            codec::encode(Cf::Executions, execution)?,
+        );
+        batch.put_cf(
+            indexes,
+            keys::index_key(IDX_META, job, suffix),
+            meta.encode(),
+        );
+        if let Some(previous) = previous
+            && previous.group != execution.group
+        {
+            batch.delete_cf(indexes, keys::group_key(job, previous.group, suffix));
+        }
+        batch.put_cf(indexes, keys::group_key(job, execution.group, suffix), []);
+        if meta.finished {
+            batch.delete_cf(indexes, keys::index_key(IDX_RUNNING, job, suffix));
+        } else {
+            batch.put_cf(indexes, keys::index_key(IDX_RUNNING, job, suffix), []);
+        }
+        Ok(())
+    }
+
+    /// Keeps the job's history within its limit, counting the execution just put (`written`:
+    /// its suffix and group) in if `is_new`. Returns the suffixes removed (oldest first; possibly
+    /// the written one itself when it is the oldest). With an empty suffix and `is_new` false it
+    /// only enforces the limit (after the limit was lowered).
+    pub(crate) fn trim(
+        &self,
+        batch: &mut WriteBatch,
+        job: &Job,
+        written: (&[u8], i64),
+        is_new: bool,
+    ) -> Result<Vec<Vec<u8>>> {
+        let (new_suffix, new_group) = written;
+        let count_key = keys::count_key(&job.name);
+        let stored = match self.get(Cf::Indexes, &count_key)? {
+            Some(bytes) => codec::decode_u64(Cf::Indexes, &count_key, &bytes)?,
+            None => 0,
+        };
+        let count = stored + u64::from(is_new);
+        let limit = u64::from(job.effective_history_limit(&self.options().limits).max(1));
+        let excess = count.saturating_sub(limit);
+        let mut removed: Vec<(Vec<u8>, i64)> = Vec::new();
+        if excess > 0 {
+            // The batch is not visible to reads: take the `excess + 1` oldest stored ones and
+            // merge the new one in, then drop the `excess` oldest of those.
+            let read_options = Store::bounded(
+                keys::index_prefix(IDX_META, &job.name),
+                keys::index_prefix_end(IDX_META, &job.name),
+            );
+            let prefix_len = keys::index_prefix(IDX_META, &job.name).len();
+            let mut candidates = Vec::new();
+            for item in
+                self.db()
+                    .iterator_cf_opt(self.cf(Cf::Indexes), read_options, IteratorMode::Start)
+            {
+                if candidates.len() as u64 > excess {
+                    break;
+                }
+                let (key, value) = item?;
+                let suffix = key[prefix_len..].to_vec();
+                if suffix == new_suffix {
+                    continue;
+                }
+                candidates.push((suffix, ExecMeta::decode(&key, &value)?.group));
+            }
+            if is_new {
+                candidates.push((new_suffix.to_vec(), new_group));
+                candidates.sort();
+            }
+            candidates.truncate(usize::try_from(excess).unwrap_or(usize::MAX));
+            removed = candidates;
+        }
+        for (suffix, group) in &removed {
+            let name = job.name.as_str();
+            batch.delete_cf(self.cf(Cf::Executions), keys::execution_key(name, suffix));
+            for kind in [IDX_META, IDX_RUNNING] {
+                batch.delete_cf(self.cf(Cf::Indexes), keys::index_key(kind, name, suffix));
+            }
+            // Deleting after the put of the same key in one batch: the delete wins.
+            batch.delete_cf(self.cf(Cf::Indexes), keys::group_key(name, *group, suffix));
+        }
+        let kept = count - removed.len() as u64;
+        if kept != stored {
+            batch.put_cf(self.cf(Cf::Indexes), &count_key, kept.to_be_bytes());
+        }
+        Ok(removed.into_iter().map(|(suffix, _)| suffix).collect())
+    }
+
+    /// Status of `execution`'s group: the stored members plus `execution` itself (the batch
+    /// being built is not visible to reads), minus those trimmed in this batch.
+    fn group_status_with(
+        &self,
+        job: &str,
+        execution: &Execution,
+        suffix: &[u8],
+        trimmed: &[Vec<u8>],
+    ) -> Result<JobStatus> {
+        let prefix = keys::group_prefix(job, execution.group);
+        let mut upper = prefix.clone();
+        upper.push(0xff);
+        let mut members = vec![execution.clone()];
+        members[0].output.clear();
+        for item in self.db().iterator_cf_opt(
+            self.cf(Cf::Indexes),
+            Store::bounded(prefix.clone(), upper),
+            IteratorMode::Start,
+        ) {
+            let (key, _) = item?;
+            let member_suffix = &key[prefix.len()..];
+            if member_suffix == suffix || trimmed.iter().any(|t| t.as_slice() == member_suffix) {
+                continue;
+            }
+            let corrupt = |reason: &str| Error::Corrupt {
+                cf: Cf::Indexes.name(),
+                key: keys::printable(&key),
+                reason: reason.to_owned(),
+            };
+            let Some(meta) = self.exec_meta(job, member_suffix)? else {
+                return Err(corrupt("group entry without execution meta"));
+            };
+            let (nanos, node) = keys::parse_execution_suffix(member_suffix)
+                .ok_or_else(|| corrupt("short execution key"))?;
+            let started_at = Timestamp::from_nanosecond(nanos)
+                .map_err(|_| corrupt("start time out of range"))?;
+            members.push(Execution {
+                job_name: job.to_owned(),
+                started_at,
+                // Only "finished or not" matters to the status; the start stands in for the end.
+                finished_at: meta.finished.then_some(started_at),
+                success: meta.success,
+                node_name: String::from_utf8_lossy(node).into_owned(),
+                group: meta.group,
+                attempt: meta.attempt,
+                ..Execution::default()
+            });
+        }
+        Ok(group_status(&members))
+    }
+
+    fn count_day(
+        &self,
+        batch: &mut WriteBatch,
+        finished_at: Timestamp,
+        success: bool,
+    ) -> Result<()> {
+        let date = Offset::UTC.to_datetime(finished_at).date();
+        let key = keys::stats_key(date);
+        let (mut successes, mut failures) = match self.get(Cf::Stats, &key)? {
+            Some(bytes) => codec::decode_day(&key, &bytes)?,
+            None => (0, 0),
+        };
+        if success {
+            successes += 1;
+        } else {
+            failures += 1;
+        }
+        batch.put_cf(
+            self.cf(Cf::Stats),
+            key,
+            codec::encode_day(successes, failures),
+        );
+        Ok(())
+    }
+}

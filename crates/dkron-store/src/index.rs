@@ -1,0 +1,572 @@
+//! The in-memory job index: one compact [`Summary`] per job and, for every sort key, a
+//! rank-capable ordered list of the jobs, so a page at offset `start` costs O(log n + page).
+//!
+//! Why in memory: offset paging needs ranks, which a RocksDB scan cannot give without walking
+//! every key before the offset. The index holds only what sorting and filtering read (a few
+//! hundred bytes per job) and is rebuilt from the `jobs` family at open; RocksDB stays the source
+//! of truth.
+//!
+//! Each ordered list is a sequence of chunks of at most [`CHUNK_MAX`] slot ids with a Fenwick
+//! tree over the chunk lengths: rank lookup O(log n), insert/remove O(log n + CHUNK_MAX) memory
+//! moves, the Fenwick tree being rebuilt (O(n / CHUNK_MAX)) only when a chunk splits or empties.
+
+use std::{cmp::Ordering, collections::BTreeMap, fmt, str::FromStr};
+
+use dkron_model::{Job, JobStatus};
+use jiff::Timestamp;
+
+use crate::error::Error;
+
+#[cfg(test)]
+mod tests;
+
+/// Largest chunk of an ordered list before it splits in two.
+const CHUNK_MAX: usize = 512;
+
+/// dkron's sort keys for `GET /v1/jobs` (`_sort`; `id` means `name`).
+///
+/// Strings compare ASCII-case-insensitively (as dkron's BuntDB JSON indexes do), times with
+/// "never" first; ties are broken by name, so every order is total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SortKey {
+    /// `name` (also `id`).
+    #[default]
+    Name,
+    /// `displayname`.
+    DisplayName,
+    /// `schedule`.
+    Schedule,
+    /// `success_count`.
+    SuccessCount,
+    /// `error_count`.
+    ErrorCount,
+    /// `last_success`.
+    LastSuccess,
+    /// `last_error`.
+    LastError,
+    /// `next`.
+    Next,
+}
+
+impl SortKey {
+    /// Every key, in index order.
+    pub const ALL: [SortKey; 8] = [
+        SortKey::Name,
+        SortKey::DisplayName,
+        SortKey::Schedule,
+        SortKey::SuccessCount,
+        SortKey::ErrorCount,
+        SortKey::LastSuccess,
+        SortKey::LastError,
+        SortKey::Next,
+    ];
+
+    /// dkron's name for the key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::DisplayName => "displayname",
+            SortKey::Schedule => "schedule",
+            SortKey::SuccessCount => "success_count",
+            SortKey::ErrorCount => "error_count",
+            SortKey::LastSuccess => "last_success",
+            SortKey::LastError => "last_error",
+            SortKey::Next => "next",
+        }
+    }
+
+    fn position(self) -> usize {
+        self as usize
+    }
+
+    /// Orders two summaries by this key, then by name.
+    fn compare(self, a: &Summary, b: &Summary) -> Ordering {
+        let by_key = match self {
+            SortKey::Name => Ordering::Equal,
+            SortKey::DisplayName => cmp_ascii_ci(&a.display_name, &b.display_name),
+            SortKey::Schedule => cmp_ascii_ci(&a.schedule, &b.schedule),
+            SortKey::SuccessCount => a.success_count.cmp(&b.success_count),
+            SortKey::ErrorCount => a.error_count.cmp(&b.error_count),
+            SortKey::LastSuccess => a.last_success.cmp(&b.last_success),
+            SortKey::LastError => a.last_error.cmp(&b.last_error),
+            SortKey::Next => a.next.cmp(&b.next),
+        };
+        by_key.then_with(|| a.name.cmp(&b.name))
+    }
+
+    /// Whether moving from `old` to `new` changes this key's position.
+    fn differs(self, old: &Summary, new: &Summary) -> bool {
+        match self {
+            SortKey::Name => false,
+            SortKey::DisplayName => old.display_name != new.display_name,
+            SortKey::Schedule => old.schedule != new.schedule,
+            SortKey::SuccessCount => old.success_count != new.success_count,
+            SortKey::ErrorCount => old.error_count != new.error_count,
+            SortKey::LastSuccess => old.last_success != new.last_success,
+            SortKey::LastError => old.last_error != new.last_error,
+            SortKey::Next => old.next != new.next,
+        }
+    }
+}
+
+impl fmt::Display for SortKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SortKey {
+    type Err = Error;
+
+    /// dkron's `_sort` values; `id` maps to `name`.
+    fn from_str(s: &str) -> Result<SortKey, Error> {
+        match s {
+            "id" | "name" => Ok(SortKey::Name),
+            "displayname" => Ok(SortKey::DisplayName),
+            "schedule" => Ok(SortKey::Schedule),
+            "success_count" => Ok(SortKey::SuccessCount),
+            "error_count" => Ok(SortKey::ErrorCount),
+            "last_success" => Ok(SortKey::LastSuccess),
+            "last_error" => Ok(SortKey::LastError),
+            "next" => Ok(SortKey::Next),
+            _ => Err(Error::UnknownSortKey { key: s.to_owned() }),
+        }
+    }
+}
+
+/// `_order`: dkron sorts descending only for exactly `DESC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SortOrder {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+fn cmp_ascii_ci(a: &str, b: &str) -> Ordering {
+    let a = a.bytes().map(|c| c.to_ascii_lowercase());
+    let b = b.bytes().map(|c| c.to_ascii_lowercase());
+    a.cmp(b)
+}
+
+/// What the index keeps of a job: the fields sorting and filtering read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub(crate) name: Box<str>,
+    display_name: Box<str>,
+    schedule: Box<str>,
+    success_count: u64,
+    error_count: u64,
+    last_success: Option<Timestamp>,
+    last_error: Option<Timestamp>,
+    next: Option<Timestamp>,
+    status: JobStatus,
+    disabled: bool,
+    pub(crate) parent: Option<Box<str>>,
+    metadata: Box<[(Box<str>, Box<str>)]>,
+}
+
+impl Summary {
+    pub(crate) fn of(job: &Job) -> Summary {
+        Summary {
+            name: job.name.as_str().into(),
+            display_name: job.display_name.as_str().into(),
+            schedule: job.schedule.as_str().into(),
+            success_count: job.success_count,
+            error_count: job.error_count,
+            last_success: job.last_success,
+            last_error: job.last_error,
+            next: job.next,
+            status: job.status,
+            disabled: job.disabled,
+            parent: job.parent_job.as_deref().map(Into::into),
+            metadata: job
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+        }
+    }
+
+    fn matches(&self, filter: &Filter<'_>) -> bool {
+        if let Some(q) = filter.q
+            && !self.name.contains(q)
+            && !self.display_name.contains(q)
+        {
+            return false;
+        }
+        if filter.status.is_some_and(|status| status != self.status) {
+            return false;
+        }
+        if filter
+            .disabled
+            .is_some_and(|disabled| disabled != self.disabled)
+        {
+            return false;
+        }
+        // AND over the pairs; a job without metadata never matches a metadata filter.
+        filter.metadata.iter().all(|(key, value)| {
+            self.metadata
+                .binary_search_by(|(k, _)| (**k).cmp(key.as_str()))
+                .is_ok_and(|at| *self.metadata[at].1 == **value)
+        })
+    }
+}
+
+/// The filter half of a list query, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Filter<'a> {
+    pub(crate) metadata: &'a BTreeMap<String, String>,
+    pub(crate) q: Option<&'a str>,
+    pub(crate) status: Option<JobStatus>,
+    pub(crate) disabled: Option<bool>,
+}
+
+impl Filter<'_> {
+    fn is_empty(&self) -> bool {
+        self.metadata.is_empty()
+            && self.q.is_none()
+            && self.status.is_none()
+            && self.disabled.is_none()
+    }
+}
+
+/// One page of names and the number of jobs the filter matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NamePage {
+    pub(crate) names: Vec<Box<str>>,
+    pub(crate) total: usize,
+}
+
+/// All jobs' summaries and one ordered list per sort key.
+#[derive(Debug, Default)]
+pub(crate) struct JobIndex {
+    slots: Vec<Option<Summary>>,
+    free: Vec<u32>,
+    lists: [RankedList; SortKey::ALL.len()],
+}
+
+impl JobIndex {
+    /// Builds the index from every job at once (sorting, not inserting one by one).
+    pub(crate) fn build(summaries: Vec<Summary>) -> JobIndex {
+        let slots: Vec<Option<Summary>> = summaries.into_iter().map(Some).collect();
+        let lists = SortKey::ALL.map(|key| {
+            let mut ids: Vec<u32> = (0..slots.len() as u32).collect();
+            ids.sort_unstable_by(|&a, &b| key.compare(summary(&slots, a), summary(&slots, b)));
+            RankedList::from_sorted(ids)
+        });
+        JobIndex {
+            slots,
+            free: Vec::new(),
+            lists,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lists[0].len
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Summary> {
+        let slots = &self.slots;
+        let slot =
+            self.lists[SortKey::Name.position()].find(|id| (*summary(slots, id).name).cmp(name))?;
+        self.slots[slot as usize].as_ref()
+    }
+
+    /// Inserts or replaces the job's summary.
+    pub(crate) fn upsert(&mut self, new: Summary) {
+        let JobIndex { slots, free, lists } = self;
+        let existing =
+            lists[SortKey::Name.position()].find(|id| summary(slots, id).name.cmp(&new.name));
+        match existing {
+            Some(slot) => {
+                let old = slots[slot as usize].take();
+                let Some(old) = old else { return };
+                for key in SortKey::ALL {
+                    if key.differs(&old, &new) {
+                        lists[key.position()].remove(|id| {
+                            let other = if id == slot { &old } else { summary(slots, id) };
+                            key.compare(other, &old)
+                        });
+                    }
+                }
+                for key in SortKey::ALL {
+                    if key.differs(&old, &new) {
+                        lists[key.position()]
+                            .insert(slot, |id| key.compare(summary(slots, id), &new));
+                    }
+                }
+                slots[slot as usize] = Some(new);
+            }
+            None => {
+                let slot = match free.pop() {
+                    Some(slot) => slot,
+                    None => {
+                        slots.push(None);
+                        (slots.len() - 1) as u32
+                    }
+                };
+                for key in SortKey::ALL {
+                    lists[key.position()].insert(slot, |id| key.compare(summary(slots, id), &new));
+                }
+                slots[slot as usize] = Some(new);
+            }
+        }
+    }
+
+    /// Removes the job's summary; returns whether it was there.
+    pub(crate) fn remove(&mut self, name: &str) -> bool {
+        let JobIndex { slots, free, lists } = self;
+        let Some(slot) =
+            lists[SortKey::Name.position()].find(|id| (*summary(slots, id).name).cmp(name))
+        else {
+            return false;
+        };
+        let Some(old) = slots[slot as usize].take() else {
+            return false;
+        };
+        for key in SortKey::ALL {
+            lists[key.position()].remove(|id| {
+                let other = if id == slot { &old } else { summary(slots, id) };
+                key.compare(other, &old)
+            });
+        }
+        free.push(slot);
+        true
+    }
+
+    /// Names of the jobs at ranks `start..end` in `key`/`order`, among those the filter matches,
+    /// and how many match. Unfiltered: O(log n + page). Filtered: O(n) over the summaries.
+    pub(crate) fn page(
+        &self,
+        key: SortKey,
+        order: SortOrder,
+        filter: &Filter<'_>,
+        start: usize,
+        end: Option<usize>,
+    ) -> NamePage {
+        let list = &self.lists[key.position()];
+        if filter.is_empty() {
+            let total = list.len;
+            let end = end.unwrap_or(total).min(total);
+            let start = start.min(end);
+            let ids: Vec<u32> = match order {
+                SortOrder::Asc => list.range(start, end).collect(),
+                SortOrder::Desc => {
+                    let mut ids: Vec<u32> = list.range(total - end, total - start).collect();
+                    ids.reverse();
+                    ids
+                }
+            };
+            let names = ids
+                .into_iter()
+                .map(|id| summary(&self.slots, id).name.clone())
+                .collect();
+            return NamePage { names, total };
+        }
+        let matching = |id: &u32| summary(&self.slots, *id).matches(filter);
+        let mut total = 0usize;
+        let mut names = Vec::new();
+        let mut take = |id: u32| {
+            if total >= start && end.is_none_or(|end| total < end) {
+                names.push(summary(&self.slots, id).name.clone());
+            }
+            total += 1;
+        };
+        match order {
+            SortOrder::Asc => list.range(0, list.len).filter(matching).for_each(&mut take),
+            SortOrder::Desc => list.range_rev().filter(matching).for_each(&mut take),
+        }
+        NamePage { names, total }
+    }
+
+    /// Every job name, in name order.
+    pub(crate) fn names(&self) -> Vec<Box<str>> {
+        let list = &self.lists[SortKey::Name.position()];
+        list.range(0, list.len)
+            .map(|id| summary(&self.slots, id).name.clone())
+            .collect()
+    }
+
+    /// Debug check: every list holds each live slot once, in order.
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        let live = self.slots.iter().filter(|s| s.is_some()).count();
+        for key in SortKey::ALL {
+            let list = &self.lists[key.position()];
+            assert_eq!(list.len, live, "{key} length");
+            let ids: Vec<u32> = list.range(0, list.len).collect();
+            for pair in ids.windows(2) {
+                let order =
+                    key.compare(summary(&self.slots, pair[0]), summary(&self.slots, pair[1]));
+                assert_eq!(order, Ordering::Less, "{key} order");
+            }
+            list.check();
+        }
+    }
+}
+
+fn summary(slots: &[Option<Summary>], id: u32) -> &Summary {
+    // Invariant: every id in a list names a live slot (remove takes it out of every list
+    // before freeing the slot).
+    slots[id as usize]
+        .as_ref()
+        .expect("ordered lists only hold live slots")
+}
+
+/// Slot ids in one total order, chunked, with ranks through a Fenwick tree over chunk lengths.
+#[derive(Debug, Default)]
+struct RankedList {
+    chunks: Vec<Vec<u32>>,
+    /// 1-based Fenwick tree over `chunks[i].len()`.
+    fenwick: Vec<usize>,
+    len: usize,
+}
+
+impl RankedList {
+    fn from_sorted(ids: Vec<u32>) -> RankedList {
+        let len = ids.len();
+        let chunks: Vec<Vec<u32>> = ids.chunks(CHUNK_MAX / 2).map(<[u32]>::to_vec).collect();
+        let mut list = RankedList {
+            chunks,
+            fenwick: Vec::new(),
+            len,
+        };
+        list.rebuild_fenwick();
+        list
+    }
+
+    fn rebuild_fenwick(&mut self) {
+        let n = self.chunks.len();
+        self.fenwick = vec![0; n + 1];
+        for i in 1..=n {
+            self.fenwick[i] += self.chunks[i - 1].len();
+            let parent = i + (i & i.wrapping_neg());
+            if parent <= n {
+                self.fenwick[parent] += self.fenwick[i];
+            }
+        }
+    }
+
+    fn fenwick_add(&mut self, chunk: usize, delta: isize) {
+        let mut i = chunk + 1;
+        while i < self.fenwick.len() {
+            self.fenwick[i] = self.fenwick[i].wrapping_add_signed(delta);
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// Chunk and offset of rank `rank` (< len).
+    fn locate(&self, mut rank: usize) -> (usize, usize) {
+        let n = self.chunks.len();
+        let mut pos = 0;
+        let mut step = if n == 0 {
+            0
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
+        while step > 0 {
+            if pos + step <= n && self.fenwick[pos + step] <= rank {
+                pos += step;
+                rank -= self.fenwick[pos];
+            }
+            step >>= 1;
+        }
+        (pos, rank)
+    }
+
+    /// Position of the element `cmp` says is equal (`cmp(id)` orders `id` against the target),
+    /// or where it would go.
+    fn search(&self, cmp: impl Fn(u32) -> Ordering) -> (usize, Result<usize, usize>) {
+        let chunk = self
+            .chunks
+            .partition_point(|c| c.last().is_some_and(|&last| cmp(last) == Ordering::Less));
+        match self.chunks.get(chunk) {
+            Some(ids) => (chunk, ids.binary_search_by(|&id| cmp(id))),
+            None => (chunk, Err(0)),
+        }
+    }
+
+    fn find(&self, cmp: impl Fn(u32) -> Ordering) -> Option<u32> {
+        let (chunk, at) = self.search(cmp);
+        at.ok().map(|at| self.chunks[chunk][at])
+    }
+
+    fn insert(&mut self, id: u32, cmp: impl Fn(u32) -> Ordering) {
+        let (mut chunk, at) = self.search(cmp);
+        let mut at = match at {
+            Ok(_) => return, // already present: a total order has no duplicates
+            Err(at) => at,
+        };
+        if chunk == self.chunks.len() {
+            // Larger than everything: append to the last chunk (or start the first).
+            if self.chunks.is_empty() {
+                self.chunks.push(Vec::new());
+                self.rebuild_fenwick();
+            }
+            chunk = self.chunks.len() - 1;
+            at = self.chunks[chunk].len();
+        }
+        self.chunks[chunk].insert(at, id);
+        self.len += 1;
+        if self.chunks[chunk].len() > CHUNK_MAX {
+            let upper = self.chunks[chunk].split_off(CHUNK_MAX / 2);
+            self.chunks.insert(chunk + 1, upper);
+            self.rebuild_fenwick();
+        } else {
+            self.fenwick_add(chunk, 1);
+        }
+    }
+
+    fn remove(&mut self, cmp: impl Fn(u32) -> Ordering) -> bool {
+        let (chunk, at) = self.search(cmp);
+        let Ok(at) = at else { return false };
+        self.chunks[chunk].remove(at);
+        self.len -= 1;
+        if self.chunks[chunk].is_empty() {
+            self.chunks.remove(chunk);
+            self.rebuild_fenwick();
+        } else {
+            self.fenwick_add(chunk, -1);
+        }
+        true
+    }
+
+    /// Ids at ranks `start..end` (both clamped by the caller), ascending.
+    fn range(&self, start: usize, end: usize) -> impl Iterator<Item = u32> + '_ {
+        let (chunk, offset) = if start < self.len {
+            self.locate(start)
+        } else {
+            (self.chunks.len(), 0)
+        };
+        self.chunks
+            .iter()
+            .skip(chunk)
+            .enumerate()
+            .flat_map(move |(i, ids)| ids[if i == 0 { offset } else { 0 }..].iter().copied())
+            .take(end.saturating_sub(start))
+    }
+
+    fn range_rev(&self) -> impl Iterator<Item = u32> + '_ {
+        self.chunks
+            .iter()
+            .rev()
+            .flat_map(|ids| ids.iter().rev().copied())
+    }
+
+    #[cfg(test)]
+    fn check(&self) {
+        assert_eq!(self.chunks.iter().map(Vec::len).sum::<usize>(), self.len);
+        assert!(
+            self.chunks
+                .iter()
+                .all(|c| !c.is_empty() && c.len() <= CHUNK_MAX)
+        );
+        for rank in 0..self.len {
+            let (chunk, offset) = self.locate(rank);
+            let before: usize = self.chunks[..chunk].iter().map(Vec::len).sum();
+            assert_eq!(before + offset, rank);
+        }
+    }
+}
