@@ -1,0 +1,223 @@
+//! How a fire becomes executions: the [`Dispatch`] trait, the [`Run`] it is handed, and two
+//! implementations: [`FnDispatch`] (a closure) and, with the `executor` feature,
+//! [`ExecutorDispatch`] (the local `dkron-executor` registry: `shell`, `http`).
+
+use std::{fmt, future::Future, sync::Arc};
+
+use dkron_model::{Execution, Job, LaunchRecord, Trigger};
+use jiff::Timestamp;
+use tokio_util::sync::CancellationToken;
+
+use crate::{clock::Clock, ports::BoxFuture};
+
+/// One launched fire (one attempt), as handed to [`Dispatch::dispatch`].
+#[derive(Debug)]
+pub struct Run {
+    /// The job as it was when the fire was launched.
+    pub job: Arc<Job>,
+    /// The record committed to the launch log before this dispatch.
+    pub launch: LaunchRecord,
+    /// Cancelled when the run must stop: a `replace` fire of the same job, or a shutdown whose
+    /// grace period ran out. Executors should end promptly when it fires.
+    pub cancel: CancellationToken,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Run {
+    /// A run as the scheduler builds it, for testing a [`Dispatch`] on its own.
+    pub fn new(
+        job: Arc<Job>,
+        launch: LaunchRecord,
+        cancel: CancellationToken,
+        clock: Arc<dyn Clock>,
+    ) -> Run {
+        Run {
+            job,
+            launch,
+            cancel,
+            clock,
+        }
+    }
+
+    /// The scheduler's clock (so tests under paused time stamp executions consistently).
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// An execution of this run on `node_name`, started at `started_at`, not finished yet: the
+    /// job name, group, attempt, trigger and scheduled time are filled in from the launch.
+    pub fn execution(&self, node_name: &str, started_at: Timestamp) -> Execution {
+        Execution {
+            job_name: self.launch.job_name.clone(),
+            started_at,
+            node_name: node_name.to_owned(),
+            group: self.launch.group,
+            attempt: self.launch.attempt,
+            scheduled_at: match self.launch.trigger {
+                Trigger::Manual => None,
+                _ => Some(self.launch.scheduled_at),
+            },
+            trigger: self.launch.trigger,
+            ..Execution::default()
+        }
+    }
+}
+
+/// Turns a launched fire into finished executions.
+///
+/// The cluster node sends the run to each target over RPC and waits for their results; an
+/// embedded service runs it in-process. Retries target `run.launch.targets` (the nodes whose
+/// previous attempt failed); for a first attempt they are what [`Dispatch::select_targets`]
+/// returned.
+pub trait Dispatch: Send + Sync + fmt::Debug {
+    /// The nodes a new fire of `job` goes to, chosen before its launch is recorded (the record
+    /// carries them). The default, for single-process use, is none: "run it here".
+    fn select_targets(&self, job: &Job) -> Vec<String> {
+        let _ = job;
+        Vec::new()
+    }
+
+    /// Runs the fire and returns one finished execution per target (an empty list when nothing
+    /// ran, e.g. no target was alive: the group then counts as not triggered, so no retry).
+    /// Never fails: failures are executions with `success == false`.
+    fn dispatch(&self, run: Run) -> BoxFuture<'_, Vec<Execution>>;
+}
+
+type RunFn = dyn Fn(Run) -> BoxFuture<'static, Result<String, String>> + Send + Sync;
+
+/// A [`Dispatch`] backed by a closure: `Ok(output)` is a successful execution, `Err(output)` a
+/// failed one. Handy for embedding Rust code as jobs, for tests and for benchmarks.
+pub struct FnDispatch {
+    node_name: String,
+    run: Box<RunFn>,
+}
+
+impl FnDispatch {
+    /// Wraps `run`; executions are reported as from node `local`.
+    pub fn new<F, Fut>(run: F) -> FnDispatch
+    where
+        F: Fn(Run) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        FnDispatch {
+            node_name: "local".to_owned(),
+            run: Box::new(move |r| Box::pin(run(r))),
+        }
+    }
+
+    /// Reports executions as from `node_name`.
+    pub fn with_node_name(mut self, node_name: impl Into<String>) -> FnDispatch {
+        self.node_name = node_name.into();
+        self
+    }
+}
+
+impl fmt::Debug for FnDispatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FnDispatch")
+            .field("node_name", &self.node_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatch for FnDispatch {
+    fn dispatch(&self, run: Run) -> BoxFuture<'_, Vec<Execution>> {
+        let started_at = run.now();
+        let mut execution = run.execution(&self.node_name, started_at);
+        let clock = Arc::clone(&run.clock);
+        let future = (self.run)(run);
+        Box::pin(async move {
+            let (success, output) = match future.await {
+                Ok(output) => (true, output),
+                Err(output) => (false, output),
+            };
+            execution.success = success;
+            execution.output = output;
+            execution.finished_at = Some(clock.now());
+            vec![execution]
+        })
+    }
+}
+
+#[cfg(feature = "executor")]
+pub use local::ExecutorDispatch;
+
+#[cfg(feature = "executor")]
+mod local {
+    use dkron_executor::{ExecutionRequest, ExecutorRegistry};
+    use dkron_model::{Execution, Limits};
+
+    use super::{BoxFuture, Dispatch, Run};
+
+    /// The default [`Dispatch`]: runs each fire once, in this process, with the executor the job
+    /// names (`shell`, `http`, or any executor registered by the embedding code).
+    ///
+    /// Output is bounded by the job's `output_limit`, else the limits given (dkron: 256 000
+    /// bytes). An unknown executor gives a failed execution saying so.
+    #[derive(Debug, Clone)]
+    pub struct ExecutorDispatch {
+        registry: ExecutorRegistry,
+        node_name: String,
+        limits: Limits,
+    }
+
+    impl Default for ExecutorDispatch {
+        /// The built-in `shell` and `http` executors, node `local`, dkron's limits.
+        fn default() -> ExecutorDispatch {
+            ExecutorDispatch::new(ExecutorRegistry::with_defaults())
+        }
+    }
+
+    impl ExecutorDispatch {
+        /// Runs jobs with the executors of `registry`, reporting node `local`.
+        pub fn new(registry: ExecutorRegistry) -> ExecutorDispatch {
+            ExecutorDispatch {
+                registry,
+                node_name: "local".to_owned(),
+                limits: Limits::DKRON,
+            }
+        }
+
+        /// Reports executions as from `node_name`.
+        pub fn with_node_name(mut self, node_name: impl Into<String>) -> ExecutorDispatch {
+            self.node_name = node_name.into();
+            self
+        }
+
+        /// Uses `limits` for jobs that set no `output_limit`.
+        pub fn with_limits(mut self, limits: Limits) -> ExecutorDispatch {
+            self.limits = limits;
+            self
+        }
+    }
+
+    impl Dispatch for ExecutorDispatch {
+        fn dispatch(&self, run: Run) -> BoxFuture<'_, Vec<Execution>> {
+            Box::pin(async move {
+                let started_at = run.now();
+                let mut execution = run.execution(&self.node_name, started_at);
+                match self.registry.get(&run.job.executor) {
+                    Ok(executor) => {
+                        let limit = run.job.effective_output_limit(&self.limits);
+                        let request =
+                            ExecutionRequest::new(&run.job.name, &run.job.executor_config)
+                                .with_output_limit(usize::try_from(limit).unwrap_or(usize::MAX))
+                                .with_cancel(run.cancel.clone());
+                        let outcome = executor.execute(request).await;
+                        execution.started_at = outcome.started_at;
+                        execution.success = outcome.success;
+                        execution.output = outcome.output_with_error();
+                        execution.output_truncated = outcome.output_truncated;
+                        execution.exit_code = outcome.exit_code;
+                        execution.finished_at = Some(outcome.finished_at);
+                    }
+                    Err(error) => {
+                        execution.output = error.to_string();
+                        execution.finished_at = Some(run.now());
+                    }
+                }
+                vec![execution]
+            })
+        }
+    }
+}

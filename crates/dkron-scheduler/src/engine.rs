@@ -1,0 +1,1219 @@
+//! The timer loop: one task owning every job's slot, a min-heap of next fires and a queue of
+//! delayed launches (retries, missed fires), driven by one tokio sleep and a command channel.
+//!
+//! Flow of a fire: the loop pops a due heap entry, pushes the job's next fire (computed from the
+//! *scheduled* instant, never from "now", so nothing drifts), applies the concurrency policy and
+//! queues a [`Launch`]. Queued launches leave in batches (every few hundred fires of a storm,
+//! and at the end of each loop turn) as one task each; the batch tasks are chained so they
+//! record in the [`LaunchLog`] strictly in launch order, then dispatch each recorded launch: the
+//! dispatch is polled once in place (a dispatch that completes at once, or only hands work over,
+//! costs no task) and spawned as a task of its own if it is still pending. Spawning batches,
+//! rather than feeding one long-lived launcher, lets the runtime's other workers take them while
+//! the loop keeps popping. A dispatch runs the [`Dispatch`], hands the executions to
+//! the [`ExecutionSink`] and, for jobs that need it (forbid/replace, retries, dependents,
+//! ephemeral), reports a [`Finished`] back to the loop, which decides about retries, children
+//! and deletion.
+//!
+//! Invariants:
+//! - Only the loop touches slots, the heap and the delayed queue (no locks).
+//! - A heap entry is live iff its `(slot, generation)` matches the slot's current generation and
+//!   its instant is the slot's next fire; every change of a job's timing bumps the generation, so
+//!   stale entries are skipped when popped (lazy deletion), and the heap is rebuilt when they
+//!   outnumber live ones.
+//! - Every task (launch batches, dispatches, deletions) is spawned on the loop's [`TaskTracker`], which
+//!   shutdown closes and awaits with a bound.
+
+use std::{
+    cmp::Reverse,
+    collections::{BTreeMap, BinaryHeap, HashMap},
+    future::Future,
+    hash::{BuildHasher, RandomState},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
+
+use dkron_cron::Schedule;
+use dkron_cron::ScheduleKind;
+use dkron_model::{Concurrency, Execution, Job, JobSchedule, JobStatus, LaunchRecord, Trigger};
+use hashbrown::HashTable;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::{debug, warn};
+
+use crate::{
+    Error,
+    clock::Clock,
+    dispatch::{Dispatch, Run},
+    plan,
+    ports::{ExecutionSink, JobSource, LaunchLog},
+    stats::{Counters, add},
+};
+
+#[cfg(test)]
+mod tests;
+
+/// Fires processed between two yields of the loop, so a storm of due fires lets the runtime
+/// run the launch batches it spawned on this worker.
+const FIRES_PER_YIELD: usize = 2048;
+/// Fires per launch batch, at most: a storm crosses threads in a few large batches instead of
+/// one wake-up per fire, and the first batch leaves early.
+const LAUNCHES_PER_HANDOFF: usize = 512;
+/// Completion reports handled per wake-up before the loop looks at its timer again.
+const REPORTS_PER_WAKE: usize = 1024;
+/// After the shutdown grace ran out and runs were cancelled, how long to wait for them to end.
+const CANCEL_WAIT: Duration = Duration::from_secs(1);
+/// The loop spins the last stretch before a deadline (see [`Clock::wake_margin`]) only when it
+/// has been idle at least this long, so dense schedules never turn into a busy loop.
+const SPIN_AFTER_IDLE: Duration = Duration::from_millis(20);
+
+/// Where the loop's tasks reach the world; shared by every task.
+#[derive(Debug)]
+pub(crate) struct Ports {
+    pub(crate) source: Arc<dyn JobSource>,
+    pub(crate) launch_log: Arc<dyn LaunchLog>,
+    pub(crate) sink: Arc<dyn ExecutionSink>,
+    pub(crate) dispatch: Arc<dyn Dispatch>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) counters: Arc<Counters>,
+}
+
+/// What the loop's tasks share: the ports and the way back to the loop.
+#[derive(Debug)]
+struct TaskCtx {
+    ports: Arc<Ports>,
+    done: mpsc::UnboundedSender<Finished>,
+    /// The token of untracked runs (cancelled only by shutdown). Cloned by the batch task, not the
+    /// loop, so its reference count stays on one thread in a storm.
+    root: CancellationToken,
+}
+
+/// A request to the loop, from a [`crate::Scheduler`] handle.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Upsert {
+        job: Arc<Job>,
+        schedule: Option<Timed>,
+        reply: oneshot::Sender<()>,
+    },
+    Remove {
+        name: String,
+        reply: oneshot::Sender<bool>,
+    },
+    Pause {
+        name: String,
+        reply: oneshot::Sender<bool>,
+    },
+    Resume {
+        name: String,
+        reply: oneshot::Sender<bool>,
+    },
+    RunNow {
+        name: String,
+        reply: oneshot::Sender<Result<i64, Error>>,
+    },
+    State {
+        name: String,
+        reply: oneshot::Sender<Option<crate::JobState>>,
+    },
+    Len {
+        reply: oneshot::Sender<usize>,
+    },
+    Shutdown {
+        grace: Duration,
+        reply: oneshot::Sender<crate::ShutdownReport>,
+    },
+}
+
+/// A fire on its way to the launch log and the dispatcher.
+#[derive(Debug)]
+struct Launch {
+    record: LaunchRecord,
+    rest: Pending,
+}
+
+/// A launch without its record (a batch lends its records to the log as one slice).
+#[derive(Debug)]
+struct Pending {
+    job: Arc<Job>,
+    /// The run's own token (tracked runs); `None` uses the shared root token.
+    cancel: Option<CancellationToken>,
+    follow: Option<Follow>,
+}
+
+/// What a tracked run carries so the loop can act when it ends.
+#[derive(Debug)]
+struct Follow {
+    run_id: u64,
+    /// Executions of earlier attempts of the same group (outputs dropped).
+    prior: Vec<Execution>,
+}
+
+/// A tracked run ended (or was never dispatched).
+#[derive(Debug)]
+pub(crate) struct Finished {
+    follow: Follow,
+    job: Arc<Job>,
+    record: LaunchRecord,
+    /// `None` when the launch was not recorded (duplicate or log failure).
+    executions: Option<Vec<Execution>>,
+}
+
+/// 16 bytes: the instant as Unix nanoseconds (clamped to `i64`, i.e. until 2262; a later fire
+/// sorts last and is read back from its slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct HeapEntry {
+    at: i64,
+    slot: u32,
+    generation: u32,
+}
+
+#[derive(Debug)]
+enum Delayed {
+    /// A missed fire the misfire policy runs now.
+    Misfire {
+        slot: u32,
+        generation: u32,
+        at: Timestamp,
+    },
+    /// The next attempt of a failed group.
+    Retry {
+        name: String,
+        scheduled_at: Timestamp,
+        group: i64,
+        attempt: u32,
+        targets: Vec<String>,
+        prior: Vec<Execution>,
+    },
+}
+
+/// One entry of the slab: the slot is boxed so the slab itself stays at 8 bytes a job however
+/// much it over-allocates while growing.
+type Cell = Option<Box<Slot>>;
+
+/// Stands for "none" in [`Slot`]'s instants (year -9999: never a fire time), which keeps a slot
+/// 16 bytes smaller than two `Option<Timestamp>`.
+const NO_TIME: Timestamp = Timestamp::MIN;
+
+/// What the loop keeps per job: the definition, its parsed schedule and its fire times.
+#[derive(Debug)]
+struct Slot {
+    job: Arc<Job>,
+    /// `None` for children (never fired by the timer).
+    schedule: Option<Timed>,
+    /// The next timer fire, or [`NO_TIME`].
+    next_at: Timestamp,
+    /// The latest timer fire, or [`NO_TIME`].
+    last_at: Timestamp,
+    /// Changes whenever the job's timing changes; heap entries of other generations are stale.
+    /// Unique across slots too (one counter), so a reused slot never revives old entries.
+    generation: u32,
+    paused: bool,
+}
+
+fn some_time(at: Timestamp) -> Option<Timestamp> {
+    (at != NO_TIME).then_some(at)
+}
+
+impl Slot {
+    fn next(&self) -> Option<Timestamp> {
+        some_time(self.next_at)
+    }
+
+    fn last_fire(&self) -> Option<Timestamp> {
+        some_time(self.last_at)
+    }
+
+    /// Whether the timer fires this job on its own.
+    fn timed(&self) -> bool {
+        !self.paused
+            && !self.job.disabled
+            && self
+                .schedule
+                .as_ref()
+                .is_some_and(|s| s.schedule.kind() != ScheduleKind::Manual)
+    }
+}
+
+/// A job's parsed schedule and zone: [`JobSchedule`] without the `starts_at`/`expires_at`
+/// copies (48 bytes a job less), which are read from the job itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Timed {
+    schedule: Schedule,
+    tz: TimeZone,
+}
+
+impl Timed {
+    pub(crate) fn new(schedule: &JobSchedule) -> Timed {
+        Timed {
+            schedule: schedule.schedule().clone(),
+            tz: schedule.time_zone().clone(),
+        }
+    }
+
+    /// The full [`JobSchedule`] for the pure planning functions (on changes, not per fire).
+    fn with_window(&self, job: &Job) -> JobSchedule {
+        JobSchedule::new(
+            self.schedule.clone(),
+            self.tz.clone(),
+            job.starts_at,
+            job.expires_at,
+        )
+    }
+
+    /// The first fire strictly after `after` within the job's `starts_at..=expires_at`: what
+    /// [`JobSchedule::next_after`] computes, without building one per fire.
+    fn next_after(&self, after: Timestamp, job: &Job) -> Option<Timestamp> {
+        let from = match job.starts_at {
+            // A fire exactly at `starts_at` is allowed, so search from just before it.
+            Some(start) if after < start => start
+                .checked_sub(SignedDuration::from_nanos(1))
+                .unwrap_or(start),
+            _ => after,
+        };
+        let fire = self.schedule.next_after(from, &self.tz)?;
+        match job.expires_at {
+            Some(end) if fire > end => None,
+            _ => Some(fire),
+        }
+    }
+}
+
+/// A heap instant: Unix nanoseconds, clamped.
+fn heap_at(at: Timestamp) -> i64 {
+    i64::try_from(at.as_nanosecond()).unwrap_or(i64::MAX)
+}
+
+/// The name of the job in slot `idx`.
+fn name_at(cells: &[Cell], idx: u32) -> Option<&str> {
+    Some(cells.get(idx as usize)?.as_ref()?.job.name.as_str())
+}
+
+/// How a launch is described before it becomes a [`LaunchRecord`].
+#[derive(Debug)]
+struct LaunchSpec {
+    trigger: Trigger,
+    scheduled_at: Timestamp,
+    group: i64,
+    attempt: u32,
+    targets: Option<Vec<String>>,
+    prior: Vec<Execution>,
+}
+
+impl LaunchSpec {
+    /// A first attempt in its own group, with the dispatch choosing the targets.
+    fn first(trigger: Trigger, scheduled_at: Timestamp, group: i64) -> LaunchSpec {
+        LaunchSpec {
+            trigger,
+            scheduled_at,
+            group,
+            attempt: 1,
+            targets: None,
+            prior: Vec::new(),
+        }
+    }
+}
+
+/// The loop's state. Built by [`crate::SchedulerBuilder::start`], consumed by [`Engine::run`].
+#[derive(Debug)]
+pub(crate) struct Engine {
+    ports: Arc<Ports>,
+    cells: Vec<Cell>,
+    /// The last generation handed out (see [`Slot::generation`]).
+    generation: u32,
+    free: Vec<u32>,
+    /// Job name to slot: a table of slot numbers hashed and compared through the slots' own
+    /// job names, so names are not stored twice. Invariant: every entry is a live slot.
+    names: HashTable<u32>,
+    hasher: RandomState,
+    /// Tracked runs still going, per job: run id and the token that cancels it. Kept apart from
+    /// the slots because few jobs are tracked, and a slot stays smaller without it.
+    running: HashMap<String, Vec<(u64, CancellationToken)>>,
+    heap: BinaryHeap<Reverse<HeapEntry>>,
+    delayed: BTreeMap<(Timestamp, u64), Delayed>,
+    seq: u64,
+    next_run_id: u64,
+    last_group: i64,
+    tracker: TaskTracker,
+    root: CancellationToken,
+    /// Whether launches are still accepted (false once shutdown began).
+    launching: bool,
+    /// Completes when the latest batch task has recorded its launches; the next batch waits
+    /// for it, so records reach the log in launch order.
+    gate: Option<oneshot::Receiver<()>>,
+    /// Launches not yet sent off in a batch (see [`Engine::flush`]).
+    outbox: Vec<Launch>,
+    ctx: Arc<TaskCtx>,
+    done_rx: mpsc::UnboundedReceiver<Finished>,
+}
+
+/// A job's group id for a scheduled instant: the instant in Unix nanoseconds, so the same fire
+/// gets the same group whichever scheduler launches it.
+fn group_of(at: Timestamp) -> i64 {
+    i64::try_from(at.as_nanosecond()).unwrap_or(i64::MAX)
+}
+
+impl Engine {
+    pub(crate) fn new(ports: Arc<Ports>) -> Engine {
+        let (done, done_rx) = mpsc::unbounded_channel();
+        let root = CancellationToken::new();
+        Engine {
+            ports: Arc::clone(&ports),
+            cells: Vec::new(),
+            generation: 0,
+            free: Vec::new(),
+            names: HashTable::new(),
+            hasher: RandomState::new(),
+            running: HashMap::new(),
+            heap: BinaryHeap::new(),
+            delayed: BTreeMap::new(),
+            seq: 0,
+            next_run_id: 0,
+            last_group: i64::MIN,
+            tracker: TaskTracker::new(),
+            root: root.clone(),
+            outbox: Vec::new(),
+            launching: true,
+            gate: None,
+            ctx: Arc::new(TaskCtx { ports, done, root }),
+            done_rx,
+        }
+    }
+
+    /// Adds a job at start, resuming from its latest launched fire when the log knows one.
+    pub(crate) fn load(
+        &mut self,
+        job: Arc<Job>,
+        schedule: Option<Timed>,
+        last: Option<Timestamp>,
+        now: Timestamp,
+        max_catch_up: usize,
+    ) {
+        let policy = job.misfire_policy;
+        let idx = self.insert_slot(job, schedule);
+        let Some(slot) = self.slot_mut(idx) else {
+            return;
+        };
+        let generation = slot.generation;
+        let Some(schedule) = slot.schedule.as_ref().filter(|_| slot.timed()) else {
+            return;
+        };
+        let schedule = schedule.with_window(&slot.job);
+        let (missed, next) = match last {
+            Some(last) => plan::resume(&schedule, policy, last, now, max_catch_up),
+            None => (Vec::new(), plan::first_fire(&schedule, now)),
+        };
+        slot.last_at = last.unwrap_or(NO_TIME);
+        slot.next_at = next.unwrap_or(NO_TIME);
+        if let Some(at) = next {
+            self.heap.push(Reverse(HeapEntry {
+                at: heap_at(at),
+                slot: idx,
+                generation,
+            }));
+        }
+        for at in missed {
+            self.delay(
+                at,
+                Delayed::Misfire {
+                    slot: idx,
+                    generation,
+                    at,
+                },
+            );
+        }
+    }
+
+    fn slot(&self, idx: u32) -> Option<&Slot> {
+        self.cells.get(idx as usize).and_then(|c| c.as_deref())
+    }
+
+    fn slot_mut(&mut self, idx: u32) -> Option<&mut Slot> {
+        self.cells
+            .get_mut(idx as usize)
+            .and_then(|c| c.as_deref_mut())
+    }
+
+    fn slot_named(&self, name: &str) -> Option<(u32, &Slot)> {
+        let idx = self.find(name)?;
+        Some((idx, self.slot(idx)?))
+    }
+
+    fn insert_slot(&mut self, job: Arc<Job>, schedule: Option<Timed>) -> u32 {
+        let generation = self.next_generation();
+        let slot = Box::new(Slot {
+            job,
+            schedule,
+            next_at: NO_TIME,
+            last_at: NO_TIME,
+            generation,
+            paused: false,
+        });
+        let idx = match self.free.pop() {
+            Some(idx) => idx,
+            None => {
+                self.cells.push(None);
+                // Beyond 4 billion jobs the index would wrap; memory runs out long before.
+                u32::try_from(self.cells.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.cells[idx as usize] = Some(slot);
+        let (cells, hasher) = (&self.cells, &self.hasher);
+        let hash = hasher.hash_one(name_at(cells, idx).unwrap_or_default());
+        self.names.insert_unique(hash, idx, |&i| {
+            hasher.hash_one(name_at(cells, i).unwrap_or_default())
+        });
+        idx
+    }
+
+    /// A fresh generation (wrapping: a stale heap entry would need to survive 4 billion
+    /// changes to be mistaken for a live one).
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        self.generation
+    }
+
+    /// Gives slot `idx` a new generation, making its heap entries stale.
+    fn bump(&mut self, idx: u32) {
+        let generation = self.next_generation();
+        if let Some(slot) = self.slot_mut(idx) {
+            slot.generation = generation;
+        }
+    }
+
+    /// The slot of the job named `name`.
+    fn find(&self, name: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(name);
+        let cells = &self.cells;
+        self.names
+            .find(hash, |&i| name_at(cells, i) == Some(name))
+            .copied()
+    }
+
+    fn delay(&mut self, at: Timestamp, delayed: Delayed) {
+        self.seq += 1;
+        self.delayed.insert((at, self.seq), delayed);
+    }
+
+    fn new_group(&mut self, now: Timestamp) -> i64 {
+        let group = group_of(now).max(self.last_group.saturating_add(1));
+        self.last_group = group;
+        group
+    }
+
+    /// Runs the loop until shutdown (or until every handle is dropped).
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let sleep = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(sleep);
+        let mut armed: Option<Timestamp> = None;
+        let mut spin = false;
+        let shutdown = loop {
+            self.flush();
+            let deadline = self.next_deadline();
+            if deadline != armed {
+                if let Some(at) = deadline {
+                    let wake = self.ports.clock.instant_at(at);
+                    let margin = self.ports.clock.wake_margin();
+                    spin = !margin.is_zero() && wake > Instant::now() + SPIN_AFTER_IDLE;
+                    sleep
+                        .as_mut()
+                        .reset(if spin { wake - margin } else { wake });
+                }
+                armed = deadline;
+            }
+            tokio::select! {
+                biased;
+                () = &mut sleep, if armed.is_some() => {
+                    if let (true, Some(at)) = (spin, armed) {
+                        self.spin_until(at).await;
+                    }
+                    armed = None;
+                    self.fire_due().await;
+                }
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown { grace, reply }) => break Some((grace, reply)),
+                    Some(command) => {
+                        self.command(command);
+                        self.compact_heap();
+                    }
+                    None => break None,
+                },
+                Some(finished) = self.done_rx.recv() => {
+                    self.finished(finished);
+                    for _ in 1..REPORTS_PER_WAKE {
+                        match self.done_rx.try_recv() {
+                            Ok(finished) => self.finished(finished),
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+        };
+        let (grace, reply) = match shutdown {
+            Some((grace, reply)) => (grace, Some(reply)),
+            None => (Duration::ZERO, None),
+        };
+        let report = self.shut_down(grace).await;
+        if let Some(reply) = reply {
+            // The caller may have stopped waiting; nothing to do then.
+            let _ = reply.send(report);
+        }
+    }
+
+    /// Yields until the clock reaches `at`, for at most twice the wake margin (a clock that
+    /// jumped back is then handled by the normal re-arming).
+    async fn spin_until(&self, at: Timestamp) {
+        let limit = Instant::now() + 2 * self.ports.clock.wake_margin();
+        while self.ports.clock.now() < at && Instant::now() < limit {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn shut_down(mut self, grace: Duration) -> crate::ShutdownReport {
+        // No more launches; the queued ones leave as a last batch, which the tracker awaits.
+        self.flush();
+        self.launching = false;
+        self.tracker.close();
+        let drained = tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok();
+        let mut cancelled = 0;
+        if !drained {
+            cancelled = self.tracker.len();
+            self.root.cancel();
+            let _ = tokio::time::timeout(CANCEL_WAIT, self.tracker.wait()).await;
+        }
+        crate::ShutdownReport {
+            drained,
+            cancelled,
+            still_running: self.tracker.len(),
+        }
+    }
+
+    /// The earliest instant something is due, after dropping stale heap tops.
+    fn next_deadline(&mut self) -> Option<Timestamp> {
+        while let Some(Reverse(top)) = self.heap.peek() {
+            if self.is_live(top) {
+                break;
+            }
+            self.heap.pop();
+        }
+        // A live top's slot holds the exact instant (the entry's may be clamped).
+        let heap = self
+            .heap
+            .peek()
+            .and_then(|Reverse(e)| self.slot(e.slot)?.next());
+        let delayed = self.delayed.first_key_value().map(|((at, _), _)| *at);
+        match (heap, delayed) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn is_live(&self, entry: &HeapEntry) -> bool {
+        self.slot(entry.slot).is_some_and(|slot| {
+            slot.generation == entry.generation && slot.next().map(heap_at) == Some(entry.at)
+        })
+    }
+
+    async fn fire_due(&mut self) {
+        let now = self.ports.clock.now();
+        let mut fired = 0usize;
+        while let Some(Reverse(top)) = self.heap.peek().copied() {
+            if top.at > heap_at(now) {
+                break;
+            }
+            self.heap.pop();
+            if self.fire_scheduled(top) {
+                fired += 1;
+                if fired.is_multiple_of(LAUNCHES_PER_HANDOFF) {
+                    self.flush();
+                }
+                if fired.is_multiple_of(FIRES_PER_YIELD) {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let delayed = entry.remove();
+            self.fire_delayed(delayed);
+        }
+        self.compact_heap();
+    }
+
+    /// Rebuilds the heap when stale entries (from upserts, removals, pauses) outnumber live ones,
+    /// so a storm of updates cannot grow it without bound. Amortised O(1) per change.
+    fn compact_heap(&mut self) {
+        if self.heap.len() <= 2 * self.names.len() + 1024 {
+            return;
+        }
+        let entries: Vec<_> = self
+            .cells
+            .iter()
+            .enumerate()
+            .filter_map(|(idx, cell)| {
+                let slot = cell.as_deref()?;
+                let at = heap_at(slot.next()?);
+                let generation = slot.generation;
+                Some(Reverse(HeapEntry {
+                    at,
+                    slot: u32::try_from(idx).ok()?,
+                    generation,
+                }))
+            })
+            .collect();
+        self.heap = BinaryHeap::from(entries);
+    }
+
+    /// Fires one popped heap entry; returns whether it was live.
+    fn fire_scheduled(&mut self, entry: HeapEntry) -> bool {
+        if !self.is_live(&entry) {
+            return false;
+        }
+        let Some(slot) = self.slot_mut(entry.slot) else {
+            return false;
+        };
+        // Live: the slot's next fire is this entry's instant, exactly.
+        let Some(fire_at) = slot.next() else {
+            return false;
+        };
+        let next = slot
+            .schedule
+            .as_ref()
+            .and_then(|s| s.next_after(fire_at, &slot.job))
+            // A schedule that does not move forward would fire forever at one instant.
+            .filter(|next| *next > fire_at);
+        slot.next_at = next.unwrap_or(NO_TIME);
+        slot.last_at = fire_at;
+        if let Some(at) = next {
+            let generation = entry.generation;
+            self.heap.push(Reverse(HeapEntry {
+                at: heap_at(at),
+                slot: entry.slot,
+                generation,
+            }));
+        }
+        self.fire_timed(entry.slot, fire_at);
+        true
+    }
+
+    /// A timer fire (regular or missed) of the job in `idx` at `at`: concurrency, then launch.
+    fn fire_timed(&mut self, idx: u32, at: Timestamp) {
+        if !self.admit(idx) {
+            return;
+        }
+        add(&self.ports.counters.scheduled, 1);
+        // Manual and dependent groups taken later at this same instant must differ from it.
+        self.last_group = self.last_group.max(group_of(at));
+        self.launch(idx, LaunchSpec::first(Trigger::Scheduled, at, group_of(at)));
+    }
+
+    /// Applies the job's concurrency policy to a new timer or dependent fire: `forbid` skips it
+    /// while a run is going, `replace` cancels the running ones. Returns whether to launch.
+    fn admit(&mut self, idx: u32) -> bool {
+        if self.running.is_empty() {
+            return true;
+        }
+        let Some(slot) = self.slot(idx) else {
+            return false;
+        };
+        let job = &slot.job;
+        let Some(running) = self
+            .running
+            .get(job.name.as_str())
+            .filter(|r| !r.is_empty())
+        else {
+            return true;
+        };
+        match job.concurrency {
+            Concurrency::Allow => true,
+            Concurrency::Forbid => {
+                debug!(job = %job.name, "skipping fire: job is still running (concurrency forbid)");
+                add(&self.ports.counters.skipped, 1);
+                false
+            }
+            Concurrency::Replace => {
+                for (_, cancel) in running {
+                    if !cancel.is_cancelled() {
+                        cancel.cancel();
+                        add(&self.ports.counters.replaced, 1);
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    fn fire_delayed(&mut self, delayed: Delayed) {
+        match delayed {
+            Delayed::Misfire {
+                slot,
+                generation,
+                at,
+            } => {
+                let live = self
+                    .slot(slot)
+                    .is_some_and(|s| s.generation == generation && s.timed());
+                if live {
+                    add(&self.ports.counters.misfires, 1);
+                    self.fire_timed(slot, at);
+                }
+            }
+            Delayed::Retry {
+                name,
+                scheduled_at,
+                group,
+                attempt,
+                targets,
+                prior,
+            } => {
+                let Some(idx) = self.find(&name) else {
+                    debug!(job = %name, "retry dropped: job was removed");
+                    return;
+                };
+                add(&self.ports.counters.retries, 1);
+                let trigger = Trigger::Retry;
+                let targets = Some(targets);
+                let spec = LaunchSpec {
+                    trigger,
+                    scheduled_at,
+                    group,
+                    attempt,
+                    targets,
+                    prior,
+                };
+                self.launch(idx, spec);
+            }
+        }
+    }
+
+    /// Queues a launch for the next batch. Runs of jobs whose end matters (forbid/replace, retries,
+    /// children, ephemeral) get their own token and are tracked; the others share the root token
+    /// and report nothing back, which keeps a storm of plain fires cheap.
+    fn launch(&mut self, idx: u32, spec: LaunchSpec) {
+        if !self.launching {
+            return;
+        }
+        let Some(slot) = self.cells.get(idx as usize).and_then(|c| c.as_deref()) else {
+            return;
+        };
+        let job = Arc::clone(&slot.job);
+        let targets = spec
+            .targets
+            .unwrap_or_else(|| self.ports.dispatch.select_targets(&job));
+        let record = LaunchRecord {
+            job_name: job.name.clone(),
+            scheduled_at: spec.scheduled_at,
+            group: spec.group,
+            attempt: spec.attempt,
+            targets,
+            trigger: spec.trigger,
+        };
+        let tracked = job.concurrency != Concurrency::Allow
+            || job.retries > 0
+            || !job.dependent_jobs.is_empty()
+            || job.ephemeral;
+        let (cancel, follow) = if tracked {
+            let run_id = self.next_run_id;
+            self.next_run_id += 1;
+            let cancel = self.root.child_token();
+            let runs = self.running.entry(job.name.clone()).or_default();
+            runs.push((run_id, cancel.clone()));
+            (
+                Some(cancel),
+                Some(Follow {
+                    run_id,
+                    prior: spec.prior,
+                }),
+            )
+        } else {
+            (None, None)
+        };
+        self.outbox.push(Launch {
+            record,
+            rest: Pending {
+                job,
+                cancel,
+                follow,
+            },
+        });
+    }
+
+    /// Sends the queued launches off as one batch task, chained after the previous batch.
+    fn flush(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.outbox);
+        let (recorded, gate) = oneshot::channel();
+        let after = self.gate.replace(gate);
+        let ctx = Arc::clone(&self.ctx);
+        self.tracker.spawn(launch_batch(
+            ctx,
+            batch,
+            after,
+            recorded,
+            self.tracker.clone(),
+        ));
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Upsert {
+                job,
+                schedule,
+                reply,
+            } => {
+                self.upsert(job, schedule);
+                let _ = reply.send(());
+            }
+            Command::Remove { name, reply } => {
+                let _ = reply.send(self.remove(&name));
+            }
+            Command::Pause { name, reply } => {
+                let _ = reply.send(self.set_paused(&name, true));
+            }
+            Command::Resume { name, reply } => {
+                let _ = reply.send(self.set_paused(&name, false));
+            }
+            Command::RunNow { name, reply } => {
+                let _ = reply.send(self.run_now(&name));
+            }
+            Command::State { name, reply } => {
+                let state = self.slot_named(&name).map(|(_, slot)| crate::JobState {
+                    next_fire: slot.next(),
+                    last_fire: slot.last_fire(),
+                    paused: slot.paused,
+                    running: self.running.get(name.as_str()).map_or(0, Vec::len),
+                });
+                let _ = reply.send(state);
+            }
+            Command::Len { reply } => {
+                let _ = reply.send(self.names.len());
+            }
+            // Handled by the loop itself.
+            Command::Shutdown { .. } => {}
+        }
+    }
+
+    fn upsert(&mut self, job: Arc<Job>, schedule: Option<Timed>) {
+        let now = self.ports.clock.now();
+        let Some(idx) = self.find(&job.name) else {
+            let idx = self.insert_slot(job, schedule);
+            self.replan(idx, now, false);
+            return;
+        };
+        self.bump(idx);
+        let Some(slot) = self.slot_mut(idx) else {
+            return;
+        };
+        let same_timing = slot.job.schedule == job.schedule
+            && slot.job.timezone == job.timezone
+            && slot.job.starts_at == job.starts_at
+            && slot.job.expires_at == job.expires_at
+            && slot.job.parent_job == job.parent_job;
+        slot.job = job;
+        slot.schedule = schedule;
+        self.replan(idx, now, same_timing);
+    }
+
+    /// Recomputes a slot's next fire after a change (its generation already bumped) and pushes
+    /// it. With `keep` (the timing fields did not change), a pending next fire is kept, so an
+    /// update never shifts or drops a fire.
+    fn replan(&mut self, idx: u32, now: Timestamp, keep: bool) {
+        let Some(slot) = self.slot_mut(idx) else {
+            return;
+        };
+        let generation = slot.generation;
+        let next = match (&slot.schedule, slot.timed()) {
+            (Some(timed), true) => match (keep, slot.next(), slot.last_fire()) {
+                (true, Some(next), _) => Some(next),
+                (_, _, None) => plan::first_fire(&timed.with_window(&slot.job), now),
+                (_, _, last) => plan::next_regular(&timed.with_window(&slot.job), last, now),
+            },
+            _ => None,
+        };
+        slot.next_at = next.unwrap_or(NO_TIME);
+        if let Some(at) = next {
+            self.heap.push(Reverse(HeapEntry {
+                at: heap_at(at),
+                slot: idx,
+                generation,
+            }));
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> bool {
+        let hash = self.hasher.hash_one(name);
+        let cells = &self.cells;
+        let Ok(entry) = self
+            .names
+            .find_entry(hash, |&i| name_at(cells, i) == Some(name))
+        else {
+            return false;
+        };
+        let (idx, _) = entry.remove();
+        // Its heap entries stay until popped; a reused slot gets a new generation.
+        self.cells[idx as usize] = None;
+        self.free.push(idx);
+        true
+    }
+
+    fn set_paused(&mut self, name: &str, paused: bool) -> bool {
+        let Some(idx) = self.find(name) else {
+            return false;
+        };
+        let Some(slot) = self.slot_mut(idx) else {
+            return false;
+        };
+        if slot.paused == paused {
+            return true;
+        }
+        slot.paused = paused;
+        slot.next_at = NO_TIME;
+        self.bump(idx);
+        let now = self.ports.clock.now();
+        self.replan(idx, now, false);
+        true
+    }
+
+    /// A manual run: a new group now. It bypasses `concurrency`, `starts_at`/`expires_at` and
+    /// pausing (as dkron: manual runs skip `isRunnable`), but not `disabled` (dkron refuses to run
+    /// a disabled job by hand), except for children, whose parent decides.
+    fn run_now(&mut self, name: &str) -> Result<i64, Error> {
+        let not_found = || Error::JobNotFound {
+            name: name.to_owned(),
+        };
+        let (idx, slot) = self.slot_named(name).ok_or_else(not_found)?;
+        if slot.job.disabled && !slot.job.is_child() {
+            return Err(Error::JobDisabled {
+                name: name.to_owned(),
+            });
+        }
+        let now = self.ports.clock.now();
+        let group = self.new_group(now);
+        add(&self.ports.counters.manual, 1);
+        self.launch(idx, LaunchSpec::first(Trigger::Manual, now, group));
+        Ok(group)
+    }
+
+    /// A tracked run ended: forget it, then retry, run children or delete, by group status.
+    fn finished(&mut self, finished: Finished) {
+        let Finished {
+            follow,
+            job,
+            record,
+            executions,
+        } = finished;
+        if let Some(runs) = self.running.get_mut(job.name.as_str()) {
+            runs.retain(|(id, _)| *id != follow.run_id);
+            if runs.is_empty() {
+                self.running.remove(job.name.as_str());
+            }
+        }
+        let Some(executions) = executions else { return };
+        let mut group = follow.prior;
+        group.extend(executions);
+        let now = self.ports.clock.now();
+        match dkron_model::group_status(&group) {
+            JobStatus::Success => self.succeeded(&job, now),
+            JobStatus::Failed | JobStatus::PartiallyFailed => {
+                self.maybe_retry(&record, group, now);
+            }
+            JobStatus::Untriggered => {}
+        }
+    }
+
+    fn maybe_retry(&mut self, record: &LaunchRecord, mut group: Vec<Execution>, now: Timestamp) {
+        // The job's current definition decides (it may have been updated or removed meanwhile).
+        let Some((_, slot)) = self.slot_named(&record.job_name) else {
+            return;
+        };
+        let job = Arc::clone(&slot.job);
+        if record.attempt > job.retries {
+            return;
+        }
+        let mut targets: Vec<String> = group
+            .iter()
+            .filter(|e| e.attempt == record.attempt && !e.success)
+            .map(|e| e.node_name.clone())
+            .collect();
+        targets.sort();
+        targets.dedup();
+        for execution in &mut group {
+            // Earlier attempts only matter for the group's status; the sink has their output.
+            execution.output = String::new();
+        }
+        let wait = job.retry_backoff.delay(record.attempt);
+        let at = SignedDuration::try_from(wait)
+            .ok()
+            .and_then(|wait| now.checked_add(wait).ok())
+            .unwrap_or(now);
+        debug!(job = %job.name, attempt = record.attempt + 1, ?wait, "retrying failed run");
+        self.delay(
+            at,
+            Delayed::Retry {
+                name: job.name.clone(),
+                scheduled_at: record.scheduled_at,
+                group: record.group,
+                attempt: record.attempt + 1,
+                targets,
+                prior: group,
+            },
+        );
+    }
+
+    /// The group succeeded: run the children, then delete the job if it is ephemeral.
+    fn succeeded(&mut self, job: &Job, now: Timestamp) {
+        for child in &job.dependent_jobs {
+            let Some((idx, slot)) = self.slot_named(child) else {
+                warn!(job = %job.name, child = %child, "dependent job not found");
+                continue;
+            };
+            if slot.job.disabled || slot.paused || !slot.job.active_at(now) {
+                debug!(job = %child, "dependent run skipped: child disabled, paused or inactive");
+                add(&self.ports.counters.skipped, 1);
+                continue;
+            }
+            if !self.admit(idx) {
+                continue;
+            }
+            let group = self.new_group(now);
+            add(&self.ports.counters.dependent, 1);
+            self.launch(idx, LaunchSpec::first(Trigger::Dependent, now, group));
+        }
+        if job.ephemeral && self.remove(&job.name) {
+            add(&self.ports.counters.ephemeral_deleted, 1);
+            let source = Arc::clone(&self.ports.source);
+            let name = job.name.clone();
+            self.tracker.spawn(async move {
+                if let Err(error) = source.delete_job(&name).await {
+                    warn!(job = %name, %error, "deleting ephemeral job failed");
+                }
+            });
+        }
+    }
+}
+
+/// Records one batch of launches, after the previous batch recorded its own, then dispatches
+/// each recorded launch.
+async fn launch_batch(
+    ctx: Arc<TaskCtx>,
+    batch: Vec<Launch>,
+    after: Option<oneshot::Receiver<()>>,
+    recorded: oneshot::Sender<()>,
+    tracker: TaskTracker,
+) {
+    let counters = &ctx.ports.counters;
+    if let Some(after) = after {
+        // An error means the previous batch task ended without recording (only when the
+        // runtime shuts down); order no longer matters then.
+        let _ = after.await;
+    }
+    let (records, rest): (Vec<LaunchRecord>, Vec<Pending>) = batch
+        .into_iter()
+        .map(|launch| (launch.record, launch.rest))
+        .unzip();
+    let fresh = match ctx.ports.launch_log.record_launches(&records).await {
+        Ok(fresh) if fresh.len() == records.len() => fresh,
+        Ok(fresh) => {
+            let (expected, got) = (records.len(), fresh.len());
+            warn!(
+                expected,
+                got, "launch log answered with the wrong count; not dispatching"
+            );
+            add(&counters.launch_failures, records.len() as u64);
+            Vec::new()
+        }
+        Err(error) => {
+            warn!(%error, launches = records.len(), "launch log failed; fires not dispatched");
+            add(&counters.launch_failures, records.len() as u64);
+            Vec::new()
+        }
+    };
+    // The next batch may record now.
+    let _ = recorded.send(());
+    for (i, (record, pending)) in records.into_iter().zip(rest).enumerate() {
+        match fresh.get(i) {
+            Some(true) => {
+                let mut task = Box::pin(dispatch(Arc::clone(&ctx), record, pending));
+                // Most dispatches only hand work over (RPC, a spawned process) or finish at
+                // once: polling here first saves a task per fire in a storm. A pending
+                // future moves into its own task, which polls it again with a real waker.
+                if poll_once(task.as_mut()).is_pending() {
+                    tracker.spawn(task);
+                }
+            }
+            answer => {
+                if answer.is_some() {
+                    add(&counters.duplicates, 1);
+                    debug!(
+                        job = %record.job_name,
+                        at = %record.scheduled_at,
+                        "fire already launched; not dispatching it again"
+                    );
+                }
+                if let Some(follow) = pending.follow {
+                    let job = pending.job;
+                    let finished = Finished {
+                        follow,
+                        job,
+                        record,
+                        executions: None,
+                    };
+                    // The loop is gone only during shutdown, when nothing follows anyway.
+                    let _ = ctx.done.send(finished);
+                }
+            }
+        }
+    }
+}
+
+/// Polls a future once with a waker that does nothing.
+fn poll_once(future: Pin<&mut (dyn Future<Output = ()> + Send)>) -> Poll<()> {
+    future.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Runs one recorded launch, hands its executions to the sink and reports a tracked run's end.
+async fn dispatch(ctx: Arc<TaskCtx>, record: LaunchRecord, pending: Pending) {
+    let Pending {
+        job,
+        cancel,
+        follow,
+    } = pending;
+    let cancel = cancel.unwrap_or_else(|| ctx.root.clone());
+    let ports = &ctx.ports;
+    add(&ports.counters.dispatched, 1);
+    let kept = follow.as_ref().map(|_| record.clone());
+    let run = Run {
+        job: Arc::clone(&job),
+        launch: record,
+        cancel,
+        clock: Arc::clone(&ports.clock),
+    };
+    let executions = ports.dispatch.dispatch(run).await;
+    for execution in &executions {
+        if let Err(error) = ports.sink.record_execution(execution).await {
+            add(&ports.counters.sink_failures, 1);
+            warn!(job = %execution.job_name, %error, "recording an execution failed");
+        }
+    }
+    if let (Some(follow), Some(record)) = (follow, kept) {
+        let finished = Finished {
+            follow,
+            job,
+            record,
+            executions: Some(executions),
+        };
+        let _ = ctx.done.send(finished);
+    }
+}

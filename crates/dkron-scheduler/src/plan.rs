@@ -1,0 +1,97 @@
+//! Pure scheduling decisions: when a job fires first, and where it resumes after a restart.
+//!
+//! No clock and no IO: every function takes `now`. The timer loop calls these; the tests call
+//! them directly.
+
+use dkron_cron::ScheduleKind;
+use dkron_model::{JobSchedule, MisfirePolicy};
+use jiff::{SignedDuration, Timestamp};
+
+#[cfg(test)]
+mod tests;
+
+/// `t` rounded down to a whole second.
+pub(crate) fn floor_second(t: Timestamp) -> Timestamp {
+    let second = t.as_second();
+    let floor = if t.subsec_nanosecond() < 0 {
+        second - 1
+    } else {
+        second
+    };
+    Timestamp::from_second(floor).unwrap_or(t)
+}
+
+/// The first fire of a job the scheduler has never launched, added at `now`.
+///
+/// `@every` counts from the whole second at or before `now` (as dkron's robfig: the first fire
+/// of `@every 2s` added at 10:00:00.7 is 10:00:02), so intervals land on whole seconds. An
+/// `@after` one-shot whose instant has passed but whose grace window has not fires at once,
+/// stamped with its own instant.
+pub(crate) fn first_fire(schedule: &JobSchedule, now: Timestamp) -> Option<Timestamp> {
+    if let Some(at) = after_within_grace(schedule, now) {
+        return Some(at);
+    }
+    schedule.next_after(floor_second(now))
+}
+
+/// The first regular fire strictly after `now` for a job whose latest fire was `last`.
+///
+/// An interval keeps its phase from `last` (a restart or an unchanged update does not shift
+/// `@every` fires, unlike dkron, issue #546); calendar schedules and one-shots are the same
+/// whatever `last` is.
+pub(crate) fn next_regular(
+    schedule: &JobSchedule,
+    last: Option<Timestamp>,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if schedule.schedule().kind() == ScheduleKind::Interval {
+        let Some(last) = last else {
+            return schedule.next_after(floor_second(now));
+        };
+        if let Some(prev) = latest_interval_fire(schedule, last, now) {
+            return schedule.next_after(prev);
+        }
+    }
+    schedule.next_after(now)
+}
+
+/// For an interval schedule: the latest instant `last + k * period` (k ≥ 0) at or before `now`,
+/// or `None` when `last` is after `now` or the period is unknown.
+fn latest_interval_fire(
+    schedule: &JobSchedule,
+    last: Timestamp,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if last > now {
+        return None;
+    }
+    let period = schedule.schedule().period()?.as_nanos();
+    if period <= 0 {
+        return None;
+    }
+    let elapsed = now.duration_since(last).as_nanos();
+    let steps = elapsed / period;
+    let offset = i64::try_from(steps.checked_mul(period)?).ok()?;
+    last.checked_add(SignedDuration::from_nanos(offset)).ok()
+}
+
+/// Where a job resumes when the scheduler starts and the launch log says its latest fire was
+/// `last`: the missed fires the job's misfire policy wants run now (oldest first, at most `max`),
+/// and the first regular fire after `now`.
+pub(crate) fn resume(
+    schedule: &JobSchedule,
+    policy: MisfirePolicy,
+    last: Timestamp,
+    now: Timestamp,
+    max: usize,
+) -> (Vec<Timestamp>, Option<Timestamp>) {
+    let missed = policy.fires_to_run(schedule, last, now, max);
+    (missed, next_regular(schedule, Some(last), now))
+}
+
+/// For `@after <instant> <grace>`: the instant, when it has passed but `now` is still within
+/// the grace window (end inclusive, as dkron). Every other schedule: `None`.
+pub(crate) fn after_within_grace(schedule: &JobSchedule, now: Timestamp) -> Option<Timestamp> {
+    let one_shot = schedule.schedule().one_shot()?;
+    one_shot.is_due_late(now).then_some(one_shot.at)
+}

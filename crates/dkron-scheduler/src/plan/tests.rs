@@ -1,0 +1,105 @@
+use dkron_cron::Schedule;
+use jiff::tz::TimeZone;
+
+use super::*;
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn schedule(expr: &str) -> JobSchedule {
+    JobSchedule::new(Schedule::parse(expr).unwrap(), TimeZone::UTC, None, None)
+}
+
+#[test]
+fn floor_second_rounds_down() {
+    assert_eq!(
+        floor_second(ts("2026-01-01T00:00:00.7Z")),
+        ts("2026-01-01T00:00:00Z")
+    );
+    assert_eq!(
+        floor_second(ts("2026-01-01T00:00:05Z")),
+        ts("2026-01-01T00:00:05Z")
+    );
+}
+
+#[test]
+fn new_interval_job_counts_from_the_whole_second() {
+    let every2 = schedule("@every 2s");
+    assert_eq!(
+        first_fire(&every2, ts("2026-01-01T10:00:00.7Z")),
+        Some(ts("2026-01-01T10:00:02Z"))
+    );
+}
+
+#[test]
+fn new_cron_job_fires_at_its_next_field_match() {
+    let daily = schedule("0 30 9 * * *");
+    assert_eq!(
+        first_fire(&daily, ts("2026-01-01T10:00:00Z")),
+        Some(ts("2026-01-02T09:30:00Z"))
+    );
+}
+
+#[test]
+fn interval_keeps_its_phase_from_the_last_fire() {
+    let every10 = schedule("@every 10s");
+    let last = ts("2026-01-01T00:00:03Z");
+    // 47 s later: fires at :03, :13, :23, :33, :43 passed; next is :53.
+    assert_eq!(
+        next_regular(&every10, Some(last), ts("2026-01-01T00:00:50Z")),
+        Some(ts("2026-01-01T00:00:53Z"))
+    );
+    // Exactly on a phase instant: strictly after now.
+    assert_eq!(
+        next_regular(&every10, Some(last), ts("2026-01-01T00:00:53Z")),
+        Some(ts("2026-01-01T00:01:03Z"))
+    );
+}
+
+#[test]
+fn resume_applies_the_misfire_policy() {
+    let minutely = schedule("0 * * * * *");
+    let last = ts("2026-01-01T00:00:00Z");
+    let now = ts("2026-01-01T00:05:30Z");
+    let (missed, next) = resume(&minutely, MisfirePolicy::Skip, last, now, 100);
+    assert!(missed.is_empty());
+    assert_eq!(next, Some(ts("2026-01-01T00:06:00Z")));
+
+    let (missed, _) = resume(&minutely, MisfirePolicy::RunOnce, last, now, 100);
+    assert_eq!(missed, [ts("2026-01-01T00:01:00Z")]);
+
+    let window = std::time::Duration::from_secs(150);
+    let (missed, _) = resume(&minutely, MisfirePolicy::CatchUp { window }, last, now, 100);
+    // A fire exactly `window` old (00:03:00) still counts.
+    let want = [
+        "2026-01-01T00:03:00Z",
+        "2026-01-01T00:04:00Z",
+        "2026-01-01T00:05:00Z",
+    ];
+    assert_eq!(missed, want.map(ts));
+
+    let (missed, _) = resume(
+        &minutely,
+        MisfirePolicy::CatchUp {
+            window: std::time::Duration::from_secs(3600),
+        },
+        last,
+        now,
+        2,
+    );
+    assert_eq!(
+        missed,
+        [ts("2026-01-01T00:01:00Z"), ts("2026-01-01T00:02:00Z")]
+    );
+}
+
+#[test]
+fn one_shot_in_the_past_never_fires() {
+    let at = schedule("@at 2026-01-01T00:00:00Z");
+    assert_eq!(first_fire(&at, ts("2026-01-01T00:00:01Z")), None);
+    assert_eq!(
+        first_fire(&at, ts("2025-12-31T23:59:59Z")),
+        Some(ts("2026-01-01T00:00:00Z"))
+    );
+}

@@ -1,0 +1,229 @@
+//! The launch log: misfire policies at start, no fire twice across schedulers, no dispatch
+//! without a record.
+
+use std::{sync::Arc, time::Duration};
+
+use dkron_model::{LaunchRecord, MisfirePolicy, Trigger};
+use dkron_scheduler::{BoxError, BoxFuture, LaunchLog, MemoryStore, Scheduler, TokioClock};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::helpers::*;
+
+fn launched(store: &MemoryStore, job: &str, at: Timestamp) {
+    let record = LaunchRecord {
+        job_name: job.into(),
+        scheduled_at: at,
+        group: 1,
+        attempt: 1,
+        targets: Vec::new(),
+        trigger: Trigger::Scheduled,
+    };
+    assert!(store.record(&record));
+}
+
+async fn scheduler_at(
+    store: &Arc<MemoryStore>,
+    recorder: &Arc<Recorder>,
+    origin: Timestamp,
+) -> Scheduler {
+    Scheduler::builder()
+        .memory_store(Arc::clone(store))
+        .dispatch(recorder.clone())
+        .clock(Arc::new(TokioClock::starting_at(origin)))
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn misfire_policies_decide_what_runs_at_start() {
+    let store = Arc::new(MemoryStore::new());
+    let minutely = |name: &str, policy| {
+        let mut job = job(name, "0 * * * * *");
+        job.misfire_policy = policy;
+        job
+    };
+    let jobs = vec![
+        minutely("skip", MisfirePolicy::Skip),
+        minutely("once", MisfirePolicy::RunOnce),
+        minutely(
+            "catch-up",
+            MisfirePolicy::CatchUp {
+                window: Duration::from_secs(150),
+            },
+        ),
+        minutely("fresh", MisfirePolicy::RunOnce),
+    ];
+    // The previous scheduler last fired them at 23:50 and stopped; it is 00:00:00 now.
+    for name in ["skip", "once", "catch-up"] {
+        launched(&store, name, at(-600));
+    }
+    let h = Harness::start_with(store, Arc::new(Recorder::default()), jobs).await;
+    h.run_for(0.5).await;
+    assert!(h.recorder.seen_of("skip").is_empty());
+    assert!(h.recorder.seen_of("fresh").is_empty());
+    let once: Vec<_> = h
+        .recorder
+        .seen_of("once")
+        .iter()
+        .map(|s| s.scheduled_at)
+        .collect();
+    assert_eq!(once, [at(-540)]);
+    let caught: Vec<_> = h
+        .recorder
+        .seen_of("catch-up")
+        .iter()
+        .map(|s| s.scheduled_at)
+        .collect();
+    assert_eq!(caught, [at(-120), at(-60), at(0)]);
+    for seen in h.recorder.seen() {
+        assert_eq!(seen.started, at(0));
+        assert_eq!(seen.trigger, Trigger::Scheduled);
+    }
+    assert_eq!(h.scheduler.stats().misfires, 4);
+    // Then every job carries on with its regular fires.
+    h.run_for(60.0).await;
+    for name in ["skip", "once", "catch-up", "fresh"] {
+        assert_eq!(
+            h.recorder.seen_of(name).last().unwrap().scheduled_at,
+            at(60),
+            "{name}"
+        );
+    }
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_scheduler_resumes_without_repeating_fires() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Arc::new(Recorder::default());
+    store.put_job(job("tick", "@every 1s"));
+    // Phase: a 10 s interval last fired 7 s before the first start.
+    store.put_job(job("slow", "@every 10s"));
+    launched(&store, "slow", at(-7));
+
+    let first = scheduler_at(&store, &recorder, at(0)).await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    first.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(recorder.starts("tick"), [1, 2, 3, 4, 5]);
+    assert_eq!(recorder.starts("slow"), [3]);
+
+    // Restart 0.3 s later (the new clock reads the same time as tokio's).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let origin = at(0)
+        .checked_add(SignedDuration::from_millis(5800))
+        .unwrap();
+    let second = scheduler_at(&store, &recorder, origin).await;
+    tokio::time::sleep(Duration::from_millis(8000)).await;
+    second.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(recorder.starts("tick"), (1..=13).collect::<Vec<_>>());
+    assert_eq!(recorder.starts("slow"), [3, 13]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_schedulers_on_one_log_never_dispatch_a_fire_twice() {
+    // An old leader that has not noticed it lost leadership, and the new one.
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Arc::new(Recorder::default());
+    for i in 0..50 {
+        store.put_job(job(&format!("job-{i}"), "@every 1s"));
+    }
+    let a = scheduler_at(&store, &recorder, at(0)).await;
+    let b = scheduler_at(&store, &recorder, at(0)).await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    for i in 0..50 {
+        let name = format!("job-{i}");
+        assert_eq!(recorder.starts(&name), [1, 2, 3, 4, 5], "{name}");
+    }
+    let (sa, sb) = (a.stats(), b.stats());
+    assert_eq!(sa.scheduled + sb.scheduled, 500);
+    assert_eq!(sa.dispatched + sb.dispatched, 250);
+    assert_eq!(sa.duplicates + sb.duplicates, 250);
+    a.shutdown(Duration::from_secs(5)).await;
+    b.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A launch log that fails every call.
+#[derive(Debug)]
+struct BrokenLog;
+
+impl LaunchLog for BrokenLog {
+    fn record_launches<'a>(
+        &'a self,
+        _: &'a [LaunchRecord],
+    ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>> {
+        Box::pin(async { Err::<Vec<bool>, BoxError>("raft: no leader".into()) })
+    }
+
+    fn last_fire<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Timestamp>, BoxError>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_is_dispatched_without_a_launch_record() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Arc::new(Recorder::default());
+    let mut forbid = job("forbid", "@every 1s");
+    forbid.concurrency = dkron_model::Concurrency::Forbid;
+    store.put_job(forbid);
+    store.put_job(job("plain", "@every 1s"));
+    let scheduler = Scheduler::builder()
+        .job_source(store.clone())
+        .execution_sink(store.clone())
+        .launch_log(Arc::new(BrokenLog))
+        .dispatch(recorder.clone())
+        .clock(Arc::new(TokioClock::starting_at(at(0))))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(recorder.seen().is_empty());
+    let stats = scheduler.stats();
+    assert_eq!(stats.scheduled, 6);
+    assert_eq!(stats.launch_failures, 6);
+    assert_eq!(stats.dispatched, 0);
+    // The forbid job was not left "running" by its failed launches.
+    assert_eq!(
+        scheduler
+            .job_state("forbid")
+            .await
+            .unwrap()
+            .unwrap()
+            .running,
+        0
+    );
+    assert_eq!(stats.skipped, 0);
+    scheduler.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_launch_record_is_in_the_log_before_the_dispatch_starts() {
+    use std::sync::Mutex;
+
+    use dkron_scheduler::FnDispatch;
+
+    let store = Arc::new(MemoryStore::new());
+    store.put_job(job("tick", "@every 1s"));
+    let seen: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let dispatch = {
+        let (store, seen) = (Arc::clone(&store), Arc::clone(&seen));
+        FnDispatch::new(move |run| {
+            let logged = store.launches(&run.launch.job_name).contains(&run.launch);
+            seen.lock().unwrap().push(logged);
+            async { Ok(String::new()) }
+        })
+    };
+    let scheduler = Scheduler::builder()
+        .memory_store(Arc::clone(&store))
+        .dispatch(Arc::new(dispatch))
+        .clock(Arc::new(TokioClock::starting_at(at(0))))
+        .start()
+        .await
+        .unwrap();
+    scheduler.run_now("tick").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    scheduler.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(*seen.lock().unwrap(), [true; 4]);
+    assert_eq!(store.launch_count("tick"), 4);
+}

@@ -1,0 +1,11 @@
+//! Integration tests of dkron-scheduler, under paused tokio time unless they run real processes.
+
+mod concurrency;
+#[cfg(feature = "executor")]
+mod executor;
+mod followups;
+mod helpers;
+mod launch;
+mod lifecycle;
+mod storm;
+mod timing;
