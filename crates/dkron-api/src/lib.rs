@@ -1,0 +1,125 @@
+//! `dkron-api` serves dkron's REST API (4.1, plus the older paths clients still use) on
+//! axum/hyper, in front of any [`Cluster`].
+//!
+//! It is the only crate that knows dkron's JSON field names, null and zero-time conventions,
+//! status codes and headers (`X-Whom`, `X-Total-Count`, `Location`). `dkron-node` implements
+//! [`Cluster`] over Raft, the store, the scheduler and the executors and mounts [`router`];
+//! tests implement [`Cluster`] in memory, so the API is testable without Raft.
+//!
+//! # What it does not do
+//!
+//! No storage, consensus, scheduling or execution: it never names `dkron-store`, `dkron-raft`,
+//! `dkron-scheduler` or `dkron-executor`. It does not serve the web UI's files (the node mounts
+//! them with `router(..).nest_service("/ui", ui)`; this router only redirects `/` there,
+//! relatively), nor `/metrics` or `/debug/vars` (the node owns the recorder and can `merge` or
+//! `route` them into the returned [`axum::Router`], which has no fallback).
+//!
+//! # Overview
+//!
+//! - [`router`] builds the [`axum::Router`] for a [`Cluster`] and [`ApiOptions`]; [`serve`]
+//!   runs it on a listener until a shutdown future completes.
+//! - [`Cluster`] is the seam: object safe, async through [`BoxFuture`], failing with
+//!   [`ClusterError`].
+//! - [`JobQuery`], [`ExecQuery`] and [`Page`] carry react-admin's list parameters;
+//!   [`JobQuery::apply`] filters, sorts and slices for implementations.
+//! - Internally: `wire` (dkron's JSON both ways), `params` (query strings, relative links),
+//!   `reply` (rendering and the single failure-to-status mapping), `routes` (handlers),
+//!   `restore` (multipart import), `openapi` (the embedded OpenAPI document).
+//!
+//! # Invariants
+//!
+//! - Every response carries `X-Whom` and permissive CORS headers; every JSON endpoint honours
+//!   `?pretty`; a handler panic becomes an empty 500, never a dropped connection.
+//! - Request bodies are read as JSON whatever their `Content-Type` (curl's `-d` sends
+//!   `application/x-www-form-urlencoded`), and are bounded ([`ApiOptions::max_body_bytes`]).
+//! - A rejected request changes nothing: bodies are parsed and validated before the cluster
+//!   is called.
+//! - Links (`Location`, the `/` redirect) are relative, so the API works behind a reverse proxy
+//!   under a path prefix.
+//! - Every [`ClusterError`] maps to its status code in one exhaustive match (`reply.rs`).
+
+mod cluster;
+mod error;
+mod openapi;
+mod params;
+mod query;
+mod reply;
+mod restore;
+mod routes;
+mod wire;
+
+use std::{future::Future, io, sync::Arc};
+
+pub use crate::{
+    cluster::{BoxFuture, Cluster, DayStats, Health, NodeInfo, UpsertOptions},
+    error::ClusterError,
+    openapi::OPENAPI_JSON,
+    query::{ExecQuery, ExecSort, JobQuery, JobSort, Page},
+    reply::{ERROR_FIELD_HEADER, LEADER_HEADER, TOTAL_COUNT_HEADER},
+};
+
+/// Settings of the API router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiOptions {
+    /// Largest request body accepted, in bytes (413 above). Default 1 MiB.
+    pub max_body_bytes: usize,
+    /// Largest `POST /v1/restore` upload, in bytes. Default 64 MiB.
+    pub max_restore_bytes: usize,
+    /// Whether the node serves the web UI under `ui/`: then `GET /` from a browser is redirected
+    /// there (303, relative `Location: ui/`); otherwise `/` is 404, as in dkron.
+    pub ui: bool,
+    /// Most fire times `GET /v1/jobs/{job}/next` returns (`?count` above is refused).
+    pub max_next_count: usize,
+}
+
+impl Default for ApiOptions {
+    fn default() -> ApiOptions {
+        ApiOptions {
+            max_body_bytes: 1 << 20,
+            max_restore_bytes: 64 << 20,
+            ui: false,
+            max_next_count: 1000,
+        }
+    }
+}
+
+impl ApiOptions {
+    /// Sets [`ApiOptions::max_body_bytes`].
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> ApiOptions {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Sets [`ApiOptions::max_restore_bytes`].
+    pub fn with_max_restore_bytes(mut self, bytes: usize) -> ApiOptions {
+        self.max_restore_bytes = bytes;
+        self
+    }
+
+    /// Sets [`ApiOptions::ui`].
+    pub fn with_ui(mut self, ui: bool) -> ApiOptions {
+        self.ui = ui;
+        self
+    }
+}
+
+/// The REST API for `cluster`: every dkron 4.1 route, the older paths, and ours (see
+/// `docs/api.md`), with CORS, `X-Whom`, body limits, request tracing and panic catching.
+pub fn router(cluster: Arc<dyn Cluster>, options: ApiOptions) -> axum::Router {
+    routes::router(cluster, options)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish.
+///
+/// # Errors
+/// Only what accepting connections on `listener` reports.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
