@@ -10,9 +10,9 @@ check:
     cargo clippy --workspace --all-targets --all-features -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
-# Criterion benchmarks (release build); results go to docs/benchmarks.md.
-bench *ARGS:
-    cargo bench -p dkron-benches -- {{ARGS}}
+# Benchmarks of one area (cron, executor, store, scheduler, api); results go to docs/benchmarks.md.
+bench AREA="cron" *ARGS:
+    cargo bench -p dkron-benches --features {{AREA}} --bench {{AREA}} -- {{ARGS}}
 
 # Everything CI runs, from a clean state of mind.
 ci:
