@@ -1,0 +1,200 @@
+//! [`Command`]: every replicated write, and [`Response`]: what applying it returned.
+//!
+//! A command is the unit of the Raft log. Its effect is decided by `dkron-store` when the entry
+//! is applied (merge rules, idempotence), so every replica reaches the same state from the same
+//! log. Commands carry everything they need (no clock reads, no randomness at apply time).
+
+use dkron_model::{Execution, Job, JobStatus, LaunchRecord, Member};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A replicated write. The variants mirror `dkron-store`'s state-machine operations (dkron's
+/// `SetJob`, `DeleteJob`, `SetExecution`, `DeleteExecutions`, `ExecutionDone`, plus ours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Command {
+    /// Create or replace a job (already validated by the caller). Boxed: a job is several
+    /// times larger than any other command.
+    SetJob(Box<Job>),
+    /// Delete a job with its history and launch records.
+    DeleteJob {
+        /// Job name.
+        name: String,
+    },
+    /// Flip a job's `disabled`.
+    ToggleJob {
+        /// Job name.
+        name: String,
+    },
+    /// Persist a job's next fire time.
+    SetJobNext {
+        /// Job name.
+        name: String,
+        /// The next fire, `None` when it will not fire again.
+        next: Option<Timestamp>,
+    },
+    /// An execution started (dkron's `SetExecution`).
+    ExecutionStarted(Execution),
+    /// An execution finished (dkron's `ExecutionDone`); idempotent by execution id.
+    ExecutionDone(Execution),
+    /// Wipe a job's history and reset its counters.
+    DeleteExecutions {
+        /// Job name.
+        job: String,
+    },
+    /// The leader launches a fire: recorded before dispatch so a new leader never repeats it.
+    RecordLaunch {
+        /// The launch.
+        launch: LaunchRecord,
+        /// When `Some`, also persist the job's next fire in the same batch.
+        next: Option<Option<Timestamp>>,
+    },
+    /// Record a cluster member's state (status transitions, tags).
+    SetMember(Member),
+    /// Forget a cluster member.
+    RemoveMember {
+        /// Member name.
+        name: String,
+    },
+    /// Several commands in one log entry, applied in order. [`crate::RaftNode::write`] forms
+    /// these from concurrent writes (group commit: one entry, one fsync, many writes); a batch
+    /// inside a batch is refused.
+    Batch(Vec<Command>),
+}
+
+impl Command {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::SetJob(_) => "set_job",
+            Command::DeleteJob { .. } => "delete_job",
+            Command::ToggleJob { .. } => "toggle_job",
+            Command::SetJobNext { .. } => "set_job_next",
+            Command::ExecutionStarted(_) => "execution_started",
+            Command::ExecutionDone(_) => "execution_done",
+            Command::DeleteExecutions { .. } => "delete_executions",
+            Command::RecordLaunch { .. } => "record_launch",
+            Command::SetMember(_) => "set_member",
+            Command::RemoveMember { .. } => "remove_member",
+            Command::Batch(_) => "batch",
+        }
+    }
+}
+
+/// The outcome of applying one log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Response {
+    /// Nothing to report (blank and membership entries, launch records).
+    #[default]
+    Done,
+    /// [`Command::SetJob`]: the job as stored after merging.
+    JobWritten {
+        /// The stored job.
+        job: Job,
+        /// Whether it did not exist before.
+        created: bool,
+    },
+    /// Commands that return the job as stored (delete returns the deleted job).
+    Job(Job),
+    /// [`Command::ExecutionStarted`].
+    ExecutionStarted {
+        /// False when a finished copy was already stored.
+        stored: bool,
+        /// Executions trimmed to respect the history limit.
+        trimmed: usize,
+    },
+    /// [`Command::ExecutionDone`].
+    ExecutionDone {
+        /// False for a duplicate report (not counted again).
+        counted: bool,
+        /// Status of the execution's group.
+        group_status: JobStatus,
+        /// The job as stored after the report.
+        job: Job,
+        /// Executions trimmed to respect the history limit.
+        trimmed: usize,
+    },
+    /// dkron's rules rejected the command; the entry is still applied (its outcome is this).
+    Refused(Refusal),
+    /// [`Command::Batch`]: one response per command, in order.
+    Batch(Vec<Response>),
+}
+
+/// Why the state machine refused a command. Mirrors `dkron_store::Error`'s refusals, in a form
+/// that travels between nodes (a follower forwarding a write gets the same answer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The job does not exist.
+    #[error("job `{job}` not found")]
+    JobNotFound {
+        /// Job name.
+        job: String,
+    },
+    /// The job's parent does not exist.
+    #[error("parent job `{parent}` of job `{job}` not found")]
+    ParentNotFound {
+        /// Job name.
+        job: String,
+        /// Missing parent.
+        parent: String,
+    },
+    /// The job still has children.
+    #[error("job `{job}` has dependent jobs {children:?}, delete them first")]
+    HasDependents {
+        /// Job name.
+        job: String,
+        /// Its children.
+        children: Vec<String>,
+    },
+    /// Another rule needing the stored jobs (a parent cycle, a bad key name, an unfinished
+    /// execution reported done): the store's message.
+    #[error("{message}")]
+    Invalid {
+        /// The store's message, with its causes.
+        message: String,
+    },
+    /// This build's store cannot apply the command (kept in the log; applied as a no-op).
+    #[error("command `{kind}` is not supported by this store")]
+    Unsupported {
+        /// [`Command::kind`].
+        kind: String,
+    },
+}
+
+impl Refusal {
+    /// The refusal for a store error, or `None` when the error is a storage failure (which must
+    /// stop Raft instead).
+    pub(crate) fn from_store(error: &dkron_store::Error) -> Option<Refusal> {
+        if !error.is_refusal() {
+            return None;
+        }
+        Some(match error {
+            dkron_store::Error::JobNotFound { job } => Refusal::JobNotFound { job: job.clone() },
+            dkron_store::Error::ParentNotFound { job, parent } => Refusal::ParentNotFound {
+                job: job.clone(),
+                parent: parent.clone(),
+            },
+            dkron_store::Error::HasDependents { job, children } => Refusal::HasDependents {
+                job: job.clone(),
+                children: children.clone(),
+            },
+            other => Refusal::Invalid {
+                message: error_chain(other),
+            },
+        })
+    }
+}
+
+/// `error: cause: cause…`, for messages that cross the network.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

@@ -1,0 +1,288 @@
+//! [`LogStore`]: openraft's log storage over `dkron-store`'s raw Raft log.
+//!
+//! `append` writes the entries (one RocksDB batch, WAL not yet synced) and hands openraft's
+//! completion callback to a flusher thread. The flusher takes every callback queued while the
+//! previous fsync ran, syncs the WAL once, then completes them all, so appends that overlap
+//! share one fsync. Openraft 0.9 itself awaits each append's flush before the next one
+//! (`append_to_log` in its core loop) and puts one client write in each entry, so the grouping
+//! that matters under load happens earlier: [`crate::RaftNode::write`] packs concurrent writes
+//! into one [`crate::Command::Batch`] entry.
+//!
+//! Invariants: an `append` is acknowledged only after a WAL sync that started after its write
+//! returned (RocksDB's WAL is one sequential file, so the sync covers it); the vote and log
+//! truncations are synced before returning.
+
+use std::{
+    fmt::Debug,
+    io,
+    ops::RangeBounds,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+        mpsc,
+    },
+    thread,
+};
+
+use dkron_store::{RAFT_LAST_PURGED, Store};
+use openraft::{
+    Entry, ErrorSubject, ErrorVerb, LogId, LogState, OptionalSend, RaftLogReader, StorageError,
+    Vote,
+    storage::{LogFlushed, RaftLogStorage},
+};
+
+use crate::{
+    codec::{decode, encode, io_error},
+    types::{NodeId, TypeConfig},
+};
+
+/// `raft_meta` key of the vote.
+const VOTE_KEY: &str = "vote";
+
+/// Counters of the write path, to show group commit at work: `writes / syncs` is how many
+/// client writes one fsync carried on this node.
+#[derive(Debug, Default)]
+pub struct LogStats {
+    appends: AtomicU64,
+    entries: AtomicU64,
+    syncs: AtomicU64,
+    pub(crate) writes: AtomicU64,
+    pub(crate) proposals: AtomicU64,
+}
+
+/// A copy of [`LogStats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogStatsSnapshot {
+    /// `append` calls.
+    pub appends: u64,
+    /// Entries appended.
+    pub entries: u64,
+    /// WAL syncs that acknowledged appends.
+    pub syncs: u64,
+    /// Writes submitted through [`crate::RaftNode::write`] on this node.
+    pub writes: u64,
+    /// Log entries proposed for them (one per batch).
+    pub proposals: u64,
+}
+
+impl LogStats {
+    /// The counters now.
+    pub fn snapshot(&self) -> LogStatsSnapshot {
+        LogStatsSnapshot {
+            appends: self.appends.load(Ordering::Relaxed),
+            entries: self.entries.load(Ordering::Relaxed),
+            syncs: self.syncs.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+            proposals: self.proposals.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The Raft log on `dkron-store` (column families `raft_log`, `raft_meta`).
+#[derive(Debug)]
+pub struct LogStore {
+    store: Store,
+    flusher: mpsc::Sender<LogFlushed<TypeConfig>>,
+    stats: Arc<LogStats>,
+}
+
+/// A cloneable reader of the log, for openraft's replication tasks.
+#[derive(Debug, Clone)]
+pub struct LogReader {
+    store: Store,
+}
+
+impl LogStore {
+    /// A log store on `store`; starts its flusher thread (it ends when the log store is
+    /// dropped).
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] when the thread cannot be spawned.
+    pub fn new(store: Store) -> crate::Result<LogStore> {
+        let (flusher, queue) = mpsc::channel::<LogFlushed<TypeConfig>>();
+        let stats = Arc::new(LogStats::default());
+        let flusher_store = store.clone();
+        let flusher_stats = Arc::clone(&stats);
+        thread::Builder::new()
+            .name("dkron-raft-flush".to_owned())
+            .spawn(move || flush_loop(&flusher_store, &queue, &flusher_stats))
+            .map_err(|source| crate::Error::Io {
+                context: "spawning the log flusher thread".to_owned(),
+                source,
+            })?;
+        Ok(LogStore {
+            store,
+            flusher,
+            stats,
+        })
+    }
+
+    /// The write-path counters.
+    pub fn stats(&self) -> Arc<LogStats> {
+        Arc::clone(&self.stats)
+    }
+}
+
+/// Completes queued append callbacks, one WAL sync for all callbacks queued at that moment.
+fn flush_loop(store: &Store, queue: &mpsc::Receiver<LogFlushed<TypeConfig>>, stats: &LogStats) {
+    while let Ok(first) = queue.recv() {
+        let mut waiting = vec![first];
+        waiting.extend(queue.try_iter());
+        // Durability: this sync starts after every queued append's write returned, so it covers
+        // all of them.
+        let result = store.sync_wal();
+        stats.syncs.fetch_add(1, Ordering::Relaxed);
+        for callback in waiting {
+            let outcome = match &result {
+                Ok(()) => Ok(()),
+                Err(error) => Err(io::Error::other(crate::command::error_chain(error))),
+            };
+            callback.log_io_completed(outcome);
+        }
+    }
+}
+
+#[expect(
+    clippy::result_large_err,
+    reason = "the error type is openraft's, fixed by its traits"
+)]
+fn read_entries(
+    store: &Store,
+    range: impl RangeBounds<u64>,
+) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+    let raw = store
+        .raft_entries(range)
+        .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, &e))?;
+    let mut entries = Vec::with_capacity(raw.len());
+    for (index, bytes) in raw {
+        let entry: Entry<TypeConfig> = decode(&bytes, ErrorSubject::LogIndex(index))?;
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+impl RaftLogReader<TypeConfig> for LogReader {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+        read_entries(&self.store, range)
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+        read_entries(&self.store, range)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogReader;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
+        let last_purged_log_id: Option<LogId<NodeId>> = match self
+            .store
+            .raft_meta_get(RAFT_LAST_PURGED)
+            .map_err(|e| io_error(ErrorSubject::Store, ErrorVerb::Read, &e))?
+        {
+            Some(bytes) => Some(decode(&bytes, ErrorSubject::Store)?),
+            None => None,
+        };
+        let last = self
+            .store
+            .raft_last_entry()
+            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, &e))?;
+        let last_log_id = match last {
+            Some((index, bytes)) => {
+                let entry: Entry<TypeConfig> = decode(&bytes, ErrorSubject::LogIndex(index))?;
+                Some(entry.log_id)
+            }
+            // An empty log after a purge ends where the purge did.
+            None => last_purged_log_id,
+        };
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> LogReader {
+        LogReader {
+            store: self.store.clone(),
+        }
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
+        let bytes = encode(vote, ErrorSubject::Vote)?;
+        // Durability: a vote must survive a crash before it is answered (no double voting).
+        self.store
+            .raft_meta_put(VOTE_KEY, &bytes, true)
+            .map_err(|e| io_error(ErrorSubject::Vote, ErrorVerb::Write, &e))
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
+        match self
+            .store
+            .raft_meta_get(VOTE_KEY)
+            .map_err(|e| io_error(ErrorSubject::Vote, ErrorVerb::Read, &e))?
+        {
+            Some(bytes) => Ok(Some(decode(&bytes, ErrorSubject::Vote)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut encoded = Vec::new();
+        for entry in entries {
+            encoded.push((
+                entry.log_id.index,
+                encode(&entry, ErrorSubject::Log(entry.log_id))?,
+            ));
+        }
+        // Not synced here: the flusher syncs once for every append queued meanwhile.
+        self.store
+            .raft_append(&encoded, false)
+            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+        self.stats.appends.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .entries
+            .fetch_add(encoded.len() as u64, Ordering::Relaxed);
+        if let Err(mpsc::SendError(callback)) = self.flusher.send(callback) {
+            // The flusher thread is gone (it only ends when this sender is dropped, or by a
+            // panic): sync inline rather than never acknowledging.
+            let result = self
+                .store
+                .sync_wal()
+                .map_err(|e| io::Error::other(crate::command::error_chain(&e)));
+            callback.log_io_completed(result);
+        }
+        Ok(())
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        // Durability: synced, so conflicting entries removed here never reappear after a crash
+        // next to entries appended later.
+        self.store
+            .raft_truncate_from(log_id.index, true)
+            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, &e))
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        let bytes = encode(&log_id, ErrorSubject::Log(log_id))?;
+        // Not synced: a purge lost in a crash only leaves entries a snapshot already covers.
+        self.store
+            .raft_purge_to(log_id.index, &bytes, false)
+            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, &e))
+    }
+}

@@ -1,0 +1,317 @@
+//! The peer RPC client side: openraft's network factory over one pooled keep-alive HTTP/1.1
+//! client (hyper-util; plain HTTP, no TLS stack).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::{TokioExecutor, TokioTimer},
+};
+use openraft::{
+    RaftNetwork, RaftNetworkFactory,
+    error::{
+        InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+        Timeout, Unreachable,
+    },
+    network::{RPCOption, RPCTypes},
+    raft::{
+        AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest,
+        InstallSnapshotResponse, VoteRequest, VoteResponse,
+    },
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{
+    APPEND_PATH, ClusterKey, INFO_PATH, JOIN_PATH, JoinRefused, JoinRequest, KEY_HEADER, PeerInfo,
+    SNAPSHOT_PATH, VOTE_PATH, join_snapshot_body,
+};
+use crate::types::{NodeId, NodeInfo, TypeConfig};
+
+/// A transport failure, as openraft's error wrappers want it (`std::error::Error`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Failure(String);
+
+/// Idle keep-alive connections are kept this long (heartbeats reuse them every 50-ish ms).
+const POOL_IDLE: Duration = Duration::from_secs(90);
+/// A peer that does not accept a connection within this is treated as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How one exchange failed.
+enum CallError {
+    /// No reply within the deadline.
+    Timeout,
+    /// The connection could not be made.
+    Connect(String),
+    /// Anything else on the way.
+    Other(String),
+}
+
+/// Openraft's network factory: one pooled HTTP client shared by every peer connection.
+#[derive(Debug, Clone)]
+pub struct Network {
+    id: NodeId,
+    http: Client<HttpConnector, Full<Bytes>>,
+    key: Option<ClusterKey>,
+}
+
+impl Network {
+    /// A factory for node `id`, presenting `key` to peers when given. Needs a tokio runtime
+    /// with time enabled (the pool's idle timer).
+    pub fn new(id: NodeId, key: Option<ClusterKey>) -> Network {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let http = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .build(connector);
+        Network { id, http, key }
+    }
+
+    /// One request/response exchange with `timeout` over the whole of it.
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Bytes), CallError> {
+        let mut request = Request::builder().method(method).uri(url);
+        if let Some(key) = &self.key {
+            request = request.header(KEY_HEADER, key.as_bytes());
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| CallError::Other(e.to_string()))?;
+        let exchange = async {
+            let response = self.http.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    CallError::Connect(crate::command::error_chain(&e))
+                } else {
+                    CallError::Other(crate::command::error_chain(&e))
+                }
+            })?;
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| CallError::Other(crate::command::error_chain(&e)))?;
+            Ok((status, body.to_bytes()))
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .unwrap_or(Err(CallError::Timeout))
+    }
+
+    /// Asks the node at `rpc_addr` who it is (bootstrap discovery).
+    ///
+    /// # Errors
+    /// [`crate::Error::Rpc`] when it cannot be reached or answers badly.
+    pub async fn peer_info(&self, rpc_addr: &str, timeout: Duration) -> crate::Result<PeerInfo> {
+        let rpc_error = |reason: String| crate::Error::Rpc {
+            target: rpc_addr.to_owned(),
+            reason,
+        };
+        let (status, body) = match self
+            .exchange(
+                Method::GET,
+                &format!("http://{rpc_addr}{INFO_PATH}"),
+                Vec::new(),
+                timeout,
+            )
+            .await
+        {
+            Ok(reply) => reply,
+            Err(CallError::Timeout) => return Err(rpc_error("timed out".to_owned())),
+            Err(CallError::Connect(reason) | CallError::Other(reason)) => {
+                return Err(rpc_error(reason));
+            }
+        };
+        if !status.is_success() {
+            return Err(rpc_error(format!(
+                "status {status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        serde_json::from_slice(&body).map_err(|e| rpc_error(e.to_string()))
+    }
+
+    /// Asks the server at `rpc_addr` to add `request` as a voter.
+    pub(crate) async fn request_join(
+        &self,
+        rpc_addr: &str,
+        request: &JoinRequest,
+        timeout: Duration,
+    ) -> crate::Result<Result<(), JoinRefused>> {
+        let rpc_error = |reason: String| crate::Error::Rpc {
+            target: rpc_addr.to_owned(),
+            reason,
+        };
+        let body = serde_json::to_vec(request).map_err(|e| rpc_error(e.to_string()))?;
+        let url = format!("http://{rpc_addr}{JOIN_PATH}");
+        let (status, body) = match self.exchange(Method::POST, &url, body, timeout).await {
+            Ok(reply) => reply,
+            Err(CallError::Timeout) => return Err(rpc_error("timed out".to_owned())),
+            Err(CallError::Connect(reason) | CallError::Other(reason)) => {
+                return Err(rpc_error(reason));
+            }
+        };
+        if !status.is_success() {
+            return Err(rpc_error(format!(
+                "status {status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        serde_json::from_slice(&body).map_err(|e| rpc_error(e.to_string()))
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &NodeInfo) -> PeerClient {
+        PeerClient {
+            network: self.clone(),
+            target,
+            node: node.clone(),
+            base: format!("http://{}", node.rpc_addr),
+        }
+    }
+}
+
+/// One peer as openraft's replication sees it.
+#[derive(Debug)]
+pub struct PeerClient {
+    network: Network,
+    target: NodeId,
+    node: NodeInfo,
+    base: String,
+}
+
+impl PeerClient {
+    /// Posts `body` to `path` and decodes the peer's `Result<T, E>`.
+    async fn call<T, E>(
+        &self,
+        action: RPCTypes,
+        path: &str,
+        body: Vec<u8>,
+        option: &RPCOption,
+        entries_hint: u64,
+    ) -> Result<T, RPCError<NodeId, NodeInfo, E>>
+    where
+        T: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let timeout = option.hard_ttl();
+        let url = format!("{}{path}", self.base);
+        let (status, body) = match self
+            .network
+            .exchange(Method::POST, &url, body, timeout)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(CallError::Timeout) => {
+                return Err(RPCError::Timeout(Timeout {
+                    action,
+                    id: self.network.id,
+                    target: self.target,
+                    timeout,
+                }));
+            }
+            Err(CallError::Connect(reason)) => {
+                return Err(RPCError::Unreachable(Unreachable::new(&Failure(reason))));
+            }
+            Err(CallError::Other(reason)) => {
+                return Err(RPCError::Network(NetworkError::new(&Failure(reason))));
+            }
+        };
+        if status == StatusCode::PAYLOAD_TOO_LARGE && action == RPCTypes::AppendEntries {
+            // Why: openraft retries with at most the hinted number of entries.
+            return Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint(entries_hint),
+            ));
+        }
+        if !status.is_success() {
+            let failure = Failure(format!(
+                "{} answered {status}: {}",
+                self.node,
+                String::from_utf8_lossy(&body)
+            ));
+            // Why unreachable: a refused key or a broken peer will not fix itself on an
+            // immediate retry; openraft backs off.
+            return Err(RPCError::Unreachable(Unreachable::new(&failure)));
+        }
+        match serde_json::from_slice::<Result<T, E>>(&body) {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(remote)) => Err(RPCError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                self.node.clone(),
+                remote,
+            ))),
+            Err(error) => Err(RPCError::Network(NetworkError::new(&error))),
+        }
+    }
+}
+
+#[expect(
+    clippy::result_large_err,
+    reason = "the error type is openraft's, fixed by its traits"
+)]
+fn encode<T: Serialize, E: std::error::Error>(
+    value: &T,
+) -> Result<Vec<u8>, RPCError<NodeId, NodeInfo, E>> {
+    serde_json::to_vec(value).map_err(|error| RPCError::Network(NetworkError::new(&error)))
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
+        // Half as many entries if the peer finds the request too large.
+        let entries_hint = (rpc.entries.len() as u64 / 2).max(1);
+        let body = encode(&rpc)?;
+        self.call(
+            RPCTypes::AppendEntries,
+            APPEND_PATH,
+            body,
+            &option,
+            entries_hint,
+        )
+        .await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        mut rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, NodeInfo, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        let data = std::mem::take(&mut rpc.data);
+        let header = encode(&rpc)?;
+        let Some(body) = join_snapshot_body(&header, &data) else {
+            return Err(RPCError::Network(NetworkError::new(&Failure(
+                "snapshot chunk header too large".to_owned(),
+            ))));
+        };
+        self.call(RPCTypes::InstallSnapshot, SNAPSHOT_PATH, body, &option, 1)
+            .await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
+        let body = encode(&rpc)?;
+        self.call(RPCTypes::Vote, VOTE_PATH, body, &option, 1).await
+    }
+}

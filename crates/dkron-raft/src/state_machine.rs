@@ -1,0 +1,574 @@
+//! [`StateMachine`]: applies committed entries to `dkron-store`, and builds and installs
+//! snapshots as files.
+//!
+//! Each command is one store operation whose batch also records the applied position (log id
+//! and the membership in force), so a crash never leaves an effect without its position or the
+//! reverse. A [`Command::Batch`] entry is applied command by command, each write recording how
+//! many of the entry's commands are done; after a crash openraft re-applies the entry (it is
+//! told the last *fully* applied entry) and the commands already done are skipped.
+//!
+//! Writes are not synced here: the log is the durable record, and the next log sync (one
+//! sequential RocksDB WAL) covers them; a snapshot syncs before it exists.
+//!
+//! Snapshot file (`<snapshot dir>/current.snap`): the store's export stream, then a trailer
+//! `meta JSON | meta length u32 BE | "DKRSNAP1"`. Openraft's snapshot data is the open file
+//! (`tokio::fs::File`, not 0.9's default `Cursor<Vec<u8>>`), so a snapshot is never whole in
+//! memory: the leader reads and sends one chunk at a time (`RaftConfig::snapshot_chunk_bytes`,
+//! 1 MiB; about two copies of a chunk are in memory per transfer, the request body and the
+//! decoded chunk), and the follower writes each chunk to an unlinked temp file. The cost moves
+//! to disk: installing copies the received file into place and the store spools it once more
+//! while verifying, so a follower briefly needs about three times the snapshot's size free.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write},
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use dkron_store::{Apply, RaftApplied, Store};
+use openraft::{
+    Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftSnapshotBuilder,
+    Snapshot, SnapshotMeta, StorageError, StoredMembership, storage::RaftStateMachine,
+};
+
+use crate::{
+    codec::{AppliedMeta, Partial, decode, encode, io_error},
+    command::{Command, Refusal, Response},
+    types::{NodeId, NodeInfo, TypeConfig},
+};
+
+const TRAILER_MAGIC: &[u8; 8] = b"DKRSNAP1";
+const CURRENT: &str = "current.snap";
+/// Largest snapshot meta a trailer may declare (a membership of a few nodes is far smaller).
+const MAX_META: u32 = 1 << 20;
+
+/// The state machine over a [`Store`].
+#[derive(Debug)]
+pub struct StateMachine {
+    store: Store,
+    /// Membership in force at the last applied entry; written with every applied position.
+    membership: StoredMembership<NodeId, NodeInfo>,
+    /// The last entry fully applied (recorded inside a batch's partial progress).
+    last_complete: Option<LogId<NodeId>>,
+    files: Arc<SnapshotFiles>,
+}
+
+/// The snapshot directory; the lock keeps "switch current" and "open current" apart.
+#[derive(Debug)]
+struct SnapshotFiles {
+    dir: PathBuf,
+    lock: Mutex<()>,
+    counter: AtomicU64,
+}
+
+impl SnapshotFiles {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // Poisoning cannot leave a half-switched snapshot: the switch is a rename.
+        self.lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn temp_path(&self, what: &str) -> PathBuf {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        self.dir.join(format!("{what}-{n}.tmp"))
+    }
+}
+
+/// Builds a snapshot of the store at one point in time; runs while the state machine applies.
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    store: Store,
+    files: Arc<SnapshotFiles>,
+}
+
+impl StateMachine {
+    /// The state machine on `store`, keeping snapshot files in `snapshot_dir` (created if
+    /// missing; leftovers of interrupted transfers are removed).
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] for the directory, [`crate::Error::Store`] when the applied position
+    /// cannot be read, [`crate::Error::Fatal`] when it cannot be decoded.
+    pub fn open(store: Store, snapshot_dir: &Path) -> crate::Result<StateMachine> {
+        let io = |context: &str| {
+            let context = format!("{context} {}", snapshot_dir.display());
+            move |source| crate::Error::Io { context, source }
+        };
+        fs::create_dir_all(snapshot_dir).map_err(io("creating snapshot directory"))?;
+        for item in fs::read_dir(snapshot_dir).map_err(io("listing snapshot directory"))? {
+            let path = item.map_err(io("listing snapshot directory"))?.path();
+            if path.extension().is_some_and(|ext| ext == "tmp") {
+                // Why: a crash mid-build or mid-receive leaves a temp file nobody will finish.
+                fs::remove_file(&path).map_err(io("removing leftover snapshot file in"))?;
+            }
+        }
+        let applied = read_applied(&store).map_err(|e| crate::Error::Fatal {
+            reason: e.to_string(),
+        })?;
+        Ok(StateMachine {
+            store,
+            last_complete: applied.complete(),
+            membership: applied.membership,
+            files: Arc::new(SnapshotFiles {
+                dir: snapshot_dir.to_owned(),
+                lock: Mutex::new(()),
+                counter: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The store this state machine writes.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The position to record with a write of entry `log_id` (`done` commands of it applied
+    /// when it is a batch not yet finished).
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error type is openraft's, fixed by its traits"
+    )]
+    fn position(
+        &self,
+        log_id: LogId<NodeId>,
+        done: Option<usize>,
+    ) -> Result<Apply, StorageError<NodeId>> {
+        let partial = done.map(|done| Partial {
+            done,
+            complete: self.last_complete,
+        });
+        let meta = AppliedMeta {
+            log_id: Some(log_id),
+            membership: self.membership.clone(),
+            partial,
+        };
+        let bytes = encode(&meta, ErrorSubject::StateMachine)?;
+        Ok(Apply::raft(
+            RaftApplied {
+                index: log_id.index,
+                bytes,
+            },
+            false,
+        ))
+    }
+
+    /// Applies a batch entry, skipping the commands a crash interrupted after.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error type is openraft's, fixed by its traits"
+    )]
+    fn apply_batch(
+        &mut self,
+        log_id: LogId<NodeId>,
+        commands: Vec<Command>,
+    ) -> Result<Response, StorageError<NodeId>> {
+        let stored = read_applied(&self.store)?;
+        let skip = match (stored.log_id == Some(log_id), stored.partial) {
+            (true, Some(partial)) => partial.done,
+            (true, None) => commands.len(),
+            (false, _) => 0,
+        };
+        let total = commands.len();
+        let mut responses = Vec::with_capacity(total);
+        for (i, command) in commands.into_iter().enumerate() {
+            if i < skip {
+                // Applied before a crash; its original answer went to no one.
+                responses.push(Response::Done);
+                continue;
+            }
+            let done = (i + 1 < total).then_some(i + 1);
+            let apply = self.position(log_id, done)?;
+            let response = apply_command(&self.store, command, &apply)
+                .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
+            responses.push(response);
+        }
+        if total == 0 {
+            let apply = self.position(log_id, None)?;
+            self.store
+                .record_applied(&apply)
+                .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
+        }
+        Ok(Response::Batch(responses))
+    }
+}
+
+#[expect(
+    clippy::result_large_err,
+    reason = "the error type is openraft's, fixed by its traits"
+)]
+fn read_applied(store: &Store) -> Result<AppliedMeta, StorageError<NodeId>> {
+    match store
+        .applied()
+        .map_err(|e| io_error(ErrorSubject::StateMachine, ErrorVerb::Read, &e))?
+    {
+        Some(applied) => decode(&applied.bytes, ErrorSubject::StateMachine),
+        None => Ok(AppliedMeta::default()),
+    }
+}
+
+/// Applies one command; refusals become [`Response::Refused`], storage failures are returned.
+pub(crate) fn apply_command(
+    store: &Store,
+    command: Command,
+    apply: &Apply,
+) -> Result<Response, dkron_store::Error> {
+    let result = match command {
+        Command::SetJob(job) => store
+            .set_job(*job, apply)
+            .map(|written| Response::JobWritten {
+                job: written.job,
+                created: written.created,
+            }),
+        Command::DeleteJob { name } => store.delete_job(&name, apply).map(Response::Job),
+        Command::ToggleJob { name } => store.toggle_job(&name, apply).map(Response::Job),
+        Command::SetJobNext { name, next } => {
+            store.set_job_next(&name, next, apply).map(Response::Job)
+        }
+        Command::ExecutionStarted(execution) => {
+            store
+                .record_execution_start(execution, apply)
+                .map(|started| Response::ExecutionStarted {
+                    stored: started.stored,
+                    trimmed: started.trimmed,
+                })
+        }
+        Command::ExecutionDone(execution) => {
+            store
+                .record_execution_done(execution, apply)
+                .map(|done| Response::ExecutionDone {
+                    counted: done.counted,
+                    group_status: done.group_status,
+                    job: done.job,
+                    trimmed: done.trimmed,
+                })
+        }
+        Command::DeleteExecutions { job } => {
+            store.delete_executions(&job, apply).map(Response::Job)
+        }
+        Command::RecordLaunch { launch, next } => store
+            .record_launch(&launch, next, apply)
+            .map(|()| Response::Done),
+        Command::Batch(_) => {
+            store.record_applied(apply)?;
+            return Ok(Response::Refused(Refusal::Invalid {
+                message: "a batch inside a batch".to_owned(),
+            }));
+        }
+        command @ (Command::SetMember(_) | Command::RemoveMember { .. }) => {
+            // dkron-store has no member records yet: the entry is applied as a no-op so the
+            // log keeps moving, and the caller learns it had no effect.
+            store.record_applied(apply)?;
+            return Ok(Response::Refused(Refusal::Unsupported {
+                kind: command.kind().to_owned(),
+            }));
+        }
+    };
+    match result {
+        Ok(response) => Ok(response),
+        Err(error) => match Refusal::from_store(&error) {
+            Some(refusal) => Ok(Response::Refused(refusal)),
+            None => Err(error),
+        },
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>), StorageError<NodeId>>
+    {
+        let applied = read_applied(&self.store)?;
+        Ok((applied.complete(), applied.membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut responses = Vec::new();
+        for entry in entries {
+            let log_id = entry.log_id;
+            let response = match entry.payload {
+                EntryPayload::Blank => {
+                    let apply = self.position(log_id, None)?;
+                    self.store
+                        .record_applied(&apply)
+                        .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
+                    Response::Done
+                }
+                EntryPayload::Membership(membership) => {
+                    self.membership = StoredMembership::new(Some(log_id), membership);
+                    let apply = self.position(log_id, None)?;
+                    self.store
+                        .record_applied(&apply)
+                        .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
+                    Response::Done
+                }
+                EntryPayload::Normal(Command::Batch(commands)) => {
+                    self.apply_batch(log_id, commands)?
+                }
+                EntryPayload::Normal(command) => {
+                    let apply = self.position(log_id, None)?;
+                    apply_command(&self.store, command, &apply)
+                        .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?
+                }
+            };
+            self.last_complete = Some(log_id);
+            responses.push(response);
+        }
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        SnapshotBuilder {
+            store: self.store.clone(),
+            files: Arc::clone(&self.files),
+        }
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<tokio::fs::File>, StorageError<NodeId>> {
+        let path = self.files.temp_path("receiving");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, &e))?;
+        // Why unlink now: the open file is all openraft needs; nothing is left behind if the
+        // transfer is abandoned.
+        fs::remove_file(&path)
+            .map_err(|e| io_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, &e))?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, NodeInfo>,
+        snapshot: Box<tokio::fs::File>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let received = (*snapshot).into_std().await;
+        let store = self.store.clone();
+        let files = Arc::clone(&self.files);
+        let meta_owned = meta.clone();
+        let signature = Some(meta.signature());
+        let error = |e: &(dyn std::error::Error + 'static)| {
+            io_error(
+                ErrorSubject::Snapshot(signature.clone()),
+                ErrorVerb::Write,
+                e,
+            )
+        };
+        tokio::task::spawn_blocking(move || install_file(&store, &files, &meta_owned, received))
+            .await
+            .map_err(|e| error(&e))?
+            .map_err(|e| error(&*e))?;
+        self.membership = meta.last_membership.clone();
+        self.last_complete = meta.last_log_id;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        let files = Arc::clone(&self.files);
+        tokio::task::spawn_blocking(move || open_current(&files))
+            .await
+            .map_err(|e| io_error(ErrorSubject::Snapshot(None), ErrorVerb::Read, &e))?
+            .map_err(|e| io_error(ErrorSubject::Snapshot(None), ErrorVerb::Read, &*e))
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        let store = self.store.clone();
+        let files = Arc::clone(&self.files);
+        tokio::task::spawn_blocking(move || build_file(&store, &files))
+            .await
+            .map_err(|e| io_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, &e))?
+            .map_err(|e| io_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, &*e))
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Exports the store into a new `current.snap` and returns it opened for reading.
+fn build_file(store: &Store, files: &SnapshotFiles) -> Result<Snapshot<TypeConfig>, BoxError> {
+    // Durability: every applied write the export reads is synced first, so a snapshot (after
+    // which the log may be purged) never covers state that a crash could still lose.
+    store.sync_wal()?;
+    let temp = files.temp_path("building");
+    let result = (|| -> Result<SnapshotMeta<NodeId, NodeInfo>, BoxError> {
+        let file = File::create(&temp)?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        let info = store.export_snapshot(&mut out)?;
+        let applied: AppliedMeta = match &info.applied {
+            Some(applied) => serde_json::from_slice(&applied.bytes)?,
+            None => AppliedMeta::default(),
+        };
+        let n = files.counter.fetch_add(1, Ordering::Relaxed);
+        let last_log_id = applied.complete();
+        let snapshot_id = match last_log_id {
+            Some(log_id) => format!(
+                "{}-{}-{}-{n}",
+                log_id.leader_id.term, log_id.leader_id.node_id, log_id.index
+            ),
+            None => format!("none-{n}"),
+        };
+        // A batch half-applied at export time stays half-applied in the copy (its progress is
+        // in the stream); the snapshot claims only the last complete entry, so the rest of the
+        // batch is applied from the log after installing, skipping what is done.
+        let meta = SnapshotMeta {
+            last_log_id,
+            last_membership: applied.membership,
+            snapshot_id,
+        };
+        write_trailer(&mut out, &meta)?;
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        Ok(meta)
+    })();
+    let meta = match result {
+        Ok(meta) => meta,
+        Err(error) => {
+            let _ = fs::remove_file(&temp);
+            return Err(error);
+        }
+    };
+    let _guard = files.lock();
+    switch_current(files, &temp)?;
+    let file = File::open(files.dir.join(CURRENT))?;
+    Ok(Snapshot {
+        meta,
+        snapshot: Box::new(tokio::fs::File::from_std(file)),
+    })
+}
+
+/// Copies a received snapshot file into place and replaces the store's state with it.
+fn install_file(
+    store: &Store,
+    files: &SnapshotFiles,
+    meta: &SnapshotMeta<NodeId, NodeInfo>,
+    mut received: File,
+) -> Result<(), BoxError> {
+    let (trailer_meta, data_len) = read_trailer(&mut received)?;
+    if trailer_meta.last_log_id != meta.last_log_id {
+        return Err(format!(
+            "snapshot file covers {:?} but its meta says {:?}",
+            trailer_meta.last_log_id, meta.last_log_id
+        )
+        .into());
+    }
+    let temp = files.temp_path("installing");
+    let result = (|| -> Result<(), BoxError> {
+        received.seek(SeekFrom::Start(0))?;
+        let mut copy = File::create(&temp)?;
+        io::copy(&mut received, &mut copy)?;
+        copy.sync_all()?;
+        drop(copy);
+        let mut data = BufReader::with_capacity(1 << 16, File::open(&temp)?).take(data_len);
+        let imported = store.import_snapshot(&mut data)?;
+        let imported: Option<AppliedMeta> = match &imported.applied {
+            Some(applied) => Some(serde_json::from_slice(&applied.bytes)?),
+            None => None,
+        };
+        let agrees = imported
+            .as_ref()
+            .is_some_and(|applied| applied.complete() == meta.last_log_id);
+        if !agrees && let Some(log_id) = meta.last_log_id {
+            // The stream's own position is kept when it agrees (it may carry a batch's partial
+            // progress); otherwise what openraft was told wins.
+            let applied = AppliedMeta {
+                log_id: Some(log_id),
+                membership: meta.last_membership.clone(),
+                partial: None,
+            };
+            let bytes = serde_json::to_vec(&applied)?;
+            store.record_applied(&Apply::raft(
+                RaftApplied {
+                    index: log_id.index,
+                    bytes,
+                },
+                true,
+            ))?;
+        }
+        Ok(())
+    })();
+    if let Err(error) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(error);
+    }
+    let _guard = files.lock();
+    switch_current(files, &temp)
+}
+
+/// Renames `temp` to `current.snap` and syncs the directory.
+fn switch_current(files: &SnapshotFiles, temp: &Path) -> Result<(), BoxError> {
+    fs::rename(temp, files.dir.join(CURRENT))?;
+    // Durability: the rename itself is made durable.
+    File::open(&files.dir)?.sync_all()?;
+    Ok(())
+}
+
+fn open_current(files: &SnapshotFiles) -> Result<Option<Snapshot<TypeConfig>>, BoxError> {
+    let _guard = files.lock();
+    let mut file = match File::open(files.dir.join(CURRENT)) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let (meta, _) = read_trailer(&mut file)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(Some(Snapshot {
+        meta,
+        snapshot: Box::new(tokio::fs::File::from_std(file)),
+    }))
+}
+
+fn write_trailer(
+    out: &mut dyn Write,
+    meta: &SnapshotMeta<NodeId, NodeInfo>,
+) -> Result<(), BoxError> {
+    let bytes = serde_json::to_vec(meta)?;
+    let len = u32::try_from(bytes.len())?;
+    out.write_all(&bytes)?;
+    out.write_all(&len.to_be_bytes())?;
+    out.write_all(TRAILER_MAGIC)?;
+    Ok(())
+}
+
+/// Reads the trailer: the meta and the length of the store stream before it.
+fn read_trailer(file: &mut File) -> Result<(SnapshotMeta<NodeId, NodeInfo>, u64), BoxError> {
+    let total = file.seek(SeekFrom::End(0))?;
+    if total < 12 {
+        return Err("snapshot file too short for its trailer".into());
+    }
+    file.seek(SeekFrom::Start(total - 12))?;
+    let mut tail = [0u8; 12];
+    file.read_exact(&mut tail)?;
+    if &tail[4..] != TRAILER_MAGIC {
+        return Err("snapshot file has no dkron-raft trailer".into());
+    }
+    let meta_len = u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    if meta_len > MAX_META || u64::from(meta_len) + 12 > total {
+        return Err(
+            format!("snapshot trailer declares an implausible meta length {meta_len}").into(),
+        );
+    }
+    let data_len = total - 12 - u64::from(meta_len);
+    file.seek(SeekFrom::Start(data_len))?;
+    let mut bytes = vec![0u8; meta_len as usize];
+    file.read_exact(&mut bytes)?;
+    Ok((serde_json::from_slice(&bytes)?, data_len))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,112 @@
+use dkron_model::Job;
+use dkron_store::{Options, Store};
+use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, storage::RaftStateMachine};
+
+use super::*;
+
+fn log_id(index: u64) -> LogId<NodeId> {
+    LogId::new(CommittedLeaderId::new(1, 1), index)
+}
+
+fn entry(index: u64, command: Command) -> Entry<TypeConfig> {
+    Entry {
+        log_id: log_id(index),
+        payload: EntryPayload::Normal(command),
+    }
+}
+
+fn toggle() -> Command {
+    Command::ToggleJob {
+        name: "a".to_owned(),
+    }
+}
+
+fn open(dir: &Path) -> StateMachine {
+    let store = Store::open(&dir.join("store"), Options::default()).expect("store opens");
+    StateMachine::open(store, &dir.join("snapshots")).expect("state machine opens")
+}
+
+/// A batch entry applies its commands in order and answers each, refusals included.
+#[tokio::test]
+async fn a_batch_applies_every_command_in_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sm = open(dir.path());
+    let job = Job {
+        name: "a".to_owned(),
+        schedule: "@every 1m".to_owned(),
+        ..Job::default()
+    };
+    let batch = Command::Batch(vec![
+        Command::SetJob(Box::new(job)),
+        toggle(),
+        Command::DeleteJob {
+            name: "b".to_owned(),
+        },
+    ]);
+    let responses = sm.apply([entry(1, batch)]).await.expect("applied");
+    let Some(Response::Batch(responses)) = responses.into_iter().next() else {
+        panic!("one batch response")
+    };
+    assert!(matches!(
+        responses[0],
+        Response::JobWritten { created: true, .. }
+    ));
+    assert!(matches!(&responses[1], Response::Job(job) if job.disabled));
+    assert_eq!(
+        responses[2],
+        Response::Refused(Refusal::JobNotFound {
+            job: "b".to_owned()
+        })
+    );
+    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(1)));
+}
+
+/// A crash in the middle of a batch entry: the entry is re-applied and the commands already
+/// done are skipped (toggles count exactly once).
+#[tokio::test]
+async fn a_batch_interrupted_by_a_crash_resumes_without_repeating_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let mut sm = open(dir.path());
+        let job = Job {
+            name: "a".to_owned(),
+            schedule: "@every 1m".to_owned(),
+            ..Job::default()
+        };
+        sm.apply([entry(1, Command::SetJob(Box::new(job)))])
+            .await
+            .expect("job stored");
+        // Entry 2 is a batch of two toggles; the "crash" comes after its first command, whose
+        // write recorded one command of entry 2 as done.
+        let apply = sm.position(log_id(2), Some(1)).expect("position");
+        apply_command(sm.store(), toggle(), &apply).expect("first toggle");
+    }
+    let mut sm = open(dir.path());
+    // Openraft is told entry 1 is the last complete one, so it re-applies entry 2.
+    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(1)));
+    let responses = sm
+        .apply([entry(2, Command::Batch(vec![toggle(), toggle()]))])
+        .await
+        .expect("re-applied");
+    assert!(
+        matches!(&responses[0], Response::Batch(r) if r[0] == Response::Done && matches!(&r[1], Response::Job(_)))
+    );
+    let job = sm.store().job("a").expect("read").expect("stored");
+    assert!(!job.disabled, "two toggles in all, not three");
+    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(2)));
+}
+
+/// A batch inside a batch is refused as an outcome, and the entry still counts as applied.
+#[tokio::test]
+async fn a_nested_batch_is_refused_but_applied() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sm = open(dir.path());
+    let responses = sm
+        .apply([entry(1, Command::Batch(vec![Command::Batch(Vec::new())]))])
+        .await
+        .expect("applied");
+    assert!(
+        matches!(&responses[0], Response::Batch(r) if matches!(r[0], Response::Refused(Refusal::Invalid { .. })))
+    );
+    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(1)));
+}

@@ -1,0 +1,450 @@
+//! Clusters on 127.0.0.1: election, replication, leader crash, restart, snapshot catch-up,
+//! membership changes, and the cluster key.
+
+use std::time::Duration;
+
+use dkron_raft::{Command, Error, RaftNode, Refusal, Response};
+
+use crate::harness::{
+    DEADLINE, TestNode, Tuning, agreed_leader, any_addr, cluster, eventually, raw_post, write_job,
+};
+
+fn by_id(nodes: &[TestNode], id: u64) -> &TestNode {
+    nodes
+        .iter()
+        .find(|n| n.id() == id)
+        .expect("node with that id")
+}
+
+fn has_job(node: &RaftNode, name: &str) -> bool {
+    node.store().job(name).ok().flatten().is_some()
+}
+
+/// Three nodes bootstrapped with `bootstrap_expect` elect one leader, replicate its writes to
+/// every store, and followers refuse writes naming the leader (for forwarding).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_elect_replicate_and_refuse_writes_on_followers() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        key: Some("cluster-secret"),
+        ..Tuning::default()
+    };
+    let nodes = cluster(root.path(), &["a", "b", "c"], &tuning).await;
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let leader_id = agreed_leader(&refs).await;
+    let leader = by_id(&nodes, leader_id);
+
+    for i in 0..20 {
+        write_job(&leader.node, &format!("job-{i}")).await;
+    }
+    for node in &nodes {
+        eventually(&format!("{} to apply all jobs", node.name), || {
+            (0..20).all(|i| has_job(&node.node, &format!("job-{i}")))
+        })
+        .await;
+    }
+
+    let follower = nodes
+        .iter()
+        .find(|n| n.id() != leader_id)
+        .expect("a follower");
+    match follower
+        .node
+        .write(Command::SetJob(Box::new(crate::harness::job(
+            "from-follower",
+        ))))
+        .await
+    {
+        Err(Error::NotLeader {
+            leader: Some((id, info)),
+        }) => {
+            assert_eq!(id, leader_id);
+            assert_eq!(info.rpc_addr, leader.addr.to_string());
+        }
+        other => panic!("a follower must refuse with the leader's address, got {other:?}"),
+    }
+    assert!(matches!(
+        follower.node.linearizable_barrier().await,
+        Err(Error::NotLeader { .. })
+    ));
+    leader
+        .node
+        .linearizable_barrier()
+        .await
+        .expect("the leader confirms leadership");
+
+    // A refused command is an outcome, not a failure: the log moves on.
+    let refused = leader
+        .node
+        .write(Command::DeleteJob {
+            name: "missing".to_owned(),
+        })
+        .await
+        .expect("committed");
+    assert_eq!(
+        refused.response,
+        Response::Refused(Refusal::JobNotFound {
+            job: "missing".to_owned()
+        })
+    );
+
+    let peers = leader.node.membership();
+    assert_eq!(peers.len(), 3);
+    assert!(peers.iter().all(|p| p.voter));
+    assert_eq!(peers.iter().filter(|p| p.leader).count(), 1);
+    assert!(leader.node.is_leader());
+}
+
+/// Killing the leader's runtime mid-traffic: a survivor leads within the deadline and holds
+/// every write that was acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_leader_is_replaced_and_no_acknowledged_write_is_lost() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning::default();
+    let mut nodes = cluster(root.path(), &["a", "b", "c"], &tuning).await;
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let old_leader = agreed_leader(&refs).await;
+    let leader = by_id(&nodes, old_leader);
+    let mut watch = nodes
+        .iter()
+        .find(|n| n.id() != old_leader)
+        .expect("a follower")
+        .node
+        .watch_leadership();
+
+    // Writes acknowledged while other writes are still in flight when the leader dies.
+    let mut acknowledged = Vec::new();
+    for i in 0..30 {
+        write_job(&leader.node, &format!("acked-{i}")).await;
+        acknowledged.push(format!("acked-{i}"));
+    }
+    let in_flight: Vec<_> = (0..10)
+        .map(|i| {
+            let node = leader.node.clone();
+            tokio::spawn(async move {
+                node.write(Command::SetJob(Box::new(crate::harness::job(&format!(
+                    "late-{i}"
+                )))))
+                .await
+            })
+        })
+        .collect();
+
+    let position = nodes
+        .iter()
+        .position(|n| n.id() == old_leader)
+        .expect("leader position");
+    let killed_at = tokio::time::Instant::now();
+    nodes.remove(position).kill();
+    let mut late_acked = Vec::new();
+    for (i, task) in in_flight.into_iter().enumerate() {
+        if let Ok(Ok(_)) = task.await {
+            late_acked.push(format!("late-{i}"));
+        }
+    }
+
+    let new_leader = tokio::time::timeout(
+        DEADLINE,
+        watch.wait_for(|l| l.leader.is_some_and(|id| id != old_leader)),
+    )
+    .await
+    .expect("a new leader within the deadline")
+    .expect("raft running")
+    .leader
+    .expect("leader id");
+    let failover = killed_at.elapsed();
+    assert!(
+        failover < Duration::from_secs(5),
+        "failover took {failover:?}"
+    );
+
+    let survivor = by_id(&nodes, new_leader);
+    survivor
+        .node
+        .linearizable_barrier()
+        .await
+        .expect("new leader confirmed by a quorum");
+    for name in acknowledged.iter().chain(&late_acked) {
+        assert!(
+            has_job(&survivor.node, name),
+            "acknowledged write {name} lost"
+        );
+    }
+    write_job(&survivor.node, "after-failover").await;
+    for node in &nodes {
+        eventually("survivors to apply the new write", || {
+            has_job(&node.node, "after-failover")
+        })
+        .await;
+    }
+}
+
+/// A follower killed and restarted from its dir keeps its state and catches up from the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_follower_catches_up_from_disk_and_log() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning::default();
+    let mut nodes = cluster(root.path(), &["a", "b", "c"], &tuning).await;
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let leader_id = agreed_leader(&refs).await;
+    for i in 0..10 {
+        write_job(&by_id(&nodes, leader_id).node, &format!("before-{i}")).await;
+    }
+    let position = nodes
+        .iter()
+        .position(|n| n.id() != leader_id)
+        .expect("a follower");
+    let follower = nodes.remove(position);
+    eventually("the follower to apply the first writes", || {
+        has_job(&follower.node, "before-9")
+    })
+    .await;
+    let killed = follower.kill();
+
+    for i in 0..10 {
+        write_job(&by_id(&nodes, leader_id).node, &format!("while-down-{i}")).await;
+    }
+    let restarted = TestNode::restart(killed, &tuning).await;
+    assert!(
+        has_job(&restarted.node, "before-9"),
+        "state survives the restart"
+    );
+    eventually("the restarted follower to catch up", || {
+        has_job(&restarted.node, "while-down-9")
+    })
+    .await;
+}
+
+/// A follower that missed entries the leader has purged is brought up to date by a snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn far_behind_follower_receives_a_snapshot() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        snapshot_after_entries: Some(20),
+        keep_entries_after_snapshot: Some(0),
+        ..Tuning::default()
+    };
+    let mut nodes = cluster(root.path(), &["a", "b", "c"], &tuning).await;
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let leader_id = agreed_leader(&refs).await;
+    let position = nodes
+        .iter()
+        .position(|n| n.id() != leader_id)
+        .expect("a follower");
+    let killed = nodes.remove(position).kill();
+
+    let leader = by_id(&nodes, leader_id);
+    for i in 0..60 {
+        write_job(&leader.node, &format!("snap-{i}")).await;
+    }
+    leader
+        .node
+        .trigger_snapshot()
+        .await
+        .expect("snapshot triggered");
+    eventually("the leader to snapshot and purge its log", || {
+        let metrics = leader.node.metrics();
+        metrics.purged.is_some_and(|purged| purged.index >= 40)
+    })
+    .await;
+
+    let restarted = TestNode::restart(killed, &tuning).await;
+    eventually("the follower to install the snapshot", || {
+        restarted.node.metrics().snapshot.is_some()
+            && (0..60).all(|i| has_job(&restarted.node, &format!("snap-{i}")))
+    })
+    .await;
+    write_job(&leader.node, "after-snapshot").await;
+    eventually("the follower to keep replicating", || {
+        has_job(&restarted.node, "after-snapshot")
+    })
+    .await;
+}
+
+/// Single-node bootstrap, then learner, promotion, voter addition and removal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_are_added_promoted_and_removed() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning::default();
+    let a = TestNode::start("a", &root.path().join("a"), any_addr(), &tuning).await;
+    a.node
+        .bootstrap_single()
+        .await
+        .expect("single-node bootstrap");
+    assert!(matches!(
+        a.node.bootstrap_single().await,
+        Err(Error::AlreadyInitialized)
+    ));
+    agreed_leader(&[&a]).await;
+    write_job(&a.node, "first").await;
+
+    let b = TestNode::start("b", &root.path().join("b"), any_addr(), &tuning).await;
+    let c = TestNode::start("c", &root.path().join("c"), any_addr(), &tuning).await;
+    a.node
+        .add_learner(b.id(), b.node.node().clone())
+        .await
+        .expect("learner added");
+    assert!(
+        a.node
+            .membership()
+            .iter()
+            .any(|p| p.id == b.id() && !p.voter)
+    );
+    a.node.promote(b.id()).await.expect("promoted");
+    a.node
+        .add_voter(c.id(), c.node.node().clone())
+        .await
+        .expect("voter added");
+    let voters: Vec<u64> = a
+        .node
+        .membership()
+        .iter()
+        .filter(|p| p.voter)
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(voters.len(), 3);
+    eventually("new members to receive the log", || {
+        has_job(&b.node, "first") && has_job(&c.node, "first")
+    })
+    .await;
+
+    a.node.remove_peer(c.id()).await.expect("removed");
+    let ids: Vec<u64> = a.node.membership().iter().map(|p| p.id).collect();
+    assert!(
+        !ids.contains(&c.id()) && ids.len() == 2,
+        "membership after removal: {ids:?}"
+    );
+    write_job(&a.node, "after-removal").await;
+    eventually("the remaining follower to apply", || {
+        has_job(&b.node, "after-removal")
+    })
+    .await;
+    assert!(
+        !has_job(&c.node, "after-removal"),
+        "a removed member receives nothing more"
+    );
+}
+
+/// With a cluster key, peer requests without it (or with a wrong or truncated one) get 401 and
+/// change nothing; the right key is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_requests_without_the_cluster_key_are_refused() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        key: Some("right-key"),
+        ..Tuning::default()
+    };
+    let node = TestNode::start("a", &root.path().join("a"), any_addr(), &tuning).await;
+    let body =
+        r#"{"vote":{"leader_id":{"term":9,"node_id":1},"committed":false},"last_log_id":null}"#;
+    for key in [None, Some("wrong-key"), Some("right-ke")] {
+        assert_eq!(
+            raw_post(node.addr, "/raft/vote", key, body).await,
+            401,
+            "key {key:?}"
+        );
+    }
+    assert_eq!(
+        node.node.metrics().current_term,
+        0,
+        "refused requests change nothing"
+    );
+    assert_eq!(
+        raw_post(node.addr, "/raft/vote", Some("right-key"), body).await,
+        200
+    );
+    // The accepted one was a real vote request: it moved the term.
+    eventually("the vote to move the term", || {
+        node.node.metrics().current_term >= 9
+    })
+    .await;
+}
+
+/// 256 writes from 64 concurrent writers go into fewer log entries and fsyncs than writes
+/// (group commit), and all of them reach every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_log_entries_and_all_replicate() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning::default();
+    let nodes = cluster(root.path(), &["a", "b", "c"], &tuning).await;
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let leader = by_id(&nodes, agreed_leader(&refs).await);
+    let before = leader.node.log_stats();
+    let writers: Vec<_> = (0..64)
+        .map(|w| {
+            let node = leader.node.clone();
+            tokio::spawn(async move {
+                for i in 0..4 {
+                    write_job(&node, &format!("w{w}-{i}")).await;
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer task");
+    }
+    let after = leader.node.log_stats();
+    let (writes, entries) = (
+        after.writes - before.writes,
+        after.proposals - before.proposals,
+    );
+    assert_eq!(writes, 256);
+    assert!(
+        entries < writes,
+        "256 concurrent writes went into {entries} log entries: no grouping"
+    );
+    assert!(
+        after.syncs - before.syncs < writes,
+        "one fsync per write: no group commit"
+    );
+    for node in &nodes {
+        eventually("every write on every node", || {
+            (0..64).all(|w| (0..4).all(|i| has_job(&node.node, &format!("w{w}-{i}"))))
+        })
+        .await;
+    }
+}
+
+/// Servers join through any member: a follower points the newcomer to the leader; joining
+/// again as a member is accepted; the newcomers vote and receive the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_join_through_any_member() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        key: Some("join-key"),
+        ..Tuning::default()
+    };
+    let a = TestNode::start("a", &root.path().join("a"), any_addr(), &tuning).await;
+    a.node
+        .bootstrap_single()
+        .await
+        .expect("single-node bootstrap");
+    agreed_leader(&[&a]).await;
+    let b = TestNode::start("b", &root.path().join("b"), any_addr(), &tuning).await;
+    let c = TestNode::start("c", &root.path().join("c"), any_addr(), &tuning).await;
+    b.node
+        .join(&[a.addr.to_string()], DEADLINE)
+        .await
+        .expect("b joins through the leader");
+    c.node
+        .join(&[b.addr.to_string()], DEADLINE)
+        .await
+        .expect("c joins through a follower");
+    b.node
+        .join(&[a.addr.to_string()], DEADLINE)
+        .await
+        .expect("joining again is accepted");
+    let voters: Vec<u64> = a
+        .node
+        .membership()
+        .iter()
+        .filter(|p| p.voter)
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(voters.len(), 3, "voters after the joins: {voters:?}");
+    write_job(&a.node, "after-join").await;
+    eventually("joined servers to apply", || {
+        has_job(&b.node, "after-join") && has_job(&c.node, "after-join")
+    })
+    .await;
+}
