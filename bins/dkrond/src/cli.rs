@@ -1,0 +1,133 @@
+//! The command line: `dkrond agent|version|keygen`, parsed by clap into text that
+//! [`crate::config::RawConfig`] types and checks, so flags, environment variables and the config
+//! file share one set of parsers and messages.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{RawConfig, Value};
+
+/// dkrond: a distributed, fault-tolerant job scheduler speaking dkron's REST API.
+#[derive(Debug, Parser)]
+#[command(name = "dkrond", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `dkrond` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a node (a server: it stores jobs, schedules them while leader, and runs them).
+    Agent(Box<AgentArgs>),
+    /// Print the version.
+    Version,
+    /// Print a new random 16-byte key, base64-encoded (dkron's gossip encryption key format).
+    Keygen,
+}
+
+/// Flags of `dkrond agent`. Every setting can also come from `DKRON_<KEY>` (e.g.
+/// `DKRON_HTTP_ADDR`) or the config file; flags win over the environment, which wins over the
+/// file.
+#[derive(Debug, Args, Default)]
+pub struct AgentArgs {
+    /// Config file (.yml, .yaml, .toml or .json) with dkron's key names [env: DKRON_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Run as a server (required for now: agent-only nodes arrive with the cluster work).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub server: Option<String>,
+    /// Servers expected before bootstrapping the cluster (1 for a single node).
+    #[arg(long, value_name = "N")]
+    pub bootstrap_expect: Option<String>,
+    /// Node name, unique in the cluster [default: host name].
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// Directory of the store, Raft log and snapshots [default: dkron.data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<String>,
+    /// Address of the HTTP API, `[ip]:port` [default: :8080].
+    #[arg(long, value_name = "ADDR")]
+    pub http_addr: Option<String>,
+    /// Port of the peer RPC listener, on loopback while clusters are single-server [default: 6868].
+    #[arg(long, value_name = "PORT")]
+    pub rpc_port: Option<String>,
+    /// Host other nodes and clients should use to reach this one.
+    #[arg(long, value_name = "HOST")]
+    pub advertise_addr: Option<String>,
+    /// A tag of this node, key=value (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// Log level: debug, info, warn, error [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Serve the web UI [default: true].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub ui: Option<String>,
+    /// Datacenter of this node [default: dc1].
+    #[arg(long, value_name = "DC")]
+    pub datacenter: Option<String>,
+    /// Region of this node [default: global].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// How long a stop waits for running executions before cancelling them [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub shutdown_timeout: Option<String>,
+    /// Address of a server to join (not supported yet: refused).
+    #[arg(long, value_name = "ADDR")]
+    pub join: Vec<String>,
+    /// Address of a server to join, retried (not supported yet: refused).
+    #[arg(long, value_name = "ADDR")]
+    pub retry_join: Vec<String>,
+    /// Gossip encryption key (not supported yet: refused).
+    #[arg(long, value_name = "KEY", hide = true)]
+    pub encrypt: Option<String>,
+    /// Serf bind address (not supported yet: refused).
+    #[arg(long, value_name = "ADDR", hide = true)]
+    pub bind_addr: Option<String>,
+}
+
+impl AgentArgs {
+    /// The settings given as flags.
+    pub fn to_raw(&self) -> RawConfig {
+        let mut raw = RawConfig::default();
+        let texts = [
+            ("server", &self.server),
+            ("bootstrap-expect", &self.bootstrap_expect),
+            ("node-name", &self.node_name),
+            ("data-dir", &self.data_dir),
+            ("http-addr", &self.http_addr),
+            ("rpc-port", &self.rpc_port),
+            ("advertise-addr", &self.advertise_addr),
+            ("log-level", &self.log_level),
+            ("log-format", &self.log_format),
+            ("ui", &self.ui),
+            ("datacenter", &self.datacenter),
+            ("region", &self.region),
+            ("shutdown-timeout", &self.shutdown_timeout),
+            ("encrypt", &self.encrypt),
+            ("bind-addr", &self.bind_addr),
+        ];
+        for (key, value) in texts {
+            if let Some(text) = value {
+                raw.set(key, Value::Text(text.clone()), &format!("flag --{key}"));
+            }
+        }
+        let lists = [
+            ("tags", "tag", &self.tags),
+            ("join", "join", &self.join),
+            ("retry-join", "retry-join", &self.retry_join),
+        ];
+        for (key, flag, values) in lists {
+            if !values.is_empty() {
+                raw.set(key, Value::List(values.clone()), &format!("flag --{flag}"));
+            }
+        }
+        raw
+    }
+}

@@ -1,0 +1,255 @@
+//! `dkrond` is the dkron-rs server binary: command line, configuration layering, logs, signals,
+//! and the call into [`dkron_node::Node`]. `src/main.rs` is thin glue over this library, so
+//! tests reach the same code.
+//!
+//! # What it does not do
+//!
+//! No scheduling, storage or HTTP logic: all of that is `dkron-node` and below. This crate only
+//! turns flags, `DKRON_*` variables and a config file into a [`config::Config`]
+//! ([`load_config`]), binds the sockets ([`Listeners::bind`]), and runs the node until a signal
+//! ([`run`]).
+//!
+//! # Invariants
+//!
+//! - Precedence is flag > environment > file > default, for every key.
+//! - A configuration problem is reported with every other problem at once, before anything is
+//!   bound or opened.
+
+pub mod cli;
+pub mod config;
+#[cfg(test)]
+mod tests;
+
+use std::{
+    future::Future,
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use dkron_node::{Node, NodeConfig};
+use tokio::net::TcpListener;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::{
+    cli::AgentArgs,
+    config::{Config, ConfigError, LogFormat, LogLevel, RawConfig},
+};
+
+/// The bound sockets a node serves on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// HTTP API.
+    pub http: TcpListener,
+    /// Peer RPC.
+    pub rpc: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the HTTP address, and the RPC port on loopback.
+    ///
+    /// Why loopback: peer RPC carries Raft (votes, log entries, whole snapshots) and has no
+    /// cluster key yet; a single server needs no peer, so it must not be reachable from the
+    /// network. The cluster work binds it on the advertised address with a key.
+    ///
+    /// # Errors
+    /// A one-line reason naming the address and the setting to change (occupied port, no such
+    /// address, permission).
+    pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let http = TcpListener::bind(config.http_addr).await.with_context(|| {
+            format!(
+                "cannot listen on {} for the HTTP API (set another with --http-addr)",
+                config.http_addr
+            )
+        })?;
+        let loopback = match config.http_addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
+            std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        };
+        let rpc_addr = std::net::SocketAddr::new(loopback, config.rpc_port);
+        let rpc = TcpListener::bind(rpc_addr).await.with_context(|| {
+            format!("cannot listen on {rpc_addr} for peer RPC (set another with --rpc-port)")
+        })?;
+        Ok(Listeners { http, rpc })
+    }
+}
+
+/// Reads every configuration source of `dkrond agent`: the flags in `args`, the `DKRON_*`
+/// variables among `vars`, and the config file named by `--config` or `DKRON_CONFIG`, else the
+/// first `dkron.{yml,yaml,toml,json}` found in `search_dirs` (dkron looks in `./config`,
+/// `$HOME/.dkron` and `/etc/dkron`: see [`default_config_dirs`]).
+///
+/// # Errors
+/// Every problem found, at once.
+pub fn load_config(
+    args: &AgentArgs,
+    vars: Vec<(String, String)>,
+    search_dirs: &[PathBuf],
+    hostname: &dyn Fn() -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let config_path = args
+        .config
+        .clone()
+        .or_else(|| {
+            vars.iter()
+                .find(|(k, _)| k == "DKRON_CONFIG")
+                .map(|(_, v)| v.into())
+        })
+        .or_else(|| find_config_file(search_dirs));
+    let file = match config_path {
+        Some(path) => read_config_file(&path),
+        None => RawConfig::default(),
+    };
+    Config::resolve(
+        args.to_raw(),
+        RawConfig::from_env(vars.into_iter()),
+        file,
+        hostname,
+    )
+}
+
+/// Where dkron looks for `dkron.*` when no config file is named, in order.
+pub fn default_config_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("config")];
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".dkron"));
+    }
+    dirs.push(PathBuf::from("/etc/dkron"));
+    dirs
+}
+
+/// The first `dkron.<ext>` in `dirs`.
+fn find_config_file(dirs: &[PathBuf]) -> Option<PathBuf> {
+    dirs.iter()
+        .flat_map(|dir| ["yml", "yaml", "toml", "json"].map(|ext| dir.join(format!("dkron.{ext}"))))
+        .find(|path| path.is_file())
+}
+
+fn read_config_file(path: &Path) -> RawConfig {
+    let shown = path.display().to_string();
+    let mut text = String::new();
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text));
+    if let Err(error) = read {
+        return RawConfig {
+            problems: vec![format!("cannot read config file {shown}: {error}")],
+            ..RawConfig::default()
+        };
+    }
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    RawConfig::from_file_text(&text, &extension, &shown)
+}
+
+/// The machine's host name (dkron's default node name).
+pub fn hostname() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+}
+
+/// The node settings of a dkrond configuration.
+pub fn node_config(config: &Config) -> NodeConfig {
+    let mut node = NodeConfig::new(config.node_name.clone(), config.data_dir.clone());
+    node.advertise_host = config.advertise_addr.clone();
+    node.bootstrap_expect = config.bootstrap_expect;
+    node.tags = config.tags.clone();
+    node.datacenter = config.datacenter.clone();
+    node.region = config.region.clone();
+    node.shutdown_timeout = config.shutdown_timeout;
+    node.version = env!("CARGO_PKG_VERSION").to_owned();
+    // The web UI's files are not embedded yet: without them `/` must not redirect to `ui/`.
+    node.api = node.api.with_ui(false);
+    node
+}
+
+/// Runs a node on `listeners` until `shutdown` completes (or a client asks it to leave), then
+/// stops it gracefully: running executions get up to the configured shutdown timeout.
+///
+/// # Errors
+/// Why the node could not start or stop, as one line with its causes (`{:#}`).
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    if config.ui {
+        tracing::info!("the web UI is not bundled in this build yet; serving the API only");
+    }
+    let node = Node::start(node_config(&config), listeners.http, listeners.rpc)
+        .await
+        .context("cannot start the node")?;
+    node.run(shutdown)
+        .await
+        .context("the node did not stop cleanly")
+}
+
+/// A new random 16-byte key, base64 (standard alphabet, padded), as `dkron keygen` prints.
+///
+/// # Errors
+/// When the system's random source cannot be read.
+pub fn keygen() -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let mut key = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .context("cannot read /dev/urandom")?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(key))
+}
+
+/// Installs the log subscriber on stderr: the configured level (`RUST_LOG` overrides it) and
+/// format (text or one JSON object per line).
+pub fn init_logs(config: &Config) {
+    // openraft logs every election and shutdown step at info: quieter unless debugging.
+    let level = config.log_level.as_str();
+    let directives = match config.log_level {
+        LogLevel::Trace | LogLevel::Debug => level.to_owned(),
+        LogLevel::Info | LogLevel::Warn | LogLevel::Error => format!("{level},openraft=warn"),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directives));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Completes on the first SIGTERM or SIGINT. A second one ends the process at once with exit
+/// code 130, without waiting for running executions (dkron does the same).
+pub async fn shutdown_signal() {
+    let name = next_signal().await;
+    tracing::info!("{name} received, stopping (send it again to exit at once)");
+    // Why a detached task: it must outlive this future and end the process mid-shutdown; it
+    // dies with the runtime when the graceful stop finishes first.
+    drop(tokio::spawn(async {
+        let name = next_signal().await;
+        tracing::warn!("second {name}: exiting without waiting for running executions");
+        std::process::exit(130);
+    }));
+}
+
+/// The name of the next SIGTERM or SIGINT received.
+async fn next_signal() -> &'static str {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = terminate => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}

@@ -1,0 +1,103 @@
+//! `dkrond`: parse the command line and configuration, set up logs, bind the sockets, run the
+//! node until SIGTERM/SIGINT, and map failures to one line and an exit code. Everything else is
+//! in the `dkrond` library and `dkron-node`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, error::ErrorKind};
+use dkrond::{
+    Listeners,
+    cli::{AgentArgs, Cli, Command},
+};
+
+/// Exit code for usage and configuration errors (as clap's own).
+const USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!(
+                "dkrond: {} (see dkrond --help)",
+                first.trim_start_matches("error: ")
+            );
+            return ExitCode::from(USAGE);
+        }
+    };
+    match cli.command {
+        Command::Version => print_line(&format!("dkrond {}", env!("CARGO_PKG_VERSION"))),
+        Command::Keygen => match dkrond::keygen() {
+            Ok(key) => print_line(&key),
+            Err(error) => fail(&error, 1),
+        },
+        Command::Agent(args) => agent(&args),
+    }
+}
+
+fn agent(args: &AgentArgs) -> ExitCode {
+    let config = match dkrond::load_config(
+        args,
+        std::env::vars().collect(),
+        &dkrond::default_config_dirs(),
+        &dkrond::hostname,
+    ) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("dkrond: {error}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    dkrond::init_logs(&config);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    // Orphaned grandchildren of shell jobs come back to us to be reaped.
+    if let Err(error) = dkron_executor::become_subreaper() {
+        tracing::warn!(%error, "cannot become a child subreaper; orphans of jobs are left to init");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(
+                &anyhow::Error::new(error).context("cannot start the async runtime"),
+                1,
+            );
+        }
+    };
+    let result = runtime.block_on(async move {
+        let listeners = Listeners::bind(&config).await?;
+        dkrond::run(config, listeners, dkrond::shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error, 1),
+    }
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "version and keygen print their answer on stdout"
+)]
+fn print_line(text: &str) -> ExitCode {
+    println!("{text}");
+    ExitCode::SUCCESS
+}
+
+fn fail(error: &anyhow::Error, code: u8) -> ExitCode {
+    eprintln!("dkrond: {error:#}");
+    ExitCode::from(code)
+}

@@ -1,0 +1,11 @@
+//! Whole-binary tests: each starts real `dkrond` processes on ephemeral 127.0.0.1 ports with a
+//! temp data dir, and talks to them over HTTP.
+
+// The command line: version, keygen, bad flags, refused cluster flags, unreadable config.
+mod cli;
+// Every route and its status codes.
+mod routes;
+// A single server end to end: routes, the seed document's examples, scheduling, restart.
+mod single;
+// Helpers: the process guard, the HTTP client, deadline waits.
+mod support;

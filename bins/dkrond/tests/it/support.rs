@@ -1,0 +1,286 @@
+//! Test support: a real `dkrond` process on ephemeral ports in a temp dir ([`Dkrond`], killed and
+//! reaped on drop), a minimal HTTP/1.1 client ([`Reply`]), and deadline waits.
+
+use std::{
+    collections::BTreeMap,
+    io::{Read, Write},
+    net::{SocketAddr, TcpStream},
+    path::Path,
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use tempfile::TempDir;
+
+/// The dkrond binary under test.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_dkrond");
+
+/// How long a node may take to start (first RocksDB open, Raft election).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Polls `probe` every 25 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub(crate) fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A running `dkrond agent` with its own data dir, on 127.0.0.1 ports it chose itself.
+#[derive(Debug)]
+pub(crate) struct Dkrond {
+    child: Option<Child>,
+    dir: TempDir,
+    /// The HTTP API address, read from the ports file.
+    pub(crate) http: SocketAddr,
+}
+
+impl Dkrond {
+    /// Starts a single-server node in a new temp dir.
+    pub(crate) fn start() -> Dkrond {
+        Dkrond::start_in(tempfile::tempdir().expect("temp dir"), &[])
+    }
+
+    /// Starts a node on the data dir of `dir` (reused across restarts), with `extra` flags.
+    pub(crate) fn start_in(dir: TempDir, extra: &[&str]) -> Dkrond {
+        let data = dir.path().join("data");
+        let ports_file = data.join("dkrond.ports.json");
+        let _ = std::fs::remove_file(&ports_file);
+        let log = std::fs::File::create(dir.path().join("dkrond.log")).expect("log file");
+        let mut command = agent_command(&data, "127.0.0.1:0");
+        command.args(extra).stdout(Stdio::null()).stderr(log);
+        let child = command.spawn().expect("spawn dkrond");
+        let mut node = Dkrond {
+            child: Some(child),
+            dir,
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        node.http = wait_for("dkrond to write its ports file", START_TIMEOUT, || {
+            if let Some(status) = node
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("dkrond exited early with {status}:\n{}", node.log());
+            }
+            let text = std::fs::read_to_string(&ports_file).ok()?;
+            let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
+            ports["http"].as_str()?.parse().ok()
+        });
+        node
+    }
+
+    /// The node's log so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dkrond.log")).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for a clean exit; returns the temp dir for a restart.
+    pub(crate) fn stop(mut self) -> (TempDir, ExitStatus) {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -TERM failed");
+        let exit = wait_for(
+            "dkrond to exit after SIGTERM",
+            Duration::from_secs(40),
+            || child.try_wait().ok().flatten(),
+        );
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        (dir, exit)
+    }
+
+    /// Sends SIGTERM.
+    pub(crate) fn terminate(&self) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill -TERM failed");
+        }
+    }
+
+    /// Kills the process with SIGKILL (a crash) and reaps it; returns the temp dir for a restart.
+    pub(crate) fn kill(mut self) -> TempDir {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// The exit status if the process has exited.
+    pub(crate) fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
+    /// Sends a request and reads the whole reply.
+    pub(crate) fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
+        request(self.http, method, path, body)
+    }
+
+    /// `GET path`.
+    pub(crate) fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, None)
+    }
+
+    /// `POST path` with a JSON body.
+    pub(crate) fn post(&self, path: &str, body: &str) -> Reply {
+        self.request("POST", path, Some(body.as_bytes()))
+    }
+}
+
+impl Drop for Dkrond {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `dkrond agent` as a single server on `data` with its API on `http_addr` and its RPC port
+/// chosen by the OS.
+pub(crate) fn agent_command(data: &Path, http_addr: &str) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "agent",
+            "--server",
+            "--bootstrap-expect",
+            "1",
+            "--node-name",
+            "test-node",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--http-addr", http_addr, "--rpc-port", "0"])
+        // Through the environment, so a test's `--shutdown-timeout` flag overrides it.
+        .env("DKRON_SHUTDOWN_TIMEOUT", "5s")
+        .env_remove("RUST_LOG")
+        .env_remove("DKRON_HTTP_ADDR");
+    command
+}
+
+/// An HTTP reply.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    /// Status code.
+    pub(crate) status: u16,
+    /// Headers, names lower-cased.
+    pub(crate) headers: BTreeMap<String, String>,
+    /// Body (de-chunked).
+    pub(crate) body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as text.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; panics with the body when it is not.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), with curl's `-d` content
+/// type.
+pub(crate) fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
+    let body = body.unwrap_or_default();
+    request_typed(
+        addr,
+        method,
+        path,
+        body,
+        "application/x-www-form-urlencoded",
+    )
+}
+
+/// One HTTP/1.1 request with the given body content type.
+pub(crate) fn request_typed(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    content_type: &str,
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("write head");
+    // A server may answer (413) and close before reading a large body: ignore write errors.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_reply(&raw)
+}
+
+fn parse_reply(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("reply has a head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let headers: BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&data[start..(start + size).min(data.len())]);
+        data = &data[(start + size + 2).min(data.len())..];
+    }
+    out
+}

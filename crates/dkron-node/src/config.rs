@@ -1,0 +1,62 @@
+//! [`NodeConfig`]: everything a node needs, already validated by its caller (dkrond).
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use dkron_api::ApiOptions;
+use dkron_model::Limits;
+
+/// Name of the file, in the data dir, where a started node writes the addresses it listens on
+/// (JSON `{"http": "ip:port", "rpc": "ip:port"}`). Written once the node serves requests, so
+/// its appearance also means "ready".
+pub const PORTS_FILE: &str = "dkrond.ports.json";
+
+/// How a node runs. Plain data; [`NodeConfig::new`] gives the defaults for the optional parts.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Node name, unique in the cluster.
+    pub name: String,
+    /// Store, Raft log, snapshots, pause flag and ports file live here.
+    pub data_dir: PathBuf,
+    /// Host advertised to peers and clients; `None` = the bound IP (loopback when unspecified).
+    pub advertise_host: Option<String>,
+    /// dkron's `bootstrap-expect`: 1 initializes a single-server cluster on a fresh data dir;
+    /// 0 requires existing Raft state.
+    pub bootstrap_expect: u32,
+    /// User tags.
+    pub tags: BTreeMap<String, String>,
+    /// Datacenter (`dc` tag).
+    pub datacenter: String,
+    /// Region.
+    pub region: String,
+    /// Per-job history and output limits for jobs that set none.
+    pub limits: Limits,
+    /// REST API settings (body limits, UI redirect).
+    pub api: ApiOptions,
+    /// How long a stop (or a lost leadership) waits for running executions before cancelling.
+    pub shutdown_timeout: Duration,
+    /// How long start waits for a leader after bootstrapping.
+    pub leader_timeout: Duration,
+    /// The version this node reports (`/v1`, member tags): the binary's.
+    pub version: String,
+}
+
+impl NodeConfig {
+    /// A node named `name` keeping its data in `data_dir`, with bootstrap-expect 1, dkron's
+    /// limits and region names, a 30 s shutdown timeout.
+    pub fn new(name: impl Into<String>, data_dir: impl Into<PathBuf>) -> NodeConfig {
+        NodeConfig {
+            name: name.into(),
+            data_dir: data_dir.into(),
+            advertise_host: None,
+            bootstrap_expect: 1,
+            tags: BTreeMap::new(),
+            datacenter: "dc1".to_owned(),
+            region: "global".to_owned(),
+            limits: Limits::DKRON,
+            api: ApiOptions::default(),
+            shutdown_timeout: Duration::from_secs(30),
+            leader_timeout: Duration::from_secs(10),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}

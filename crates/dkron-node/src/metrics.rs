@@ -1,0 +1,49 @@
+//! The Prometheus recorder behind `/metrics`, and the names of the metrics the node emits.
+//!
+//! Libraries and the node emit through the `metrics` facade; one recorder per process renders
+//! them as Prometheus text. A process that starts several nodes (tests) shares the recorder.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::Error;
+
+/// Successful executions per job (`job_name` label), as dkron 4.1 names it.
+pub(crate) const EXECUTIONS_SUCCEEDED: &str = "dkron_job_executions_succeeded_total";
+/// Failed executions per job (`job_name` label), as dkron 4.1 names it.
+pub(crate) const EXECUTIONS_FAILED: &str = "dkron_job_executions_failed_total";
+/// Seconds between a fire's scheduled instant and the start of its execution.
+pub(crate) const SCHEDULER_LATENESS: &str = "dkron_scheduler_lateness_seconds";
+/// Seconds from submitting a Raft command to having it applied.
+pub(crate) const RAFT_COMMIT: &str = "dkron_raft_commit_seconds";
+/// Jobs stored.
+pub(crate) const JOBS: &str = "dkron_jobs";
+
+/// Bucket bounds in seconds: from sub-millisecond commits to minutes-late fires.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's Prometheus handle, installing the recorder on first use.
+pub(crate) fn handle() -> Result<PrometheusHandle, Error> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(SCHEDULER_LATENESS.to_owned()), BUCKETS)
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Full(RAFT_COMMIT.to_owned()), BUCKETS))
+        .map_err(|e| Error::Metrics {
+            reason: e.to_string(),
+        })?
+        .build_recorder();
+    let handle = recorder.handle();
+    // Why: a race with another thread installing first is harmless: that one's handle is kept.
+    if metrics::set_global_recorder(recorder).is_err() {
+        tracing::debug!("a metrics recorder was already installed");
+    }
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}

@@ -1,0 +1,316 @@
+//! [`Node`]: start (store, Raft, bootstrap, leadership task, HTTP and RPC servers), run, and the
+//! ordered, bounded shutdown.
+
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    net::SocketAddr,
+    path::Path,
+    sync::{Arc, Mutex, atomic::AtomicBool},
+    time::{Duration, Instant},
+};
+
+use dkron_api::ClusterError;
+use dkron_executor::{ExecutorRegistry, ProcessorRegistry};
+use dkron_model::{Execution, Member, MemberStatus};
+use dkron_raft::{Command, RaftConfig, RaftNode, Response};
+use dkron_scheduler::Scheduler;
+use dkron_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, NodeConfig, PORTS_FILE, cluster::NodeCluster, leader, metrics};
+
+#[cfg(test)]
+mod tests;
+
+/// Name of the file in the data dir that holds the pause flag (see the crate docs).
+const PAUSED_FILE: &str = "paused";
+
+/// The addresses a started node listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// The HTTP API.
+    pub http: SocketAddr,
+    /// Peer RPC (Raft).
+    pub rpc: SocketAddr,
+}
+
+/// A running server node. Stop it with [`Node::shutdown`] (or [`Node::run`]).
+#[derive(Debug)]
+pub struct Node {
+    shared: Arc<Shared>,
+    ports: Ports,
+    /// Stops the HTTP server (graceful) and the leadership task.
+    stop: CancellationToken,
+    http_task: JoinHandle<std::io::Result<()>>,
+    rpc_task: JoinHandle<dkron_raft::Result<()>>,
+    leader_task: JoinHandle<()>,
+}
+
+/// A running execution on this node, for `/v1/busy` and cancellation.
+#[derive(Debug)]
+pub(crate) struct Busy {
+    pub(crate) execution: Execution,
+    pub(crate) cancel: CancellationToken,
+}
+
+/// What every part of the node shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: NodeConfig,
+    pub(crate) store: Store,
+    pub(crate) raft: RaftNode,
+    /// The leader's scheduler. An async mutex: job writes hold it across the Raft commit and
+    /// the scheduler update, so a scheduler starting meanwhile cannot miss a job.
+    pub(crate) scheduler: tokio::sync::Mutex<Option<Scheduler>>,
+    /// Executions running on this node, by execution id.
+    pub(crate) busy: Mutex<BTreeMap<String, Busy>>,
+    pub(crate) paused: AtomicBool,
+    pub(crate) executors: ExecutorRegistry,
+    /// Applied to each finished execution before it is recorded (dkron runs them on the leader).
+    pub(crate) processors: ProcessorRegistry,
+    pub(crate) metrics: PrometheusHandle,
+    /// This node as a cluster member.
+    pub(crate) member: Member,
+    /// Cancelled by `POST /v1/leave`.
+    pub(crate) leave: CancellationToken,
+}
+
+impl Shared {
+    /// Commits `command` through Raft, timing it, and turns failures into API errors.
+    pub(crate) async fn write(&self, command: Command) -> Result<Response, ClusterError> {
+        let kind = command.kind();
+        let started = Instant::now();
+        let result = self.raft.write(command).await;
+        ::metrics::histogram!(metrics::RAFT_COMMIT).record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(written) => Ok(written.response),
+            Err(dkron_raft::Error::NotLeader { leader }) => Err(ClusterError::NotLeader {
+                leader: leader.map(|(_, node)| node.name),
+            }),
+            Err(error @ (dkron_raft::Error::NoQuorum | dkron_raft::Error::Timeout { .. })) => {
+                Err(ClusterError::unavailable(error))
+            }
+            Err(error) => {
+                tracing::error!(%error, command = kind, "raft write failed");
+                Err(ClusterError::unavailable(error))
+            }
+        }
+    }
+
+    /// Persists the pause flag (node-local until Raft carries it).
+    pub(crate) fn persist_paused(&self, paused: bool) -> std::io::Result<()> {
+        let path = self.config.data_dir.join(PAUSED_FILE);
+        if paused {
+            std::fs::write(path, b"paused\n")
+        } else {
+            match std::fs::remove_file(path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+impl Node {
+    /// Starts a node on the bound `http` and `rpc` listeners: opens the store in the data dir,
+    /// starts Raft, bootstraps a single-server cluster on a fresh data dir (bootstrap-expect 1),
+    /// waits for a leader, starts the leadership task (scheduler on the leader) and both
+    /// servers, then writes the ports file.
+    ///
+    /// # Errors
+    /// [`Error::DataDirVersion`], [`Error::Store`], [`Error::Raft`],
+    /// [`Error::NothingToBootstrap`], [`Error::Io`], [`Error::Metrics`].
+    pub async fn start(
+        config: NodeConfig,
+        http: TcpListener,
+        rpc: TcpListener,
+    ) -> Result<Node, Error> {
+        let io = |context: String| move |source| Error::Io { context, source };
+        let http_addr = http
+            .local_addr()
+            .map_err(io("reading the HTTP listener's address".to_owned()))?;
+        let rpc_addr = rpc
+            .local_addr()
+            .map_err(io("reading the RPC listener's address".to_owned()))?;
+        let ports = Ports {
+            http: http_addr,
+            rpc: rpc_addr,
+        };
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .map_err(io(format!("cannot create data dir {}", data_dir.display())))?;
+        let metrics = metrics::handle()?;
+
+        let store = open_store(&data_dir, &config)?;
+        // Checked before Raft starts, so a refused start leaves no Raft thread behind.
+        if config.bootstrap_expect == 0 && !has_raft_state(&store, &data_dir)? {
+            return Err(Error::NothingToBootstrap { path: data_dir });
+        }
+        let advertise = |addr: SocketAddr| advertised(config.advertise_host.as_deref(), addr);
+        let raft_config =
+            RaftConfig::new(&config.name, &advertise(rpc_addr), &advertise(http_addr));
+        let raft = RaftNode::start(raft_config, store.clone(), &data_dir.join("snapshots")).await?;
+        let rpc_task = tokio::spawn(dkron_raft::serve(rpc, raft.router()));
+
+        if !raft.is_initialized().await? {
+            tracing::info!(node = %config.name, "bootstrapping a single-server cluster");
+            raft.bootstrap_single().await?;
+        }
+        raft.wait_for_leader(config.leader_timeout).await?;
+
+        let member = Member {
+            name: config.name.clone(),
+            addr: config
+                .advertise_host
+                .clone()
+                .unwrap_or_else(|| advertised_ip(http_addr)),
+            port: rpc_addr.port(),
+            rpc_addr: advertise(rpc_addr),
+            tags: config.tags.clone(),
+            status: MemberStatus::Alive,
+            server: true,
+            region: config.region.clone(),
+            datacenter: config.datacenter.clone(),
+            version: config.version.clone(),
+        };
+        let paused = data_dir.join(PAUSED_FILE).exists();
+        let shared = Arc::new(Shared {
+            store,
+            raft,
+            scheduler: tokio::sync::Mutex::new(None),
+            busy: Mutex::new(BTreeMap::new()),
+            paused: AtomicBool::new(paused),
+            executors: ExecutorRegistry::with_defaults(),
+            processors: ProcessorRegistry::with_defaults(),
+            metrics,
+            member,
+            leave: CancellationToken::new(),
+            config,
+        });
+
+        let stop = CancellationToken::new();
+        let leader_task = tokio::spawn(leader::lead(Arc::clone(&shared), stop.clone()));
+        let cluster = Arc::new(NodeCluster::new(Arc::clone(&shared)));
+        let router =
+            crate::cluster::router(cluster, shared.config.api.clone(), Arc::clone(&shared));
+        let http_stop = stop.clone();
+        let http_task = tokio::spawn(dkron_api::serve(http, router, async move {
+            http_stop.cancelled().await
+        }));
+
+        write_ports_file(&data_dir, ports)?;
+        tracing::info!(http = %http_addr, rpc = %rpc_addr, node = %shared.config.name, "node started");
+        Ok(Node {
+            shared,
+            ports,
+            stop,
+            http_task,
+            rpc_task,
+            leader_task,
+        })
+    }
+
+    /// The addresses the node listens on.
+    pub fn ports(&self) -> Ports {
+        self.ports
+    }
+
+    /// Runs until `shutdown` completes or a client asks the node to leave (`POST /v1/leave`),
+    /// then shuts down.
+    ///
+    /// # Errors
+    /// As [`Node::shutdown`].
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        tokio::select! {
+            () = shutdown => tracing::info!("shutdown requested"),
+            () = self.shared.leave.cancelled() => tracing::info!("leave requested"),
+        }
+        self.shutdown().await
+    }
+
+    /// Stops the node in order: the scheduler first (running executions get up to the shutdown
+    /// timeout to finish, and are recorded through Raft while it still runs), then the HTTP
+    /// server (in-flight requests finish), then Raft and its RPC server.
+    ///
+    /// # Errors
+    /// [`Error::Raft`] when Raft does not stop cleanly.
+    pub async fn shutdown(self) -> Result<(), Error> {
+        self.stop.cancel();
+        if let Err(error) = self.leader_task.await {
+            tracing::warn!(%error, "leadership task ended abnormally");
+        }
+        match tokio::time::timeout(Duration::from_secs(5), self.http_task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "http server failed"),
+            Ok(Err(error)) => tracing::warn!(%error, "http server task ended abnormally"),
+            Err(_) => tracing::warn!("http server did not stop within 5s"),
+        }
+        let result = self.shared.raft.shutdown().await;
+        self.rpc_task.abort();
+        let _ = self.rpc_task.await;
+        let _ = std::fs::remove_file(self.shared.config.data_dir.join(PORTS_FILE));
+        tracing::info!("node stopped");
+        result.map_err(Error::from)
+    }
+}
+
+fn open_store(data_dir: &Path, config: &NodeConfig) -> Result<Store, Error> {
+    let options = dkron_store::Options::default().with_limits(config.limits);
+    Store::open(data_dir, options).map_err(|source| match source {
+        dkron_store::Error::FormatVersion { found, expected } => Error::DataDirVersion {
+            path: data_dir.to_owned(),
+            found,
+            expected,
+        },
+        source => Error::Store {
+            path: data_dir.to_owned(),
+            source: Box::new(source),
+        },
+    })
+}
+
+/// Whether the store holds any Raft log or applied state (a cluster was created here).
+fn has_raft_state(store: &Store, data_dir: &Path) -> Result<bool, Error> {
+    let state = store
+        .raft_last_index()
+        .and_then(|last| Ok(last.is_some() || store.applied()?.is_some()));
+    state.map_err(|source| Error::Store {
+        path: data_dir.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+/// `host:port` others should use for a listener bound at `addr`.
+fn advertised(host: Option<&str>, addr: SocketAddr) -> String {
+    let host = host.map_or_else(|| advertised_ip(addr), str::to_owned);
+    if host.contains(':') {
+        format!("[{host}]:{}", addr.port())
+    } else {
+        format!("{host}:{}", addr.port())
+    }
+}
+
+/// The bound IP, or loopback when bound to every interface (no better guess without probing).
+fn advertised_ip(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    }
+}
+
+fn write_ports_file(data_dir: &Path, ports: Ports) -> Result<(), Error> {
+    let body = serde_json::json!({ "http": ports.http.to_string(), "rpc": ports.rpc.to_string() });
+    let path = data_dir.join(PORTS_FILE);
+    let temporary = data_dir.join(format!("{PORTS_FILE}.tmp"));
+    // Why: write then rename, so a reader never sees half a file.
+    std::fs::write(&temporary, body.to_string())
+        .and_then(|()| std::fs::rename(&temporary, &path))
+        .map_err(|source| Error::Io {
+            context: format!("cannot write {}", path.display()),
+            source,
+        })
+}
