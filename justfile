@@ -1,5 +1,9 @@
 # A thin menu over cargo. `just --list` shows the recipes.
 
+# Run a single server on the embedded default (REST API on :8080, data in ./dkron.data).
+run:
+    cargo run --release -p dkrond -- agent --server --bootstrap-expect 1
+
 # Run the tests exactly as CI does (the README's test command).
 test:
     cargo test
