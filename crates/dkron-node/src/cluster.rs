@@ -3,7 +3,7 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, PoisonError, atomic::Ordering},
+    sync::{Arc, PoisonError},
 };
 
 use axum::{Router, routing::get};
@@ -276,7 +276,9 @@ impl Cluster for NodeCluster {
         options: UpsertOptions,
     ) -> BoxFuture<'_, Result<Job, ClusterError>> {
         Box::pin(async move {
-            if self.shared.paused.load(Ordering::Relaxed) {
+            // dkron's pause gates submissions only: the scheduler keeps firing and manual runs
+            // still run (see the crate docs).
+            if self.shared.store.paused().map_err(ClusterError::internal)? {
                 return Err(ClusterError::Paused);
             }
             // Checked here too (the store refuses the same) so the answer is a 400, not a 500.
@@ -431,16 +433,18 @@ impl Cluster for NodeCluster {
     }
 
     fn paused(&self) -> BoxFuture<'_, Result<bool, ClusterError>> {
-        Box::pin(async move { Ok(self.shared.paused.load(Ordering::Relaxed)) })
+        Box::pin(async move { self.shared.store.paused().map_err(ClusterError::internal) })
     }
 
     fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<bool, ClusterError>> {
         Box::pin(async move {
-            self.shared
-                .persist_paused(paused)
-                .map_err(ClusterError::internal)?;
-            self.shared.paused.store(paused, Ordering::Relaxed);
-            Ok(paused)
+            match self.shared.write(Command::SetPaused(paused)).await? {
+                Response::Done => Ok(paused),
+                Response::Refused(refusal) => Err(refused(refusal)),
+                other => Err(ClusterError::internal(format!(
+                    "unexpected raft response {other:?}"
+                ))),
+            }
         })
     }
 

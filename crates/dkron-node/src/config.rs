@@ -15,7 +15,7 @@ pub const PORTS_FILE: &str = "dkrond.ports.json";
 pub struct NodeConfig {
     /// Node name, unique in the cluster.
     pub name: String,
-    /// Store, Raft log, snapshots, pause flag and ports file live here.
+    /// Store (with the replicated pause flag), Raft log, snapshots and ports file live here.
     pub data_dir: PathBuf,
     /// Host advertised to peers and clients; `None` = the bound IP (loopback when unspecified).
     pub advertise_host: Option<String>,

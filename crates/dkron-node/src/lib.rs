@@ -13,8 +13,12 @@
 //!
 //! No argument parsing, logging setup or signal handling (dkrond's). For now a node is a single
 //! server (`bootstrap-expect = 1`): no joining, no agents, no dispatch to other nodes, no write
-//! forwarding (a follower answers [`dkron_api::ClusterError::NotLeader`]). The pause flag is
-//! kept per node in a file of the data dir until `dkron-raft` has a command for it.
+//! forwarding (a follower answers [`dkron_api::ClusterError::NotLeader`]).
+//!
+//! Pause (`/v1/pause`) is replicated, not per node and in memory as in dkron: it is committed
+//! through Raft ([`dkron_raft::Command::SetPaused`]), read from the local store and survives
+//! restarts. As in dkron 4.0.9 it only gates job submissions (create and update answer 503);
+//! scheduled fires, manual runs, toggles and deletes go on while paused.
 //!
 //! # Overview
 //!

@@ -6,7 +6,7 @@ use std::{
     future::Future,
     net::SocketAddr,
     path::Path,
-    sync::{Arc, Mutex, atomic::AtomicBool},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -24,9 +24,6 @@ use crate::{Error, NodeConfig, PORTS_FILE, cluster::NodeCluster, leader, metrics
 
 #[cfg(test)]
 mod tests;
-
-/// Name of the file in the data dir that holds the pause flag (see the crate docs).
-const PAUSED_FILE: &str = "paused";
 
 /// The addresses a started node listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +64,6 @@ pub(crate) struct Shared {
     pub(crate) scheduler: tokio::sync::Mutex<Option<Scheduler>>,
     /// Executions running on this node, by execution id.
     pub(crate) busy: Mutex<BTreeMap<String, Busy>>,
-    pub(crate) paused: AtomicBool,
     pub(crate) executors: ExecutorRegistry,
     /// Applied to each finished execution before it is recorded (dkron runs them on the leader).
     pub(crate) processors: ProcessorRegistry,
@@ -96,19 +92,6 @@ impl Shared {
             Err(error) => {
                 tracing::error!(%error, command = kind, "raft write failed");
                 Err(ClusterError::unavailable(error))
-            }
-        }
-    }
-
-    /// Persists the pause flag (node-local until Raft carries it).
-    pub(crate) fn persist_paused(&self, paused: bool) -> std::io::Result<()> {
-        let path = self.config.data_dir.join(PAUSED_FILE);
-        if paused {
-            std::fs::write(path, b"paused\n")
-        } else {
-            match std::fs::remove_file(path) {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-                _ => Ok(()),
             }
         }
     }
@@ -176,13 +159,11 @@ impl Node {
             datacenter: config.datacenter.clone(),
             version: config.version.clone(),
         };
-        let paused = data_dir.join(PAUSED_FILE).exists();
         let shared = Arc::new(Shared {
             store,
             raft,
             scheduler: tokio::sync::Mutex::new(None),
             busy: Mutex::new(BTreeMap::new()),
-            paused: AtomicBool::new(paused),
             executors: ExecutorRegistry::with_defaults(),
             processors: ProcessorRegistry::with_defaults(),
             metrics,

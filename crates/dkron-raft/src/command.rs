@@ -56,6 +56,9 @@ pub enum Command {
         /// Member name.
         name: String,
     },
+    /// Pause (`true`) or unpause the cluster: while paused, the API refuses new and changed
+    /// jobs on every server (dkron's `/v1/pause`, replicated here instead of per node).
+    SetPaused(bool),
     /// Several commands in one log entry, applied in order. [`crate::RaftNode::write`] forms
     /// these from concurrent writes (group commit: one entry, one fsync, many writes); a batch
     /// inside a batch is refused.
@@ -76,6 +79,7 @@ impl Command {
             Command::RecordLaunch { .. } => "record_launch",
             Command::SetMember(_) => "set_member",
             Command::RemoveMember { .. } => "remove_member",
+            Command::SetPaused(_) => "set_paused",
             Command::Batch(_) => "batch",
         }
     }
@@ -85,7 +89,8 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Response {
-    /// Nothing to report (blank and membership entries, launch records).
+    /// Nothing to report (blank and membership entries, launch records, member records, the
+    /// paused flag).
     #[default]
     Done,
     /// [`Command::SetJob`]: the job as stored after merging.

@@ -8,6 +8,10 @@
 //! that matters under load happens earlier: [`crate::RaftNode::write`] packs concurrent writes
 //! into one [`crate::Command::Batch`] entry.
 //!
+//! The flusher thread is owned by the [`LogStore`]: dropping the log store (openraft drops it
+//! when [`crate::RaftNode::shutdown`] stops its core, or when the runtime is dropped) closes
+//! the queue and joins the thread, so no thread uses RocksDB after the node is gone.
+//!
 //! Invariants: an `append` is acknowledged only after a WAL sync that started after its write
 //! returned (RocksDB's WAL is one sequential file, so the sync covers it); the vote and log
 //! truncations are synced before returning.
@@ -18,10 +22,10 @@ use std::{
     ops::RangeBounds,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc,
     },
-    thread,
+    thread::{self, JoinHandle},
 };
 
 use dkron_store::{RAFT_LAST_PURGED, Store};
@@ -48,6 +52,7 @@ pub struct LogStats {
     syncs: AtomicU64,
     pub(crate) writes: AtomicU64,
     pub(crate) proposals: AtomicU64,
+    flusher_running: AtomicBool,
 }
 
 /// A copy of [`LogStats`] at one moment.
@@ -63,6 +68,9 @@ pub struct LogStatsSnapshot {
     pub writes: u64,
     /// Log entries proposed for them (one per batch).
     pub proposals: u64,
+    /// Whether the flusher thread is running (false once the log store is dropped: the thread
+    /// has ended).
+    pub flusher_running: bool,
 }
 
 impl LogStats {
@@ -74,6 +82,7 @@ impl LogStats {
             syncs: self.syncs.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
             proposals: self.proposals.load(Ordering::Relaxed),
+            flusher_running: self.flusher_running.load(Ordering::Acquire),
         }
     }
 }
@@ -82,7 +91,10 @@ impl LogStats {
 #[derive(Debug)]
 pub struct LogStore {
     store: Store,
-    flusher: mpsc::Sender<LogFlushed<TypeConfig>>,
+    /// The flusher's queue; `None` only while dropping (closing it ends the thread).
+    flusher: Option<mpsc::Sender<LogFlushed<TypeConfig>>>,
+    /// The flusher thread, joined on drop.
+    thread: Option<JoinHandle<()>>,
     stats: Arc<LogStats>,
 }
 
@@ -93,8 +105,8 @@ pub struct LogReader {
 }
 
 impl LogStore {
-    /// A log store on `store`; starts its flusher thread (it ends when the log store is
-    /// dropped).
+    /// A log store on `store`; starts its flusher thread (dropping the log store stops and
+    /// joins it).
     ///
     /// # Errors
     /// [`crate::Error::Io`] when the thread cannot be spawned.
@@ -103,16 +115,28 @@ impl LogStore {
         let stats = Arc::new(LogStats::default());
         let flusher_store = store.clone();
         let flusher_stats = Arc::clone(&stats);
-        thread::Builder::new()
+        stats.flusher_running.store(true, Ordering::Release);
+        let thread = thread::Builder::new()
             .name("dkron-raft-flush".to_owned())
-            .spawn(move || flush_loop(&flusher_store, &queue, &flusher_stats))
-            .map_err(|source| crate::Error::Io {
-                context: "spawning the log flusher thread".to_owned(),
-                source,
+            .spawn(move || {
+                flush_loop(&flusher_store, &queue, &flusher_stats);
+                // Why here and not in `Drop`: set by the thread itself, the flag also turns
+                // false if the loop ends some other way.
+                flusher_stats
+                    .flusher_running
+                    .store(false, Ordering::Release);
+            })
+            .map_err(|source| {
+                stats.flusher_running.store(false, Ordering::Release);
+                crate::Error::Io {
+                    context: "spawning the log flusher thread".to_owned(),
+                    source,
+                }
             })?;
         Ok(LogStore {
             store,
-            flusher,
+            flusher: Some(flusher),
+            thread: Some(thread),
             stats,
         })
     }
@@ -120,6 +144,20 @@ impl LogStore {
     /// The write-path counters.
     pub fn stats(&self) -> Arc<LogStats> {
         Arc::clone(&self.stats)
+    }
+}
+
+impl Drop for LogStore {
+    fn drop(&mut self) {
+        // Closing the queue ends the loop once the callbacks already queued are completed;
+        // joining waits at most for that last WAL sync. Why join: a detached thread could
+        // still be inside RocksDB while the process exits and tears the database down.
+        drop(self.flusher.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the raft log flusher thread panicked");
+        }
     }
 }
 
@@ -258,7 +296,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.stats
             .entries
             .fetch_add(encoded.len() as u64, Ordering::Relaxed);
-        if let Err(mpsc::SendError(callback)) = self.flusher.send(callback) {
+        let queued = match &self.flusher {
+            Some(flusher) => flusher.send(callback).map_err(|mpsc::SendError(c)| c),
+            None => Err(callback),
+        };
+        if let Err(callback) = queued {
             // The flusher thread is gone (it only ends when this sender is dropped, or by a
             // panic): sync inline rather than never acknowledging.
             let result = self
@@ -286,3 +328,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, &e))
     }
 }
+
+#[cfg(test)]
+mod tests;

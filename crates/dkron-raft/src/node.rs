@@ -653,8 +653,9 @@ impl RaftNode {
             })
     }
 
-    /// Stops Raft (pending writes fail; the store stays open for reads). The node's own tasks
-    /// end when the last clone of the node is dropped.
+    /// Stops Raft (pending writes fail; the store stays open for reads). The log flusher
+    /// thread has ended when this returns (openraft drops the log store as its core stops).
+    /// The node's own tasks end when the last clone of the node is dropped.
     ///
     /// # Errors
     /// [`Error::Fatal`] when the Raft task had panicked.

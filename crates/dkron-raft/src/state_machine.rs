@@ -258,14 +258,11 @@ pub(crate) fn apply_command(
                 message: "a batch inside a batch".to_owned(),
             }));
         }
-        command @ (Command::SetMember(_) | Command::RemoveMember { .. }) => {
-            // dkron-store has no member records yet: the entry is applied as a no-op so the
-            // log keeps moving, and the caller learns it had no effect.
-            store.record_applied(apply)?;
-            return Ok(Response::Refused(Refusal::Unsupported {
-                kind: command.kind().to_owned(),
-            }));
-        }
+        Command::SetMember(member) => store.set_member(&member, apply).map(|()| Response::Done),
+        Command::RemoveMember { name } => store
+            .remove_member(&name, apply)
+            .map(|_removed| Response::Done),
+        Command::SetPaused(paused) => store.set_paused(paused, apply).map(|()| Response::Done),
     };
     match result {
         Ok(response) => Ok(response),

@@ -413,6 +413,12 @@ impl Store {
     /// its suffix and group) in if `is_new`. Returns the suffixes removed (oldest first; possibly
     /// the written one itself when it is the oldest). With an empty suffix and `is_new` false it
     /// only enforces the limit (after the limit was lowered).
+    ///
+    /// The scan starts at the job's trim floor (`f <job>`), not at the start of its range: the
+    /// executions trimmed before are tombstones there until compaction, and walking over them
+    /// made every trim of a long-lived job slower than the last. Invariant: no stored `m` key
+    /// of the job is below its floor (a trim raises it to the newest suffix it removed; a new
+    /// execution older than the floor lowers it).
     pub(crate) fn trim(
         &self,
         batch: &mut WriteBatch,
@@ -426,6 +432,8 @@ impl Store {
             Some(bytes) => codec::decode_u64(Cf::Indexes, &count_key, &bytes)?,
             None => 0,
         };
+        let floor_key = keys::floor_key(&job.name);
+        let floor = self.get(Cf::Indexes, &floor_key)?;
         let count = stored + u64::from(is_new);
         let limit = u64::from(job.effective_history_limit(&self.options().limits).max(1));
         let excess = count.saturating_sub(limit);
@@ -433,11 +441,11 @@ impl Store {
         if excess > 0 {
             // The batch is not visible to reads: take the `excess + 1` oldest stored ones and
             // merge the new one in, then drop the `excess` oldest of those.
-            let read_options = Store::bounded(
-                keys::index_prefix(IDX_META, &job.name),
-                keys::index_prefix_end(IDX_META, &job.name),
-            );
-            let prefix_len = keys::index_prefix(IDX_META, &job.name).len();
+            let prefix = keys::index_prefix(IDX_META, &job.name);
+            let prefix_len = prefix.len();
+            let mut lower = prefix;
+            lower.extend_from_slice(floor.as_deref().unwrap_or_default());
+            let read_options = Store::bounded(lower, keys::index_prefix_end(IDX_META, &job.name));
             let mut candidates = Vec::new();
             for item in
                 self.db()
@@ -472,6 +480,23 @@ impl Store {
         let kept = count - removed.len() as u64;
         if kept != stored {
             batch.put_cf(self.cf(Cf::Indexes), &count_key, kept.to_be_bytes());
+        }
+        // `removed` is in key order and holds the oldest: every kept execution is above its
+        // last, and the stored ones were already at or above the floor. The floor never drops
+        // for a late execution that is trimmed at once (the next trim would walk the tombstones
+        // between). Otherwise only a new execution kept below the floor moves it (down).
+        let new_floor = match removed.last() {
+            Some((suffix, _)) => Some(match floor.as_deref() {
+                Some(floor) => floor.max(suffix.as_slice()),
+                None => suffix.as_slice(),
+            }),
+            None if is_new && floor.as_deref().is_some_and(|f| new_suffix < f) => Some(new_suffix),
+            None => floor.as_deref(),
+        };
+        if new_floor != floor.as_deref()
+            && let Some(new_floor) = new_floor
+        {
+            batch.put_cf(self.cf(Cf::Indexes), &floor_key, new_floor);
         }
         Ok(removed.into_iter().map(|(suffix, _)| suffix).collect())
     }
@@ -552,3 +577,6 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

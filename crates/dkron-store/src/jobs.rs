@@ -220,6 +220,7 @@ impl Store {
             );
         }
         batch.delete_cf(self.cf(Cf::Indexes), keys::count_key(job));
+        batch.delete_cf(self.cf(Cf::Indexes), keys::floor_key(job));
     }
 
     /// Flips `disabled`; returns the job as stored.

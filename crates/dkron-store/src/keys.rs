@@ -8,6 +8,7 @@
 //! | `indexes` | `g <job> 0x00 <group: i64 BE, sign flipped> <started> <node>` | empty: the execution belongs to that group |
 //! | `indexes` | `r <job> 0x00 <started> <node>` | empty: the execution is running |
 //! | `indexes` | `n <job>` | u64 BE: number of stored executions of the job |
+//! | `indexes` | `f <job>` | trim floor: an execution suffix no stored `m` key of the job is below (absent: none known) |
 //! | `stats` | `<year: i16 BE, sign flipped> <month u8> <day u8>` (UTC day) | version byte + u64 BE successes + u64 BE failures |
 //! | `launches` | `<job> 0x00 <scheduled_at ns: i128 BE, sign flipped>` | version byte + JSON [`dkron_model::LaunchRecord`] |
 //! | `members` | `<member name>` | version byte + JSON [`dkron_model::Member`] |
@@ -53,7 +54,7 @@ impl Cf {
     ];
 
     /// The replicated state machine's families: what a snapshot carries and an import replaces
-    /// (plus the `applied` entry of `meta`). Raft's own log and meta stay out.
+    /// (plus the `applied` and `paused` entries of `meta`). Raft's own log and meta stay out.
     pub(crate) const STATE: [Cf; 6] = [
         Cf::Jobs,
         Cf::Executions,
@@ -176,6 +177,7 @@ pub(crate) const IDX_META: u8 = b'm';
 pub(crate) const IDX_GROUP: u8 = b'g';
 pub(crate) const IDX_RUNNING: u8 = b'r';
 pub(crate) const IDX_COUNT: u8 = b'n';
+pub(crate) const IDX_FLOOR: u8 = b'f';
 
 /// `indexes` key `<kind> <job> 0x00 <suffix>` (for `m` and `r`).
 pub(crate) fn index_key(kind: u8, job: &str, suffix: &[u8]) -> Vec<u8> {
@@ -219,6 +221,16 @@ pub(crate) fn group_prefix(job: &str, group: i64) -> Vec<u8> {
 pub(crate) fn count_key(job: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + job.len());
     key.push(IDX_COUNT);
+    key.extend_from_slice(job.as_bytes());
+    key
+}
+
+/// `f <job>`: the job's trim floor. Trimming removes the oldest executions, leaving RocksDB
+/// tombstones at the start of the job's `m` range until compaction; the next trim seeks to the
+/// floor instead of walking over all of them.
+pub(crate) fn floor_key(job: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + job.len());
+    key.push(IDX_FLOOR);
     key.extend_from_slice(job.as_bytes());
     key
 }
@@ -306,6 +318,14 @@ impl MetaKey for FormatVersionKey {
 pub(crate) struct AppliedKey;
 impl MetaKey for AppliedKey {
     const KEY: &'static [u8] = b"applied";
+}
+
+/// `paused` -> one byte, 1 when the cluster is paused (dkron's pause: new and changed jobs are
+/// refused), 0 or absent otherwise. Replicated state: written through Raft and carried by
+/// snapshots, like `applied`.
+pub(crate) struct PausedKey;
+impl MetaKey for PausedKey {
+    const KEY: &'static [u8] = b"paused";
 }
 
 /// `import_in_progress` -> empty. Present while a snapshot import is replacing the state; the

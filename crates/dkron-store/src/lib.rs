@@ -25,6 +25,7 @@
 //!   [`Store::stats`].
 //! - Launch records: [`Store::record_launch`], [`Store::last_launch`], [`Store::launch`].
 //! - Members: [`Store::set_member`], [`Store::remove_member`], [`Store::members`].
+//! - Cluster pause: [`Store::set_paused`], [`Store::paused`].
 //! - Raft: [`Store::raft_append`], [`Store::raft_entries`], [`Store::raft_truncate_from`],
 //!   [`Store::raft_purge_to`], [`Store::raft_meta_put`], [`Store::applied`].
 //! - Snapshots: [`Store::export_snapshot`], [`Store::import_snapshot`].
@@ -57,9 +58,12 @@ mod jobs;
 mod keys;
 mod launches;
 mod members;
+mod paused;
 mod raft;
 mod snapshot;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{Error, Result};
 pub use executions::{

@@ -1,6 +1,6 @@
 //! Snapshots for the consensus layer: a consistent point-in-time export of the state-machine
-//! families (jobs, executions, indexes, stats, launches, members; never the Raft log or Raft
-//! meta), streamed, and an import that replaces the state.
+//! families (jobs, executions, indexes, stats, launches, members, and the `applied` and `paused`
+//! meta entries; never the Raft log or Raft meta), streamed, and an import that replaces the state.
 //!
 //! Stream format (all numbers big-endian):
 //!
@@ -30,7 +30,8 @@ use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 use crate::{
     RaftApplied, Store,
     error::{Error, Result},
-    keys::{AppliedKey, Cf, ImportMarkerKey, MetaKey},
+    keys::{AppliedKey, Cf, ImportMarkerKey, MetaKey, PausedKey},
+    paused::decode_paused,
     store::{FORMAT_VERSION, IMPORT_SPOOL, decode_applied},
 };
 
@@ -57,7 +58,7 @@ pub struct SnapshotInfo {
 
 impl Store {
     /// Streams a consistent point-in-time copy of the state (jobs, executions, indexes, stats,
-    /// launches, members and the applied Raft position) to `out`. Memory use is one record at a time.
+    /// launches, members, the paused flag and the applied Raft position) to `out`. Memory use is one record at a time.
     ///
     /// # Errors
     /// [`Error::Io`] when `out` fails, [`Error::Rocks`].
@@ -88,6 +89,10 @@ impl Store {
                 write_record(&mut writer, cf, &key, &value).map_err(io_error)?;
                 records += 1;
             }
+        }
+        if let Some(bytes) = snapshot.get_cf(self.cf(Cf::Meta), PausedKey::KEY)? {
+            write_record(&mut writer, Cf::Meta, PausedKey::KEY, &bytes).map_err(io_error)?;
+            records += 1;
         }
         let applied = snapshot.get_cf(self.cf(Cf::Meta), AppliedKey::KEY)?;
         if let Some(bytes) = &applied {
@@ -187,6 +192,7 @@ impl Store {
             clear.delete_range_cf(self.cf(cf), &[0u8; 0][..], &[0xffu8; 16][..]);
         }
         clear.delete_cf(self.cf(Cf::Meta), AppliedKey::KEY);
+        clear.delete_cf(self.cf(Cf::Meta), PausedKey::KEY);
         self.db().write(clear)?;
         for cf in Cf::STATE {
             let mut sweep = WriteBatch::default();
@@ -275,6 +281,9 @@ fn read_stream(input: &mut dyn Read, visit: &mut RecordVisitor<'_>) -> Result<Sn
         let value = reader.read_field(MAX_VALUE, "value")?;
         match cf {
             Cf::Meta if key == AppliedKey::KEY => applied = Some(decode_applied(&value)?),
+            Cf::Meta if key == PausedKey::KEY => {
+                decode_paused(&value)?;
+            }
             Cf::Meta | Cf::RaftLog | Cf::RaftMeta => {
                 return Err(invalid("record for a family a snapshot does not carry"));
             }

@@ -198,7 +198,9 @@ fn bad_input_is_refused_and_changes_nothing() {
     );
 }
 
-/// `/health`, `/v1/isleader`, `/v1/busy`, pause and unpause on a live node.
+/// `/health`, `/v1/isleader`, `/v1/busy`, pause and unpause on a live node. The pause is
+/// replicated state: it survives a restart. As in dkron it gates job submissions only; a manual
+/// run still runs while paused.
 #[test]
 fn node_routes_answer() {
     let node = Dkrond::start();
@@ -207,11 +209,32 @@ fn node_routes_answer() {
     assert_eq!(health.json()["status"], "healthy");
     assert_eq!(node.get("/v1/isleader").status, 200);
     assert_eq!(node.get("/v1/busy").status, 200);
+    assert_eq!(
+        node.post("/v1/jobs", &shell_job("early", "@manually", "true"))
+            .status,
+        201
+    );
 
+    assert_eq!(node.get("/v1/pause").json()["paused"], false);
     assert_eq!(node.post("/v1/pause", "").json()["paused"], true);
     assert_eq!(node.get("/v1/pause").json()["paused"], true);
     let refused = node.post("/v1/jobs", &shell_job("late", "@every 1h", "true"));
     assert_eq!(refused.status, 503, "{}", refused.text());
+
+    let (dir, status) = node.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    let node = Dkrond::start_in(dir, &[]);
+    assert_eq!(
+        node.get("/v1/pause").json()["paused"],
+        true,
+        "pause survives a restart"
+    );
+    let refused = node.post("/v1/jobs", &shell_job("late", "@every 1h", "true"));
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(node.get("/v1/jobs/late").status, 404, "nothing was created");
+    assert_eq!(node.post("/v1/jobs/early/run", "").status, 200);
+    finished_executions(&node, "early", 1);
+
     assert_eq!(node.post("/v1/unpause", "").json()["paused"], false);
     assert_eq!(
         node.post("/v1/jobs", &shell_job("late", "@every 1h", "true"))

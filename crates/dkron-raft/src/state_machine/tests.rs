@@ -1,4 +1,4 @@
-use dkron_model::Job;
+use dkron_model::{Job, Member};
 use dkron_store::{Options, Store};
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, storage::RaftStateMachine};
 
@@ -109,4 +109,55 @@ async fn a_nested_batch_is_refused_but_applied() {
         matches!(&responses[0], Response::Batch(r) if matches!(r[0], Response::Refused(Refusal::Invalid { .. })))
     );
     assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(1)));
+}
+
+/// Member records and the paused flag are applied through the store, each with its position;
+/// removing an unknown member is not refused, and a bad member name is refused as an outcome.
+#[tokio::test]
+async fn members_and_the_paused_flag_are_applied_to_the_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sm = open(dir.path());
+    let member = Member {
+        name: "n1".to_owned(),
+        addr: "127.0.0.1".to_owned(),
+        server: true,
+        ..Member::default()
+    };
+    let remove = |name: &str| Command::RemoveMember {
+        name: name.to_owned(),
+    };
+    let responses = sm
+        .apply([
+            entry(1, Command::SetMember(member.clone())),
+            entry(2, Command::SetPaused(true)),
+        ])
+        .await
+        .expect("applied");
+    assert_eq!(responses, vec![Response::Done, Response::Done]);
+    assert_eq!(sm.store().members().expect("members"), vec![member.clone()]);
+    assert!(sm.store().paused().expect("paused"));
+    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(2)));
+
+    let bad = Member {
+        name: String::new(),
+        ..member
+    };
+    let responses = sm
+        .apply([
+            entry(3, remove("n1")),
+            entry(4, remove("n1")),
+            entry(5, Command::SetMember(bad)),
+            entry(6, Command::SetPaused(false)),
+        ])
+        .await
+        .expect("applied");
+    assert_eq!(responses[..2], [Response::Done, Response::Done]);
+    assert!(matches!(
+        responses[2],
+        Response::Refused(Refusal::Invalid { .. })
+    ));
+    assert_eq!(responses[3], Response::Done);
+    assert!(sm.store().members().expect("members").is_empty());
+    assert!(!sm.store().paused().expect("paused"));
+    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(6)));
 }

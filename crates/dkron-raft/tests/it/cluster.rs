@@ -448,3 +448,35 @@ async fn servers_join_through_any_member() {
     })
     .await;
 }
+
+/// Starting a node and shutting it down right away, many times over, always ends with the log
+/// flusher thread joined: nothing is left touching RocksDB once `shutdown` returns (a detached
+/// flusher made a process exiting right after start crash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_start_and_shutdown_leaves_no_flusher_running() {
+    let root = tempfile::tempdir().expect("temp dir");
+    for round in 0..8 {
+        let dir = root.path().join(format!("round-{round}"));
+        let store = dkron_store::Store::open(&dir.join("store"), dkron_store::Options::default())
+            .expect("store opens");
+        let config = dkron_raft::RaftConfig::new("solo", "127.0.0.1:1", "127.0.0.1:2");
+        let node = RaftNode::start(config, store, &dir.join("snapshots"))
+            .await
+            .expect("raft starts");
+        assert!(node.log_stats().flusher_running);
+        if round % 2 == 1 {
+            // Every other round also commits a write, so appends are queued to the flusher.
+            node.bootstrap_single().await.expect("bootstrap");
+            node.wait_for_leader(DEADLINE).await.expect("a leader");
+            write_job(&node, "a").await;
+        }
+        tokio::time::timeout(DEADLINE, node.shutdown())
+            .await
+            .expect("shutdown within the deadline")
+            .expect("clean shutdown");
+        assert!(
+            !node.log_stats().flusher_running,
+            "round {round}: the flusher thread still runs after shutdown"
+        );
+    }
+}
