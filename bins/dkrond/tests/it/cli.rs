@@ -139,3 +139,53 @@ fn fresh_data_dir_needs_bootstrap_expect() {
         "{err}"
     );
 }
+
+/// A data dir written by another version of dkron-rs (another store format) is refused with
+/// one line naming the dir and both formats, and is left untouched.
+#[test]
+fn data_dir_of_another_version_is_one_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let other_format = dkron_store::FORMAT_VERSION + 1;
+    dkron_store::testing::stamp_format_version(&data_dir, other_format).expect("stamp");
+    let output = Command::new(BIN)
+        .args([
+            "agent",
+            "--server",
+            "--bootstrap-expect",
+            "1",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--rpc-port",
+            "0",
+        ])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .output()
+        .expect("run dkrond");
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    let last = err.trim().lines().last().unwrap_or_default().to_owned();
+    assert!(
+        last.contains("written by another version of dkron-rs")
+            && last.contains(&data_dir.display().to_string())
+            && last.contains(&format!("store format {other_format}")),
+        "{err}"
+    );
+    // Still the other version's dir: a second start refuses it the same way.
+    let again = Command::new(BIN)
+        .args([
+            "agent",
+            "--server",
+            "--bootstrap-expect",
+            "1",
+            "--http-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--rpc-port", "0"])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .output()
+        .expect("run dkrond");
+    assert_eq!(again.status.code(), Some(1));
+}
