@@ -42,6 +42,7 @@ const WHOM_HEADER: HeaderName = HeaderName::from_static("x-whom");
 #[cfg(test)]
 pub(crate) const ROUTES: &[(&str, &[&str])] = &[
     ("/health", &["GET"]),
+    ("/debug/vars", &["GET"]),
     ("/", &["GET"]),
     ("/v1", &["GET"]),
     ("/v1/openapi.json", &["GET"]),
@@ -83,6 +84,7 @@ pub(crate) fn router(cluster: Arc<dyn Cluster>, options: ApiOptions) -> Router {
     };
     let routes = [
         ("/health", get(node::health)),
+        ("/debug/vars", get(node::debug_vars)),
         ("/v1", get(node::index)),
         ("/v1/openapi.json", get(node::openapi)),
         ("/v1/members", get(node::members)),

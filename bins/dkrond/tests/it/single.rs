@@ -214,6 +214,17 @@ fn node_routes_answer() {
             .status,
         201
     );
+    assert_eq!(
+        node.post("/v1/jobs", &shell_job("ticking", "@every 1h", "true"))
+            .status,
+        201
+    );
+    let vars = node.get("/debug/vars").json();
+    assert_eq!(vars["scheduler_started"], 1, "{vars}");
+    assert!(
+        vars["cron_entries"]["ticking"]["next"].is_string(),
+        "{vars}"
+    );
 
     assert_eq!(node.get("/v1/pause").json()["paused"], false);
     assert_eq!(node.post("/v1/pause", "").json()["paused"], true);

@@ -58,6 +58,38 @@ pub(super) async fn health(
     json(status, &body, params.pretty())
 }
 
+/// `GET /debug/vars`: dkron's expvar document. `scheduler_started` is 1 on the leader (where
+/// the scheduler runs) and `cron_entries` maps each job it fires to its schedule and next fire;
+/// dkron puts the whole job there, which grows with every job's definition.
+pub(super) async fn debug_vars(
+    State(api): State<Api>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Failure> {
+    let params = Params::parse(raw.as_deref());
+    let leader = api.cluster.is_leader().await;
+    let mut entries = serde_json::Map::new();
+    if leader {
+        let jobs = api.cluster.list_jobs(crate::JobQuery::default()).await?;
+        for job in jobs.items {
+            if job.disabled || job.is_child() {
+                continue;
+            }
+            let next = job.next.map(|next| format_time(next, &TimeZone::UTC));
+            entries.insert(
+                job.name,
+                json_value!({ "schedule": job.schedule, "next": next }),
+            );
+        }
+    }
+    let body = json_value!({
+        "cmdline": std::env::args().collect::<Vec<_>>(),
+        "node": api.cluster.node_name(),
+        "scheduler_started": u8::from(leader),
+        "cron_entries": entries,
+    });
+    json(StatusCode::OK, &body, params.pretty())
+}
+
 /// `GET /v1` and `/v1/`: `{"agent":{"name","version"},"serf":{…},"tags":{…}}`.
 pub(super) async fn index(
     State(api): State<Api>,

@@ -59,6 +59,37 @@ async fn members_and_leader() {
     );
 }
 
+/// `/debug/vars`: dkron's expvar keys; the leader lists the jobs its scheduler fires (not
+/// disabled ones, not children), a follower none.
+#[tokio::test]
+async fn debug_vars() {
+    let (router, fake) = app();
+    let mut fired = dkron_model::Job::new("fired");
+    fired.schedule = "@every 1m".to_owned();
+    fired.next = Some("2026-01-02T03:04:05Z".parse().expect("time"));
+    fake.put(fired);
+    let mut disabled = dkron_model::Job::new("off");
+    disabled.schedule = "@every 1m".to_owned();
+    disabled.disabled = true;
+    fake.put(disabled);
+    let reply = get(&router, "/debug/vars").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = reply.json();
+    assert_eq!(body["node"], "node1");
+    assert_eq!(body["scheduler_started"], 1);
+    assert!(body["cmdline"].is_array());
+    assert_eq!(
+        body["cron_entries"]["fired"]["next"],
+        "2026-01-02T03:04:05Z"
+    );
+    assert!(body["cron_entries"].get("off").is_none());
+
+    fake.lock().is_leader = false;
+    let body = get(&router, "/debug/vars").await.json();
+    assert_eq!(body["scheduler_started"], 0);
+    assert_eq!(body["cron_entries"], json!({}));
+}
+
 /// Busy lists running executions oldest first; leave answers the members and leaves.
 #[tokio::test]
 async fn busy_and_leave() {
