@@ -30,33 +30,12 @@ use dkron_api::{
     ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, Health, JobQuery, NodeInfo, Page,
     UpsertOptions,
 };
-use dkron_model::{Concurrency, Execution, Job, Member};
+use dkron_benches::workload::bench_job;
+use dkron_model::{Execution, Job, Member};
 use jiff::{Timestamp, civil::Date};
 use tower::ServiceExt;
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
-
-/// A job of about 600 bytes of JSON, like the anchors' workload.
-fn bench_job(i: usize) -> Job {
-    let mut job = Job::new(format!("job-{i:06}"));
-    job.display_name = format!("Nightly report {i} for team {}", i % 97);
-    job.schedule = "@every 1h".to_owned();
-    job.timezone = "Europe/Berlin".to_owned();
-    job.owner = "platform-team".to_owned();
-    job.owner_email = "platform@example.com".to_owned();
-    job.executor = "shell".to_owned();
-    job.executor_config.insert(
-        "command".into(),
-        format!("/usr/local/bin/report --id {i} --format json --upload"),
-    );
-    job.executor_config.insert("timeout".into(), "30s".into());
-    job.tags.insert("role".into(), "worker:1".into());
-    job.metadata
-        .insert("team".into(), format!("team-{}", i % 97));
-    job.retries = 2;
-    job.concurrency = Concurrency::Forbid;
-    job
-}
 
 /// In-memory jobs and one job's executions; enough of [`Cluster`] for the routes measured.
 #[derive(Debug, Default)]

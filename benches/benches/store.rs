@@ -24,7 +24,8 @@ use std::{
 };
 
 use criterion::{BenchmarkId, Criterion};
-use dkron_model::{Concurrency, Execution, Job};
+use dkron_benches::workload;
+use dkron_model::{Execution, Job};
 use dkron_store::{Apply, JobQuery, Options, SortKey, SortOrder, Store};
 use jiff::Timestamp;
 
@@ -33,27 +34,12 @@ const MEMORY_JOBS: usize = 100_000;
 const POPULATE_ENV: &str = "DKRON_BENCH_STORE_POPULATE";
 const PAGE: usize = 20;
 
-/// A job of about 600 bytes of JSON, like the anchors' workload.
+/// The shared bench job, plus what the store's listing and sorting exercise: `shell`, a
+/// second metadata pair, and spread `next` instants.
 fn bench_job(i: usize) -> Job {
-    let mut job = Job::new(format!("job-{i:06}"));
-    job.display_name = format!("Nightly report {i} for team {}", i % 97);
-    job.schedule = "@every 1h".to_owned();
-    job.timezone = "Europe/Berlin".to_owned();
-    job.owner = "platform-team".to_owned();
-    job.owner_email = "platform@example.com".to_owned();
-    job.executor = "shell".to_owned();
-    job.executor_config.insert(
-        "command".into(),
-        format!("/usr/local/bin/report --id {i} --format json --upload"),
-    );
+    let mut job = workload::bench_job(i);
     job.executor_config.insert("shell".into(), "true".into());
-    job.executor_config.insert("timeout".into(), "30s".into());
-    job.tags.insert("role".into(), "worker:1".into());
-    job.metadata
-        .insert("team".into(), format!("team-{}", i % 97));
     job.metadata.insert("env".into(), "prod".into());
-    job.retries = 2;
-    job.concurrency = Concurrency::Forbid;
     job.next = Timestamp::from_second(1_800_000_000 + (i as i64 * 37) % 3600).ok();
     job
 }

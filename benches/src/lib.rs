@@ -2,3 +2,6 @@
 //!
 //! The library is empty on purpose: the package exists so that criterion and the peer crates
 //! never enter a library crate's dependencies.
+
+#[cfg(any(feature = "store", feature = "api"))]
+pub mod workload;
