@@ -3,11 +3,13 @@
 
 use dkron_model::{Execution, Job, JobStatus, group_status};
 use jiff::{Timestamp, civil::Date, tz::Offset};
-use rocksdb::{IteratorMode, WriteBatch};
+use rocksdb::IteratorMode;
 
 use crate::{
-    Apply, Store, codec,
+    Apply, Store, WriteGroup, codec,
     error::{Error, Result},
+    group::Tx,
+    jobs::delete_history,
     keys::{self, Cf, ExecMeta, IDX_META, IDX_RUNNING},
 };
 
@@ -81,25 +83,30 @@ impl Store {
         execution: Execution,
         apply: &Apply,
     ) -> Result<ExecutionStarted> {
-        self.commit(apply, |batch, _changes| {
-            let job = self.require_job(&execution.job_name)?;
-            keys::check_name(&execution.node_name)?;
-            let mut execution = execution;
-            self.cap_output(&job, &mut execution);
-            let suffix = keys::execution_suffix(execution.started_at, &execution.node_name);
-            let previous = self.exec_meta(&job.name, &suffix)?;
-            if previous.is_some_and(|meta| meta.finished) {
-                return Ok(ExecutionStarted {
-                    stored: false,
-                    trimmed: 0,
-                });
-            }
-            self.put_execution(batch, &execution, &suffix, previous)?;
-            let trimmed = self.trim(batch, &job, (&suffix, execution.group), previous.is_none())?;
-            Ok(ExecutionStarted {
-                stored: true,
-                trimmed: trimmed.len(),
-            })
+        self.commit(apply, |store, tx| store.plan_execution_start(tx, execution))
+    }
+
+    fn plan_execution_start(
+        &self,
+        tx: &mut Tx<'_>,
+        mut execution: Execution,
+    ) -> Result<ExecutionStarted> {
+        let job = tx.require_job(&execution.job_name)?;
+        keys::check_name(&execution.node_name)?;
+        self.cap_output(&job, &mut execution);
+        let suffix = keys::execution_suffix(execution.started_at, &execution.node_name);
+        let previous = exec_meta(tx, &job.name, &suffix)?;
+        if previous.is_some_and(|meta| meta.finished) {
+            return Ok(ExecutionStarted {
+                stored: false,
+                trimmed: 0,
+            });
+        }
+        put_execution(tx, &execution, &suffix, previous)?;
+        let trimmed = self.trim(tx, &job, (&suffix, execution.group), previous.is_none())?;
+        Ok(ExecutionStarted {
+            stored: true,
+            trimmed: trimmed.len(),
         })
     }
 
@@ -121,49 +128,49 @@ impl Store {
         execution: Execution,
         apply: &Apply,
     ) -> Result<ExecutionDone> {
-        self.commit(apply, |batch, changes| {
-            let mut job = self.require_job(&execution.job_name)?;
-            keys::check_name(&execution.node_name)?;
-            let Some(finished_at) = execution.finished_at else {
-                return Err(Error::NotFinished {
-                    job: job.name.clone(),
-                    id: execution.id(),
-                });
-            };
-            let mut execution = execution;
-            self.cap_output(&job, &mut execution);
-            let suffix = keys::execution_suffix(execution.started_at, &execution.node_name);
-            let previous = self.exec_meta(&job.name, &suffix)?;
-            let counted = !previous.is_some_and(|meta| meta.finished);
-            let mut trimmed = Vec::new();
-            if counted {
-                self.put_execution(batch, &execution, &suffix, previous)?;
-                trimmed = self.trim(batch, &job, (&suffix, execution.group), previous.is_none())?;
-                if execution.success {
-                    job.success_count += 1;
-                    job.last_success = job.last_success.max(Some(finished_at));
-                } else {
-                    job.error_count += 1;
-                    job.last_error = job.last_error.max(Some(finished_at));
-                }
-                self.count_day(batch, finished_at, execution.success)?;
-            } else if self.stored_finish(&job.name, &suffix)? < Some(finished_at) {
-                self.put_execution(batch, &execution, &suffix, previous)?;
+        self.commit(apply, |store, tx| store.plan_execution_done(tx, execution))
+    }
+
+    fn plan_execution_done(
+        &self,
+        tx: &mut Tx<'_>,
+        mut execution: Execution,
+    ) -> Result<ExecutionDone> {
+        let mut job = tx.require_job(&execution.job_name)?;
+        keys::check_name(&execution.node_name)?;
+        let Some(finished_at) = execution.finished_at else {
+            return Err(Error::NotFinished {
+                job: job.name.clone(),
+                id: execution.id(),
+            });
+        };
+        self.cap_output(&job, &mut execution);
+        let suffix = keys::execution_suffix(execution.started_at, &execution.node_name);
+        let previous = exec_meta(tx, &job.name, &suffix)?;
+        let counted = !previous.is_some_and(|meta| meta.finished);
+        let mut trimmed = Vec::new();
+        if counted {
+            put_execution(tx, &execution, &suffix, previous)?;
+            trimmed = self.trim(tx, &job, (&suffix, execution.group), previous.is_none())?;
+            if execution.success {
+                job.success_count += 1;
+                job.last_success = job.last_success.max(Some(finished_at));
+            } else {
+                job.error_count += 1;
+                job.last_error = job.last_error.max(Some(finished_at));
             }
-            let status = self.group_status_with(&job.name, &execution, &suffix, &trimmed)?;
-            job.status = status;
-            batch.put_cf(
-                self.cf(Cf::Jobs),
-                job.name.as_bytes(),
-                codec::encode(Cf::Jobs, &job)?,
-            );
-            changes.upsert(&job);
-            Ok(ExecutionDone {
-                counted,
-                group_status: status,
-                job,
-                trimmed: trimmed.len(),
-            })
+            count_day(tx, finished_at, execution.success)?;
+        } else if stored_finish(tx, &job.name, &suffix)? < Some(finished_at) {
+            put_execution(tx, &execution, &suffix, previous)?;
+        }
+        let status = group_status_with(tx, &job.name, &execution, &suffix, &trimmed)?;
+        job.status = status;
+        tx.put_job(&job)?;
+        Ok(ExecutionDone {
+            counted,
+            group_status: status,
+            job,
+            trimmed: trimmed.len(),
         })
     }
 
@@ -173,21 +180,7 @@ impl Store {
     /// # Errors
     /// [`Error::JobNotFound`], storage errors.
     pub fn delete_executions(&self, job_name: &str, apply: &Apply) -> Result<Job> {
-        self.commit(apply, |batch, changes| {
-            let mut job = self.require_job(job_name)?;
-            self.delete_history(job_name, batch);
-            job.success_count = 0;
-            job.error_count = 0;
-            job.last_success = None;
-            job.last_error = None;
-            batch.put_cf(
-                self.cf(Cf::Jobs),
-                job_name.as_bytes(),
-                codec::encode(Cf::Jobs, &job)?,
-            );
-            changes.upsert(&job);
-            Ok(job)
-        })
+        self.commit(apply, |_, tx| plan_delete_executions(tx, job_name))
     }
 
     /// Executions of a job, newest first. With `output_limit`, each output longer than that
@@ -352,63 +345,6 @@ impl Store {
         }
     }
 
-    fn exec_meta(&self, job: &str, suffix: &[u8]) -> Result<Option<ExecMeta>> {
-        let key = keys::index_key(IDX_META, job, suffix);
-        match self.get(Cf::Indexes, &key)? {
-            Some(bytes) => ExecMeta::decode(&key, &bytes).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    fn stored_finish(&self, job: &str, suffix: &[u8]) -> Result<Option<Timestamp>> {
-        let key = keys::execution_key(job, suffix);
-        let Some(bytes) = self.get(Cf::Executions, &key)? else {
-            return Ok(None);
-        };
-        let stored: Execution = codec::decode(Cf::Executions, &key, &bytes)?;
-        Ok(stored.finished_at)
-    }
-
-    /// Puts the execution and its index entries; bumps the job's counter if it is new.
-    fn put_execution(
-        &self,
-        batch: &mut WriteBatch,
-        execution: &Execution,
-        suffix: &[u8],
-        previous: Option<ExecMeta>,
-    ) -> Result<()> {
-        let job = execution.job_name.as_str();
-        let indexes = self.cf(Cf::Indexes);
-        let meta = ExecMeta {
-            group: execution.group,
-            attempt: execution.attempt,
-            finished: execution.finished_at.is_some(),
-            success: execution.success,
-        };
-        batch.put_cf(
-            self.cf(Cf::Executions),
-            keys::execution_key(job, suffix),
-            codec::encode(Cf::Executions, execution)?,
-        );
-        batch.put_cf(
-            indexes,
-            keys::index_key(IDX_META, job, suffix),
-            meta.encode(),
-        );
-        if let Some(previous) = previous
-            && previous.group != execution.group
-        {
-            batch.delete_cf(indexes, keys::group_key(job, previous.group, suffix));
-        }
-        batch.put_cf(indexes, keys::group_key(job, execution.group, suffix), []);
-        if meta.finished {
-            batch.delete_cf(indexes, keys::index_key(IDX_RUNNING, job, suffix));
-        } else {
-            batch.put_cf(indexes, keys::index_key(IDX_RUNNING, job, suffix), []);
-        }
-        Ok(())
-    }
-
     /// Keeps the job's history within its limit, counting the execution just put (`written`:
     /// its suffix and group) in if `is_new`. Returns the suffixes removed (oldest first; possibly
     /// the written one itself when it is the oldest). With an empty suffix and `is_new` false it
@@ -421,19 +357,19 @@ impl Store {
     /// execution older than the floor lowers it).
     pub(crate) fn trim(
         &self,
-        batch: &mut WriteBatch,
+        tx: &mut Tx<'_>,
         job: &Job,
         written: (&[u8], i64),
         is_new: bool,
     ) -> Result<Vec<Vec<u8>>> {
         let (new_suffix, new_group) = written;
         let count_key = keys::count_key(&job.name);
-        let stored = match self.get(Cf::Indexes, &count_key)? {
+        let stored = match tx.get(Cf::Indexes, &count_key)? {
             Some(bytes) => codec::decode_u64(Cf::Indexes, &count_key, &bytes)?,
             None => 0,
         };
         let floor_key = keys::floor_key(&job.name);
-        let floor = self.get(Cf::Indexes, &floor_key)?;
+        let floor = tx.get(Cf::Indexes, &floor_key)?;
         let count = stored + u64::from(is_new);
         let limit = u64::from(job.effective_history_limit(&self.options().limits).max(1));
         let excess = count.saturating_sub(limit);
@@ -445,12 +381,9 @@ impl Store {
             let prefix_len = prefix.len();
             let mut lower = prefix;
             lower.extend_from_slice(floor.as_deref().unwrap_or_default());
-            let read_options = Store::bounded(lower, keys::index_prefix_end(IDX_META, &job.name));
+            let upper = keys::index_prefix_end(IDX_META, &job.name);
             let mut candidates = Vec::new();
-            for item in
-                self.db()
-                    .iterator_cf_opt(self.cf(Cf::Indexes), read_options, IteratorMode::Start)
-            {
+            for item in tx.scan(Cf::Indexes, lower, upper, false) {
                 if candidates.len() as u64 > excess {
                     break;
                 }
@@ -470,16 +403,16 @@ impl Store {
         }
         for (suffix, group) in &removed {
             let name = job.name.as_str();
-            batch.delete_cf(self.cf(Cf::Executions), keys::execution_key(name, suffix));
+            tx.delete(Cf::Executions, keys::execution_key(name, suffix));
             for kind in [IDX_META, IDX_RUNNING] {
-                batch.delete_cf(self.cf(Cf::Indexes), keys::index_key(kind, name, suffix));
+                tx.delete(Cf::Indexes, keys::index_key(kind, name, suffix));
             }
             // Deleting after the put of the same key in one batch: the delete wins.
-            batch.delete_cf(self.cf(Cf::Indexes), keys::group_key(name, *group, suffix));
+            tx.delete(Cf::Indexes, keys::group_key(name, *group, suffix));
         }
         let kept = count - removed.len() as u64;
         if kept != stored {
-            batch.put_cf(self.cf(Cf::Indexes), &count_key, kept.to_be_bytes());
+            tx.put(Cf::Indexes, count_key, kept.to_be_bytes());
         }
         // `removed` is in key order and holds the oldest: every kept execution is above its
         // last, and the stored ones were already at or above the floor. The floor never drops
@@ -496,86 +429,173 @@ impl Store {
         if new_floor != floor.as_deref()
             && let Some(new_floor) = new_floor
         {
-            batch.put_cf(self.cf(Cf::Indexes), &floor_key, new_floor);
+            tx.put(Cf::Indexes, floor_key, new_floor);
         }
         Ok(removed.into_iter().map(|(suffix, _)| suffix).collect())
     }
+}
 
-    /// Status of `execution`'s group: the stored members plus `execution` itself (the batch
-    /// being built is not visible to reads), minus those trimmed in this batch.
-    fn group_status_with(
-        &self,
-        job: &str,
-        execution: &Execution,
-        suffix: &[u8],
-        trimmed: &[Vec<u8>],
-    ) -> Result<JobStatus> {
-        let prefix = keys::group_prefix(job, execution.group);
-        let mut upper = prefix.clone();
-        upper.push(0xff);
-        let mut members = vec![execution.clone()];
-        members[0].output.clear();
-        for item in self.db().iterator_cf_opt(
-            self.cf(Cf::Indexes),
-            Store::bounded(prefix.clone(), upper),
-            IteratorMode::Start,
-        ) {
-            let (key, _) = item?;
-            let member_suffix = &key[prefix.len()..];
-            if member_suffix == suffix || trimmed.iter().any(|t| t.as_slice() == member_suffix) {
-                continue;
-            }
-            let corrupt = |reason: &str| Error::Corrupt {
-                cf: Cf::Indexes.name(),
-                key: keys::printable(&key),
-                reason: reason.to_owned(),
-            };
-            let Some(meta) = self.exec_meta(job, member_suffix)? else {
-                return Err(corrupt("group entry without execution meta"));
-            };
-            let (nanos, node) = keys::parse_execution_suffix(member_suffix)
-                .ok_or_else(|| corrupt("short execution key"))?;
-            let started_at = Timestamp::from_nanosecond(nanos)
-                .map_err(|_| corrupt("start time out of range"))?;
-            members.push(Execution {
-                job_name: job.to_owned(),
-                started_at,
-                // Only "finished or not" matters to the status; the start stands in for the end.
-                finished_at: meta.finished.then_some(started_at),
-                success: meta.success,
-                node_name: String::from_utf8_lossy(node).into_owned(),
-                group: meta.group,
-                attempt: meta.attempt,
-                ..Execution::default()
-            });
-        }
-        Ok(group_status(&members))
+impl WriteGroup<'_> {
+    /// [`Store::record_execution_start`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::record_execution_start`].
+    pub fn record_execution_start(&mut self, execution: Execution) -> Result<ExecutionStarted> {
+        self.run(|store, tx| store.plan_execution_start(tx, execution))
     }
 
-    fn count_day(
-        &self,
-        batch: &mut WriteBatch,
-        finished_at: Timestamp,
-        success: bool,
-    ) -> Result<()> {
-        let date = Offset::UTC.to_datetime(finished_at).date();
-        let key = keys::stats_key(date);
-        let (mut successes, mut failures) = match self.get(Cf::Stats, &key)? {
-            Some(bytes) => codec::decode_day(&key, &bytes)?,
-            None => (0, 0),
-        };
-        if success {
-            successes += 1;
-        } else {
-            failures += 1;
-        }
-        batch.put_cf(
-            self.cf(Cf::Stats),
-            key,
-            codec::encode_day(successes, failures),
+    /// [`Store::record_execution_done`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::record_execution_done`].
+    pub fn record_execution_done(&mut self, execution: Execution) -> Result<ExecutionDone> {
+        self.run(|store, tx| store.plan_execution_done(tx, execution))
+    }
+
+    /// [`Store::delete_executions`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::delete_executions`].
+    pub fn delete_executions(&mut self, job_name: &str) -> Result<Job> {
+        self.run(|_, tx| plan_delete_executions(tx, job_name))
+    }
+}
+
+fn plan_delete_executions(tx: &mut Tx<'_>, job_name: &str) -> Result<Job> {
+    let mut job = tx.require_job(job_name)?;
+    delete_history(tx, job_name);
+    job.success_count = 0;
+    job.error_count = 0;
+    job.last_success = None;
+    job.last_error = None;
+    tx.put_job(&job)?;
+    Ok(job)
+}
+
+fn exec_meta(tx: &Tx<'_>, job: &str, suffix: &[u8]) -> Result<Option<ExecMeta>> {
+    let key = keys::index_key(IDX_META, job, suffix);
+    match tx.get(Cf::Indexes, &key)? {
+        Some(bytes) => ExecMeta::decode(&key, &bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn stored_finish(tx: &Tx<'_>, job: &str, suffix: &[u8]) -> Result<Option<Timestamp>> {
+    let key = keys::execution_key(job, suffix);
+    let Some(bytes) = tx.get(Cf::Executions, &key)? else {
+        return Ok(None);
+    };
+    let stored: Execution = codec::decode(Cf::Executions, &key, &bytes)?;
+    Ok(stored.finished_at)
+}
+
+/// Puts the execution and its index entries.
+fn put_execution(
+    tx: &mut Tx<'_>,
+    execution: &Execution,
+    suffix: &[u8],
+    previous: Option<ExecMeta>,
+) -> Result<()> {
+    let job = execution.job_name.as_str();
+    let meta = ExecMeta {
+        group: execution.group,
+        attempt: execution.attempt,
+        finished: execution.finished_at.is_some(),
+        success: execution.success,
+    };
+    tx.put(
+        Cf::Executions,
+        keys::execution_key(job, suffix),
+        codec::encode(Cf::Executions, execution)?,
+    );
+    tx.put(
+        Cf::Indexes,
+        keys::index_key(IDX_META, job, suffix),
+        meta.encode(),
+    );
+    if let Some(previous) = previous
+        && previous.group != execution.group
+    {
+        tx.delete(Cf::Indexes, keys::group_key(job, previous.group, suffix));
+    }
+    tx.put(
+        Cf::Indexes,
+        keys::group_key(job, execution.group, suffix),
+        Vec::new(),
+    );
+    if meta.finished {
+        tx.delete(Cf::Indexes, keys::index_key(IDX_RUNNING, job, suffix));
+    } else {
+        tx.put(
+            Cf::Indexes,
+            keys::index_key(IDX_RUNNING, job, suffix),
+            Vec::new(),
         );
-        Ok(())
     }
+    Ok(())
+}
+
+/// Status of `execution`'s group: the stored members plus `execution` itself (this
+/// operation's writes are not visible to its reads), minus those trimmed by it.
+fn group_status_with(
+    tx: &Tx<'_>,
+    job: &str,
+    execution: &Execution,
+    suffix: &[u8],
+    trimmed: &[Vec<u8>],
+) -> Result<JobStatus> {
+    let prefix = keys::group_prefix(job, execution.group);
+    let mut upper = prefix.clone();
+    upper.push(0xff);
+    let mut members = vec![execution.clone()];
+    members[0].output.clear();
+    for item in tx.scan(Cf::Indexes, prefix.clone(), upper, false) {
+        let (key, _) = item?;
+        let member_suffix = &key[prefix.len()..];
+        if member_suffix == suffix || trimmed.iter().any(|t| t.as_slice() == member_suffix) {
+            continue;
+        }
+        let corrupt = |reason: &str| Error::Corrupt {
+            cf: Cf::Indexes.name(),
+            key: keys::printable(&key),
+            reason: reason.to_owned(),
+        };
+        let Some(meta) = exec_meta(tx, job, member_suffix)? else {
+            return Err(corrupt("group entry without execution meta"));
+        };
+        let (nanos, node) = keys::parse_execution_suffix(member_suffix)
+            .ok_or_else(|| corrupt("short execution key"))?;
+        let started_at =
+            Timestamp::from_nanosecond(nanos).map_err(|_| corrupt("start time out of range"))?;
+        members.push(Execution {
+            job_name: job.to_owned(),
+            started_at,
+            // Only "finished or not" matters to the status; the start stands in for the end.
+            finished_at: meta.finished.then_some(started_at),
+            success: meta.success,
+            node_name: String::from_utf8_lossy(node).into_owned(),
+            group: meta.group,
+            attempt: meta.attempt,
+            ..Execution::default()
+        });
+    }
+    Ok(group_status(&members))
+}
+
+fn count_day(tx: &mut Tx<'_>, finished_at: Timestamp, success: bool) -> Result<()> {
+    let date = Offset::UTC.to_datetime(finished_at).date();
+    let key = keys::stats_key(date);
+    let (mut successes, mut failures) = match tx.get(Cf::Stats, &key)? {
+        Some(bytes) => codec::decode_day(&key, &bytes)?,
+        None => (0, 0),
+    };
+    if success {
+        successes += 1;
+    } else {
+        failures += 1;
+    }
+    tx.put(Cf::Stats, key, codec::encode_day(successes, failures));
+    Ok(())
 }
 
 #[cfg(test)]

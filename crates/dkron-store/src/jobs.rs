@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use dkron_model::{Job, JobStatus, validate_parent_chain};
 use jiff::Timestamp;
-use rocksdb::{IteratorMode, WriteBatch};
+use rocksdb::IteratorMode;
 
 use crate::{
-    Apply, Store, codec,
+    Apply, Store, WriteGroup, codec,
     error::{Error, Result},
+    group::Tx,
     index::{Filter, SortKey, SortOrder},
     keys::{self, Cf, IDX_GROUP, IDX_META, IDX_RUNNING},
-    store::IndexChanges,
 };
 
 /// What [`Store::set_job`] stored.
@@ -73,38 +73,26 @@ impl Store {
     /// [`Error::ParentNotFound`], [`Error::InvalidJob`] (parent cycle),
     /// [`Error::InvalidName`], storage errors.
     pub fn set_job(&self, job: Job, apply: &Apply) -> Result<JobWritten> {
-        self.commit(apply, |batch, changes| {
-            self.plan_set_job(job, batch, changes)
-        })
+        self.commit(apply, |store, tx| store.plan_set_job(tx, job))
     }
 
-    fn plan_set_job(
-        &self,
-        mut job: Job,
-        batch: &mut WriteBatch,
-        changes: &mut IndexChanges,
-    ) -> Result<JobWritten> {
+    fn plan_set_job(&self, tx: &mut Tx<'_>, mut job: Job) -> Result<JobWritten> {
         keys::check_name(&job.name)?;
         if let Some(parent) = &job.parent_job {
             keys::check_name(parent)?;
-            let index = self.index_read();
-            if index.get(parent).is_none() {
+            if tx.indexed_parent(parent).is_none() {
                 return Err(Error::ParentNotFound {
                     job: job.name.clone(),
                     parent: parent.clone(),
                 });
             }
-            let parent_of = |name: &str| {
-                index
-                    .get(name)
-                    .and_then(|s| s.parent.as_deref().map(str::to_owned))
-            };
+            let parent_of = |name: &str| tx.indexed_parent(name).flatten();
             validate_parent_chain(&job, &parent_of).map_err(|source| Error::InvalidJob {
                 job: job.name.clone(),
                 source,
             })?;
         }
-        let existing = self.load_job(&job.name)?;
+        let existing = tx.load_job(&job.name)?;
         let created = existing.is_none();
         let old_parent = match &existing {
             Some(stored) => {
@@ -122,7 +110,7 @@ impl Store {
                 let limits = &self.options().limits;
                 if job.effective_history_limit(limits) < stored.effective_history_limit(limits) {
                     // A lowered limit applies at once, in this batch.
-                    self.trim(batch, &job, (&[], 0), false)?;
+                    self.trim(tx, &job, (&[], 0), false)?;
                 }
                 stored.parent_job.clone()
             }
@@ -133,40 +121,25 @@ impl Store {
         };
         if old_parent != job.parent_job
             && let Some(old_parent) = &old_parent
-            && let Some(mut parent) = self.load_job(old_parent)?
+            && let Some(mut parent) = tx.load_job(old_parent)?
             && parent.remove_dependent(&job.name)
         {
-            batch.put_cf(
-                self.cf(Cf::Jobs),
-                old_parent.as_bytes(),
-                codec::encode(Cf::Jobs, &parent)?,
-            );
+            tx.put_job(&parent)?;
         }
         if let Some(new_parent) = &job.parent_job {
-            let mut parent = self.require_parent(&job.name, new_parent)?;
+            let mut parent = tx
+                .load_job(new_parent)?
+                .ok_or_else(|| Error::ParentNotFound {
+                    job: job.name.clone(),
+                    parent: new_parent.clone(),
+                })?;
             if !parent.dependent_jobs.contains(&job.name) {
                 parent.add_dependent(&job.name);
-                batch.put_cf(
-                    self.cf(Cf::Jobs),
-                    new_parent.as_bytes(),
-                    codec::encode(Cf::Jobs, &parent)?,
-                );
+                tx.put_job(&parent)?;
             }
         }
-        batch.put_cf(
-            self.cf(Cf::Jobs),
-            job.name.as_bytes(),
-            codec::encode(Cf::Jobs, &job)?,
-        );
-        changes.upsert(&job);
+        tx.put_job(&job)?;
         Ok(JobWritten { job, created })
-    }
-
-    fn require_parent(&self, job: &str, parent: &str) -> Result<Job> {
-        self.load_job(parent)?.ok_or_else(|| Error::ParentNotFound {
-            job: job.to_owned(),
-            parent: parent.to_owned(),
-        })
     }
 
     /// Deletes a job, its executions, indexes and launch records, and detaches it from its
@@ -175,52 +148,32 @@ impl Store {
     /// # Errors
     /// [`Error::JobNotFound`]; [`Error::HasDependents`] while it has children; storage errors.
     pub fn delete_job(&self, name: &str, apply: &Apply) -> Result<Job> {
-        self.commit(apply, |batch, changes| {
-            let job = self.require_job(name)?;
-            if !job.dependent_jobs.is_empty() {
-                return Err(Error::HasDependents {
-                    job: job.name.clone(),
-                    children: job.dependent_jobs.clone(),
-                });
-            }
-            if let Some(parent_name) = &job.parent_job
-                && let Some(mut parent) = self.load_job(parent_name)?
-                && parent.remove_dependent(name)
-            {
-                batch.put_cf(
-                    self.cf(Cf::Jobs),
-                    parent_name.as_bytes(),
-                    codec::encode(Cf::Jobs, &parent)?,
-                );
-            }
-            batch.delete_cf(self.cf(Cf::Jobs), name.as_bytes());
-            self.delete_history(name, batch);
-            batch.delete_range_cf(
-                self.cf(Cf::Launches),
-                keys::job_prefix(name),
-                keys::job_prefix_end(name),
-            );
-            changes.remove(name);
-            Ok(job)
-        })
+        self.commit(apply, |store, tx| store.plan_delete_job(tx, name))
     }
 
-    /// Adds range deletions of every execution of `job` and its index entries to `batch`.
-    pub(crate) fn delete_history(&self, job: &str, batch: &mut WriteBatch) {
-        batch.delete_range_cf(
-            self.cf(Cf::Executions),
-            keys::job_prefix(job),
-            keys::job_prefix_end(job),
-        );
-        for kind in [IDX_META, IDX_GROUP, IDX_RUNNING] {
-            batch.delete_range_cf(
-                self.cf(Cf::Indexes),
-                keys::index_prefix(kind, job),
-                keys::index_prefix_end(kind, job),
-            );
+    fn plan_delete_job(&self, tx: &mut Tx<'_>, name: &str) -> Result<Job> {
+        let job = tx.require_job(name)?;
+        if !job.dependent_jobs.is_empty() {
+            return Err(Error::HasDependents {
+                job: job.name.clone(),
+                children: job.dependent_jobs.clone(),
+            });
         }
-        batch.delete_cf(self.cf(Cf::Indexes), keys::count_key(job));
-        batch.delete_cf(self.cf(Cf::Indexes), keys::floor_key(job));
+        if let Some(parent_name) = &job.parent_job
+            && let Some(mut parent) = tx.load_job(parent_name)?
+            && parent.remove_dependent(name)
+        {
+            tx.put_job(&parent)?;
+        }
+        tx.delete(Cf::Jobs, name.as_bytes());
+        delete_history(tx, name);
+        tx.delete_range(
+            Cf::Launches,
+            keys::job_prefix(name),
+            keys::job_prefix_end(name),
+        );
+        tx.unindex_job(name);
+        Ok(job)
     }
 
     /// Flips `disabled`; returns the job as stored.
@@ -228,7 +181,7 @@ impl Store {
     /// # Errors
     /// [`Error::JobNotFound`], storage errors.
     pub fn toggle_job(&self, name: &str, apply: &Apply) -> Result<Job> {
-        self.update_job(name, apply, |job| job.disabled = !job.disabled)
+        self.commit(apply, |_, tx| update_job(tx, name, toggle))
     }
 
     /// Sets `next` (the scheduler persisting its next fire); returns the job as stored.
@@ -236,21 +189,7 @@ impl Store {
     /// # Errors
     /// [`Error::JobNotFound`], storage errors.
     pub fn set_job_next(&self, name: &str, next: Option<Timestamp>, apply: &Apply) -> Result<Job> {
-        self.update_job(name, apply, |job| job.next = next)
-    }
-
-    fn update_job(&self, name: &str, apply: &Apply, change: impl FnOnce(&mut Job)) -> Result<Job> {
-        self.commit(apply, |batch, changes| {
-            let mut job = self.require_job(name)?;
-            change(&mut job);
-            batch.put_cf(
-                self.cf(Cf::Jobs),
-                name.as_bytes(),
-                codec::encode(Cf::Jobs, &job)?,
-            );
-            changes.upsert(&job);
-            Ok(job)
-        })
+        self.commit(apply, |_, tx| update_job(tx, name, |job| job.next = next))
     }
 
     /// The job named `name`, if stored.
@@ -328,4 +267,67 @@ impl Store {
             total: page.total,
         })
     }
+}
+
+impl WriteGroup<'_> {
+    /// [`Store::set_job`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::set_job`].
+    pub fn set_job(&mut self, job: Job) -> Result<JobWritten> {
+        self.run(|store, tx| store.plan_set_job(tx, job))
+    }
+
+    /// [`Store::delete_job`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::delete_job`].
+    pub fn delete_job(&mut self, name: &str) -> Result<Job> {
+        self.run(|store, tx| store.plan_delete_job(tx, name))
+    }
+
+    /// [`Store::toggle_job`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::toggle_job`].
+    pub fn toggle_job(&mut self, name: &str) -> Result<Job> {
+        self.run(|_, tx| update_job(tx, name, toggle))
+    }
+
+    /// [`Store::set_job_next`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::set_job_next`].
+    pub fn set_job_next(&mut self, name: &str, next: Option<Timestamp>) -> Result<Job> {
+        self.run(|_, tx| update_job(tx, name, |job| job.next = next))
+    }
+}
+
+fn toggle(job: &mut Job) {
+    job.disabled = !job.disabled;
+}
+
+fn update_job(tx: &mut Tx<'_>, name: &str, change: impl FnOnce(&mut Job)) -> Result<Job> {
+    let mut job = tx.require_job(name)?;
+    change(&mut job);
+    tx.put_job(&job)?;
+    Ok(job)
+}
+
+/// Deletes every execution of `job` and its index entries (range deletions).
+pub(crate) fn delete_history(tx: &mut Tx<'_>, job: &str) {
+    tx.delete_range(
+        Cf::Executions,
+        keys::job_prefix(job),
+        keys::job_prefix_end(job),
+    );
+    for kind in [IDX_META, IDX_GROUP, IDX_RUNNING] {
+        tx.delete_range(
+            Cf::Indexes,
+            keys::index_prefix(kind, job),
+            keys::index_prefix_end(kind, job),
+        );
+    }
+    tx.delete(Cf::Indexes, keys::count_key(job));
+    tx.delete(Cf::Indexes, keys::floor_key(job));
 }

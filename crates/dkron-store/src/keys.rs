@@ -64,6 +64,11 @@ impl Cf {
         Cf::Members,
     ];
 
+    /// Position in [`Cf::ALL`], for per-family arrays.
+    pub(crate) const fn slot(self) -> usize {
+        self as usize
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Cf::Jobs => "jobs",

@@ -7,8 +7,9 @@ use jiff::Timestamp;
 use rocksdb::IteratorMode;
 
 use crate::{
-    Apply, Store, codec,
+    Apply, Store, WriteGroup, codec,
     error::Result,
+    group::Tx,
     keys::{self, Cf},
 };
 
@@ -28,40 +29,7 @@ impl Store {
         next: Option<Option<Timestamp>>,
         apply: &Apply,
     ) -> Result<()> {
-        self.commit(apply, |batch, changes| {
-            let mut job = self.require_job(&launch.job_name)?;
-            let name = job.name.as_str();
-            let launches = self.cf(Cf::Launches);
-            let new_key = keys::launch_key(name, launch.scheduled_at);
-            batch.put_cf(launches, &new_key, codec::encode(Cf::Launches, launch)?);
-            // Keep the newest LAUNCHES_KEPT of the stored records plus the new one (the batch is
-            // not visible to reads, so it is merged in by hand).
-            let read_options = Store::bounded(keys::job_prefix(name), keys::job_prefix_end(name));
-            let mut all_keys = vec![new_key.clone()];
-            for item in self
-                .db()
-                .iterator_cf_opt(launches, read_options, IteratorMode::End)
-            {
-                let (key, _) = item?;
-                if *key != *new_key {
-                    all_keys.push(key.into_vec());
-                }
-            }
-            all_keys.sort_unstable_by(|a, b| b.cmp(a));
-            for key in all_keys.iter().skip(LAUNCHES_KEPT) {
-                batch.delete_cf(launches, key);
-            }
-            if let Some(next) = next {
-                job.next = next;
-                batch.put_cf(
-                    self.cf(Cf::Jobs),
-                    name.as_bytes(),
-                    codec::encode(Cf::Jobs, &job)?,
-                );
-                changes.upsert(&job);
-            }
-            Ok(())
-        })
+        self.commit(apply, |_, tx| plan_launch(tx, launch, next))
     }
 
     /// The newest launch record of a job (its last fire), if any.
@@ -121,4 +89,51 @@ impl Store {
         }
         Ok(records)
     }
+}
+
+impl WriteGroup<'_> {
+    /// [`Store::record_launch`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::record_launch`].
+    pub fn record_launch(
+        &mut self,
+        launch: &LaunchRecord,
+        next: Option<Option<Timestamp>>,
+    ) -> Result<()> {
+        self.run(|_, tx| plan_launch(tx, launch, next))
+    }
+}
+
+fn plan_launch(
+    tx: &mut Tx<'_>,
+    launch: &LaunchRecord,
+    next: Option<Option<Timestamp>>,
+) -> Result<()> {
+    let mut job = tx.require_job(&launch.job_name)?;
+    let new_key = keys::launch_key(&job.name, launch.scheduled_at);
+    // Keep the newest LAUNCHES_KEPT of the stored records plus the new one (this operation's
+    // writes are not visible to its reads, so it is merged in by hand).
+    let mut all_keys = vec![new_key.clone()];
+    for item in tx.scan(
+        Cf::Launches,
+        keys::job_prefix(&job.name),
+        keys::job_prefix_end(&job.name),
+        true,
+    ) {
+        let (key, _) = item?;
+        if key != new_key {
+            all_keys.push(key);
+        }
+    }
+    tx.put(Cf::Launches, new_key, codec::encode(Cf::Launches, launch)?);
+    all_keys.sort_unstable_by(|a, b| b.cmp(a));
+    for key in all_keys.into_iter().skip(LAUNCHES_KEPT) {
+        tx.delete(Cf::Launches, key);
+    }
+    if let Some(next) = next {
+        job.next = next;
+        tx.put_job(&job)?;
+    }
+    Ok(())
 }

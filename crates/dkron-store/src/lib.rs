@@ -53,6 +53,7 @@
 mod codec;
 mod error;
 mod executions;
+mod group;
 mod index;
 mod jobs;
 mod keys;
@@ -69,6 +70,7 @@ pub use error::{Error, Result};
 pub use executions::{
     DayStats, ExecutionDone, ExecutionStarted, ListedExecution, truncate_output_tail,
 };
+pub use group::WriteGroup;
 pub use index::{SortKey, SortOrder};
 pub use jobs::{JobPage, JobQuery, JobWritten};
 pub use launches::LAUNCHES_KEPT;

@@ -5,8 +5,9 @@ use dkron_model::Member;
 use rocksdb::IteratorMode;
 
 use crate::{
-    Apply, Store, codec,
+    Apply, Store, WriteGroup, codec,
     error::Result,
+    group::Tx,
     keys::{self, Cf},
 };
 
@@ -16,15 +17,7 @@ impl Store {
     /// # Errors
     /// [`crate::Error::InvalidName`], storage errors.
     pub fn set_member(&self, member: &Member, apply: &Apply) -> Result<()> {
-        self.commit(apply, |batch, _changes| {
-            keys::check_name(&member.name)?;
-            batch.put_cf(
-                self.cf(Cf::Members),
-                member.name.as_bytes(),
-                codec::encode(Cf::Members, member)?,
-            );
-            Ok(())
-        })
+        self.commit(apply, |_, tx| plan_set_member(tx, member))
     }
 
     /// Forgets a member; returns it if it was stored (removing an unknown member is not an
@@ -33,13 +26,7 @@ impl Store {
     /// # Errors
     /// Storage errors.
     pub fn remove_member(&self, name: &str, apply: &Apply) -> Result<Option<Member>> {
-        self.commit(apply, |batch, _changes| {
-            let previous = self.member(name)?;
-            if previous.is_some() {
-                batch.delete_cf(self.cf(Cf::Members), name.as_bytes());
-            }
-            Ok(previous)
-        })
+        self.commit(apply, |_, tx| plan_remove_member(tx, name))
     }
 
     /// One member by name.
@@ -68,4 +55,41 @@ impl Store {
         }
         Ok(members)
     }
+}
+
+impl WriteGroup<'_> {
+    /// [`Store::set_member`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::set_member`].
+    pub fn set_member(&mut self, member: &Member) -> Result<()> {
+        self.run(|_, tx| plan_set_member(tx, member))
+    }
+
+    /// [`Store::remove_member`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::remove_member`].
+    pub fn remove_member(&mut self, name: &str) -> Result<Option<Member>> {
+        self.run(|_, tx| plan_remove_member(tx, name))
+    }
+}
+
+fn plan_set_member(tx: &mut Tx<'_>, member: &Member) -> Result<()> {
+    keys::check_name(&member.name)?;
+    tx.put(
+        Cf::Members,
+        member.name.as_bytes(),
+        codec::encode(Cf::Members, member)?,
+    );
+    Ok(())
+}
+
+fn plan_remove_member(tx: &mut Tx<'_>, name: &str) -> Result<Option<Member>> {
+    let Some(bytes) = tx.get(Cf::Members, name.as_bytes())? else {
+        return Ok(None);
+    };
+    let previous = codec::decode(Cf::Members, name.as_bytes(), &bytes)?;
+    tx.delete(Cf::Members, name.as_bytes());
+    Ok(Some(previous))
 }

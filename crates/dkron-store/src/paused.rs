@@ -2,8 +2,9 @@
 //! any other command, read by every server from its replica, carried by snapshots.
 
 use crate::{
-    Apply, Store,
+    Apply, Store, WriteGroup,
     error::{Error, Result},
+    group::Tx,
     keys::{Cf, MetaKey, PausedKey, printable},
 };
 
@@ -13,8 +14,8 @@ impl Store {
     /// # Errors
     /// Storage errors.
     pub fn set_paused(&self, paused: bool, apply: &Apply) -> Result<()> {
-        self.commit(apply, |batch, _changes| {
-            batch.put_cf(self.cf(Cf::Meta), PausedKey::KEY, [u8::from(paused)]);
+        self.commit(apply, |_, tx| {
+            plan_set_paused(tx, paused);
             Ok(())
         })
     }
@@ -29,6 +30,23 @@ impl Store {
             None => Ok(false),
         }
     }
+}
+
+impl WriteGroup<'_> {
+    /// [`Store::set_paused`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::set_paused`].
+    pub fn set_paused(&mut self, paused: bool) -> Result<()> {
+        self.run(|_, tx| {
+            plan_set_paused(tx, paused);
+            Ok(())
+        })
+    }
+}
+
+fn plan_set_paused(tx: &mut Tx<'_>, paused: bool) {
+    tx.put(Cf::Meta, PausedKey::KEY, [u8::from(paused)]);
 }
 
 pub(crate) fn decode_paused(bytes: &[u8]) -> Result<bool> {

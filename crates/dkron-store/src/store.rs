@@ -10,7 +10,7 @@ use std::{
 use dkron_model::{Job, Limits};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType,
-    IteratorMode, ReadOptions, WriteBatch, WriteOptions,
+    IteratorMode, ReadOptions, WriteOptions,
 };
 
 use crate::{
@@ -155,11 +155,11 @@ impl std::fmt::Debug for Inner {
 /// Index changes a committed batch implies, applied after the write succeeded.
 #[derive(Debug, Default)]
 pub(crate) struct IndexChanges {
-    changes: Vec<IndexChange>,
+    pub(crate) changes: Vec<IndexChange>,
 }
 
 #[derive(Debug)]
-enum IndexChange {
+pub(crate) enum IndexChange {
     Upsert(Summary),
     Remove(String),
 }
@@ -244,8 +244,7 @@ impl Store {
     /// # Errors
     /// [`Error::Rocks`].
     pub fn record_applied(&self, apply: &Apply) -> Result<()> {
-        let _writer = self.writer();
-        self.write_batch(WriteBatch::default(), apply)
+        self.write_group().commit(apply)
     }
 
     /// The last Raft position applied to the state, if any.
@@ -317,47 +316,7 @@ impl Store {
         })
     }
 
-    /// Writes `batch` plus the Raft position, syncing when asked.
-    pub(crate) fn write_batch(&self, mut batch: WriteBatch, apply: &Apply) -> Result<()> {
-        if let Some(applied) = &apply.applied {
-            batch.put_cf(self.cf(Cf::Meta), AppliedKey::KEY, encode_applied(applied));
-        }
-        let mut write_options = WriteOptions::default();
-        // Durability: with `sync` RocksDB fsyncs the WAL before `write_opt` returns, so a
-        // durable write is on disk when the caller is told it succeeded.
-        write_options.set_sync(apply.durable);
-        self.inner.db.write_opt(batch, &write_options)?;
-        Ok(())
-    }
-
-    /// Runs one state-machine operation: `plan` reads what it needs and fills a batch; the batch
-    /// (with the Raft position) is written atomically, then the job index is updated.
-    ///
-    /// When `plan` refuses the command, the Raft position alone is still written: the refusal is
-    /// the entry's outcome, and re-applying it after a restart must not be needed.
-    pub(crate) fn commit<T>(
-        &self,
-        apply: &Apply,
-        plan: impl FnOnce(&mut WriteBatch, &mut IndexChanges) -> Result<T>,
-    ) -> Result<T> {
-        let _writer = self.writer();
-        let mut batch = WriteBatch::default();
-        let mut changes = IndexChanges::default();
-        match plan(&mut batch, &mut changes) {
-            Ok(outcome) => {
-                self.write_batch(batch, apply)?;
-                self.apply_index_changes(changes);
-                Ok(outcome)
-            }
-            Err(error) if error.is_refusal() && apply.applied.is_some() => {
-                self.write_batch(WriteBatch::default(), apply)?;
-                Err(error)
-            }
-            Err(error) => Err(error),
-        }
-    }
-
-    fn apply_index_changes(&self, changes: IndexChanges) {
+    pub(crate) fn apply_index_changes(&self, changes: IndexChanges) {
         if changes.changes.is_empty() {
             return;
         }

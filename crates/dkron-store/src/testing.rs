@@ -16,11 +16,8 @@ use crate::{
 /// Any error of [`Store::open`] or of the write.
 pub fn stamp_format_version(dir: &Path, version: u32) -> Result<()> {
     let store = Store::open(dir, Options::default())?;
-    let mut batch = rocksdb::WriteBatch::default();
-    batch.put_cf(
-        store.cf(Cf::Meta),
-        FormatVersionKey::KEY,
-        version.to_be_bytes(),
-    );
-    store.write_batch(batch, &Apply::durable())
+    store.commit(&Apply::durable(), |_, tx| {
+        tx.put(Cf::Meta, FormatVersionKey::KEY, version.to_be_bytes());
+        Ok(())
+    })
 }
