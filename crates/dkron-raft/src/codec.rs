@@ -16,31 +16,9 @@ use crate::types::{NodeId, NodeInfo};
 /// What the state machine records as its applied position, in the same batch as each effect.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AppliedMeta {
-    /// The last entry applied, fully or (with `partial`) in part.
+    /// The last entry applied.
     pub(crate) log_id: Option<LogId<NodeId>>,
     pub(crate) membership: StoredMembership<NodeId, NodeInfo>,
-    /// Set while a batch entry is applied command by command: how far it got.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) partial: Option<Partial>,
-}
-
-/// Progress inside a batch entry (`AppliedMeta::log_id`) that is not fully applied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Partial {
-    /// Commands of the entry already applied.
-    pub(crate) done: usize,
-    /// The last entry fully applied before it.
-    pub(crate) complete: Option<LogId<NodeId>>,
-}
-
-impl AppliedMeta {
-    /// The last entry fully applied: what openraft is told.
-    pub(crate) fn complete(&self) -> Option<LogId<NodeId>> {
-        match &self.partial {
-            Some(partial) => partial.complete,
-            None => self.log_id,
-        }
-    }
 }
 
 pub(crate) fn encode<T: Serialize>(

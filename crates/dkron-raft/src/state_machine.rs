@@ -1,11 +1,12 @@
 //! [`StateMachine`]: applies committed entries to `dkron-store`, and builds and installs
 //! snapshots as files.
 //!
-//! Each command is one store operation whose batch also records the applied position (log id
-//! and the membership in force), so a crash never leaves an effect without its position or the
-//! reverse. A [`Command::Batch`] entry is applied command by command, each write recording how
-//! many of the entry's commands are done; after a crash openraft re-applies the entry (it is
-//! told the last *fully* applied entry) and the commands already done are skipped.
+//! The entries of one `apply` call (and every command of a [`Command::Batch`] entry) are applied
+//! as one store [`WriteGroup`]: each command sees the effects of those before it, and all of
+//! them are written in one RocksDB batch together with the applied position (log id and the
+//! membership in force), so a crash never leaves an effect without its position or the
+//! reverse, nor an entry half applied. A group is cut at an entry boundary once its batch
+//! passes [`GROUP_BYTES`], which bounds its memory when a follower catches up on many entries.
 //!
 //! Writes are not synced here: the log is the durable record, and the next log sync (one
 //! sequential RocksDB WAL) covers them; a snapshot syncs before it exists.
@@ -29,14 +30,14 @@ use std::{
     },
 };
 
-use dkron_store::{Apply, RaftApplied, Store};
+use dkron_store::{Apply, RaftApplied, Store, WriteGroup};
 use openraft::{
     Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftSnapshotBuilder,
     Snapshot, SnapshotMeta, StorageError, StoredMembership, storage::RaftStateMachine,
 };
 
 use crate::{
-    codec::{AppliedMeta, Partial, decode, encode, io_error},
+    codec::{AppliedMeta, decode, encode, io_error},
     command::{Command, Refusal, Response},
     types::{NodeId, NodeInfo, TypeConfig},
 };
@@ -45,6 +46,8 @@ const TRAILER_MAGIC: &[u8; 8] = b"DKRSNAP1";
 const CURRENT: &str = "current.snap";
 /// Largest snapshot meta a trailer may declare (a membership of a few nodes is far smaller).
 const MAX_META: u32 = 1 << 20;
+/// Batch size after which `apply` writes what it has and starts a new group.
+const GROUP_BYTES: usize = 4 << 20;
 
 /// The state machine over a [`Store`].
 #[derive(Debug)]
@@ -52,8 +55,6 @@ pub struct StateMachine {
     store: Store,
     /// Membership in force at the last applied entry; written with every applied position.
     membership: StoredMembership<NodeId, NodeInfo>,
-    /// The last entry fully applied (recorded inside a batch's partial progress).
-    last_complete: Option<LogId<NodeId>>,
     files: Arc<SnapshotFiles>,
 }
 
@@ -111,7 +112,6 @@ impl StateMachine {
         })?;
         Ok(StateMachine {
             store,
-            last_complete: applied.complete(),
             membership: applied.membership,
             files: Arc::new(SnapshotFiles {
                 dir: snapshot_dir.to_owned(),
@@ -126,25 +126,15 @@ impl StateMachine {
         &self.store
     }
 
-    /// The position to record with a write of entry `log_id` (`done` commands of it applied
-    /// when it is a batch not yet finished).
+    /// The position to record with the writes up to entry `log_id`.
     #[expect(
         clippy::result_large_err,
         reason = "the error type is openraft's, fixed by its traits"
     )]
-    fn position(
-        &self,
-        log_id: LogId<NodeId>,
-        done: Option<usize>,
-    ) -> Result<Apply, StorageError<NodeId>> {
-        let partial = done.map(|done| Partial {
-            done,
-            complete: self.last_complete,
-        });
+    fn position(&self, log_id: LogId<NodeId>) -> Result<Apply, StorageError<NodeId>> {
         let meta = AppliedMeta {
             log_id: Some(log_id),
             membership: self.membership.clone(),
-            partial,
         };
         let bytes = encode(&meta, ErrorSubject::StateMachine)?;
         Ok(Apply::raft(
@@ -154,45 +144,6 @@ impl StateMachine {
             },
             false,
         ))
-    }
-
-    /// Applies a batch entry, skipping the commands a crash interrupted after.
-    #[expect(
-        clippy::result_large_err,
-        reason = "the error type is openraft's, fixed by its traits"
-    )]
-    fn apply_batch(
-        &mut self,
-        log_id: LogId<NodeId>,
-        commands: Vec<Command>,
-    ) -> Result<Response, StorageError<NodeId>> {
-        let stored = read_applied(&self.store)?;
-        let skip = match (stored.log_id == Some(log_id), stored.partial) {
-            (true, Some(partial)) => partial.done,
-            (true, None) => commands.len(),
-            (false, _) => 0,
-        };
-        let total = commands.len();
-        let mut responses = Vec::with_capacity(total);
-        for (i, command) in commands.into_iter().enumerate() {
-            if i < skip {
-                // Applied before a crash; its original answer went to no one.
-                responses.push(Response::Done);
-                continue;
-            }
-            let done = (i + 1 < total).then_some(i + 1);
-            let apply = self.position(log_id, done)?;
-            let response = apply_command(&self.store, command, &apply)
-                .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
-            responses.push(response);
-        }
-        if total == 0 {
-            let apply = self.position(log_id, None)?;
-            self.store
-                .record_applied(&apply)
-                .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
-        }
-        Ok(Response::Batch(responses))
     }
 }
 
@@ -210,35 +161,31 @@ fn read_applied(store: &Store) -> Result<AppliedMeta, StorageError<NodeId>> {
     }
 }
 
-/// Applies one command; refusals become [`Response::Refused`], storage failures are returned.
+/// Applies one command in `group`; refusals become [`Response::Refused`], storage failures
+/// are returned.
 pub(crate) fn apply_command(
-    store: &Store,
+    group: &mut WriteGroup<'_>,
     command: Command,
-    apply: &Apply,
 ) -> Result<Response, dkron_store::Error> {
     let result = match command {
-        Command::SetJob(job) => store
-            .set_job(*job, apply)
-            .map(|written| Response::JobWritten {
-                job: written.job,
-                created: written.created,
-            }),
-        Command::DeleteJob { name } => store.delete_job(&name, apply).map(Response::Job),
-        Command::ToggleJob { name } => store.toggle_job(&name, apply).map(Response::Job),
-        Command::SetJobNext { name, next } => {
-            store.set_job_next(&name, next, apply).map(Response::Job)
-        }
+        Command::SetJob(job) => group.set_job(*job).map(|written| Response::JobWritten {
+            job: written.job,
+            created: written.created,
+        }),
+        Command::DeleteJob { name } => group.delete_job(&name).map(Response::Job),
+        Command::ToggleJob { name } => group.toggle_job(&name).map(Response::Job),
+        Command::SetJobNext { name, next } => group.set_job_next(&name, next).map(Response::Job),
         Command::ExecutionStarted(execution) => {
-            store
-                .record_execution_start(execution, apply)
+            group
+                .record_execution_start(execution)
                 .map(|started| Response::ExecutionStarted {
                     stored: started.stored,
                     trimmed: started.trimmed,
                 })
         }
         Command::ExecutionDone(execution) => {
-            store
-                .record_execution_done(execution, apply)
+            group
+                .record_execution_done(execution)
                 .map(|done| Response::ExecutionDone {
                     counted: done.counted,
                     group_status: done.group_status,
@@ -246,23 +193,18 @@ pub(crate) fn apply_command(
                     trimmed: done.trimmed,
                 })
         }
-        Command::DeleteExecutions { job } => {
-            store.delete_executions(&job, apply).map(Response::Job)
+        Command::DeleteExecutions { job } => group.delete_executions(&job).map(Response::Job),
+        Command::RecordLaunch { launch, next } => {
+            group.record_launch(&launch, next).map(|()| Response::Done)
         }
-        Command::RecordLaunch { launch, next } => store
-            .record_launch(&launch, next, apply)
-            .map(|()| Response::Done),
         Command::Batch(_) => {
-            store.record_applied(apply)?;
             return Ok(Response::Refused(Refusal::Invalid {
                 message: "a batch inside a batch".to_owned(),
             }));
         }
-        Command::SetMember(member) => store.set_member(&member, apply).map(|()| Response::Done),
-        Command::RemoveMember { name } => store
-            .remove_member(&name, apply)
-            .map(|_removed| Response::Done),
-        Command::SetPaused(paused) => store.set_paused(paused, apply).map(|()| Response::Done),
+        Command::SetMember(member) => group.set_member(&member).map(|()| Response::Done),
+        Command::RemoveMember { name } => group.remove_member(&name).map(|_removed| Response::Done),
+        Command::SetPaused(paused) => group.set_paused(paused).map(|()| Response::Done),
     };
     match result {
         Ok(response) => Ok(response),
@@ -281,7 +223,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>), StorageError<NodeId>>
     {
         let applied = read_applied(&self.store)?;
-        Ok((applied.complete(), applied.membership))
+        Ok((applied.log_id, applied.membership))
     }
 
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError<NodeId>>
@@ -289,36 +231,43 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let store = self.store.clone();
+        let mut group = store.write_group();
         let mut responses = Vec::new();
+        let mut last = None;
         for entry in entries {
             let log_id = entry.log_id;
+            let failed =
+                |e: dkron_store::Error| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e);
             let response = match entry.payload {
-                EntryPayload::Blank => {
-                    let apply = self.position(log_id, None)?;
-                    self.store
-                        .record_applied(&apply)
-                        .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
-                    Response::Done
-                }
+                EntryPayload::Blank => Response::Done,
                 EntryPayload::Membership(membership) => {
                     self.membership = StoredMembership::new(Some(log_id), membership);
-                    let apply = self.position(log_id, None)?;
-                    self.store
-                        .record_applied(&apply)
-                        .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
                     Response::Done
                 }
                 EntryPayload::Normal(Command::Batch(commands)) => {
-                    self.apply_batch(log_id, commands)?
+                    let mut answers = Vec::with_capacity(commands.len());
+                    for command in commands {
+                        answers.push(apply_command(&mut group, command).map_err(failed)?);
+                    }
+                    Response::Batch(answers)
                 }
                 EntryPayload::Normal(command) => {
-                    let apply = self.position(log_id, None)?;
-                    apply_command(&self.store, command, &apply)
-                        .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?
+                    apply_command(&mut group, command).map_err(failed)?
                 }
             };
-            self.last_complete = Some(log_id);
             responses.push(response);
+            last = Some(log_id);
+            if group.batch_bytes() >= GROUP_BYTES {
+                group.commit(&self.position(log_id)?).map_err(failed)?;
+                group = store.write_group();
+                last = None;
+            }
+        }
+        if let Some(log_id) = last {
+            group
+                .commit(&self.position(log_id)?)
+                .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
         }
         Ok(responses)
     }
@@ -369,7 +318,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| error(&e))?
             .map_err(|e| error(&*e))?;
         self.membership = meta.last_membership.clone();
-        self.last_complete = meta.last_log_id;
         Ok(())
     }
 
@@ -412,7 +360,7 @@ fn build_file(store: &Store, files: &SnapshotFiles) -> Result<Snapshot<TypeConfi
             None => AppliedMeta::default(),
         };
         let n = files.counter.fetch_add(1, Ordering::Relaxed);
-        let last_log_id = applied.complete();
+        let last_log_id = applied.log_id;
         let snapshot_id = match last_log_id {
             Some(log_id) => format!(
                 "{}-{}-{}-{n}",
@@ -420,9 +368,6 @@ fn build_file(store: &Store, files: &SnapshotFiles) -> Result<Snapshot<TypeConfi
             ),
             None => format!("none-{n}"),
         };
-        // A batch half-applied at export time stays half-applied in the copy (its progress is
-        // in the stream); the snapshot claims only the last complete entry, so the rest of the
-        // batch is applied from the log after installing, skipping what is done.
         let meta = SnapshotMeta {
             last_log_id,
             last_membership: applied.membership,
@@ -479,14 +424,13 @@ fn install_file(
         };
         let agrees = imported
             .as_ref()
-            .is_some_and(|applied| applied.complete() == meta.last_log_id);
+            .is_some_and(|applied| applied.log_id == meta.last_log_id);
         if !agrees && let Some(log_id) = meta.last_log_id {
-            // The stream's own position is kept when it agrees (it may carry a batch's partial
-            // progress); otherwise what openraft was told wins.
+            // The stream's own position is kept when it agrees; otherwise what openraft was
+            // told wins.
             let applied = AppliedMeta {
                 log_id: Some(log_id),
                 membership: meta.last_membership.clone(),
-                partial: None,
             };
             let bytes = serde_json::to_vec(&applied)?;
             store.record_applied(&Apply::raft(

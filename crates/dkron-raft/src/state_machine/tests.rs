@@ -61,10 +61,10 @@ async fn a_batch_applies_every_command_in_order() {
     assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(1)));
 }
 
-/// A crash in the middle of a batch entry: the entry is re-applied and the commands already
-/// done are skipped (toggles count exactly once).
+/// Entries applied in one call form one store group: a command sees the effects of commands
+/// in earlier entries and earlier in its batch, and the position is the last entry's.
 #[tokio::test]
-async fn a_batch_interrupted_by_a_crash_resumes_without_repeating_commands() {
+async fn commands_of_one_apply_call_see_each_other() {
     let dir = tempfile::tempdir().expect("temp dir");
     {
         let mut sm = open(dir.path());
@@ -73,27 +73,44 @@ async fn a_batch_interrupted_by_a_crash_resumes_without_repeating_commands() {
             schedule: "@every 1m".to_owned(),
             ..Job::default()
         };
-        sm.apply([entry(1, Command::SetJob(Box::new(job)))])
+        let start = |second| {
+            Command::ExecutionStarted(dkron_model::Execution {
+                job_name: "a".to_owned(),
+                started_at: jiff::Timestamp::from_second(second).expect("timestamp"),
+                node_name: "n1".to_owned(),
+                group: second,
+                attempt: 1,
+                ..dkron_model::Execution::default()
+            })
+        };
+        let responses = sm
+            .apply([
+                entry(1, Command::SetJob(Box::new(job))),
+                entry(
+                    2,
+                    Command::Batch(vec![toggle(), start(1), toggle(), start(2)]),
+                ),
+                entry(3, toggle()),
+            ])
             .await
-            .expect("job stored");
-        // Entry 2 is a batch of two toggles; the "crash" comes after its first command, whose
-        // write recorded one command of entry 2 as done.
-        let apply = sm.position(log_id(2), Some(1)).expect("position");
-        apply_command(sm.store(), toggle(), &apply).expect("first toggle");
+            .expect("applied");
+        let Response::Batch(batch) = &responses[1] else {
+            panic!("entry 2 answers as a batch: {responses:?}")
+        };
+        assert!(matches!(&batch[0], Response::Job(job) if job.disabled));
+        assert!(matches!(
+            batch[1],
+            Response::ExecutionStarted { stored: true, .. }
+        ));
+        assert!(matches!(&batch[2], Response::Job(job) if !job.disabled));
+        assert!(matches!(&responses[2], Response::Job(job) if job.disabled));
     }
+    // Everything is on disk with the last entry's position.
     let mut sm = open(dir.path());
-    // Openraft is told entry 1 is the last complete one, so it re-applies entry 2.
-    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(1)));
-    let responses = sm
-        .apply([entry(2, Command::Batch(vec![toggle(), toggle()]))])
-        .await
-        .expect("re-applied");
-    assert!(
-        matches!(&responses[0], Response::Batch(r) if r[0] == Response::Done && matches!(&r[1], Response::Job(_)))
-    );
+    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(3)));
     let job = sm.store().job("a").expect("read").expect("stored");
-    assert!(!job.disabled, "two toggles in all, not three");
-    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(2)));
+    assert!(job.disabled, "three toggles");
+    assert_eq!(sm.store().executions("a", None).expect("history").len(), 2);
 }
 
 /// A batch inside a batch is refused as an outcome, and the entry still counts as applied.
