@@ -12,16 +12,23 @@
 //! when [`crate::RaftNode::shutdown`] stops its core, or when the runtime is dropped) closes
 //! the queue and joins the thread, so no thread uses RocksDB after the node is gone.
 //!
+//! The newest entries are also kept decoded in memory ([`Tail`], up to [`TAIL_BYTES`]): under
+//! load every entry is read back twice right after its append, by replication to each
+//! follower and by the state machine, and serving those reads from memory skips a RocksDB read
+//! and a JSON decode each time.
+//!
 //! Invariants: an `append` is acknowledged only after a WAL sync that started after its write
 //! returned (RocksDB's WAL is one sequential file, so the sync covers it); the vote and log
-//! truncations are synced before returning.
+//! truncations are synced before returning. The tail, when not empty, is a run of consecutive
+//! entries ending at the last entry of the log, equal to what RocksDB holds for them.
 
 use std::{
+    collections::VecDeque,
     fmt::Debug,
     io,
-    ops::RangeBounds,
+    ops::{Bound, RangeBounds},
     sync::{
-        Arc,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc,
     },
@@ -42,6 +49,9 @@ use crate::{
 
 /// `raft_meta` key of the vote.
 const VOTE_KEY: &str = "vote";
+/// Encoded bytes of the newest entries kept in memory: enough for every entry still in
+/// flight to a follower or to the state machine under load.
+const TAIL_BYTES: usize = 8 << 20;
 
 /// Counters of the write path, to show group commit at work: `writes / syncs` is how many
 /// client writes one fsync carried on this node.
@@ -87,10 +97,104 @@ impl LogStats {
     }
 }
 
+/// The newest entries of the log, decoded, with their encoded sizes (see the module docs).
+#[derive(Debug, Default)]
+struct Tail {
+    entries: VecDeque<(Entry<TypeConfig>, usize)>,
+    bytes: usize,
+}
+
+impl Tail {
+    fn first_index(&self) -> Option<u64> {
+        self.entries.front().map(|(entry, _)| entry.log_id.index)
+    }
+
+    /// Adds an entry just written to the log; a gap before it (after a snapshot) restarts the
+    /// tail, and an entry at or before the last one replaces it and what follows.
+    fn push(&mut self, entry: Entry<TypeConfig>, size: usize) {
+        let index = entry.log_id.index;
+        self.truncate_from(index);
+        if let Some((last, _)) = self.entries.back()
+            && last.log_id.index + 1 != index
+        {
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.entries.push_back((entry, size));
+        self.bytes += size;
+        while self.bytes > TAIL_BYTES && self.entries.len() > 1 {
+            if let Some((_, size)) = self.entries.pop_front() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    /// Drops entries at `index` and after.
+    fn truncate_from(&mut self, index: u64) {
+        while self
+            .entries
+            .back()
+            .is_some_and(|(entry, _)| entry.log_id.index >= index)
+        {
+            if let Some((_, size)) = self.entries.pop_back() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    /// Drops entries up to and including `index`.
+    fn purge_to(&mut self, index: u64) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|(entry, _)| entry.log_id.index <= index)
+        {
+            if let Some((_, size)) = self.entries.pop_front() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    /// The entries in `[start, end)` when the tail holds all of them that exist (the tail
+    /// ends where the log does); `None` when the range starts before the tail.
+    fn read(&self, start: u64, end: Option<u64>) -> Option<Vec<Entry<TypeConfig>>> {
+        let first = self.first_index()?;
+        if start < first {
+            return None;
+        }
+        let skip = usize::try_from(start - first).ok()?;
+        Some(
+            self.entries
+                .iter()
+                .skip(skip)
+                .take_while(|(entry, _)| end.is_none_or(|end| entry.log_id.index < end))
+                .map(|(entry, _)| entry.clone())
+                .collect(),
+        )
+    }
+}
+
+/// The tail shared by the log store and its readers.
+#[derive(Debug, Clone, Default)]
+struct SharedTail(Arc<Mutex<Tail>>);
+
+impl SharedTail {
+    fn lock(&self) -> MutexGuard<'_, Tail> {
+        // A panic while holding the lock could leave the tail out of step with RocksDB: start
+        // over empty rather than trust it.
+        self.0.lock().unwrap_or_else(|poisoned| {
+            let mut tail = poisoned.into_inner();
+            *tail = Tail::default();
+            tail
+        })
+    }
+}
+
 /// The Raft log on `dkron-store` (column families `raft_log`, `raft_meta`).
 #[derive(Debug)]
 pub struct LogStore {
     store: Store,
+    tail: SharedTail,
     /// The flusher's queue; `None` only while dropping (closing it ends the thread).
     flusher: Option<mpsc::Sender<LogFlushed<TypeConfig>>>,
     /// The flusher thread, joined on drop.
@@ -102,6 +206,7 @@ pub struct LogStore {
 #[derive(Debug, Clone)]
 pub struct LogReader {
     store: Store,
+    tail: SharedTail,
 }
 
 impl LogStore {
@@ -135,6 +240,7 @@ impl LogStore {
             })?;
         Ok(LogStore {
             store,
+            tail: SharedTail::default(),
             flusher: Some(flusher),
             thread: Some(thread),
             stats,
@@ -144,6 +250,36 @@ impl LogStore {
     /// The write-path counters.
     pub fn stats(&self) -> Arc<LogStats> {
         Arc::clone(&self.stats)
+    }
+}
+
+impl LogStore {
+    /// Writes entries to RocksDB (WAL not synced) and to the tail; returns how many.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error type is openraft's, fixed by its traits"
+    )]
+    fn write_entries(
+        &self,
+        entries: impl IntoIterator<Item = Entry<TypeConfig>>,
+    ) -> Result<u64, StorageError<NodeId>> {
+        let mut encoded = Vec::new();
+        let mut decoded = Vec::new();
+        for entry in entries {
+            let bytes = encode(&entry, ErrorSubject::Log(entry.log_id))?;
+            encoded.push((entry.log_id.index, bytes));
+            decoded.push(entry);
+        }
+        // Under the tail's lock, so that no reader sees the tail and RocksDB disagree.
+        let mut tail = self.tail.lock();
+        // Not synced here: the flusher syncs once for every append queued meanwhile.
+        self.store
+            .raft_append(&encoded, false)
+            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+        for (entry, (_, bytes)) in decoded.into_iter().zip(&encoded) {
+            tail.push(entry, bytes.len());
+        }
+        Ok(encoded.len() as u64)
     }
 }
 
@@ -186,8 +322,24 @@ fn flush_loop(store: &Store, queue: &mpsc::Receiver<LogFlushed<TypeConfig>>, sta
 )]
 fn read_entries(
     store: &Store,
+    tail: &SharedTail,
     range: impl RangeBounds<u64>,
 ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+    let start = match range.start_bound() {
+        Bound::Included(&index) => Some(index),
+        Bound::Excluded(&index) => index.checked_add(1),
+        Bound::Unbounded => Some(0),
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&index) => index.checked_add(1),
+        Bound::Excluded(&index) => Some(index),
+        Bound::Unbounded => None,
+    };
+    if let Some(start) = start
+        && let Some(entries) = tail.lock().read(start, end)
+    {
+        return Ok(entries);
+    }
     let raw = store
         .raft_entries(range)
         .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Read, &e))?;
@@ -204,7 +356,7 @@ impl RaftLogReader<TypeConfig> for LogReader {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
-        read_entries(&self.store, range)
+        read_entries(&self.store, &self.tail, range)
     }
 }
 
@@ -213,7 +365,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
-        read_entries(&self.store, range)
+        read_entries(&self.store, &self.tail, range)
     }
 }
 
@@ -250,6 +402,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_reader(&mut self) -> LogReader {
         LogReader {
             store: self.store.clone(),
+            tail: self.tail.clone(),
         }
     }
 
@@ -281,21 +434,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut encoded = Vec::new();
-        for entry in entries {
-            encoded.push((
-                entry.log_id.index,
-                encode(&entry, ErrorSubject::Log(entry.log_id))?,
-            ));
-        }
-        // Not synced here: the flusher syncs once for every append queued meanwhile.
-        self.store
-            .raft_append(&encoded, false)
-            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+        let count = self.write_entries(entries)?;
         self.stats.appends.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .entries
-            .fetch_add(encoded.len() as u64, Ordering::Relaxed);
+        self.stats.entries.fetch_add(count, Ordering::Relaxed);
         let queued = match &self.flusher {
             Some(flusher) => flusher.send(callback).map_err(|mpsc::SendError(c)| c),
             None => Err(callback),
@@ -313,15 +454,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        let mut tail = self.tail.lock();
         // Durability: synced, so conflicting entries removed here never reappear after a crash
         // next to entries appended later.
-        self.store
+        let result = self
+            .store
             .raft_truncate_from(log_id.index, true)
-            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, &e))
+            .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Delete, &e));
+        match &result {
+            Ok(()) => tail.truncate_from(log_id.index),
+            // What RocksDB kept is unknown to the tail now: reads go to RocksDB.
+            Err(_) => *tail = Tail::default(),
+        }
+        result
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let bytes = encode(&log_id, ErrorSubject::Log(log_id))?;
+        self.tail.lock().purge_to(log_id.index);
         // Not synced: a purge lost in a crash only leaves entries a snapshot already covers.
         self.store
             .raft_purge_to(log_id.index, &bytes, false)
