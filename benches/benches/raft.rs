@@ -40,6 +40,10 @@ use dkron_store::{Options, Store};
 use jiff::Timestamp;
 use tokio::{net::TcpListener, runtime::Runtime};
 
+// dkrond's allocator (see `bins/dkrond`), so the nodes here allocate as the binary's do.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const WRITERS: [usize; 2] = [1, 64];
 /// Jobs the execution records are spread over: few enough per job that no job reaches its
 /// history limit during a run, so the store's history trimming stays out of the measurement.

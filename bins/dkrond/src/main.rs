@@ -10,6 +10,11 @@ use dkrond::{
     cli::{AgentArgs, Cli, Command},
 };
 
+// Why not the system allocator: with glibc's, threads of the Raft write path waited on its
+// arena locks (futex time in profiles); docs/benchmarks.md (Raft) has the A/B.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for usage and configuration errors (as clap's own).
 const USAGE: u8 = 2;
 
