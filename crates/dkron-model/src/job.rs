@@ -145,12 +145,12 @@ impl Job {
 
     /// Executions kept for this job: its own limit, else the node default.
     pub fn effective_history_limit(&self, limits: &Limits) -> u32 {
-        self.history_limit.unwrap_or(limits.history)
+        limits.history_for(self.history_limit)
     }
 
     /// Bytes of output kept per execution: its own limit, else the node default.
     pub fn effective_output_limit(&self, limits: &Limits) -> u64 {
-        self.output_limit.unwrap_or(limits.output_bytes)
+        limits.output_for(self.output_limit)
     }
 
     /// Adds `child` to `dependent_jobs`, keeping it sorted and free of duplicates.
@@ -553,4 +553,14 @@ impl Limits {
         history: 100,
         output_bytes: 256_000,
     };
+
+    /// Executions kept for a job whose own `history_limit` is `own`.
+    pub fn history_for(&self, own: Option<u32>) -> u32 {
+        own.unwrap_or(self.history)
+    }
+
+    /// Bytes of output kept per execution for a job whose own `output_limit` is `own`.
+    pub fn output_for(&self, own: Option<u64>) -> u64 {
+        own.unwrap_or(self.output_bytes)
+    }
 }

@@ -91,11 +91,19 @@ impl Store {
         tx: &mut Tx<'_>,
         mut execution: Execution,
     ) -> Result<ExecutionStarted> {
-        let job = tx.require_job(&execution.job_name)?;
+        // The job's limits come from the job index: no read and decode of the job itself.
+        let Some((history_limit, output_limit)) = tx.indexed(&execution.job_name, |summary| {
+            (summary.history_limit, summary.output_limit)
+        }) else {
+            return Err(Error::JobNotFound {
+                job: execution.job_name,
+            });
+        };
         keys::check_name(&execution.node_name)?;
-        self.cap_output(&job, &mut execution);
+        self.cap_output(output_limit, &mut execution);
+        let job = execution.job_name.as_str();
         let suffix = keys::execution_suffix(execution.started_at, &execution.node_name);
-        let previous = exec_meta(tx, &job.name, &suffix)?;
+        let previous = exec_meta(tx, job, &suffix)?;
         if previous.is_some_and(|meta| meta.finished) {
             return Ok(ExecutionStarted {
                 stored: false,
@@ -103,7 +111,13 @@ impl Store {
             });
         }
         put_execution(tx, &execution, &suffix, previous)?;
-        let trimmed = self.trim(tx, &job, (&suffix, execution.group), previous.is_none())?;
+        let trimmed = self.trim(
+            tx,
+            job,
+            history_limit,
+            (&suffix, execution.group),
+            previous.is_none(),
+        )?;
         Ok(ExecutionStarted {
             stored: true,
             trimmed: trimmed.len(),
@@ -144,14 +158,20 @@ impl Store {
                 id: execution.id(),
             });
         };
-        self.cap_output(&job, &mut execution);
+        self.cap_output(job.output_limit, &mut execution);
         let suffix = keys::execution_suffix(execution.started_at, &execution.node_name);
         let previous = exec_meta(tx, &job.name, &suffix)?;
         let counted = !previous.is_some_and(|meta| meta.finished);
         let mut trimmed = Vec::new();
         if counted {
             put_execution(tx, &execution, &suffix, previous)?;
-            trimmed = self.trim(tx, &job, (&suffix, execution.group), previous.is_none())?;
+            trimmed = self.trim(
+                tx,
+                &job.name,
+                job.history_limit,
+                (&suffix, execution.group),
+                previous.is_none(),
+            )?;
             if execution.success {
                 job.success_count += 1;
                 job.last_success = job.last_success.max(Some(finished_at));
@@ -337,17 +357,18 @@ impl Store {
             .collect())
     }
 
-    fn cap_output(&self, job: &Job, execution: &mut Execution) {
-        let limit = usize::try_from(job.effective_output_limit(&self.options().limits))
-            .unwrap_or(usize::MAX);
+    /// Cuts the output to the limit of a job whose own `output_limit` is `own`.
+    fn cap_output(&self, own: Option<u64>, execution: &mut Execution) {
+        let limit = usize::try_from(self.options().limits.output_for(own)).unwrap_or(usize::MAX);
         if truncate_output_tail(&mut execution.output, limit) {
             execution.output_truncated = true;
         }
     }
 
-    /// Keeps the job's history within its limit, counting the execution just put (`written`:
-    /// its suffix and group) in if `is_new`. Returns the suffixes removed (oldest first; possibly
-    /// the written one itself when it is the oldest). With an empty suffix and `is_new` false it
+    /// Keeps job `job`'s history within its limit (`own_limit`: the job's own `history_limit`),
+    /// counting the execution just put (`written`: its suffix and group) in if `is_new`.
+    /// Returns the suffixes removed (oldest first; possibly the written one itself when it is
+    /// the oldest). With an empty suffix and `is_new` false it
     /// only enforces the limit (after the limit was lowered).
     ///
     /// The scan starts at the job's trim floor (`f <job>`), not at the start of its range: the
@@ -358,30 +379,31 @@ impl Store {
     pub(crate) fn trim(
         &self,
         tx: &mut Tx<'_>,
-        job: &Job,
+        job: &str,
+        own_limit: Option<u32>,
         written: (&[u8], i64),
         is_new: bool,
     ) -> Result<Vec<Vec<u8>>> {
         let (new_suffix, new_group) = written;
-        let count_key = keys::count_key(&job.name);
+        let count_key = keys::count_key(job);
         let stored = match tx.get(Cf::Indexes, &count_key)? {
             Some(bytes) => codec::decode_u64(Cf::Indexes, &count_key, &bytes)?,
             None => 0,
         };
-        let floor_key = keys::floor_key(&job.name);
+        let floor_key = keys::floor_key(job);
         let floor = tx.get(Cf::Indexes, &floor_key)?;
         let count = stored + u64::from(is_new);
-        let limit = u64::from(job.effective_history_limit(&self.options().limits).max(1));
+        let limit = u64::from(self.options().limits.history_for(own_limit).max(1));
         let excess = count.saturating_sub(limit);
         let mut removed: Vec<(Vec<u8>, i64)> = Vec::new();
         if excess > 0 {
             // The batch is not visible to reads: take the `excess + 1` oldest stored ones and
             // merge the new one in, then drop the `excess` oldest of those.
-            let prefix = keys::index_prefix(IDX_META, &job.name);
+            let prefix = keys::index_prefix(IDX_META, job);
             let prefix_len = prefix.len();
             let mut lower = prefix;
             lower.extend_from_slice(floor.as_deref().unwrap_or_default());
-            let upper = keys::index_prefix_end(IDX_META, &job.name);
+            let upper = keys::index_prefix_end(IDX_META, job);
             let mut candidates = Vec::new();
             for item in tx.scan(Cf::Indexes, lower, upper, false) {
                 if candidates.len() as u64 > excess {
@@ -402,13 +424,12 @@ impl Store {
             removed = candidates;
         }
         for (suffix, group) in &removed {
-            let name = job.name.as_str();
-            tx.delete(Cf::Executions, keys::execution_key(name, suffix));
+            tx.delete(Cf::Executions, keys::execution_key(job, suffix));
             for kind in [IDX_META, IDX_RUNNING] {
-                tx.delete(Cf::Indexes, keys::index_key(kind, name, suffix));
+                tx.delete(Cf::Indexes, keys::index_key(kind, job, suffix));
             }
             // Deleting after the put of the same key in one batch: the delete wins.
-            tx.delete(Cf::Indexes, keys::group_key(name, *group, suffix));
+            tx.delete(Cf::Indexes, keys::group_key(job, *group, suffix));
         }
         let kept = count - removed.len() as u64;
         if kept != stored {

@@ -28,6 +28,7 @@ use rocksdb::{DB, DBIteratorWithThreadMode, IteratorMode, WriteBatch, WriteOptio
 use crate::{
     Apply, Store, codec,
     error::{Error, Result},
+    index::Summary,
     keys::{AppliedKey, Cf, MetaKey},
     store::{IndexChange, IndexChanges, encode_applied},
 };
@@ -177,22 +178,19 @@ impl<'g> Tx<'g> {
         }
     }
 
-    /// Whether job `name` exists and its parent, from the job index as of the operations
-    /// accepted before this one: `None` when there is no such job.
-    pub(crate) fn indexed_parent(&self, name: &str) -> Option<Option<String>> {
+    /// `read` of job `name`'s summary in the job index, as of the operations accepted before
+    /// this one; `None` when there is no such job.
+    pub(crate) fn indexed<T>(&self, name: &str, read: impl FnOnce(&Summary) -> T) -> Option<T> {
         for change in self.group_changes.changes.iter().rev() {
             match change {
                 IndexChange::Upsert(summary) if &*summary.name == name => {
-                    return Some(summary.parent.as_deref().map(str::to_owned));
+                    return Some(read(summary));
                 }
                 IndexChange::Remove(removed) if removed == name => return None,
                 _ => {}
             }
         }
-        let index = self.store.index_read();
-        index
-            .get(name)
-            .map(|summary| summary.parent.as_deref().map(str::to_owned))
+        self.store.index_read().get(name).map(read)
     }
 
     /// Reads and decodes a job.

@@ -164,6 +164,9 @@ pub(crate) struct Summary {
     status: JobStatus,
     disabled: bool,
     pub(crate) parent: Option<Box<str>>,
+    /// The job's own limits, so recording an execution needs no decoding of the job.
+    pub(crate) history_limit: Option<u32>,
+    pub(crate) output_limit: Option<u64>,
     metadata: Box<[(Box<str>, Box<str>)]>,
 }
 
@@ -181,6 +184,8 @@ impl Summary {
             status: job.status,
             disabled: job.disabled,
             parent: job.parent_job.as_deref().map(Into::into),
+            history_limit: job.history_limit,
+            output_limit: job.output_limit,
             metadata: job
                 .metadata
                 .iter()

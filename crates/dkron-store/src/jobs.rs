@@ -80,13 +80,16 @@ impl Store {
         keys::check_name(&job.name)?;
         if let Some(parent) = &job.parent_job {
             keys::check_name(parent)?;
-            if tx.indexed_parent(parent).is_none() {
+            if tx.indexed(parent, |_| ()).is_none() {
                 return Err(Error::ParentNotFound {
                     job: job.name.clone(),
                     parent: parent.clone(),
                 });
             }
-            let parent_of = |name: &str| tx.indexed_parent(name).flatten();
+            let parent_of = |name: &str| {
+                tx.indexed(name, |summary| summary.parent.as_deref().map(str::to_owned))
+                    .flatten()
+            };
             validate_parent_chain(&job, &parent_of).map_err(|source| Error::InvalidJob {
                 job: job.name.clone(),
                 source,
@@ -110,7 +113,7 @@ impl Store {
                 let limits = &self.options().limits;
                 if job.effective_history_limit(limits) < stored.effective_history_limit(limits) {
                     // A lowered limit applies at once, in this batch.
-                    self.trim(tx, &job, (&[], 0), false)?;
+                    self.trim(tx, &job.name, job.history_limit, (&[], 0), false)?;
                 }
                 stored.parent_job.clone()
             }
