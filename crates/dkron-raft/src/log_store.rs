@@ -59,6 +59,7 @@ const TAIL_BYTES: usize = 8 << 20;
 pub struct LogStats {
     appends: AtomicU64,
     entries: AtomicU64,
+    bytes: AtomicU64,
     syncs: AtomicU64,
     pub(crate) writes: AtomicU64,
     pub(crate) proposals: AtomicU64,
@@ -72,6 +73,8 @@ pub struct LogStatsSnapshot {
     pub appends: u64,
     /// Entries appended.
     pub entries: u64,
+    /// Encoded bytes of the entries appended.
+    pub bytes: u64,
     /// WAL syncs that acknowledged appends.
     pub syncs: u64,
     /// Writes submitted through [`crate::RaftNode::write`] on this node.
@@ -89,6 +92,7 @@ impl LogStats {
         LogStatsSnapshot {
             appends: self.appends.load(Ordering::Relaxed),
             entries: self.entries.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
             syncs: self.syncs.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
             proposals: self.proposals.load(Ordering::Relaxed),
@@ -276,9 +280,12 @@ impl LogStore {
         self.store
             .raft_append(&encoded, false)
             .map_err(|e| io_error(ErrorSubject::Logs, ErrorVerb::Write, &e))?;
+        let mut total = 0;
         for (entry, (_, bytes)) in decoded.into_iter().zip(&encoded) {
             tail.push(entry, bytes.len());
+            total += bytes.len() as u64;
         }
+        self.stats.bytes.fetch_add(total, Ordering::Relaxed);
         Ok(encoded.len() as u64)
     }
 }

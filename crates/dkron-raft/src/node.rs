@@ -44,8 +44,11 @@ pub struct RaftConfig {
     pub election_timeout_min: Duration,
     /// Upper bound of the randomized election timeout.
     pub election_timeout_max: Duration,
-    /// Build a snapshot after this many entries since the last one.
-    pub snapshot_after_entries: u64,
+    /// Build a snapshot once this many bytes of log were written since the last one, or as many
+    /// as the stored state takes on disk if that is more: exporting the state then costs at
+    /// most about what was written meanwhile, however large the state grows (a fixed entry
+    /// count made snapshots of a large state the main cost of a busy cluster).
+    pub snapshot_after_log_bytes: u64,
     /// Entries kept in the log behind a snapshot (followers slightly behind catch up from the
     /// log instead of a snapshot).
     pub keep_entries_after_snapshot: u64,
@@ -74,7 +77,7 @@ impl RaftConfig {
             heartbeat_interval: Duration::from_millis(50),
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),
-            snapshot_after_entries: 10_000,
+            snapshot_after_log_bytes: 64 << 20,
             keep_entries_after_snapshot: 1_000,
             snapshot_chunk_bytes: 1 << 20,
             snapshot_chunk_timeout: Duration::from_secs(5),
@@ -91,7 +94,8 @@ impl RaftConfig {
             election_timeout_min: millis(self.election_timeout_min),
             election_timeout_max: millis(self.election_timeout_max),
             install_snapshot_timeout: millis(self.snapshot_chunk_timeout),
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_after_entries),
+            // Snapshots are triggered by `snapshot_when_due`, by size rather than entry count.
+            snapshot_policy: SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: self.keep_entries_after_snapshot,
             snapshot_max_chunk_size: self.snapshot_chunk_bytes,
             // Entries can be batches of up to `max_batch` writes: keep one AppendEntries
@@ -174,7 +178,8 @@ struct Inner {
     stats: Arc<LogStats>,
     leadership: watch::Receiver<Leadership>,
     writes: mpsc::UnboundedSender<PendingWrite>,
-    /// The leadership watcher and the write batcher; aborted when the node is dropped.
+    /// The leadership watcher, the write batcher and the snapshot trigger; aborted when the
+    /// node is dropped.
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -245,6 +250,12 @@ impl RaftNode {
             inflight,
             Arc::clone(&stats),
         ));
+        let snapshots = tokio::spawn(snapshot_when_due(
+            raft.clone(),
+            store.clone(),
+            Arc::clone(&stats),
+            config.snapshot_after_log_bytes,
+        ));
         Ok(RaftNode {
             inner: Arc::new(Inner {
                 raft,
@@ -256,7 +267,7 @@ impl RaftNode {
                 stats,
                 leadership,
                 writes,
-                tasks: vec![watcher, batcher],
+                tasks: vec![watcher, batcher, snapshots],
             }),
         })
     }
@@ -638,7 +649,7 @@ impl RaftNode {
             })
     }
 
-    /// Builds a snapshot now (normally driven by [`RaftConfig::snapshot_after_entries`]).
+    /// Builds a snapshot now (normally driven by [`RaftConfig::snapshot_after_log_bytes`]).
     ///
     /// # Errors
     /// [`Error::Fatal`].
@@ -664,6 +675,51 @@ impl RaftNode {
             reason: e.to_string(),
         })
     }
+}
+
+/// How often [`snapshot_when_due`] looks at the log written since the last snapshot.
+const SNAPSHOT_CHECK: Duration = Duration::from_millis(500);
+
+/// Triggers a snapshot whenever the log written since the last trigger reaches
+/// `after_log_bytes` and the size of the stored state (see
+/// [`RaftConfig::snapshot_after_log_bytes`]). Ends when Raft stops.
+async fn snapshot_when_due(
+    raft: Raft<TypeConfig>,
+    store: Store,
+    stats: Arc<LogStats>,
+    after_log_bytes: u64,
+) {
+    let mut since = stats.snapshot().bytes;
+    let mut tick = tokio::time::interval(SNAPSHOT_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let written = stats.snapshot().bytes.saturating_sub(since);
+        let state = || match store.state_size_bytes() {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(
+                    error = %crate::command::error_chain(&error),
+                    "cannot size the stored state; snapshotting by log size alone"
+                );
+                0
+            }
+        };
+        if !snapshot_due(written, after_log_bytes, state) {
+            continue;
+        }
+        since = stats.snapshot().bytes;
+        if raft.trigger().snapshot().await.is_err() {
+            // Raft has stopped.
+            return;
+        }
+    }
+}
+
+/// Whether `written` bytes of log since the last snapshot call for a new one: at least
+/// `after_log_bytes`, and at least the size of the state (only asked for when the first holds).
+fn snapshot_due(written: u64, after_log_bytes: u64, state: impl FnOnce() -> u64) -> bool {
+    written > 0 && written >= after_log_bytes && written >= state()
 }
 
 fn leadership_of(metrics: &RaftMetrics<NodeId, NodeInfo>, id: NodeId) -> Leadership {
@@ -794,5 +850,29 @@ fn share(error: &Error) -> Error {
         other => Error::Fatal {
             reason: crate::command::error_chain(other),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshot_due;
+
+    #[test]
+    fn a_snapshot_is_due_after_the_log_bytes_and_the_state_size() {
+        let never_asked = || -> u64 { panic!("the state size is not needed") };
+        assert!(!snapshot_due(0, 0, never_asked), "nothing written");
+        assert!(
+            !snapshot_due(1_000, 4_096, never_asked),
+            "below the log threshold"
+        );
+        assert!(snapshot_due(4_096, 4_096, || 0), "an empty state");
+        assert!(
+            !snapshot_due(10_000, 4_096, || 50_000),
+            "less than the state"
+        );
+        assert!(
+            snapshot_due(50_000, 4_096, || 50_000),
+            "as much as the state"
+        );
     }
 }

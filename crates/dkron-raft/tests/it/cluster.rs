@@ -220,7 +220,7 @@ async fn restarted_follower_catches_up_from_disk_and_log() {
 async fn far_behind_follower_receives_a_snapshot() {
     let root = tempfile::tempdir().expect("temp dir");
     let tuning = Tuning {
-        snapshot_after_entries: Some(20),
+        snapshot_after_log_bytes: Some(1),
         keep_entries_after_snapshot: Some(0),
         ..Tuning::default()
     };
@@ -257,6 +257,34 @@ async fn far_behind_follower_receives_a_snapshot() {
     write_job(&leader.node, "after-snapshot").await;
     eventually("the follower to keep replicating", || {
         has_job(&restarted.node, "after-snapshot")
+    })
+    .await;
+}
+
+/// Snapshots come by themselves once enough log was written since the last one, and the log
+/// behind them is purged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_follow_the_log_written() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        snapshot_after_log_bytes: Some(4 << 10),
+        keep_entries_after_snapshot: Some(0),
+        ..Tuning::default()
+    };
+    let a = TestNode::start("a", &root.path().join("a"), any_addr(), &tuning).await;
+    a.node.bootstrap_single().await.expect("bootstrap");
+    a.node
+        .wait_for_leader(Duration::from_secs(10))
+        .await
+        .expect("leader");
+    let mut last = 0;
+    for i in 0..40 {
+        last = write_job(&a.node, &format!("job-{i}")).await;
+    }
+    assert!(a.node.log_stats().bytes >= 4 << 10);
+    eventually("a snapshot and a purge without a trigger", || {
+        let metrics = a.node.metrics();
+        metrics.snapshot.is_some_and(|s| s.index + 10 >= last) && metrics.purged.is_some()
     })
     .await;
 }

@@ -28,7 +28,7 @@ pub(crate) struct TestNode {
 #[derive(Clone, Default)]
 pub(crate) struct Tuning {
     pub(crate) key: Option<&'static str>,
-    pub(crate) snapshot_after_entries: Option<u64>,
+    pub(crate) snapshot_after_log_bytes: Option<u64>,
     pub(crate) keep_entries_after_snapshot: Option<u64>,
 }
 
@@ -53,8 +53,8 @@ impl TestNode {
             let store = open_store(&dir_owned.join("store")).await;
             let mut config = RaftConfig::new(&name_owned, &addr.to_string(), "127.0.0.1:0");
             config.cluster_key = tuning.key.map(ClusterKey::new);
-            if let Some(entries) = tuning.snapshot_after_entries {
-                config.snapshot_after_entries = entries;
+            if let Some(bytes) = tuning.snapshot_after_log_bytes {
+                config.snapshot_after_log_bytes = bytes;
             }
             if let Some(keep) = tuning.keep_entries_after_snapshot {
                 config.keep_entries_after_snapshot = keep;

@@ -320,3 +320,24 @@ fn interrupted_import_is_finished_at_open() {
     // The marker is gone: a second open does not replay anything.
     assert_eq!(open(dir.path()).job_names(), ["from-snapshot"]);
 }
+
+/// The state size counts what reached SST files: nothing in a new store, the recovered writes
+/// after a reopen (RocksDB flushes the replayed WAL at open), and never the Raft log.
+#[test]
+fn state_size_counts_state_files_only() {
+    let (dir, store) = temp_store();
+    assert_eq!(store.state_size_bytes().expect("size"), 0);
+    put(&store, job("sized"));
+    let before = store.state_size_bytes().expect("size");
+    store
+        .raft_append(&[(1, vec![7; 1 << 16])], true)
+        .expect("log entry");
+    drop(store);
+    let store = open(dir.path());
+    let size = store.state_size_bytes().expect("size");
+    assert!(size > before, "{size} bytes after the flush at open");
+    assert!(
+        size < 1 << 16,
+        "{size} bytes: the 64 KiB log entry is not state"
+    );
+}
