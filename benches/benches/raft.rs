@@ -19,6 +19,8 @@
 //! After each of our runs the leader's counters are printed to stderr (`raft-group-commit: …`):
 //! writes per fsync is the group commit.
 //!
+//! Allocator: mimalloc, as in `dkrond`; add `--features system-allocator` for glibc's malloc.
+//!
 //! `DKRON_BENCH_RAFT_INFLIGHT=<n>` overrides `RaftConfig::max_inflight_batches` (batches in
 //! flight at once) for tuning runs.
 //!
@@ -40,7 +42,9 @@ use dkron_store::{Options, Store};
 use jiff::Timestamp;
 use tokio::{net::TcpListener, runtime::Runtime};
 
-// dkrond's allocator (see `bins/dkrond`), so the nodes here allocate as the binary's do.
+// dkrond's allocator (see `bins/dkrond`), so the nodes here allocate as the binary's do;
+// feature `system-allocator` runs the bench on glibc's instead (the A/B in docs/benchmarks.md).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
