@@ -440,15 +440,19 @@ fn family_options(cf: Cf, options: &Options, cache: &Cache) -> rocksdb::Options 
     table.set_cache_index_and_filter_blocks(true);
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     table.set_bloom_filter(10.0, false);
-    // Partitioned: a lookup loads one 4 KiB partition of a file's index and filter, not the
-    // whole (megabytes for a large file). Whole blocks competed with data for the small cache
-    // and every miss re-read and re-checksummed one: with ~100 MB of history, looking up a new
-    // execution's (absent) key cost more than everything else in the write path together.
-    table.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
-    table.set_partition_filters(true);
-    table.set_metadata_block_size(4096);
-    table.set_pin_top_level_index_and_filter(true);
     table.set_cache_index_and_filter_blocks_with_high_priority(true);
+    if matches!(cf, Cf::Executions | Cf::Indexes) {
+        // Partitioned in the families that grow with history: a lookup loads one 4 KiB
+        // partition of a file's index and filter, not the whole (megabytes for a large file).
+        // Whole blocks competed with data for the small cache and every miss re-read and
+        // re-checksummed one: with ~100 MB of history, looking up a new execution's (absent)
+        // key cost more than the rest of the write path together. The other families stay
+        // small enough for whole blocks, which save a level of lookup.
+        table.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
+        table.set_partition_filters(true);
+        table.set_metadata_block_size(4096);
+        table.set_pin_top_level_index_and_filter(true);
+    }
     let mut family = rocksdb::Options::default();
     family.set_block_based_table_factory(&table);
     family.set_write_buffer_size(options.write_buffer_bytes);
