@@ -159,20 +159,25 @@ impl Tail {
         }
     }
 
-    /// The entries in `[start, end)` when the tail holds all of them that exist (the tail
-    /// ends where the log does); `None` when the range starts before the tail.
-    fn read(&self, start: u64, end: Option<u64>) -> Option<Vec<Entry<TypeConfig>>> {
+    /// The entries in `range` when the tail holds all of them that exist (the tail ends where
+    /// the log does); `None` when the range starts before the tail.
+    fn read(&self, range: &impl RangeBounds<u64>) -> Option<Vec<Entry<TypeConfig>>> {
         let first = self.first_index()?;
-        if start < first {
+        let starts_in_tail = match range.start_bound() {
+            Bound::Included(&start) => start >= first,
+            Bound::Excluded(&start) => start.checked_add(1).is_none_or(|start| start >= first),
+            Bound::Unbounded => first == 0,
+        };
+        if !starts_in_tail {
             return None;
         }
-        let skip = usize::try_from(start - first).ok()?;
         Some(
             self.entries
                 .iter()
-                .skip(skip)
-                .take_while(|(entry, _)| end.is_none_or(|end| entry.log_id.index < end))
-                .map(|(entry, _)| entry.clone())
+                .map(|(entry, _)| entry)
+                .skip_while(|entry| !range.contains(&entry.log_id.index))
+                .take_while(|entry| range.contains(&entry.log_id.index))
+                .cloned()
                 .collect(),
         )
     }
@@ -332,19 +337,7 @@ fn read_entries(
     tail: &SharedTail,
     range: impl RangeBounds<u64>,
 ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
-    let start = match range.start_bound() {
-        Bound::Included(&index) => Some(index),
-        Bound::Excluded(&index) => index.checked_add(1),
-        Bound::Unbounded => Some(0),
-    };
-    let end = match range.end_bound() {
-        Bound::Included(&index) => index.checked_add(1),
-        Bound::Excluded(&index) => Some(index),
-        Bound::Unbounded => None,
-    };
-    if let Some(start) = start
-        && let Some(entries) = tail.lock().read(start, end)
-    {
+    if let Some(entries) = tail.lock().read(&range) {
         return Ok(entries);
     }
     let raw = store

@@ -11,6 +11,7 @@ use crate::{
     group::Tx,
     jobs::delete_history,
     keys::{self, Cf, ExecMeta, IDX_META, IDX_RUNNING},
+    store::JobReader,
 };
 
 /// What [`Store::record_execution_start`] did.

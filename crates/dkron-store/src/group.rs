@@ -30,7 +30,7 @@ use crate::{
     error::{Error, Result},
     index::Summary,
     keys::{AppliedKey, Cf, MetaKey},
-    store::{IndexChange, IndexChanges, encode_applied},
+    store::{IndexChange, IndexChanges, JobReader, encode_applied},
 };
 
 /// Operations applied together and written as one atomic batch by [`WriteGroup::commit`].
@@ -193,21 +193,6 @@ impl<'g> Tx<'g> {
         self.store.index_read().get(name).map(read)
     }
 
-    /// Reads and decodes a job.
-    pub(crate) fn load_job(&self, name: &str) -> Result<Option<Job>> {
-        let Some(bytes) = self.get(Cf::Jobs, name.as_bytes())? else {
-            return Ok(None);
-        };
-        codec::decode(Cf::Jobs, name.as_bytes(), &bytes).map(Some)
-    }
-
-    /// Reads a job that must exist.
-    pub(crate) fn require_job(&self, name: &str) -> Result<Job> {
-        self.load_job(name)?.ok_or_else(|| Error::JobNotFound {
-            job: name.to_owned(),
-        })
-    }
-
     pub(crate) fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
         self.writes.push(Write::Put(cf, key.into(), value.into()));
     }
@@ -230,6 +215,12 @@ impl<'g> Tx<'g> {
     /// Records that the job is removed from the job index.
     pub(crate) fn unindex_job(&mut self, name: &str) {
         self.changes.remove(name);
+    }
+}
+
+impl JobReader for Tx<'_> {
+    fn value(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get(cf, key)
     }
 }
 

@@ -13,6 +13,7 @@ use crate::{
     group::Tx,
     index::{Filter, SortKey, SortOrder},
     keys::{self, Cf, IDX_GROUP, IDX_META, IDX_RUNNING},
+    store::JobReader,
 };
 
 /// What [`Store::set_job`] stored.

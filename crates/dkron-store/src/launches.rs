@@ -11,6 +11,7 @@ use crate::{
     error::Result,
     group::Tx,
     keys::{self, Cf},
+    store::JobReader,
 };
 
 /// Launch records kept per job. Fires are recorded in time order, so only the newest matter to

@@ -9,8 +9,8 @@ use std::{
 
 use dkron_model::{Job, Limits};
 use rocksdb::{
-    BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType,
-    IteratorMode, ReadOptions, WriteOptions,
+    BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB,
+    DBCompressionType, IteratorMode, ReadOptions, WriteOptions,
 };
 
 use crate::{
@@ -319,21 +319,6 @@ impl Store {
         self.get(Cf::Meta, K::KEY)
     }
 
-    /// Reads and decodes a job.
-    pub(crate) fn load_job(&self, name: &str) -> Result<Option<Job>> {
-        let Some(bytes) = self.get(Cf::Jobs, name.as_bytes())? else {
-            return Ok(None);
-        };
-        codec::decode(Cf::Jobs, name.as_bytes(), &bytes).map(Some)
-    }
-
-    /// Reads a job that must exist.
-    pub(crate) fn require_job(&self, name: &str) -> Result<Job> {
-        self.load_job(name)?.ok_or_else(|| Error::JobNotFound {
-            job: name.to_owned(),
-        })
-    }
-
     pub(crate) fn apply_index_changes(&self, changes: IndexChanges) {
         if changes.changes.is_empty() {
             return;
@@ -430,6 +415,34 @@ impl Store {
         read_options.set_iterate_lower_bound(lower);
         read_options.set_iterate_upper_bound(upper);
         read_options
+    }
+}
+
+/// Reading jobs, the same straight from RocksDB ([`Store`]) or through a write group's view
+/// ([`crate::group::Tx`]).
+pub(crate) trait JobReader {
+    /// The stored value of `key` in `cf`.
+    fn value(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Reads and decodes a job.
+    fn load_job(&self, name: &str) -> Result<Option<Job>> {
+        let Some(bytes) = self.value(Cf::Jobs, name.as_bytes())? else {
+            return Ok(None);
+        };
+        codec::decode(Cf::Jobs, name.as_bytes(), &bytes).map(Some)
+    }
+
+    /// Reads a job that must exist.
+    fn require_job(&self, name: &str) -> Result<Job> {
+        self.load_job(name)?.ok_or_else(|| Error::JobNotFound {
+            job: name.to_owned(),
+        })
+    }
+}
+
+impl JobReader for Store {
+    fn value(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get(cf, key)
     }
 }
 

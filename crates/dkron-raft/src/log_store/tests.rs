@@ -33,31 +33,37 @@ fn indexes(entries: &[Entry<TypeConfig>]) -> Vec<u64> {
 #[test]
 fn the_tail_holds_a_run_ending_at_the_last_entry() {
     let mut tail = Tail::default();
-    assert!(
-        tail.read(1, None).is_none(),
-        "an empty tail answers nothing"
-    );
+    assert!(tail.read(&(1..)).is_none(), "an empty tail answers nothing");
     for index in 5..=9 {
         tail.push(blank(index), 10);
     }
-    assert!(tail.read(4, Some(7)).is_none(), "starts before the tail");
-    assert_eq!(indexes(&tail.read(6, Some(8)).expect("inside")), [6, 7]);
-    assert_eq!(indexes(&tail.read(8, None).expect("to the end")), [8, 9]);
+    assert!(tail.read(&(4..7)).is_none(), "starts before the tail");
+    assert_eq!(indexes(&tail.read(&(6..8)).expect("inside")), [6, 7]);
+    assert_eq!(indexes(&tail.read(&(8..)).expect("to the end")), [8, 9]);
+    let after_six = (Bound::Excluded(6), Bound::Included(8));
     assert_eq!(
-        indexes(&tail.read(8, Some(100)).expect("past the end")),
+        indexes(&tail.read(&after_six).expect("excluded start")),
+        [7, 8]
+    );
+    assert!(
+        tail.read(&(..)).is_none(),
+        "the whole log starts before the tail"
+    );
+    assert_eq!(
+        indexes(&tail.read(&(8..100)).expect("past the end")),
         [8, 9]
     );
     // An append over entry 8 (after a conflict) replaces 8 and 9.
     tail.push(blank(8), 10);
-    assert_eq!(indexes(&tail.read(5, None).expect("all")), [5, 6, 7, 8]);
+    assert_eq!(indexes(&tail.read(&(5..)).expect("all")), [5, 6, 7, 8]);
     tail.truncate_from(7);
     tail.purge_to(5);
-    assert_eq!(indexes(&tail.read(6, None).expect("all")), [6]);
+    assert_eq!(indexes(&tail.read(&(6..)).expect("all")), [6]);
     assert_eq!(tail.bytes, 10);
     // A gap (the log continues after a snapshot) restarts the tail.
     tail.push(blank(20), 10);
-    assert!(tail.read(6, None).is_none());
-    assert_eq!(indexes(&tail.read(20, None).expect("restarted")), [20]);
+    assert!(tail.read(&(6..)).is_none());
+    assert_eq!(indexes(&tail.read(&(20..=20)).expect("restarted")), [20]);
     // The byte budget drops the oldest entries.
     for index in 21..=40 {
         tail.push(blank(index), TAIL_BYTES / 4);
@@ -87,13 +93,13 @@ async fn reads_from_the_tail_match_reads_from_rocksdb() {
     let from_tail = reader.try_get_log_entries(10..40).await.expect("tail read");
     assert_eq!(indexes(&from_tail), (10..25).collect::<Vec<_>>());
     assert!(
-        log.tail.lock().read(10, Some(40)).is_some(),
+        log.tail.lock().read(&(10..40)).is_some(),
         "served by the tail"
     );
     // A second log store on the same RocksDB starts with an empty tail: RocksDB answers.
     drop(log);
     let mut fresh = LogStore::new(store).expect("log store starts");
-    assert!(fresh.tail.lock().read(10, Some(40)).is_none());
+    assert!(fresh.tail.lock().read(&(10..40)).is_none());
     let from_rocksdb = fresh
         .try_get_log_entries(10..40)
         .await
