@@ -163,19 +163,21 @@ impl Tail {
     /// the log does); `None` when the range starts before the tail.
     fn read(&self, range: &impl RangeBounds<u64>) -> Option<Vec<Entry<TypeConfig>>> {
         let first = self.first_index()?;
-        let starts_in_tail = match range.start_bound() {
-            Bound::Included(&start) => start >= first,
-            Bound::Excluded(&start) => start.checked_add(1).is_none_or(|start| start >= first),
-            Bound::Unbounded => first == 0,
+        let start = match range.start_bound() {
+            Bound::Included(&start) => start,
+            // Past the largest index: an empty range, which the tail answers.
+            Bound::Excluded(&start) => start.saturating_add(1),
+            Bound::Unbounded => 0,
         };
-        if !starts_in_tail {
+        if start < first {
             return None;
         }
+        let skip = usize::try_from(start - first).unwrap_or(usize::MAX);
         Some(
             self.entries
                 .iter()
+                .skip(skip)
                 .map(|(entry, _)| entry)
-                .skip_while(|entry| !range.contains(&entry.log_id.index))
                 .take_while(|entry| range.contains(&entry.log_id.index))
                 .cloned()
                 .collect(),
