@@ -234,7 +234,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let store = self.store.clone();
         let mut group = store.write_group();
         let mut responses = Vec::new();
-        let mut last = None;
+        // The last entry applied in `group` and not yet written.
+        let mut unwritten = None;
         for entry in entries {
             let log_id = entry.log_id;
             let failed =
@@ -257,14 +258,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             };
             responses.push(response);
-            last = Some(log_id);
+            unwritten = Some(log_id);
             if group.batch_bytes() >= GROUP_BYTES {
                 group.commit(&self.position(log_id)?).map_err(failed)?;
                 group = store.write_group();
-                last = None;
+                unwritten = None;
             }
         }
-        if let Some(log_id) = last {
+        if let Some(log_id) = unwritten {
             group
                 .commit(&self.position(log_id)?)
                 .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;

@@ -30,7 +30,7 @@ use crate::{
     error::{Error, Result},
     index::Summary,
     keys::{AppliedKey, Cf, MetaKey},
-    store::{IndexChange, IndexChanges, JobReader, encode_applied},
+    store::{IndexChanges, JobReader, encode_applied},
 };
 
 /// Operations applied together and written as one atomic batch by [`WriteGroup::commit`].
@@ -181,16 +181,10 @@ impl<'g> Tx<'g> {
     /// `read` of job `name`'s summary in the job index, as of the operations accepted before
     /// this one; `None` when there is no such job.
     pub(crate) fn indexed<T>(&self, name: &str, read: impl FnOnce(&Summary) -> T) -> Option<T> {
-        for change in self.group_changes.changes.iter().rev() {
-            match change {
-                IndexChange::Upsert(summary) if &*summary.name == name => {
-                    return Some(read(summary));
-                }
-                IndexChange::Remove(removed) if removed == name => return None,
-                _ => {}
-            }
+        match self.group_changes.get(name) {
+            Some(pending) => pending.map(read),
+            None => self.store.index_read().get(name).map(read),
         }
-        self.store.index_read().get(name).map(read)
     }
 
     pub(crate) fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
@@ -347,7 +341,7 @@ impl WriteGroup<'_> {
             }
             self.overlay.apply(write);
         }
-        self.changes.changes.extend(changes.changes);
+        self.changes.extend(changes);
         self.accepted += 1;
         Ok(outcome)
     }

@@ -2,6 +2,7 @@
 //! operation goes through ([`Store::commit`]).
 
 use std::{
+    collections::HashMap,
     fs,
     path::{Path, PathBuf},
     sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard},
@@ -152,25 +153,33 @@ impl std::fmt::Debug for Inner {
     }
 }
 
-/// Index changes a committed batch implies, applied after the write succeeded.
+/// Index changes a committed batch implies, applied after the write succeeded: the latest
+/// summary of each job written (`None`: removed). Only the latest counts, since the index is
+/// keyed by name; it is also what later operations of a write group look up.
 #[derive(Debug, Default)]
 pub(crate) struct IndexChanges {
-    pub(crate) changes: Vec<IndexChange>,
-}
-
-#[derive(Debug)]
-pub(crate) enum IndexChange {
-    Upsert(Summary),
-    Remove(String),
+    latest: HashMap<Box<str>, Option<Summary>>,
 }
 
 impl IndexChanges {
     pub(crate) fn upsert(&mut self, job: &Job) {
-        self.changes.push(IndexChange::Upsert(Summary::of(job)));
+        self.latest
+            .insert(job.name.as_str().into(), Some(Summary::of(job)));
     }
 
     pub(crate) fn remove(&mut self, name: &str) {
-        self.changes.push(IndexChange::Remove(name.to_owned()));
+        self.latest.insert(name.into(), None);
+    }
+
+    /// The pending change of job `name`: `Some(None)` when it is removed, `None` when there is
+    /// no change.
+    pub(crate) fn get(&self, name: &str) -> Option<Option<&Summary>> {
+        self.latest.get(name).map(Option::as_ref)
+    }
+
+    /// Adds `later`'s changes over these.
+    pub(crate) fn extend(&mut self, later: IndexChanges) {
+        self.latest.extend(later.latest);
     }
 }
 
@@ -320,14 +329,14 @@ impl Store {
     }
 
     pub(crate) fn apply_index_changes(&self, changes: IndexChanges) {
-        if changes.changes.is_empty() {
+        if changes.latest.is_empty() {
             return;
         }
         let mut index = self.index_write();
-        for change in changes.changes {
+        for (name, change) in changes.latest {
             match change {
-                IndexChange::Upsert(summary) => index.upsert(summary),
-                IndexChange::Remove(name) => {
+                Some(summary) => index.upsert(summary),
+                None => {
                     index.remove(&name);
                 }
             }
