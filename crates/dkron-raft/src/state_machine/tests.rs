@@ -15,6 +15,15 @@ fn entry(index: u64, command: Command) -> Entry<TypeConfig> {
     }
 }
 
+/// Stores job `a`, the job the other commands here act on.
+fn set_job_a() -> Command {
+    Command::SetJob(Box::new(Job {
+        name: "a".to_owned(),
+        schedule: "@every 1m".to_owned(),
+        ..Job::default()
+    }))
+}
+
 fn toggle() -> Command {
     Command::ToggleJob {
         name: "a".to_owned(),
@@ -31,13 +40,8 @@ fn open(dir: &Path) -> StateMachine {
 async fn a_batch_applies_every_command_in_order() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut sm = open(dir.path());
-    let job = Job {
-        name: "a".to_owned(),
-        schedule: "@every 1m".to_owned(),
-        ..Job::default()
-    };
     let batch = Command::Batch(vec![
-        Command::SetJob(Box::new(job)),
+        set_job_a(),
         toggle(),
         Command::DeleteJob {
             name: "b".to_owned(),
@@ -68,11 +72,6 @@ async fn commands_of_one_apply_call_see_each_other() {
     let dir = tempfile::tempdir().expect("temp dir");
     {
         let mut sm = open(dir.path());
-        let job = Job {
-            name: "a".to_owned(),
-            schedule: "@every 1m".to_owned(),
-            ..Job::default()
-        };
         let start = |second| {
             Command::ExecutionStarted(dkron_model::Execution {
                 job_name: "a".to_owned(),
@@ -85,7 +84,7 @@ async fn commands_of_one_apply_call_see_each_other() {
         };
         let responses = sm
             .apply([
-                entry(1, Command::SetJob(Box::new(job))),
+                entry(1, set_job_a()),
                 entry(
                     2,
                     Command::Batch(vec![toggle(), start(1), toggle(), start(2)]),
