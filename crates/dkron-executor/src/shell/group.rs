@@ -96,16 +96,16 @@ pub(crate) async fn reap_group(pgid: i32, leader_pid: i32, within: Duration) {
         let Ok(members) = members(pgid) else { return };
         let mut n_waiting = 0;
         for member in members.iter().filter(|member| member.pid != leader_pid) {
-            if member.parent_pid == self_pid {
-                let status = waitpid(Pid::from_raw(member.pid), Some(WaitPidFlag::WNOHANG));
-                if matches!(status, Ok(WaitStatus::StillAlive)) {
-                    n_waiting += 1;
+            match fate(member, &members, self_pid, leader_pid) {
+                Fate::Ours => {
+                    let status = waitpid(Pid::from_raw(member.pid), Some(WaitPidFlag::WNOHANG));
+                    if matches!(status, Ok(WaitStatus::StillAlive)) {
+                        n_waiting += 1;
+                    }
                 }
-            } else if !member.zombie {
-                // Killed but not dead yet (SIGKILL is asynchronous), or a child of a member.
-                n_waiting += 1;
+                Fate::Pending => n_waiting += 1,
+                Fate::Others => {}
             }
-            // A zombie whose parent is someone else is that parent's to reap.
         }
         if n_waiting == 0 || tokio::time::Instant::now() >= deadline {
             return;
@@ -114,6 +114,38 @@ pub(crate) async fn reap_group(pgid: i32, leader_pid: i32, within: Duration) {
         kill_group(pgid);
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// What [`reap_group`] does with one member of a killed group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Our child: wait for it.
+    Ours,
+    /// Not ours to wait for yet, but not gone either: poll again.
+    Pending,
+    /// A zombie another process (outside the group) will reap.
+    Others,
+}
+
+fn fate(member: &Member, members: &[Member], self_pid: i32, leader_pid: i32) -> Fate {
+    if member.parent_pid == self_pid {
+        return Fate::Ours;
+    }
+    if !member.zombie {
+        // Killed but not dead yet (SIGKILL is asynchronous).
+        return Fate::Pending;
+    }
+    // Why: a zombie whose parent is in the group (the killed shell, say) is re-parented when
+    // that parent exits, to this process if it is a subreaper. Until then it is nobody's to reap,
+    // and leaving now would leave it a zombie for good. The /proc scan is not atomic, so a parent
+    // read as a zombie may have re-parented it already: that is pending too.
+    let parent_in_group = member.parent_pid == leader_pid
+        || members.iter().any(|other| other.pid == member.parent_pid);
+    if parent_in_group {
+        Fate::Pending
+    } else {
+        Fate::Others
     }
 }
 
@@ -147,7 +179,7 @@ fn page_size() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{kill_group, parse_stat};
+    use super::{Fate, Member, fate, kill_group, parse_stat};
 
     /// Group ids 0 (our own group) and 1 are never signalled, whatever the caller passes.
     #[test]
@@ -167,5 +199,45 @@ mod tests {
         assert_eq!(member.rss_pages, 77);
         assert!(!member.zombie);
         assert_eq!(parse_stat(1, "garbage"), None);
+    }
+
+    fn member(pid: i32, parent_pid: i32, zombie: bool) -> Member {
+        Member {
+            pid,
+            parent_pid,
+            zombie,
+            rss_pages: 0,
+        }
+    }
+
+    /// The race CI hit: the shell (leader 100) was killed, its child 101 is already a zombie
+    /// but not yet re-parented to us. It must be waited for, not left behind.
+    #[test]
+    fn a_zombie_whose_parent_is_in_the_group_is_pending() {
+        let us = 7;
+        let shell_alive = [member(100, us, false), member(101, 100, true)];
+        assert_eq!(fate(&shell_alive[1], &shell_alive, us, 100), Fate::Pending);
+        // The leader already reaped (the normal path): its stale pid still counts as the group.
+        let leader_gone = [member(101, 100, true)];
+        assert_eq!(fate(&leader_gone[0], &leader_gone, us, 100), Fate::Pending);
+        // Parent 102 is a member other than the leader.
+        let nested = [member(102, 100, false), member(103, 102, true)];
+        assert_eq!(fate(&nested[1], &nested, us, 100), Fate::Pending);
+    }
+
+    #[test]
+    fn our_children_are_ours_and_outsiders_zombies_are_not() {
+        let us = 7;
+        let members = [
+            member(101, us, true),
+            member(102, us, false),
+            member(103, 55, true),
+        ];
+        assert_eq!(fate(&members[0], &members, us, 100), Fate::Ours);
+        assert_eq!(fate(&members[1], &members, us, 100), Fate::Ours);
+        assert_eq!(fate(&members[2], &members, us, 100), Fate::Others);
+        // Alive, whoever the parent: SIGKILL has not landed yet.
+        let alive = [member(104, 55, false)];
+        assert_eq!(fate(&alive[0], &alive, us, 100), Fate::Pending);
     }
 }

@@ -16,7 +16,7 @@ use dkron_executor::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{config, group_members, wait_until};
+use crate::support::{config, group_members, wait_until_group_empty};
 
 async fn run(pairs: &[(&str, &str)]) -> ExecutionOutcome {
     dkron_executor::become_subreaper().expect("subreaper");
@@ -339,10 +339,7 @@ async fn dropping_the_execution_kills_the_group() {
         }
     };
     // The execution future is dropped here.
-    wait_until("the dropped group is gone", Duration::from_secs(10), || {
-        group_members(pgid).is_empty()
-    })
-    .await;
+    wait_until_group_empty("the dropped group is gone", pgid, Duration::from_secs(10)).await;
 }
 
 /// `su` runs the command as another user (root only; otherwise it is refused).

@@ -275,13 +275,18 @@ pub(crate) fn group_members(pgid: i32) -> Vec<(i32, char)> {
     members
 }
 
-/// Waits until `check` holds, polling, or panics with `what` after `within`.
-pub(crate) async fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+/// Waits until no process of group `pgid` is left (zombies included), polling, or panics with
+/// `what` and the members still there after `within`.
+pub(crate) async fn wait_until_group_empty(what: &str, pgid: i32, within: Duration) {
     let deadline = tokio::time::Instant::now() + within;
-    while !check() {
+    loop {
+        let members = group_members(pgid);
+        if members.is_empty() {
+            return;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
+            "timed out waiting until {what}: left (pid, state): {members:?}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
