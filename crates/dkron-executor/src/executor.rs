@@ -13,6 +13,28 @@ mod tests;
 /// A job's `executor_config`: string keys to string values, as in dkron.
 pub type ExecutorConfig = BTreeMap<String, String>;
 
+/// A parsed `timeout` (`text` as written, for the message) as the executors use it: zero means
+/// none, as in dkron; a negative one is refused.
+pub(crate) fn timeout_limit(
+    component: &'static str,
+    text: &str,
+    duration: jiff::SignedDuration,
+) -> Result<Option<std::time::Duration>, Error> {
+    if duration.is_negative() {
+        return Err(Error::invalid(
+            component,
+            "timeout",
+            format!("`{text}` is negative"),
+        ));
+    }
+    if duration.is_zero() {
+        return Ok(None);
+    }
+    std::time::Duration::try_from(duration)
+        .map(Some)
+        .map_err(|err| Error::invalid(component, "timeout", err.to_string()))
+}
+
 /// A boxed, sendable future: what [`Executor::execute`] returns, so the trait stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

@@ -270,19 +270,7 @@ fn parse_timeout(text: &str) -> Result<Option<Duration>, Error> {
             )
         })?,
     };
-    if duration.is_negative() {
-        return Err(Error::invalid(
-            COMPONENT,
-            "timeout",
-            format!("`{text}` is negative"),
-        ));
-    }
-    if duration.is_zero() {
-        return Ok(None);
-    }
-    Duration::try_from(duration)
-        .map(Some)
-        .map_err(|err| Error::invalid(COMPONENT, "timeout", err.to_string()))
+    crate::executor::timeout_limit(COMPONENT, text, duration)
 }
 
 fn parse_codes(text: &str) -> Result<Vec<u16>, Error> {

@@ -143,19 +143,7 @@ fn parse_su(text: &str) -> Result<SuSpec, Error> {
 fn parse_timeout(text: &str) -> Result<Option<Duration>, Error> {
     let duration = dkron_cron::parse_go_duration(text)
         .map_err(|err| Error::invalid(COMPONENT, "timeout", err.to_string()))?;
-    if duration.is_negative() {
-        return Err(Error::invalid(
-            COMPONENT,
-            "timeout",
-            format!("`{text}` is negative"),
-        ));
-    }
-    if duration.is_zero() {
-        return Ok(None);
-    }
-    Duration::try_from(duration)
-        .map(Some)
-        .map_err(|err| Error::invalid(COMPONENT, "timeout", err.to_string()))
+    crate::executor::timeout_limit(COMPONENT, text, duration)
 }
 
 /// Go's `strconv.ParseBool`.
