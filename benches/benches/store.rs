@@ -25,8 +25,8 @@ use std::{
 
 use criterion::{BenchmarkId, Criterion};
 use dkron_benches::workload;
-use dkron_model::{Execution, Job};
-use dkron_store::{Apply, JobQuery, Options, SortKey, SortOrder, Store};
+use dkron_model::{Execution, Job, JobSort};
+use dkron_store::{Apply, JobQuery, Options, SortOrder, Store};
 use jiff::Timestamp;
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
@@ -201,8 +201,8 @@ fn store_benches(c: &mut Criterion) {
         });
 
         for (label, sort) in [
-            ("list_page_by_name", SortKey::Name),
-            ("list_page_by_success", SortKey::SuccessCount),
+            ("list_page_by_name", JobSort::Name),
+            ("list_page_by_success", JobSort::SuccessCount),
         ] {
             group.bench_with_input(BenchmarkId::new(label, n), &n, |b, &n| {
                 b.iter(|| {

@@ -54,7 +54,7 @@ pub use crate::{
     cluster::{BoxFuture, Cluster, DayStats, Health, NodeInfo, UpsertOptions},
     error::ClusterError,
     openapi::OPENAPI_JSON,
-    query::{ExecQuery, ExecSort, JobQuery, JobSort, Page},
+    query::{ExecQuery, ExecSort, JobQuery, Page},
     reply::{ERROR_FIELD_HEADER, LEADER_HEADER, TOTAL_COUNT_HEADER},
 };
 

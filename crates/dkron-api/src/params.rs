@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use dkron_model::JobStatus;
+use dkron_model::{JobSort, JobStatus};
 
-use crate::{ExecQuery, ExecSort, JobQuery, JobSort, reply::Failure};
+use crate::{ExecQuery, ExecSort, JobQuery, reply::Failure};
 
 #[cfg(test)]
 mod tests;
@@ -103,7 +103,7 @@ impl Params {
                 param: "_sort".to_owned(),
                 message: format!(
                     "cannot sort jobs by \"{text}\", use one of {}",
-                    JobSort::ALL.map(|(name, _)| name).join(", ")
+                    JobSort::QUERY_NAMES.join(", ")
                 ),
             })?;
         }

@@ -3,7 +3,7 @@
 
 use std::{borrow::Borrow, cmp::Ordering, collections::BTreeMap};
 
-use dkron_model::{Execution, Job, JobStatus};
+use dkron_model::{Execution, Job, JobSort, JobStatus};
 
 #[cfg(test)]
 mod tests;
@@ -39,64 +39,6 @@ pub struct JobQuery {
     pub start: usize,
     /// `_end`: index one past the last item returned; `None` = to the end.
     pub end: Option<usize>,
-}
-
-/// Sort key of `GET /v1/jobs` (dkron's index names; `id` means `name`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum JobSort {
-    /// `id` or `name` (the default).
-    #[default]
-    Name,
-    /// `displayname`.
-    DisplayName,
-    /// `schedule`.
-    Schedule,
-    /// `success_count`.
-    SuccessCount,
-    /// `error_count`.
-    ErrorCount,
-    /// `last_success` (never succeeded sorts first).
-    LastSuccess,
-    /// `last_error` (never failed sorts first).
-    LastError,
-    /// `next` (no next fire sorts first).
-    Next,
-}
-
-impl JobSort {
-    /// Every key with its query text.
-    pub const ALL: [(&'static str, JobSort); 9] = [
-        ("id", JobSort::Name),
-        ("name", JobSort::Name),
-        ("displayname", JobSort::DisplayName),
-        ("schedule", JobSort::Schedule),
-        ("success_count", JobSort::SuccessCount),
-        ("error_count", JobSort::ErrorCount),
-        ("last_success", JobSort::LastSuccess),
-        ("last_error", JobSort::LastError),
-        ("next", JobSort::Next),
-    ];
-
-    /// The key named `text`, or `None`.
-    pub fn from_query(text: &str) -> Option<JobSort> {
-        JobSort::ALL
-            .iter()
-            .find(|(name, _)| *name == text)
-            .map(|&(_, sort)| sort)
-    }
-
-    fn compare(self, a: &Job, b: &Job) -> Ordering {
-        match self {
-            JobSort::Name => Ordering::Equal,
-            JobSort::DisplayName => a.display_name.cmp(&b.display_name),
-            JobSort::Schedule => a.schedule.cmp(&b.schedule),
-            JobSort::SuccessCount => a.success_count.cmp(&b.success_count),
-            JobSort::ErrorCount => a.error_count.cmp(&b.error_count),
-            JobSort::LastSuccess => a.last_success.cmp(&b.last_success),
-            JobSort::LastError => a.last_error.cmp(&b.last_error),
-            JobSort::Next => a.next.cmp(&b.next),
-        }
-    }
 }
 
 impl JobQuery {
@@ -135,7 +77,8 @@ impl JobQuery {
             && self.names.is_empty()
     }
 
-    /// Filters, sorts (ties broken by name, so pages are stable) and slices `jobs`.
+    /// Filters, sorts ([`JobSort::compare`]: ties broken by name, so pages are stable) and
+    /// slices `jobs`.
     /// Out-of-range `_start`/`_end` give an empty or shorter page, never an error.
     ///
     /// Costs O(n + k log k) for a page ending at rank k. Prefer [`JobQuery::apply_borrowed`]
@@ -163,11 +106,11 @@ impl JobQuery {
         let start = self.start.min(end);
         let order = |a: &T, b: &T| {
             let (a, b) = (a.borrow(), b.borrow());
-            let by_key = self.sort.compare(a, b).then_with(|| a.name.cmp(&b.name));
+            let ascending = self.sort.compare(a, b);
             if self.descending {
-                by_key.reverse()
+                ascending.reverse()
             } else {
-                by_key
+                ascending
             }
         };
         // Only the first `end` ranks are needed: partition them out, then sort just those.

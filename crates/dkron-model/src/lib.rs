@@ -25,6 +25,8 @@
 //! - [`Execution`] (one run of a job on one node, one attempt) with [`Trigger`], and
 //!   [`LaunchRecord`], what the leader commits before dispatching a fire.
 //! - [`Member`] with [`MemberStatus`].
+//! - [`JobSort`]: dkron's sort keys for job lists and the one order they define, over any
+//!   [`SortFields`].
 //! - [`Error`]: one enum; its `Display` is dkron's exact validation reason (the API prefixes
 //!   `Job validation failed: ` and appends `.`).
 //!
@@ -43,6 +45,7 @@ mod error;
 mod execution;
 mod job;
 mod member;
+mod sort;
 mod target;
 mod validate;
 
@@ -53,5 +56,6 @@ pub use job::{
     RetryBackoff,
 };
 pub use member::{Member, MemberStatus};
+pub use sort::{JobSort, SortFields};
 pub use target::{TargetSpec, select_targets};
 pub use validate::{MAX_PARENT_CHAIN, parse_mem_limit, validate_name, validate_parent_chain};

@@ -8,12 +8,12 @@ use std::{
 
 use axum::{Router, routing::get};
 use dkron_api::{
-    ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, Health, JobQuery, JobSort, NodeInfo,
-    Page, UpsertOptions,
+    ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, Health, JobQuery, NodeInfo, Page,
+    UpsertOptions,
 };
 use dkron_model::{Execution, Job, Member};
 use dkron_raft::{Command, Refusal, Response};
-use dkron_store::{SortKey, SortOrder};
+use dkron_store::SortOrder;
 use jiff::{Timestamp, civil::Date};
 
 use crate::{metrics, node::Shared};
@@ -158,22 +158,12 @@ impl NodeCluster {
 
 /// The store's form of an API listing query (without `id=` filters).
 fn store_query(query: JobQuery) -> dkron_store::JobQuery {
-    let sort = match query.sort {
-        JobSort::Name => SortKey::Name,
-        JobSort::DisplayName => SortKey::DisplayName,
-        JobSort::Schedule => SortKey::Schedule,
-        JobSort::SuccessCount => SortKey::SuccessCount,
-        JobSort::ErrorCount => SortKey::ErrorCount,
-        JobSort::LastSuccess => SortKey::LastSuccess,
-        JobSort::LastError => SortKey::LastError,
-        JobSort::Next => SortKey::Next,
-    };
     dkron_store::JobQuery {
         metadata: query.metadata,
         q: query.text,
         status: query.status,
         disabled: query.disabled,
-        sort,
+        sort: query.sort,
         order: if query.descending {
             SortOrder::Desc
         } else {

@@ -55,12 +55,6 @@ pub enum Error {
         /// Its id.
         id: String,
     },
-    /// A list query names a sort key dkron does not have.
-    #[error("unknown sort key `{key}`")]
-    UnknownSortKey {
-        /// The key asked for.
-        key: String,
-    },
     /// A stored value or key cannot be decoded.
     #[error("corrupt entry in column family `{cf}` at key `{key}`: {reason}")]
     Corrupt {

@@ -10,12 +10,10 @@
 //! tree over the chunk lengths: rank lookup O(log n), insert/remove O(log n + CHUNK_MAX) memory
 //! moves, the Fenwick tree being rebuilt (O(n / CHUNK_MAX)) only when a chunk splits or empties.
 
-use std::{cmp::Ordering, collections::BTreeMap, fmt, str::FromStr};
+use std::{cmp::Ordering, collections::BTreeMap};
 
-use dkron_model::{Job, JobStatus};
+use dkron_model::{Job, JobSort, JobStatus, SortFields};
 use jiff::Timestamp;
-
-use crate::error::Error;
 
 #[cfg(test)]
 mod tests;
@@ -23,114 +21,22 @@ mod tests;
 /// Largest chunk of an ordered list before it splits in two.
 const CHUNK_MAX: usize = 512;
 
-/// dkron's sort keys for `GET /v1/jobs` (`_sort`; `id` means `name`).
-///
-/// Strings compare ASCII-case-insensitively (as dkron's BuntDB JSON indexes do), times with
-/// "never" first; ties are broken by name, so every order is total.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum SortKey {
-    /// `name` (also `id`).
-    #[default]
-    Name,
-    /// `displayname`.
-    DisplayName,
-    /// `schedule`.
-    Schedule,
-    /// `success_count`.
-    SuccessCount,
-    /// `error_count`.
-    ErrorCount,
-    /// `last_success`.
-    LastSuccess,
-    /// `last_error`.
-    LastError,
-    /// `next`.
-    Next,
+/// Where `key`'s ordered list sits in [`JobIndex::lists`] (the order of [`JobSort::ALL`]).
+fn position(key: JobSort) -> usize {
+    key as usize
 }
 
-impl SortKey {
-    /// Every key, in index order.
-    pub const ALL: [SortKey; 8] = [
-        SortKey::Name,
-        SortKey::DisplayName,
-        SortKey::Schedule,
-        SortKey::SuccessCount,
-        SortKey::ErrorCount,
-        SortKey::LastSuccess,
-        SortKey::LastError,
-        SortKey::Next,
-    ];
-
-    /// dkron's name for the key.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SortKey::Name => "name",
-            SortKey::DisplayName => "displayname",
-            SortKey::Schedule => "schedule",
-            SortKey::SuccessCount => "success_count",
-            SortKey::ErrorCount => "error_count",
-            SortKey::LastSuccess => "last_success",
-            SortKey::LastError => "last_error",
-            SortKey::Next => "next",
-        }
-    }
-
-    fn position(self) -> usize {
-        self as usize
-    }
-
-    /// Orders two summaries by this key, then by name.
-    fn compare(self, a: &Summary, b: &Summary) -> Ordering {
-        let by_key = match self {
-            SortKey::Name => Ordering::Equal,
-            SortKey::DisplayName => cmp_ascii_ci(&a.display_name, &b.display_name),
-            SortKey::Schedule => cmp_ascii_ci(&a.schedule, &b.schedule),
-            SortKey::SuccessCount => a.success_count.cmp(&b.success_count),
-            SortKey::ErrorCount => a.error_count.cmp(&b.error_count),
-            SortKey::LastSuccess => a.last_success.cmp(&b.last_success),
-            SortKey::LastError => a.last_error.cmp(&b.last_error),
-            SortKey::Next => a.next.cmp(&b.next),
-        };
-        by_key.then_with(|| a.name.cmp(&b.name))
-    }
-
-    /// Whether moving from `old` to `new` changes this key's position.
-    fn differs(self, old: &Summary, new: &Summary) -> bool {
-        match self {
-            SortKey::Name => false,
-            SortKey::DisplayName => old.display_name != new.display_name,
-            SortKey::Schedule => old.schedule != new.schedule,
-            SortKey::SuccessCount => old.success_count != new.success_count,
-            SortKey::ErrorCount => old.error_count != new.error_count,
-            SortKey::LastSuccess => old.last_success != new.last_success,
-            SortKey::LastError => old.last_error != new.last_error,
-            SortKey::Next => old.next != new.next,
-        }
-    }
-}
-
-impl fmt::Display for SortKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SortKey {
-    type Err = Error;
-
-    /// dkron's `_sort` values; `id` maps to `name`.
-    fn from_str(s: &str) -> Result<SortKey, Error> {
-        match s {
-            "id" | "name" => Ok(SortKey::Name),
-            "displayname" => Ok(SortKey::DisplayName),
-            "schedule" => Ok(SortKey::Schedule),
-            "success_count" => Ok(SortKey::SuccessCount),
-            "error_count" => Ok(SortKey::ErrorCount),
-            "last_success" => Ok(SortKey::LastSuccess),
-            "last_error" => Ok(SortKey::LastError),
-            "next" => Ok(SortKey::Next),
-            _ => Err(Error::UnknownSortKey { key: s.to_owned() }),
-        }
+/// Whether moving from `old` to `new` changes `key`'s position.
+fn differs(key: JobSort, old: &Summary, new: &Summary) -> bool {
+    match key {
+        JobSort::Name => false,
+        JobSort::DisplayName => old.display_name != new.display_name,
+        JobSort::Schedule => old.schedule != new.schedule,
+        JobSort::SuccessCount => old.success_count != new.success_count,
+        JobSort::ErrorCount => old.error_count != new.error_count,
+        JobSort::LastSuccess => old.last_success != new.last_success,
+        JobSort::LastError => old.last_error != new.last_error,
+        JobSort::Next => old.next != new.next,
     }
 }
 
@@ -142,12 +48,6 @@ pub enum SortOrder {
     Asc,
     /// Largest first.
     Desc,
-}
-
-fn cmp_ascii_ci(a: &str, b: &str) -> Ordering {
-    let a = a.bytes().map(|c| c.to_ascii_lowercase());
-    let b = b.bytes().map(|c| c.to_ascii_lowercase());
-    a.cmp(b)
 }
 
 /// What the index keeps of a job: the fields sorting and filtering read.
@@ -219,6 +119,33 @@ impl Summary {
     }
 }
 
+impl SortFields for Summary {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn display_name(&self) -> &str {
+        &self.display_name
+    }
+    fn schedule(&self) -> &str {
+        &self.schedule
+    }
+    fn success_count(&self) -> u64 {
+        self.success_count
+    }
+    fn error_count(&self) -> u64 {
+        self.error_count
+    }
+    fn last_success(&self) -> Option<Timestamp> {
+        self.last_success
+    }
+    fn last_error(&self) -> Option<Timestamp> {
+        self.last_error
+    }
+    fn next(&self) -> Option<Timestamp> {
+        self.next
+    }
+}
+
 /// The filter half of a list query, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Filter<'a> {
@@ -249,14 +176,14 @@ pub(crate) struct NamePage {
 pub(crate) struct JobIndex {
     slots: Vec<Option<Summary>>,
     free: Vec<u32>,
-    lists: [RankedList; SortKey::ALL.len()],
+    lists: [RankedList; JobSort::ALL.len()],
 }
 
 impl JobIndex {
     /// Builds the index from every job at once (sorting, not inserting one by one).
     pub(crate) fn build(summaries: Vec<Summary>) -> JobIndex {
         let slots: Vec<Option<Summary>> = summaries.into_iter().map(Some).collect();
-        let lists = SortKey::ALL.map(|key| {
+        let lists = JobSort::ALL.map(|key| {
             let mut ids: Vec<u32> = (0..slots.len() as u32).collect();
             ids.sort_unstable_by(|&a, &b| key.compare(summary(&slots, a), summary(&slots, b)));
             RankedList::from_sorted(ids)
@@ -275,7 +202,7 @@ impl JobIndex {
     pub(crate) fn get(&self, name: &str) -> Option<&Summary> {
         let slots = &self.slots;
         let slot =
-            self.lists[SortKey::Name.position()].find(|id| (*summary(slots, id).name).cmp(name))?;
+            self.lists[position(JobSort::Name)].find(|id| (*summary(slots, id).name).cmp(name))?;
         self.slots[slot as usize].as_ref()
     }
 
@@ -283,22 +210,22 @@ impl JobIndex {
     pub(crate) fn upsert(&mut self, new: Summary) {
         let JobIndex { slots, free, lists } = self;
         let existing =
-            lists[SortKey::Name.position()].find(|id| summary(slots, id).name.cmp(&new.name));
+            lists[position(JobSort::Name)].find(|id| summary(slots, id).name.cmp(&new.name));
         match existing {
             Some(slot) => {
                 let old = slots[slot as usize].take();
                 let Some(old) = old else { return };
-                for key in SortKey::ALL {
-                    if key.differs(&old, &new) {
-                        lists[key.position()].remove(|id| {
+                for key in JobSort::ALL {
+                    if differs(key, &old, &new) {
+                        lists[position(key)].remove(|id| {
                             let other = if id == slot { &old } else { summary(slots, id) };
                             key.compare(other, &old)
                         });
                     }
                 }
-                for key in SortKey::ALL {
-                    if key.differs(&old, &new) {
-                        lists[key.position()]
+                for key in JobSort::ALL {
+                    if differs(key, &old, &new) {
+                        lists[position(key)]
                             .insert(slot, |id| key.compare(summary(slots, id), &new));
                     }
                 }
@@ -312,8 +239,8 @@ impl JobIndex {
                         (slots.len() - 1) as u32
                     }
                 };
-                for key in SortKey::ALL {
-                    lists[key.position()].insert(slot, |id| key.compare(summary(slots, id), &new));
+                for key in JobSort::ALL {
+                    lists[position(key)].insert(slot, |id| key.compare(summary(slots, id), &new));
                 }
                 slots[slot as usize] = Some(new);
             }
@@ -324,15 +251,15 @@ impl JobIndex {
     pub(crate) fn remove(&mut self, name: &str) -> bool {
         let JobIndex { slots, free, lists } = self;
         let Some(slot) =
-            lists[SortKey::Name.position()].find(|id| (*summary(slots, id).name).cmp(name))
+            lists[position(JobSort::Name)].find(|id| (*summary(slots, id).name).cmp(name))
         else {
             return false;
         };
         let Some(old) = slots[slot as usize].take() else {
             return false;
         };
-        for key in SortKey::ALL {
-            lists[key.position()].remove(|id| {
+        for key in JobSort::ALL {
+            lists[position(key)].remove(|id| {
                 let other = if id == slot { &old } else { summary(slots, id) };
                 key.compare(other, &old)
             });
@@ -345,13 +272,13 @@ impl JobIndex {
     /// and how many match. Unfiltered: O(log n + page). Filtered: O(n) over the summaries.
     pub(crate) fn page(
         &self,
-        key: SortKey,
+        key: JobSort,
         order: SortOrder,
         filter: &Filter<'_>,
         start: usize,
         end: Option<usize>,
     ) -> NamePage {
-        let list = &self.lists[key.position()];
+        let list = &self.lists[position(key)];
         if filter.is_empty() {
             let total = list.len;
             let end = end.unwrap_or(total).min(total);
@@ -388,7 +315,7 @@ impl JobIndex {
 
     /// Every job name, in name order.
     pub(crate) fn names(&self) -> Vec<Box<str>> {
-        let list = &self.lists[SortKey::Name.position()];
+        let list = &self.lists[position(JobSort::Name)];
         list.range(0, list.len)
             .map(|id| summary(&self.slots, id).name.clone())
             .collect()
@@ -398,8 +325,8 @@ impl JobIndex {
     #[cfg(test)]
     pub(crate) fn check(&self) {
         let live = self.slots.iter().filter(|s| s.is_some()).count();
-        for key in SortKey::ALL {
-            let list = &self.lists[key.position()];
+        for key in JobSort::ALL {
+            let list = &self.lists[position(key)];
             assert_eq!(list.len, live, "{key} length");
             let ids: Vec<u32> = list.range(0, list.len).collect();
             for pair in ids.windows(2) {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use dkron_model::{Job, JobStatus, validate_parent_chain};
+use dkron_model::{Job, JobSort, JobStatus, validate_parent_chain};
 use jiff::Timestamp;
 use rocksdb::IteratorMode;
 
@@ -11,7 +11,7 @@ use crate::{
     Apply, Store, WriteGroup, codec,
     error::{Error, Result},
     group::Tx,
-    index::{Filter, SortKey, SortOrder},
+    index::{Filter, SortOrder},
     keys::{self, Cf, IDX_GROUP, IDX_META, IDX_RUNNING},
     store::JobReader,
 };
@@ -37,7 +37,7 @@ pub struct JobQuery {
     /// `disabled` equals this.
     pub disabled: Option<bool>,
     /// Sort key.
-    pub sort: SortKey,
+    pub sort: JobSort,
     /// Sort direction.
     pub order: SortOrder,
     /// First rank returned (`_start`).

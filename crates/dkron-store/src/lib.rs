@@ -18,7 +18,7 @@
 //! - [`Store::open`] with [`Options`] (memory budgets, node-wide [`dkron_model::Limits`]).
 //! - Jobs: [`Store::set_job`] (dkron's merge rules, parent bookkeeping), [`Store::delete_job`],
 //!   [`Store::toggle_job`], [`Store::set_job_next`], [`Store::job`], [`Store::list_jobs`]
-//!   with a [`JobQuery`] (filters, [`SortKey`], [`SortOrder`], `_start`/`_end`).
+//!   with a [`JobQuery`] (filters, [`dkron_model::JobSort`], [`SortOrder`], `_start`/`_end`).
 //! - Executions: [`Store::record_execution_start`], [`Store::record_execution_done`]
 //!   (idempotent; returns [`ExecutionDone`]), [`Store::delete_executions`],
 //!   [`Store::executions`], [`Store::execution`], [`Store::running_executions`],
@@ -71,7 +71,7 @@ pub use executions::{
     DayStats, ExecutionDone, ExecutionStarted, ListedExecution, truncate_output_tail,
 };
 pub use group::WriteGroup;
-pub use index::{SortKey, SortOrder};
+pub use index::SortOrder;
 pub use jobs::{JobPage, JobQuery, JobWritten};
 pub use launches::LAUNCHES_KEPT;
 pub use raft::RAFT_LAST_PURGED;

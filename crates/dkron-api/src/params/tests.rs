@@ -1,9 +1,9 @@
 //! Query parameters and relative links.
 
-use dkron_model::JobStatus;
+use dkron_model::{JobSort, JobStatus};
 
 use super::{Params, encode_segment, relative_link};
-use crate::{JobSort, reply::Failure};
+use crate::reply::Failure;
 
 /// Relative links resolve, from the request path, to the target (checked against RFC 3986
 /// resolution by hand for each case).

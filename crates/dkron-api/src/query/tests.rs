@@ -48,6 +48,18 @@ fn jobs_sort() {
     assert_eq!(JobSort::from_query("bogus"), None);
 }
 
+/// Text keys sort ignoring ASCII case, as the store's index does (dkron's BuntDB string
+/// index): a list filtered in memory (`id=`) is in the same order as one from the store.
+#[test]
+fn text_keys_ignore_case() {
+    let by_display = JobQuery {
+        sort: JobSort::DisplayName,
+        ..JobQuery::default()
+    };
+    // Display names: gamma "alphabet soup", alpha "First", beta "Second".
+    assert_eq!(names(&by_display).0, ["gamma", "alpha", "beta"]);
+}
+
 /// `q` matches name or display name (case-sensitive); metadata pairs must all match;
 /// `status`, `disabled` and `id` filter exactly.
 #[test]

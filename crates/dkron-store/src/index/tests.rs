@@ -52,7 +52,7 @@ fn random_job(rng: &mut XorShift, name: String) -> Job {
 
 fn expected_page(
     jobs: &BTreeMap<String, Job>,
-    key: SortKey,
+    key: JobSort,
     order: SortOrder,
     filter: &Filter<'_>,
     start: usize,
@@ -122,7 +122,7 @@ fn random_operations_match_plain_sort() {
             disabled: Some(true),
         },
     ];
-    for key in SortKey::ALL {
+    for key in JobSort::ALL {
         for order in [SortOrder::Asc, SortOrder::Desc] {
             for filter in &filters {
                 for (start, end) in [
@@ -164,7 +164,7 @@ fn build_equals_incremental() {
         status: None,
         disabled: None,
     };
-    for key in SortKey::ALL {
+    for key in JobSort::ALL {
         assert_eq!(
             built.page(key, SortOrder::Asc, &filter, 0, None),
             incremental.page(key, SortOrder::Asc, &filter, 0, None)
@@ -177,17 +177,4 @@ fn build_equals_incremental() {
         );
     }
     assert!(built.get("missing").is_none());
-}
-
-/// Sort keys parse from dkron's names; `id` means `name`; others are refused.
-#[test]
-fn sort_key_names() {
-    for key in SortKey::ALL {
-        assert_eq!(key.as_str().parse::<SortKey>().unwrap(), key);
-    }
-    assert_eq!("id".parse::<SortKey>().unwrap(), SortKey::Name);
-    assert!(matches!(
-        "owner".parse::<SortKey>(),
-        Err(Error::UnknownSortKey { .. })
-    ));
 }

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use dkron_model::JobStatus;
-use dkron_store::{Apply, JobQuery, SortKey, SortOrder, Store};
+use dkron_model::{JobSort, JobStatus};
+use dkron_store::{Apply, JobQuery, SortOrder, Store};
 
 use crate::support::*;
 
@@ -12,7 +12,7 @@ fn names(store: &Store, query: &JobQuery) -> (Vec<String>, usize) {
     (page.jobs.into_iter().map(|j| j.name).collect(), page.total)
 }
 
-fn sorted(sort: SortKey, order: SortOrder) -> JobQuery {
+fn sorted(sort: JobSort, order: SortOrder) -> JobQuery {
     JobQuery {
         sort,
         order,
@@ -53,14 +53,14 @@ fn every_sort_key_both_ways() {
     done(&store, finished(started("a", "n", 30, 30), 1, true));
     done(&store, finished(started("b", "n", 40, 40), 1, false));
     let cases = [
-        (SortKey::Name, ["a", "b", "c"]),
-        (SortKey::DisplayName, ["b", "c", "a"]), // alpha, Beta, Zeta: case-insensitive
-        (SortKey::Schedule, ["b", "c", "a"]),
-        (SortKey::SuccessCount, ["b", "a", "c"]),
-        (SortKey::ErrorCount, ["a", "c", "b"]),
-        (SortKey::LastSuccess, ["b", "c", "a"]), // never, 21, 31
-        (SortKey::LastError, ["a", "c", "b"]),
-        (SortKey::Next, ["b", "c", "a"]), // none first
+        (JobSort::Name, ["a", "b", "c"]),
+        (JobSort::DisplayName, ["b", "c", "a"]), // alpha, Beta, Zeta: case-insensitive
+        (JobSort::Schedule, ["b", "c", "a"]),
+        (JobSort::SuccessCount, ["b", "a", "c"]),
+        (JobSort::ErrorCount, ["a", "c", "b"]),
+        (JobSort::LastSuccess, ["b", "c", "a"]), // never, 21, 31
+        (JobSort::LastError, ["a", "c", "b"]),
+        (JobSort::Next, ["b", "c", "a"]), // none first
     ];
     for (key, expected) in cases {
         let (asc, total) = names(&store, &sorted(key, SortOrder::Asc));
@@ -179,7 +179,7 @@ fn index_follows_writes() {
         put(&store, job(name));
     }
     done(&store, finished(started("a", "n", 1, 1), 1, true));
-    let by_success = sorted(SortKey::SuccessCount, SortOrder::Desc);
+    let by_success = sorted(JobSort::SuccessCount, SortOrder::Desc);
     assert_eq!(names(&store, &by_success).0[0], "a");
     done(&store, finished(started("c", "n", 1, 1), 1, true));
     done(&store, finished(started("c", "n", 2, 2), 1, true));

@@ -9,8 +9,8 @@ use std::{
     thread,
 };
 
-use dkron_model::LaunchRecord;
-use dkron_store::{Apply, Error, JobQuery, RaftApplied, SortKey, SortOrder, Store};
+use dkron_model::{JobSort, LaunchRecord};
+use dkron_store::{Apply, Error, JobQuery, RaftApplied, SortOrder, Store};
 use jiff::civil::date;
 
 use crate::support::*;
@@ -106,7 +106,7 @@ fn round_trip_replaces_state() {
     // The rebuilt index sorts the imported jobs.
     let page = target
         .list_jobs(&JobQuery {
-            sort: SortKey::SuccessCount,
+            sort: JobSort::SuccessCount,
             order: SortOrder::Desc,
             ..JobQuery::default()
         })
