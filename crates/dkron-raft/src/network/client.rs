@@ -113,32 +113,8 @@ impl Network {
     /// # Errors
     /// [`crate::Error::Rpc`] when it cannot be reached or answers badly.
     pub async fn peer_info(&self, rpc_addr: &str, timeout: Duration) -> crate::Result<PeerInfo> {
-        let rpc_error = |reason: String| crate::Error::Rpc {
-            target: rpc_addr.to_owned(),
-            reason,
-        };
-        let (status, body) = match self
-            .exchange(
-                Method::GET,
-                &format!("http://{rpc_addr}{INFO_PATH}"),
-                Vec::new(),
-                timeout,
-            )
+        self.control_call(rpc_addr, Method::GET, INFO_PATH, Vec::new(), timeout)
             .await
-        {
-            Ok(reply) => reply,
-            Err(CallError::Timeout) => return Err(rpc_error("timed out".to_owned())),
-            Err(CallError::Connect(reason) | CallError::Other(reason)) => {
-                return Err(rpc_error(reason));
-            }
-        };
-        if !status.is_success() {
-            return Err(rpc_error(format!(
-                "status {status}: {}",
-                String::from_utf8_lossy(&body)
-            )));
-        }
-        serde_json::from_slice(&body).map_err(|e| rpc_error(e.to_string()))
     }
 
     /// Asks the server at `rpc_addr` to add `request` as a voter.
@@ -148,13 +124,30 @@ impl Network {
         request: &JoinRequest,
         timeout: Duration,
     ) -> crate::Result<Result<(), JoinRefused>> {
+        let body = serde_json::to_vec(request).map_err(|e| crate::Error::Rpc {
+            target: rpc_addr.to_owned(),
+            reason: e.to_string(),
+        })?;
+        self.control_call(rpc_addr, Method::POST, JOIN_PATH, body, timeout)
+            .await
+    }
+
+    /// One control request (not openraft's): any failure, a non-2xx status included, is
+    /// [`crate::Error::Rpc`] naming the peer.
+    async fn control_call<T: DeserializeOwned>(
+        &self,
+        rpc_addr: &str,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> crate::Result<T> {
         let rpc_error = |reason: String| crate::Error::Rpc {
             target: rpc_addr.to_owned(),
             reason,
         };
-        let body = serde_json::to_vec(request).map_err(|e| rpc_error(e.to_string()))?;
-        let url = format!("http://{rpc_addr}{JOIN_PATH}");
-        let (status, body) = match self.exchange(Method::POST, &url, body, timeout).await {
+        let url = format!("http://{rpc_addr}{path}");
+        let (status, body) = match self.exchange(method, &url, body, timeout).await {
             Ok(reply) => reply,
             Err(CallError::Timeout) => return Err(rpc_error("timed out".to_owned())),
             Err(CallError::Connect(reason) | CallError::Other(reason)) => {
