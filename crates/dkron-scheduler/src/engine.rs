@@ -438,12 +438,7 @@ impl Engine {
         slot.last_at = PackedTime::new(last.unwrap_or(NO_TIME));
         slot.next_at = PackedTime::new(next.unwrap_or(NO_TIME));
         if let Some(at) = next {
-            reserve_heap_gently(&mut self.heap);
-            self.heap.push(Reverse(HeapEntry {
-                at: heap_at(at),
-                slot: idx,
-                generation,
-            }));
+            self.queue_fire(at, idx, generation);
         }
         for at in missed {
             self.delay(
@@ -455,6 +450,16 @@ impl Engine {
                 },
             );
         }
+    }
+
+    /// Queues the next fire of slot `idx` at `at`, as an entry of the slot's `generation`.
+    fn queue_fire(&mut self, at: Timestamp, idx: u32, generation: u32) {
+        reserve_heap_gently(&mut self.heap);
+        self.heap.push(Reverse(HeapEntry {
+            at: heap_at(at),
+            slot: idx,
+            generation,
+        }));
     }
 
     fn slot(&self, idx: u32) -> Option<&Slot> {
@@ -723,12 +728,7 @@ impl Engine {
         slot.next_at = PackedTime::new(next.unwrap_or(NO_TIME));
         slot.last_at = PackedTime::new(fire_at);
         if let Some(at) = next {
-            let generation = entry.generation;
-            self.heap.push(Reverse(HeapEntry {
-                at: heap_at(at),
-                slot: entry.slot,
-                generation,
-            }));
+            self.queue_fire(at, entry.slot, entry.generation);
         }
         self.fire_timed(entry.slot, fire_at);
         true
@@ -972,12 +972,7 @@ impl Engine {
         };
         slot.next_at = PackedTime::new(next.unwrap_or(NO_TIME));
         if let Some(at) = next {
-            reserve_heap_gently(&mut self.heap);
-            self.heap.push(Reverse(HeapEntry {
-                at: heap_at(at),
-                slot: idx,
-                generation,
-            }));
+            self.queue_fire(at, idx, generation);
         }
     }
 
