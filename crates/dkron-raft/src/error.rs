@@ -21,6 +21,14 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// No member of the cluster has this name or numeric id (`raft remove-peer`).
+    #[error("no member is named or numbered `{peer}` (members: {})", members.join(", "))]
+    UnknownPeer {
+        /// The name or id asked for.
+        peer: String,
+        /// The members' names, as the server asked knows them.
+        members: Vec<String>,
+    },
     /// The cluster is already initialized (bootstrap asked twice, or a peer already has state).
     #[error("the cluster is already initialized")]
     AlreadyInitialized,

@@ -5,7 +5,8 @@
 //! [`StateMachine`] applies it to its own `dkron-store` in one atomic batch that also records the
 //! applied position. The node drives all of it through [`RaftNode`]: bootstrap, membership,
 //! leadership, [`RaftNode::write`] (which answers [`Error::NotLeader`] on followers so callers
-//! can forward) and linearizable reads.
+//! can forward), [`RaftNode::write_anywhere`] (which forwards to the leader itself) and
+//! linearizable reads.
 //!
 //! # What it does not do
 //!
@@ -27,11 +28,14 @@
 //!   writes, entries and syncs).
 //! - [`StateMachine`]: applies entries; snapshots are files (the store's export stream plus a
 //!   trailer with the snapshot meta), sent in chunks, never held whole in memory.
-//! - [`Network`] / [`router`] / [`serve`]: peer RPC (append, vote, snapshot chunks, info, join), with
-//!   the [`ClusterKey`] checked in constant time.
+//! - [`Network`] / [`router`] / [`serve`]: peer RPC (append, vote, snapshot chunks, info, join,
+//!   forwarded writes, peers and their removal), with the [`ClusterKey`] checked in constant time.
+//! - [`list_peers`], [`remove_peer`], [`leave`]: the operator's client calls (`raft list-peers`,
+//!   `raft remove-peer`, `leave`) to a server's RPC address.
 //! - [`RaftNode`], [`RaftConfig`]: the control API — [`RaftNode::bootstrap_single`],
-//!   [`RaftNode::bootstrap_expect`], [`RaftNode::join`], learners, promotion and removal, the
-//!   leader and membership, a [`Leadership`] watch, writes and linearizable reads.
+//!   [`RaftNode::bootstrap_expect`], [`RaftNode::join`], [`RaftNode::leave`], learners,
+//!   promotion and removal, the leader and membership, a [`Leadership`] watch, writes and
+//!   linearizable reads.
 //!
 //! # Invariants
 //!
@@ -61,7 +65,7 @@ pub use error::{Error, Result};
 pub use log_store::{LogReader, LogStats, LogStatsSnapshot, LogStore};
 pub use network::{
     ClusterKey, KEY_HEADER, PeerInfo,
-    client::{Network, PeerClient},
+    client::{Network, PeerClient, leave, list_peers, remove_peer},
     server::{serve, serve_with_shutdown},
 };
 pub use node::{Bootstrap, Leadership, Peer, RaftConfig, RaftNode, Written};

@@ -1,7 +1,11 @@
 //! Peer RPC over HTTP/1.1: the server routes ([`server::router`]) mounted on the node's RPC
 //! port, and the pooled client ([`client::Network`]) openraft replicates through.
 //!
-//! Routes (all `POST` except `info`):
+//! [`Command`]: crate::Command
+//! [`RaftNode::write`]: crate::RaftNode::write
+//! [`RaftNode::leave`]: crate::RaftNode::leave
+//!
+//! Routes (all `POST` except `info` and `peers`):
 //!
 //! | path | body | answer |
 //! |---|---|---|
@@ -10,6 +14,14 @@
 //! | `/raft/snapshot` | header length u32 BE, JSON `InstallSnapshotRequest` without its data, raw chunk | JSON `Result<InstallSnapshotResponse, RaftError<InstallSnapshotError>>` |
 //! | `GET /raft/info` | — | JSON [`PeerInfo`] (bootstrap discovery) |
 //! | `/raft/join` | JSON `JoinRequest` (id, node) | JSON `Result<(), JoinRefused>`: the leader adds the sender as a voter |
+//! | `/raft/forward` | JSON [`Command`] | JSON `Result<Written, ForwardRefused>`: the receiver commits it with [`RaftNode::write`] |
+//! | `GET /raft/peers` | — | JSON `Vec<Peer>`: the membership as the receiver knows it, with who leads |
+//! | `/raft/remove-peer` | JSON `RemovePeerRequest` (id) | JSON `Result<(), ForwardRefused>`: the leader removes the member |
+//! | `/raft/leave` | — | JSON `Result<(), ForwardRefused>`: the receiver leaves ([`RaftNode::leave`]) |
+//!
+//! `forward` and `remove-peer` answer `NotLeader` naming the leader on a follower: the sender
+//! follows it (at most a few hops, [`client::call_leader`]) rather than the receiver proxying,
+//! so a request never loops between servers that disagree on who leads.
 //!
 //! Snapshot chunks travel as raw bytes (JSON would inflate them about 3.5×); openraft sends a
 //! snapshot file chunk by chunk, so neither side holds it whole.
@@ -23,7 +35,10 @@ pub(crate) mod server;
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{NodeId, NodeInfo};
+use crate::{
+    Error,
+    types::{NodeId, NodeInfo},
+};
 
 /// Header carrying the cluster key on every peer request.
 pub const KEY_HEADER: &str = "x-dkron-cluster-key";
@@ -33,6 +48,10 @@ pub(crate) const VOTE_PATH: &str = "/raft/vote";
 pub(crate) const SNAPSHOT_PATH: &str = "/raft/snapshot";
 pub(crate) const INFO_PATH: &str = "/raft/info";
 pub(crate) const JOIN_PATH: &str = "/raft/join";
+pub(crate) const FORWARD_PATH: &str = "/raft/forward";
+pub(crate) const PEERS_PATH: &str = "/raft/peers";
+pub(crate) const REMOVE_PEER_PATH: &str = "/raft/remove-peer";
+pub(crate) const LEAVE_PATH: &str = "/raft/leave";
 
 /// Largest request body the server accepts: a batch of entries or one snapshot chunk.
 pub(crate) const MAX_BODY: usize = 64 << 20;
@@ -102,6 +121,54 @@ pub(crate) enum JoinRefused {
     NotLeader { leader: Option<(NodeId, NodeInfo)> },
     /// The membership change failed (another change in progress, Raft stopping, …).
     Failed { reason: String },
+}
+
+/// A member to remove (`POST /raft/remove-peer`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RemovePeerRequest {
+    pub(crate) id: NodeId,
+}
+
+/// Why a forwarded request (`forward`, `remove-peer`) was not done: the [`Error`] variants a
+/// caller branches on, in a form that crosses the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum ForwardRefused {
+    /// Ask the leader instead (when known).
+    NotLeader { leader: Option<(NodeId, NodeInfo)> },
+    /// The leader could not reach a quorum.
+    NoQuorum,
+    /// A membership change was refused.
+    Membership { reason: String },
+    /// The receiver gave up waiting for something.
+    Timeout { what: String },
+    /// Anything else: the receiver's Raft stopped, its store failed, …
+    Fatal { reason: String },
+}
+
+impl From<Error> for ForwardRefused {
+    fn from(error: Error) -> ForwardRefused {
+        match error {
+            Error::NotLeader { leader } => ForwardRefused::NotLeader { leader },
+            Error::NoQuorum => ForwardRefused::NoQuorum,
+            Error::Membership { reason } => ForwardRefused::Membership { reason },
+            Error::Timeout { what } => ForwardRefused::Timeout { what },
+            other => ForwardRefused::Fatal {
+                reason: crate::command::error_chain(&other),
+            },
+        }
+    }
+}
+
+impl From<ForwardRefused> for Error {
+    fn from(refused: ForwardRefused) -> Error {
+        match refused {
+            ForwardRefused::NotLeader { leader } => Error::NotLeader { leader },
+            ForwardRefused::NoQuorum => Error::NoQuorum,
+            ForwardRefused::Membership { reason } => Error::Membership { reason },
+            ForwardRefused::Timeout { what } => Error::Timeout { what },
+            ForwardRefused::Fatal { reason } => Error::Fatal { reason },
+        }
+    }
 }
 
 /// Splits a snapshot body into its header (JSON) and its raw chunk.

@@ -4,7 +4,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::Path,
-    sync::{Arc, atomic::Ordering},
+    sync::{Arc, Weak, atomic::Ordering},
     time::Duration,
 };
 
@@ -13,6 +13,7 @@ use openraft::{
     ChangeMembers, Config, Raft, RaftMetrics, ServerState, SnapshotPolicy,
     error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, InitializeError, RaftError},
 };
+use serde::{Deserialize, Serialize};
 use tokio::{
     sync::{Semaphore, mpsc, oneshot, watch},
     task::{JoinHandle, JoinSet},
@@ -23,7 +24,11 @@ use crate::{
     Error, Result,
     command::{Command, Response},
     log_store::{LogStats, LogStatsSnapshot, LogStore},
-    network::{ClusterKey, JoinRefused, JoinRequest, client::Network, server},
+    network::{
+        ClusterKey, FORWARD_PATH, JoinRefused, JoinRequest,
+        client::{Network, encode_control},
+        server,
+    },
     state_machine::StateMachine,
     types::{NodeId, NodeInfo, TypeConfig, node_id_from_name},
 };
@@ -121,8 +126,8 @@ pub struct Leadership {
     pub is_self: bool,
 }
 
-/// A member of the Raft group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A member of the Raft group (also what `GET /raft/peers` answers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peer {
     /// Raft id.
     pub id: NodeId,
@@ -152,8 +157,9 @@ pub enum Bootstrap {
     ClusterExists,
 }
 
-/// A committed write: where it is in the log and what applying it returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A committed write: where it is in the log and what applying it returned (also what a
+/// forwarded write answers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Written {
     /// Log index of the entry.
     pub index: u64,
@@ -168,6 +174,27 @@ pub struct RaftNode {
     inner: Arc<Inner>,
 }
 
+/// A [`RaftNode`] that does not keep it alive (held by its own RPC routes).
+#[derive(Debug, Clone)]
+pub(crate) struct WeakRaftNode(Weak<Inner>);
+
+impl WeakRaftNode {
+    /// The node, unless every [`RaftNode`] clone was dropped.
+    pub(crate) fn upgrade(&self) -> Option<RaftNode> {
+        self.0.upgrade().map(|inner| RaftNode { inner })
+    }
+}
+
+/// How long [`RaftNode::write_anywhere`] and [`RaftNode::leave`] wait for a leader to be
+/// known before giving up (an election takes 150-300 ms).
+const LEADER_WAIT: Duration = Duration::from_secs(2);
+/// Bound on a forwarded write, redirections included.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a forwarding server waits for its own state machine to apply the write.
+const APPLY_WAIT: Duration = Duration::from_secs(5);
+/// Bound on a leave asked over RPC (`POST /raft/leave`).
+pub(crate) const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct Inner {
     raft: Raft<TypeConfig>,
     id: NodeId,
@@ -177,6 +204,8 @@ struct Inner {
     network: Network,
     stats: Arc<LogStats>,
     leadership: watch::Receiver<Leadership>,
+    /// Set once [`RaftNode::leave`] succeeded.
+    left: watch::Sender<bool>,
     writes: mpsc::UnboundedSender<PendingWrite>,
     /// The leadership watcher, the write batcher and the snapshot trigger; aborted when the
     /// node is dropped.
@@ -266,6 +295,7 @@ impl RaftNode {
                 network,
                 stats,
                 leadership,
+                left: watch::Sender::new(false),
                 writes,
                 tasks: vec![watcher, batcher, snapshots],
             }),
@@ -279,6 +309,7 @@ impl RaftNode {
             self.inner.id,
             self.inner.node.clone(),
             self.inner.key.clone(),
+            WeakRaftNode(Arc::downgrade(&self.inner)),
         )
     }
 
@@ -520,8 +551,20 @@ impl RaftNode {
     /// itself (it steps down once the change commits).
     ///
     /// # Errors
-    /// [`Error::NotLeader`], [`Error::Membership`], [`Error::Fatal`].
+    /// [`Error::NotLeader`], [`Error::NoQuorum`], [`Error::Membership`], [`Error::Fatal`].
     pub async fn remove_peer(&self, id: NodeId) -> Result<()> {
+        if !self.is_leader() {
+            // Why: openraft checks for a membership change in progress before leadership, so a
+            // follower that has not seen the initial membership committed would answer "change
+            // in progress" instead of naming the leader to ask.
+            return Err(Error::NotLeader {
+                leader: self.leader(),
+            });
+        }
+        // Why: a leader just elected has not committed an entry of its term yet, so openraft
+        // still counts the membership it started with as a change in progress and refuses a
+        // new one; the barrier waits for that commit.
+        self.linearizable_barrier().await?;
         let voter = self
             .membership()
             .iter()
@@ -610,6 +653,107 @@ impl RaftNode {
             .send(PendingWrite { command, reply })
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// As [`RaftNode::write`], from any server: a follower forwards the command to the leader
+    /// (`POST /raft/forward`, following redirections), then waits until its own state machine
+    /// has applied the write, so a client reads its own write from the server it wrote through.
+    /// When no leader is known yet it waits for one (about 2 s).
+    ///
+    /// A forwarded write that the leader committed is returned even if this server has not
+    /// applied it within about 5 s (a warning is logged): the write is done, only the read
+    /// that follows it here may not see it yet.
+    ///
+    /// A failure after the command reached the leader (its loss of leadership, a timeout, a
+    /// broken connection) does not say whether it committed: retry only idempotent commands.
+    ///
+    /// # Errors
+    /// [`Error::NotLeader`] when no leader could be found or reached through redirections;
+    /// [`Error::NoQuorum`], [`Error::Timeout`], [`Error::Fatal`] as the leader reports them;
+    /// [`Error::Rpc`] when the leader cannot be reached.
+    pub async fn write_anywhere(&self, command: Command) -> Result<Written> {
+        let leader_deadline = Instant::now() + LEADER_WAIT;
+        loop {
+            let leader = match self.write(command.clone()).await {
+                Err(Error::NotLeader {
+                    leader: Some((id, leader)),
+                }) if id != self.inner.id => leader,
+                Err(Error::NotLeader { .. }) if Instant::now() < leader_deadline => {
+                    self.pause_for_leader(leader_deadline).await;
+                    continue;
+                }
+                done => return done,
+            };
+            let body = encode_control(&leader.rpc_addr, &command)?;
+            let written: Written = self
+                .inner
+                .network
+                .call_leader(
+                    &leader.rpc_addr,
+                    FORWARD_PATH,
+                    &body,
+                    Instant::now() + FORWARD_TIMEOUT,
+                )
+                .await?;
+            if let Err(error) = self.wait_applied(written.index, APPLY_WAIT).await {
+                tracing::warn!(
+                    index = written.index,
+                    %error,
+                    "a forwarded write committed but this server has not applied it yet"
+                );
+            }
+            return Ok(written);
+        }
+    }
+
+    /// Waits until a leader is known or `deadline`, plus a short pause: a leader this node
+    /// already knows may be one stepping down.
+    async fn pause_for_leader(&self, deadline: Instant) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = self.wait_for_leader(left).await;
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(Duration::from_millis(50).min(left)).await;
+    }
+
+    /// Removes this node from the cluster's members, through the leader: a follower asks the
+    /// leader (`POST /raft/remove-peer`); a leader removes itself and steps down once the change
+    /// commits. Then [`RaftNode::watch_left`] turns `true`: stop the node, it no longer
+    /// receives the log.
+    ///
+    /// # Errors
+    /// [`Error::NotLeader`] or [`Error::Timeout`] when no leader answered within `timeout`;
+    /// [`Error::Membership`] (another change in progress), [`Error::Rpc`], [`Error::Fatal`].
+    pub async fn leave(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let leader_deadline = Instant::now() + LEADER_WAIT.min(timeout);
+        loop {
+            match self.remove_peer(self.inner.id).await {
+                Err(Error::NotLeader {
+                    leader: Some((id, leader)),
+                }) if id != self.inner.id => {
+                    self.inner
+                        .network
+                        .request_remove(&leader.rpc_addr, self.inner.id, deadline)
+                        .await?;
+                    self.mark_left();
+                    return Ok(());
+                }
+                Err(Error::NotLeader { .. }) if Instant::now() < leader_deadline => {
+                    self.pause_for_leader(leader_deadline).await;
+                }
+                done => return done.map(|()| self.mark_left()),
+            }
+        }
+    }
+
+    fn mark_left(&self) {
+        self.inner.left.send_replace(true);
+    }
+
+    /// A watch that turns `true` once this node has left the cluster through
+    /// [`RaftNode::leave`] (asked locally or over RPC by `dkrond leave`): the node should stop.
+    pub fn watch_left(&self) -> watch::Receiver<bool> {
+        self.inner.left.subscribe()
     }
 
     /// Confirms this node still leads and waits until its state machine has applied everything

@@ -23,12 +23,98 @@ use openraft::{
     },
 };
 use serde::{Serialize, de::DeserializeOwned};
+use tokio::time::Instant;
 
 use super::{
-    APPEND_PATH, ClusterKey, INFO_PATH, JOIN_PATH, JoinRefused, JoinRequest, KEY_HEADER, PeerInfo,
-    SNAPSHOT_PATH, VOTE_PATH, join_snapshot_body,
+    APPEND_PATH, ClusterKey, INFO_PATH, JOIN_PATH, JoinRefused, JoinRequest, KEY_HEADER,
+    LEAVE_PATH, PEERS_PATH, PeerInfo, REMOVE_PEER_PATH, RemovePeerRequest, SNAPSHOT_PATH,
+    VOTE_PATH, join_snapshot_body,
 };
-use crate::types::{NodeId, NodeInfo, TypeConfig};
+use crate::{
+    Error,
+    network::ForwardRefused,
+    node::Peer,
+    types::{NodeId, NodeInfo, TypeConfig},
+};
+
+/// Most `NotLeader` redirections one forwarded request follows: servers that disagree on who
+/// leads (an election under way) must not bounce it forever.
+const MAX_REDIRECTS: usize = 4;
+/// Pause before asking again a server that knows no leader (an election takes 150-300 ms).
+const NO_LEADER_PAUSE: Duration = Duration::from_millis(100);
+
+/// The members of the cluster as the server at `rpc_addr` knows them (`raft list-peers`),
+/// presenting `key` when given. [`Peer::leader`] marks the leader it knows.
+///
+/// # Errors
+/// [`Error::Rpc`] when the server cannot be reached, refuses the key or answers badly;
+/// [`Error::Timeout`] when it does not answer within `timeout`.
+pub async fn list_peers(
+    rpc_addr: &str,
+    key: Option<&ClusterKey>,
+    timeout: Duration,
+) -> crate::Result<Vec<Peer>> {
+    Network::new(0, key.cloned()).peers(rpc_addr, timeout).await
+}
+
+/// Removes a member from the cluster through the server at `rpc_addr` (`raft remove-peer`):
+/// `peer` is a node name or a numeric Raft id, resolved against that server's membership, and
+/// the removal is done by the leader (followed if `rpc_addr` does not lead). Returns the member
+/// removed.
+///
+/// # Errors
+/// [`Error::UnknownPeer`] when no member has that name or id; [`Error::NotLeader`] when no
+/// leader could be reached; [`Error::Membership`] when the leader refuses (another change in
+/// progress); [`Error::Rpc`] and [`Error::Timeout`] as [`list_peers`].
+pub async fn remove_peer(
+    rpc_addr: &str,
+    key: Option<&ClusterKey>,
+    peer: &str,
+    timeout: Duration,
+) -> crate::Result<Peer> {
+    let deadline = Instant::now() + timeout;
+    let network = Network::new(0, key.cloned());
+    let members = network.peers(rpc_addr, timeout).await?;
+    let Some(member) = resolve_peer(&members, peer) else {
+        return Err(Error::UnknownPeer {
+            peer: peer.to_owned(),
+            members: members.iter().map(|m| m.node.name.clone()).collect(),
+        });
+    };
+    network
+        .request_remove(rpc_addr, member.id, deadline)
+        .await?;
+    Ok(member.clone())
+}
+
+/// Asks the server at `rpc_addr` to leave the cluster (`dkrond leave`): it has the leader
+/// remove it from the members ([`crate::RaftNode::leave`]), then reports it through
+/// [`crate::RaftNode::watch_left`] so its node can stop.
+///
+/// # Errors
+/// What [`crate::RaftNode::leave`] failed with on that server; [`Error::Rpc`] and
+/// [`Error::Timeout`] as [`list_peers`].
+pub async fn leave(
+    rpc_addr: &str,
+    key: Option<&ClusterKey>,
+    timeout: Duration,
+) -> crate::Result<()> {
+    let reply: Result<(), ForwardRefused> = Network::new(0, key.cloned())
+        .control_call(rpc_addr, Method::POST, LEAVE_PATH, Vec::new(), timeout)
+        .await?;
+    reply.map_err(Error::from)
+}
+
+/// The member named `peer`, or numbered `peer` when no member has that name.
+pub(crate) fn resolve_peer<'a>(members: &'a [Peer], peer: &str) -> Option<&'a Peer> {
+    members
+        .iter()
+        .find(|member| member.node.name == peer)
+        .or_else(|| {
+            let id: NodeId = peer.parse().ok()?;
+            members.iter().find(|member| member.id == id)
+        })
+}
 
 /// A transport failure, as openraft's error wrappers want it (`std::error::Error`).
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +197,7 @@ impl Network {
     /// Asks the node at `rpc_addr` who it is (bootstrap discovery).
     ///
     /// # Errors
-    /// [`crate::Error::Rpc`] when it cannot be reached or answers badly.
+    /// [`crate::Error::Rpc`] when it cannot be reached or answers badly; [`Error::Timeout`].
     pub async fn peer_info(&self, rpc_addr: &str, timeout: Duration) -> crate::Result<PeerInfo> {
         self.control_call(rpc_addr, Method::GET, INFO_PATH, Vec::new(), timeout)
             .await
@@ -124,16 +210,84 @@ impl Network {
         request: &JoinRequest,
         timeout: Duration,
     ) -> crate::Result<Result<(), JoinRefused>> {
-        let body = serde_json::to_vec(request).map_err(|e| crate::Error::Rpc {
-            target: rpc_addr.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let body = encode_control(rpc_addr, request)?;
         self.control_call(rpc_addr, Method::POST, JOIN_PATH, body, timeout)
             .await
     }
 
+    /// The membership as the server at `rpc_addr` knows it.
+    pub(crate) async fn peers(
+        &self,
+        rpc_addr: &str,
+        timeout: Duration,
+    ) -> crate::Result<Vec<Peer>> {
+        self.control_call(rpc_addr, Method::GET, PEERS_PATH, Vec::new(), timeout)
+            .await
+    }
+
+    /// Has the leader remove member `id`, asking `rpc_addr` first.
+    pub(crate) async fn request_remove(
+        &self,
+        rpc_addr: &str,
+        id: NodeId,
+        deadline: Instant,
+    ) -> crate::Result<()> {
+        let body = encode_control(rpc_addr, &RemovePeerRequest { id })?;
+        self.call_leader(rpc_addr, REMOVE_PEER_PATH, &body, deadline)
+            .await
+    }
+
+    /// Posts `body` to `path` on `first`, following the `NotLeader` answers to the leader they
+    /// name (at most [`MAX_REDIRECTS`] times), until a server does it or `deadline` passes. A
+    /// server that knows no leader is asked again after a pause (an election is under way).
+    ///
+    /// Why the sender follows instead of the receiver proxying: a request then never loops
+    /// between servers that disagree on who leads, and each hop has the caller's deadline.
+    pub(crate) async fn call_leader<T: DeserializeOwned>(
+        &self,
+        first: &str,
+        path: &str,
+        body: &[u8],
+        deadline: Instant,
+    ) -> crate::Result<T> {
+        let mut target = first.to_owned();
+        let mut redirects = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout {
+                    what: format!("a leader to answer {path} (last asked {target})"),
+                });
+            }
+            let reply: Result<T, ForwardRefused> = self
+                .control_call(&target, Method::POST, path, body.to_vec(), left)
+                .await?;
+            match reply {
+                Ok(value) => return Ok(value),
+                Err(ForwardRefused::NotLeader {
+                    leader: Some((id, leader)),
+                }) if leader.rpc_addr != target => {
+                    if redirects == MAX_REDIRECTS {
+                        return Err(Error::NotLeader {
+                            leader: Some((id, leader)),
+                        });
+                    }
+                    redirects += 1;
+                    target = leader.rpc_addr;
+                }
+                Err(ForwardRefused::NotLeader { .. }) => {
+                    // No leader known (an election is under way), or the receiver names itself
+                    // while stepping down: ask again after a pause, until the deadline.
+                    tokio::time::sleep(NO_LEADER_PAUSE.min(left)).await;
+                }
+                Err(refused) => return Err(refused.into()),
+            }
+        }
+    }
+
     /// One control request (not openraft's): any failure, a non-2xx status included, is
-    /// [`crate::Error::Rpc`] naming the peer.
+    /// [`crate::Error::Rpc`] naming the peer, or [`Error::Timeout`] when it does not answer in
+    /// time.
     async fn control_call<T: DeserializeOwned>(
         &self,
         rpc_addr: &str,
@@ -149,7 +303,11 @@ impl Network {
         let url = format!("http://{rpc_addr}{path}");
         let (status, body) = match self.exchange(method, &url, body, timeout).await {
             Ok(reply) => reply,
-            Err(CallError::Timeout) => return Err(rpc_error("timed out".to_owned())),
+            Err(CallError::Timeout) => {
+                return Err(Error::Timeout {
+                    what: format!("{rpc_addr} to answer {path}"),
+                });
+            }
             Err(CallError::Connect(reason) | CallError::Other(reason)) => {
                 return Err(rpc_error(reason));
             }
@@ -162,6 +320,14 @@ impl Network {
         }
         serde_json::from_slice(&body).map_err(|e| rpc_error(e.to_string()))
     }
+}
+
+/// The JSON body of a control request to `rpc_addr`.
+pub(crate) fn encode_control<T: Serialize>(rpc_addr: &str, value: &T) -> crate::Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::Rpc {
+        target: rpc_addr.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {

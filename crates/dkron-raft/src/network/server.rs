@@ -22,16 +22,24 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use super::{
-    APPEND_PATH, ClusterKey, INFO_PATH, JOIN_PATH, JoinRefused, JoinRequest, KEY_HEADER, MAX_BODY,
-    PeerInfo, SNAPSHOT_PATH, VOTE_PATH, split_snapshot_body,
+    APPEND_PATH, ClusterKey, FORWARD_PATH, ForwardRefused, INFO_PATH, JOIN_PATH, JoinRefused,
+    JoinRequest, KEY_HEADER, LEAVE_PATH, MAX_BODY, PEERS_PATH, PeerInfo, REMOVE_PEER_PATH,
+    RemovePeerRequest, SNAPSHOT_PATH, VOTE_PATH, split_snapshot_body,
 };
-use crate::types::{NodeId, NodeInfo, TypeConfig};
+use crate::{
+    command::Command,
+    node::{LEAVE_TIMEOUT, RaftNode, WeakRaftNode, Written},
+    types::{NodeId, NodeInfo, TypeConfig},
+};
 
 struct ServerState {
     raft: Raft<TypeConfig>,
     key: Option<ClusterKey>,
     id: NodeId,
     node: NodeInfo,
+    /// The node's control API (writes, membership) for the forwarded requests. Weak: the routes
+    /// must not keep a dropped node's tasks alive for as long as the server runs.
+    local: WeakRaftNode,
 }
 
 impl ServerState {
@@ -48,6 +56,13 @@ impl ServerState {
             Some((StatusCode::UNAUTHORIZED, "missing or wrong cluster key").into_response())
         }
     }
+
+    /// The local node, or the refusal to send when it is gone (shutting down).
+    fn local(&self) -> Result<RaftNode, ForwardRefused> {
+        self.local.upgrade().ok_or_else(|| ForwardRefused::Fatal {
+            reason: "this node is shutting down".to_owned(),
+        })
+    }
 }
 
 /// The peer RPC routes for `raft`, to merge into the node's RPC router.
@@ -56,12 +71,14 @@ pub(crate) fn router(
     id: NodeId,
     node: NodeInfo,
     key: Option<ClusterKey>,
+    local: WeakRaftNode,
 ) -> Router {
     let state = Arc::new(ServerState {
         raft,
         key,
         id,
         node,
+        local,
     });
     Router::new()
         .route(APPEND_PATH, post(append))
@@ -69,6 +86,10 @@ pub(crate) fn router(
         .route(SNAPSHOT_PATH, post(snapshot))
         .route(INFO_PATH, get(info))
         .route(JOIN_PATH, post(join))
+        .route(FORWARD_PATH, post(forward))
+        .route(PEERS_PATH, get(peers))
+        .route(REMOVE_PEER_PATH, post(remove_peer))
+        .route(LEAVE_PATH, post(leave))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -232,5 +253,79 @@ async fn join(State(state): State<Arc<ServerState>>, headers: HeaderMap, body: B
         Ok::<(), JoinRefused>(())
     }
     .await;
+    json_reply(&result)
+}
+
+/// A follower's write: commit it here (this node is believed to lead) and answer the outcome;
+/// a follower answers `NotLeader` so the sender follows the leader.
+async fn forward(
+    State(state): State<Arc<ServerState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let command: Command = match serde_json::from_slice(&body) {
+        Ok(command) => command,
+        Err(error) => return bad_request(&error),
+    };
+    let result: Result<Written, ForwardRefused> = match state.local() {
+        Ok(node) => node.write(command).await.map_err(ForwardRefused::from),
+        Err(refused) => Err(refused),
+    };
+    json_reply(&result)
+}
+
+/// The membership as this node knows it (`raft list-peers`).
+async fn peers(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    match state.local() {
+        Ok(node) => json_reply(&node.membership()),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this node is shutting down",
+        )
+            .into_response(),
+    }
+}
+
+/// Removes a member when this node leads; a follower answers `NotLeader`.
+async fn remove_peer(
+    State(state): State<Arc<ServerState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let request: RemovePeerRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return bad_request(&error),
+    };
+    let result: Result<(), ForwardRefused> = match state.local() {
+        Ok(node) => node
+            .remove_peer(request.id)
+            .await
+            .map_err(ForwardRefused::from),
+        Err(refused) => Err(refused),
+    };
+    json_reply(&result)
+}
+
+/// An operator asks this server to leave the cluster (`dkrond leave`).
+async fn leave(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let result: Result<(), ForwardRefused> = match state.local() {
+        Ok(node) => node
+            .leave(LEAVE_TIMEOUT)
+            .await
+            .map_err(ForwardRefused::from),
+        Err(refused) => Err(refused),
+    };
     json_reply(&result)
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use dkron_raft::{Command, Error, RaftNode, Refusal, Response};
+use dkron_raft::{ClusterKey, Command, Error, RaftNode, Refusal, Response};
 
 use crate::harness::{
     DEADLINE, TestNode, Tuning, agreed_leader, any_addr, cluster, eventually, raw_post, write_job,
@@ -507,4 +507,233 @@ async fn quick_start_and_shutdown_leaves_no_flusher_running() {
             "round {round}: the flusher thread still runs after shutdown"
         );
     }
+}
+
+/// A write through a follower is forwarded to the leader, committed, and readable on that
+/// follower as soon as `write_anywhere` returns; a refused command gives the same outcome as
+/// on the leader; on the leader it is a plain write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_through_a_follower_are_forwarded_and_read_back_there() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        key: Some("forward-key"),
+        ..Tuning::default()
+    };
+    let nodes = cluster(root.path(), &["a", "b", "c"], &tuning).await;
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let leader_id = agreed_leader(&refs).await;
+    let leader = by_id(&nodes, leader_id);
+    let follower = nodes
+        .iter()
+        .find(|n| n.id() != leader_id)
+        .expect("a follower");
+
+    for i in 0..5 {
+        let name = format!("via-follower-{i}");
+        let written = follower
+            .node
+            .write_anywhere(Command::SetJob(Box::new(crate::harness::job(&name))))
+            .await
+            .expect("a forwarded write commits");
+        assert!(
+            matches!(written.response, Response::JobWritten { created: true, .. }),
+            "{:?}",
+            written.response
+        );
+        assert!(
+            has_job(&follower.node, &name),
+            "the follower reads its own write right after it"
+        );
+    }
+
+    let delete_missing = || Command::DeleteJob {
+        name: "missing".to_owned(),
+    };
+    let on_follower = follower
+        .node
+        .write_anywhere(delete_missing())
+        .await
+        .expect("a refused command is still committed");
+    let on_leader = leader
+        .node
+        .write(delete_missing())
+        .await
+        .expect("committed on the leader");
+    assert_eq!(on_follower.response, on_leader.response);
+    assert_eq!(
+        on_follower.response,
+        Response::Refused(Refusal::JobNotFound {
+            job: "missing".to_owned()
+        })
+    );
+
+    let local = leader
+        .node
+        .write_anywhere(Command::SetJob(Box::new(crate::harness::job("on-leader"))))
+        .await
+        .expect("write on the leader");
+    assert!(local.index > on_follower.index);
+}
+
+/// Forwarded writes, peer lists and removals need the cluster key like every peer route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_routes_without_the_cluster_key_are_refused() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        key: Some("right-key"),
+        ..Tuning::default()
+    };
+    let node = TestNode::start("a", &root.path().join("a"), any_addr(), &tuning).await;
+    node.node.bootstrap_single().await.expect("bootstrap");
+    agreed_leader(&[&node]).await;
+    let forward = r#"{"DeleteJob":{"name":"x"}}"#;
+    let remove = format!(r#"{{"id":{}}}"#, node.id());
+    for key in [None, Some("wrong-key")] {
+        assert_eq!(
+            raw_post(node.addr, "/raft/forward", key, forward).await,
+            401
+        );
+        assert_eq!(
+            raw_post(node.addr, "/raft/remove-peer", key, &remove).await,
+            401
+        );
+    }
+    let addr = node.addr.to_string();
+    let wrong = ClusterKey::new("wrong-key");
+    assert!(matches!(
+        dkron_raft::list_peers(&addr, Some(&wrong), DEADLINE).await,
+        Err(Error::Rpc { .. })
+    ));
+    assert_eq!(node.node.membership().len(), 1, "nothing was removed");
+    assert_eq!(
+        raw_post(node.addr, "/raft/forward", Some("right-key"), forward).await,
+        200
+    );
+    let right = ClusterKey::new("right-key");
+    let peers = dkron_raft::list_peers(&addr, Some(&right), DEADLINE)
+        .await
+        .expect("peers with the right key");
+    assert_eq!(peers.len(), 1);
+    assert!(peers[0].leader && peers[0].voter);
+}
+
+/// Removing a follower by name through the other follower: the request follows the leader, and
+/// the two remaining servers list two voters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_is_removed_through_any_member() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning {
+        key: Some("remove-key"),
+        ..Tuning::default()
+    };
+    let key = ClusterKey::new("remove-key");
+    let nodes = cluster(root.path(), &["a", "b", "c"], &tuning).await;
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let leader_id = agreed_leader(&refs).await;
+    let followers: Vec<&TestNode> = nodes.iter().filter(|n| n.id() != leader_id).collect();
+    let (through, removed) = (followers[0], followers[1]);
+
+    let listed = dkron_raft::list_peers(&through.addr.to_string(), Some(&key), DEADLINE)
+        .await
+        .expect("peers");
+    assert_eq!(listed.len(), 3);
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|p| p.leader)
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        vec![leader_id]
+    );
+
+    let unknown =
+        dkron_raft::remove_peer(&through.addr.to_string(), Some(&key), "zz", DEADLINE).await;
+    assert!(
+        matches!(&unknown, Err(Error::UnknownPeer { peer, .. }) if peer == "zz"),
+        "{unknown:?}"
+    );
+
+    let gone = dkron_raft::remove_peer(
+        &through.addr.to_string(),
+        Some(&key),
+        &removed.name,
+        DEADLINE,
+    )
+    .await
+    .expect("removed through a follower");
+    assert_eq!(gone.id, removed.id());
+    let remaining = [by_id(&nodes, leader_id), through];
+    for node in remaining {
+        eventually(&format!("{} to see two members", node.name), || {
+            let members = node.node.membership();
+            members.len() == 2 && members.iter().all(|p| p.voter && p.id != removed.id())
+        })
+        .await;
+    }
+    // Numeric ids are accepted too: the survivor removes itself by id (it is now a follower
+    // of a two-server cluster).
+    let by_number = dkron_raft::remove_peer(
+        &through.addr.to_string(),
+        Some(&key),
+        &through.id().to_string(),
+        DEADLINE,
+    )
+    .await
+    .expect("removed by id");
+    assert_eq!(by_number.node.name, through.name);
+    eventually("the leader to be alone", || {
+        by_id(&nodes, leader_id).node.membership().len() == 1
+    })
+    .await;
+}
+
+/// `leave` from a follower (called locally) and then from the leader (asked over RPC, as
+/// `dkrond leave` does): each time the server is removed from the voters by the leader, reports
+/// that it left, and the rest go on committing writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_leave_whether_they_lead_or_not() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning::default();
+    let nodes = cluster(root.path(), &["a", "b", "c"], &tuning).await;
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let leader_id = agreed_leader(&refs).await;
+    let follower = nodes
+        .iter()
+        .find(|n| n.id() != leader_id)
+        .expect("a follower");
+    assert!(!*follower.node.watch_left().borrow());
+    follower
+        .node
+        .leave(DEADLINE)
+        .await
+        .expect("a follower leaves");
+    assert!(
+        *follower.node.watch_left().borrow(),
+        "the leaver knows it left"
+    );
+    follower.node.shutdown().await.expect("the leaver stops");
+    let rest: Vec<&TestNode> = nodes.iter().filter(|n| n.id() != follower.id()).collect();
+    for node in &rest {
+        eventually(&format!("{} to see two members", node.name), || {
+            let members = node.node.membership();
+            members.len() == 2 && members.iter().all(|p| p.id != follower.id())
+        })
+        .await;
+    }
+
+    let leader = by_id(&nodes, leader_id);
+    dkron_raft::leave(&leader.addr.to_string(), None, DEADLINE)
+        .await
+        .expect("the leader leaves when asked over rpc");
+    assert!(*leader.node.watch_left().borrow());
+    let last = rest
+        .iter()
+        .find(|n| n.id() != leader_id)
+        .expect("the last server");
+    eventually("the last server to lead alone", || {
+        let members = last.node.membership();
+        last.node.is_leader() && members.len() == 1 && members[0].id == last.id()
+    })
+    .await;
+    write_job(&last.node, "after-leaves").await;
 }
