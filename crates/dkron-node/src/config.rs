@@ -38,11 +38,27 @@ pub struct NodeConfig {
     pub leader_timeout: Duration,
     /// The version this node reports (`/v1`, member tags): the binary's.
     pub version: String,
+    /// Peer RPC addresses (`host:port`) of servers to join (dkron's `join` and `retry-join`).
+    pub join: Vec<String>,
+    /// Keep retrying the join every `retry_interval` (dkron's `retry-join`) instead of failing
+    /// after one round.
+    pub retry_join: bool,
+    /// Pause between join attempts (dkron's `retry-interval`, 30 s).
+    pub retry_interval: Duration,
+    /// Most join attempts; 0 retries forever (dkron's `retry-max`).
+    pub retry_max: u32,
+    /// Shared secret peers present to each other on peer RPC (dkron's `encrypt`); `None`
+    /// leaves peer RPC unauthenticated.
+    pub cluster_key: Option<String>,
+    /// Port advertised for peer RPC when it differs from the bound one (NAT, port mapping);
+    /// `None` = the bound port.
+    pub advertise_rpc_port: Option<u16>,
 }
 
 impl NodeConfig {
     /// A node named `name` keeping its data in `data_dir`, with bootstrap-expect 1, dkron's
-    /// limits and region names, a 30 s shutdown timeout.
+    /// limits and region names, a 30 s shutdown timeout, nothing to join (retried every 30 s
+    /// without limit when asked to) and no cluster key.
     pub fn new(name: impl Into<String>, data_dir: impl Into<PathBuf>) -> NodeConfig {
         NodeConfig {
             name: name.into(),
@@ -57,6 +73,12 @@ impl NodeConfig {
             shutdown_timeout: Duration::from_secs(30),
             leader_timeout: Duration::from_secs(10),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            join: Vec::new(),
+            retry_join: false,
+            retry_interval: Duration::from_secs(30),
+            retry_max: 0,
+            cluster_key: None,
+            advertise_rpc_port: None,
         }
     }
 }

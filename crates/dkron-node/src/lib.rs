@@ -29,6 +29,8 @@
 //!   store, writes through Raft), `ports` (the scheduler's ports over Raft, local dispatch with
 //!   live executions for `/v1/busy`), `leader` (starts the scheduler on gaining leadership and
 //!   stops it on losing it), `metrics` (the Prometheus recorder).
+//! - [`control`]: the operator's calls to a running server's peer RPC (list and remove Raft
+//!   peers, leave), for `dkrond raft …` and `dkrond leave`.
 //!
 //! # Data flows
 //!
@@ -52,6 +54,7 @@
 
 mod cluster;
 mod config;
+pub mod control;
 mod error;
 mod leader;
 mod metrics;

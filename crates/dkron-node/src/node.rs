@@ -133,8 +133,13 @@ impl Node {
             return Err(Error::NothingToBootstrap { path: data_dir });
         }
         let advertise = |addr: SocketAddr| advertised(config.advertise_host.as_deref(), addr);
-        let raft_config =
-            RaftConfig::new(&config.name, &advertise(rpc_addr), &advertise(http_addr));
+        let raft_config = RaftConfig {
+            cluster_key: config
+                .cluster_key
+                .as_deref()
+                .map(dkron_raft::ClusterKey::new),
+            ..RaftConfig::new(&config.name, &advertise(rpc_addr), &advertise(http_addr))
+        };
         let raft = RaftNode::start(raft_config, store.clone(), &data_dir.join("snapshots")).await?;
         let rpc_task = tokio::spawn(dkron_raft::serve(rpc, raft.router()));
 
