@@ -1,6 +1,7 @@
-//! The command line: `dkrond agent|version|keygen`, parsed by clap into text that
-//! [`crate::config::RawConfig`] types and checks, so flags, environment variables and the config
-//! file share one set of parsers and messages.
+//! The command line: `dkrond agent|leave|raft|version|keygen`. The agent's flags are parsed by
+//! clap into text that [`crate::config::RawConfig`] types and checks, so flags, environment
+//! variables and the config file share one set of parsers and messages. `leave` and `raft …`
+//! talk to a running server's peer RPC ([`ControlArgs`]).
 
 use std::path::PathBuf;
 
@@ -24,8 +25,48 @@ pub enum Command {
     Agent(Box<AgentArgs>),
     /// Print the version.
     Version,
-    /// Print a new random 16-byte key, base64-encoded (dkron's gossip encryption key format).
+    /// Print a new random 16-byte key, base64-encoded (dkron's key format), for --encrypt.
     Keygen,
+    /// Ask a server to leave the cluster gracefully: the leader removes it from the Raft
+    /// members.
+    Leave(ControlArgs),
+    /// Raft peers of a running cluster.
+    Raft(RaftArgs),
+}
+
+/// How to reach a running server's peer RPC.
+#[derive(Debug, Args, Clone, PartialEq, Eq)]
+pub struct ControlArgs {
+    /// Peer RPC address of the server to ask, `host:port`.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6868")]
+    pub rpc_addr: String,
+    /// The cluster key, when the cluster has one (also read from DKRON_ENCRYPT).
+    #[arg(long, value_name = "KEY")]
+    pub encrypt: Option<String>,
+}
+
+/// `dkrond raft`.
+#[derive(Debug, Args)]
+pub struct RaftArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: RaftCommand,
+}
+
+/// `dkrond raft` subcommands.
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum RaftCommand {
+    /// List the Raft members as a server knows them: Node, ID, Address, State, Voter.
+    ListPeers(ControlArgs),
+    /// Remove a member from the Raft group (a dead server that will not come back).
+    RemovePeer {
+        /// The member to remove: its node name or its numeric Raft ID.
+        #[arg(long, value_name = "NAME_OR_ID")]
+        peer_id: String,
+        /// Where to send it.
+        #[command(flatten)]
+        control: ControlArgs,
+    },
 }
 
 /// Flags of `dkrond agent`. Every setting can also come from `DKRON_<KEY>` (e.g.
@@ -51,9 +92,12 @@ pub struct AgentArgs {
     /// Address of the HTTP API, `[ip]:port` [default: :8080].
     #[arg(long, value_name = "ADDR")]
     pub http_addr: Option<String>,
-    /// Port of the peer RPC listener, on loopback while clusters are single-server [default: 6868].
+    /// Port of the peer RPC listener [default: 6868].
     #[arg(long, value_name = "PORT")]
     pub rpc_port: Option<String>,
+    /// Port peers are told to use for peer RPC, when it differs from --rpc-port (NAT).
+    #[arg(long, value_name = "PORT")]
+    pub advertise_rpc_port: Option<String>,
     /// Host other nodes and clients should use to reach this one.
     #[arg(long, value_name = "HOST")]
     pub advertise_addr: Option<String>,
@@ -78,17 +122,23 @@ pub struct AgentArgs {
     /// How long a stop waits for running executions before cancelling them [default: 30s].
     #[arg(long, value_name = "DURATION")]
     pub shutdown_timeout: Option<String>,
-    /// Address of a server to join (not supported yet: refused).
+    /// Peer RPC address (`host:port`) of a server to join (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub join: Vec<String>,
-    /// Address of a server to join, retried (not supported yet: refused).
+    /// As --join, retried every --retry-interval until it works (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub retry_join: Vec<String>,
-    /// Gossip encryption key (not supported yet: refused).
-    #[arg(long, value_name = "KEY", hide = true)]
+    /// Pause between join attempts, e.g. 30s [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub retry_interval: Option<String>,
+    /// Most join attempts; 0 = forever [default: 0].
+    #[arg(long, value_name = "N")]
+    pub retry_max: Option<String>,
+    /// Cluster key peers present to each other: base64 of 16, 24 or 32 bytes (`dkrond keygen`).
+    #[arg(long, value_name = "KEY")]
     pub encrypt: Option<String>,
-    /// Serf bind address (not supported yet: refused).
-    #[arg(long, value_name = "ADDR", hide = true)]
+    /// IP (and optional port) peer RPC listens on, e.g. 0.0.0.0 [default: loopback].
+    #[arg(long, value_name = "IP[:PORT]")]
     pub bind_addr: Option<String>,
 }
 
@@ -103,6 +153,9 @@ impl AgentArgs {
             ("data-dir", &self.data_dir),
             ("http-addr", &self.http_addr),
             ("rpc-port", &self.rpc_port),
+            ("advertise-rpc-port", &self.advertise_rpc_port),
+            ("retry-interval", &self.retry_interval),
+            ("retry-max", &self.retry_max),
             ("advertise-addr", &self.advertise_addr),
             ("log-level", &self.log_level),
             ("log-format", &self.log_format),

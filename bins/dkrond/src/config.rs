@@ -6,11 +6,20 @@
 //!
 //! Keys are dkron's names (`http-addr`, `bootstrap-expect`, `tags`, …; `reference/dkron.md`
 //! §6.1-6.2). Environment variables are `DKRON_` plus the key upper-cased with `-` as `_`
-//! (`DKRON_HTTP_ADDR`). Cluster settings (`join`, `retry-join`, `encrypt`, …) are refused with a
-//! clear message until the cluster work lands, never silently ignored; dkron settings for
-//! features dkron-rs does not have yet (notifications, statsd, …) are accepted with a warning.
+//! (`DKRON_HTTP_ADDR`). dkron settings for features dkron-rs does not have (notifications,
+//! statsd, Serf's gossip tuning, …) are accepted with a warning, never silently ignored.
+//!
+//! Cluster settings differ from dkron's where dkron-rs has no Serf: `join` and `retry-join`
+//! take peer RPC addresses (`host:port`, the `rpc-port` of a server), not Serf addresses or
+//! go-discover strings; `encrypt` is the key peers present to each other on peer RPC (same
+//! format as dkron's gossip key: `dkrond keygen`); `bind-addr` is where peer RPC listens.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
 #[cfg(test)]
 mod tests;
@@ -73,6 +82,20 @@ pub struct RawConfig {
     pub region: Option<String>,
     /// `shutdown-timeout` (dkron-rs): how long a stop waits for running executions.
     pub shutdown_timeout: Option<Duration>,
+    /// `join`: peer RPC addresses of servers to join.
+    pub join: Option<Vec<String>>,
+    /// `retry-join`: as `join`, retried.
+    pub retry_join: Option<Vec<String>>,
+    /// `retry-interval`.
+    pub retry_interval: Option<Duration>,
+    /// `retry-max` (0 = forever).
+    pub retry_max: Option<u32>,
+    /// `encrypt`: the cluster key, already checked.
+    pub encrypt: Option<String>,
+    /// `bind-addr`: where peer RPC listens; the port is optional.
+    pub bind_addr: Option<(IpAddr, Option<u16>)>,
+    /// `advertise-rpc-port`.
+    pub advertise_rpc_port: Option<u16>,
     /// Values that could not be used, one sentence each.
     pub problems: Vec<String>,
     /// Accepted but without effect, one sentence each.
@@ -125,12 +148,28 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address the HTTP API listens on (default `0.0.0.0:8080`, dkron's `:8080`).
     pub http_addr: SocketAddr,
-    /// Port of the peer RPC listener (default 6868; 0 = any), bound on loopback for now.
+    /// Port of the peer RPC listener (default 6868; 0 = any): `rpc-port`, or the port of
+    /// `bind-addr` when it has one.
     pub rpc_port: u16,
+    /// IP the peer RPC listener binds (`bind-addr`); `None` = loopback, so a server that was
+    /// not told to talk to peers is not reachable from the network.
+    pub rpc_bind_ip: Option<IpAddr>,
+    /// Port advertised for peer RPC when it differs from the bound one.
+    pub advertise_rpc_port: Option<u16>,
+    /// Peer RPC addresses of servers to join (`join` then `retry-join`).
+    pub join: Vec<String>,
+    /// Whether joining is retried (`retry-join` was given).
+    pub retry_join: bool,
+    /// Pause between join attempts (default 30 s).
+    pub retry_interval: Duration,
+    /// Most join attempts; 0 = forever.
+    pub retry_max: u32,
+    /// The cluster key (`encrypt`), base64 of 16, 24 or 32 bytes.
+    pub cluster_key: Option<String>,
     /// Host peers and clients are told to use; `None` = the bound address (loopback when it is
     /// unspecified).
     pub advertise_addr: Option<String>,
-    /// `bootstrap-expect` (0 or 1 for now).
+    /// `bootstrap-expect`: servers expected before the cluster is bootstrapped.
     pub bootstrap_expect: u32,
     /// User tags.
     pub tags: BTreeMap<String, String>,
@@ -165,20 +204,8 @@ pub const DEFAULT_HTTP_ADDR: &str = ":8080";
 pub const DEFAULT_RPC_PORT: u16 = 6868;
 /// Default `shutdown-timeout`.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Settings that belong to multi-node clusters: refused until that work lands.
-const CLUSTER_KEYS: &[&str] = &[
-    "join",
-    "retry-join",
-    "retry-max",
-    "retry-interval",
-    "encrypt",
-    "bind-addr",
-    "advertise-rpc-port",
-    "raft-multiplier",
-    "profile",
-    "serf-reconnect-timeout",
-];
+/// Default `retry-interval` (dkron's).
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(30);
 
 /// dkron settings for features dkron-rs does not have yet: accepted with a warning, so an
 /// existing dkron config file starts.
@@ -210,6 +237,10 @@ const INERT_KEYS: &[&str] = &[
     "bootstrap",
     "devmode",
     "reconcileinterval",
+    // Serf (gossip) and Raft tuning of dkron: dkron-rs has no Serf and fixed Raft timings.
+    "raft-multiplier",
+    "profile",
+    "serf-reconnect-timeout",
 ];
 
 impl RawConfig {
@@ -258,9 +289,28 @@ impl RawConfig {
             "shutdown-timeout" => to_text(&value)
                 .and_then(|t| parse_duration(&t))
                 .map(|v| self.shutdown_timeout = Some(v)),
-            key if CLUSTER_KEYS.contains(&key) => Err(format!(
-                "multi-node clusters are not supported yet (single server with bootstrap-expect 1 only), so {key} cannot be used"
-            )),
+            "join" => to_peer_addrs(&value).map(|v| self.join = Some(v)),
+            "retry-join" => to_peer_addrs(&value).map(|v| self.retry_join = Some(v)),
+            "retry-interval" => to_text(&value)
+                .and_then(|t| parse_duration(&t))
+                .and_then(|d| {
+                    if d.is_zero() {
+                        Err("must be more than 0".to_owned())
+                    } else {
+                        Ok(d)
+                    }
+                })
+                .map(|v| self.retry_interval = Some(v)),
+            "retry-max" => to_int(&value, 0, i64::from(u32::MAX))
+                .map(|v| self.retry_max = u32::try_from(v).ok()),
+            "encrypt" => to_text(&value)
+                .and_then(|t| check_cluster_key(&t))
+                .map(|v| self.encrypt = Some(v)),
+            "bind-addr" => to_text(&value)
+                .and_then(|t| parse_bind_addr(&t))
+                .map(|v| self.bind_addr = Some(v)),
+            "advertise-rpc-port" => to_int(&value, 1, i64::from(u16::MAX))
+                .map(|v| self.advertise_rpc_port = u16::try_from(v).ok()),
             key if INERT_KEYS.contains(&key) => {
                 self.warnings.push(format!(
                     "{origin}: {key} is not supported by dkron-rs yet and has no effect"
@@ -365,7 +415,7 @@ impl Config {
             .iter()
             .flat_map(|l| l.problems.iter().cloned())
             .collect();
-        let warnings: Vec<String> = layers
+        let mut warnings: Vec<String> = layers
             .iter()
             .flat_map(|l| l.warnings.iter().cloned())
             .collect();
@@ -383,11 +433,21 @@ impl Config {
                 "agent-only nodes are not supported yet: run a server with --server --bootstrap-expect 1".to_owned(),
             );
         }
-        if bootstrap_expect > 1 {
-            problems.push(format!(
-                "bootstrap-expect {bootstrap_expect}: multi-node clusters are not supported yet (use 1)"
-            ));
-        }
+        let bind_addr = pick(&layers, |l| &l.bind_addr);
+        let rpc_port_setting = pick(&layers, |l| &l.rpc_port);
+        let rpc_port = match (bind_addr.and_then(|(_, port)| port), rpc_port_setting) {
+            (Some(bind_port), Some(rpc_port)) if bind_port != rpc_port => {
+                warnings.push(format!(
+                    "bind-addr has port {bind_port} and rpc-port is {rpc_port}: peer RPC listens on {bind_port} (the bind-addr port wins)"
+                ));
+                bind_port
+            }
+            (Some(bind_port), _) => bind_port,
+            (None, rpc_port) => rpc_port.unwrap_or(DEFAULT_RPC_PORT),
+        };
+        let retry_join = pick(&layers, |l| &l.retry_join);
+        let mut join = pick(&layers, |l| &l.join).unwrap_or_default();
+        join.extend(retry_join.iter().flatten().cloned());
         let node_name = match pick(&layers, |l| &l.node_name).or_else(hostname) {
             Some(name) => name,
             None => {
@@ -406,7 +466,14 @@ impl Config {
             data_dir: pick(&layers, |l| &l.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             http_addr,
-            rpc_port: pick(&layers, |l| &l.rpc_port).unwrap_or(DEFAULT_RPC_PORT),
+            rpc_port,
+            rpc_bind_ip: bind_addr.map(|(ip, _)| ip),
+            advertise_rpc_port: pick(&layers, |l| &l.advertise_rpc_port),
+            join,
+            retry_join: retry_join.is_some_and(|addrs| !addrs.is_empty()),
+            retry_interval: pick(&layers, |l| &l.retry_interval).unwrap_or(DEFAULT_RETRY_INTERVAL),
+            retry_max: pick(&layers, |l| &l.retry_max).unwrap_or(0),
+            cluster_key: pick(&layers, |l| &l.encrypt),
             advertise_addr: pick(&layers, |l| &l.advertise_addr),
             bootstrap_expect,
             tags: pick(&layers, |l| &l.tags).unwrap_or_default(),
@@ -447,8 +514,15 @@ fn is_known_key(key: &str) -> bool {
         "datacenter",
         "region",
         "shutdown-timeout",
+        "join",
+        "retry-join",
+        "retry-interval",
+        "retry-max",
+        "encrypt",
+        "bind-addr",
+        "advertise-rpc-port",
     ];
-    KEYS.contains(&key) || CLUSTER_KEYS.contains(&key) || INERT_KEYS.contains(&key)
+    KEYS.contains(&key) || INERT_KEYS.contains(&key)
 }
 
 /// A file value as a [`Value`]; `None` for shapes no setting takes (nested maps of maps, …).
@@ -596,6 +670,89 @@ fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
+/// Peer RPC addresses, `host:port` each (a list, or one text with commas).
+fn to_peer_addrs(value: &Value) -> Result<Vec<String>, String> {
+    let items: Vec<String> = match value {
+        Value::List(items) => items.clone(),
+        Value::Text(text) => text.split(',').map(str::to_owned).collect(),
+        Value::Int(_) | Value::Bool(_) | Value::Map(_) => {
+            return Err("expected host:port addresses".to_owned());
+        }
+    };
+    items
+        .iter()
+        .map(|item| item.trim())
+        .filter(|item| !item.is_empty())
+        .map(check_peer_addr)
+        .collect()
+}
+
+/// A peer RPC address: `host:port`, IPv6 in brackets. dkron's go-discover strings
+/// (`provider=aws …`) and Serf addresses without a port are refused with the reason.
+fn check_peer_addr(text: &str) -> Result<String, String> {
+    if text.contains('=') || text.contains(' ') {
+        return Err(format!(
+            "{text:?} is not a host:port address (cloud auto-join strings are not supported: give the peer RPC address of a server)"
+        ));
+    }
+    let bad = || {
+        format!("{text:?} is not a host:port address of a server's peer RPC (e.g. 10.0.0.1:6868)")
+    };
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port_ok = port.parse::<u16>().is_ok_and(|port| port != 0);
+    // Why brackets for IPv6: the address becomes a URL authority (`http://[::1]:6868`).
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ipv6) => ipv6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => !host.is_empty() && !host.contains(':'),
+    };
+    if port_ok && host_ok {
+        Ok(text.to_owned())
+    } else {
+        Err(bad())
+    }
+}
+
+/// dkron's `bind-addr`: an IP with an optional port (`0.0.0.0`, `10.0.0.5:6868`, `[::]:6868`);
+/// an empty host (`:6868`) means every interface.
+fn parse_bind_addr(text: &str) -> Result<(IpAddr, Option<u16>), String> {
+    let bad = || {
+        format!(
+            "{text:?} is not an IP address with an optional port (e.g. 0.0.0.0 or 10.0.0.5:6868)"
+        )
+    };
+    if let Ok(ip) = text
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Ok((ip, None));
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = if host.is_empty() {
+        IpAddr::from([0, 0, 0, 0])
+    } else {
+        host.parse().map_err(|_| bad())?
+    };
+    Ok((ip, Some(port)))
+}
+
+/// The cluster key (`encrypt`): base64 (standard alphabet) of 16, 24 or 32 bytes, the format of
+/// dkron's gossip key and of `dkrond keygen`. Messages never repeat the key.
+pub fn check_cluster_key(text: &str) -> Result<String, String> {
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| "the key is not base64: create one with `dkrond keygen`".to_owned())?;
+    match decoded.len() {
+        16 | 24 | 32 => Ok(text.to_owned()),
+        other => Err(format!(
+            "the key decodes to {other} bytes, expected 16, 24 or 32: create one with `dkrond keygen`"
+        )),
+    }
+}
+
 /// `host` of `host:port` (IPv6 in brackets); the text itself when it has no port.
 fn split_host(text: &str) -> String {
     if let Some(rest) = text.strip_prefix('[') {
@@ -631,20 +788,36 @@ fn parse_log_format(text: &str) -> Result<LogFormat, String> {
     }
 }
 
-/// A duration as `<number><unit>` with unit `ms`, `s`, `m` or `h` (e.g. `30s`, `2m`).
+/// A Go-style duration: one or more `<number><unit>` with unit `ms`, `s`, `m` or `h` (e.g.
+/// `30s`, `2m`, `1m30s`).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration such as 500ms, 30s, 2m or 1h");
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| bad())?;
-    let millis = match unit {
-        "ms" => Some(number),
-        "s" => number.checked_mul(1_000),
-        "m" => number.checked_mul(60_000),
-        "h" => number.checked_mul(3_600_000),
-        _ => None,
-    };
-    millis.map(Duration::from_millis).ok_or_else(bad)
+    let mut rest = text;
+    let mut total: u64 = 0;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let (number, after) = rest.split_at(split);
+        let number: u64 = number.parse().map_err(|_| bad())?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let millis = match unit {
+            "ms" => Some(number),
+            "s" => number.checked_mul(1_000),
+            "m" => number.checked_mul(60_000),
+            "h" => number.checked_mul(3_600_000),
+            _ => None,
+        };
+        total = millis
+            .and_then(|millis| total.checked_add(millis))
+            .ok_or_else(bad)?;
+        rest = next;
+    }
+    Ok(Duration::from_millis(total))
 }
 
 /// The first line of a parser's message (YAML and TOML errors span several lines).

@@ -7,13 +7,15 @@
 //! No scheduling, storage or HTTP logic: all of that is `dkron-node` and below. This crate only
 //! turns flags, `DKRON_*` variables and a config file into a [`config::Config`]
 //! ([`load_config`]), binds the sockets ([`Listeners::bind`]), and runs the node until a signal
-//! ([`run`]).
+//! ([`run`]). The operator commands (`raft list-peers`, `raft remove-peer`, `leave`) call
+//! `dkron_node::control` and format its answers ([`peers_table`]).
 //!
 //! # Invariants
 //!
 //! - Precedence is flag > environment > file > default, for every key.
 //! - A configuration problem is reported with every other problem at once, before anything is
 //!   bound or opened.
+//! - Peer RPC listens on loopback unless `bind-addr` says otherwise.
 
 pub mod cli;
 pub mod config;
@@ -27,13 +29,13 @@ use std::{
 };
 
 use anyhow::Context;
-use dkron_node::{Node, NodeConfig};
+use dkron_node::{Node, NodeConfig, control::Peer};
 use tokio::net::TcpListener;
 
 use tracing_subscriber::EnvFilter;
 
 use crate::{
-    cli::AgentArgs,
+    cli::{AgentArgs, ControlArgs, RaftCommand},
     config::{Config, ConfigError, LogFormat, LogLevel, RawConfig},
 };
 
@@ -47,11 +49,11 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds the HTTP address, and the RPC port on loopback.
+    /// Binds the HTTP address, and the RPC port on `bind-addr`'s IP, or loopback without one.
     ///
-    /// Why loopback: peer RPC carries Raft (votes, log entries, whole snapshots) and has no
-    /// cluster key yet; a single server needs no peer, so it must not be reachable from the
-    /// network. The cluster work binds it on the advertised address with a key.
+    /// Why loopback by default: peer RPC carries Raft (votes, log entries, whole snapshots);
+    /// a server nobody told to talk to peers must not be reachable from the network. A cluster
+    /// sets `bind-addr` (and a cluster key, `encrypt`).
     ///
     /// # Errors
     /// A one-line reason naming the address and the setting to change (occupied port, no such
@@ -67,9 +69,12 @@ impl Listeners {
             std::net::IpAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
             std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
         };
-        let rpc_addr = std::net::SocketAddr::new(loopback, config.rpc_port);
+        let rpc_addr =
+            std::net::SocketAddr::new(config.rpc_bind_ip.unwrap_or(loopback), config.rpc_port);
         let rpc = TcpListener::bind(rpc_addr).await.with_context(|| {
-            format!("cannot listen on {rpc_addr} for peer RPC (set another with --rpc-port)")
+            format!(
+                "cannot listen on {rpc_addr} for peer RPC (set another with --rpc-port or --bind-addr)"
+            )
         })?;
         Ok(Listeners { http, rpc })
     }
@@ -162,6 +167,12 @@ pub fn node_config(config: &Config) -> NodeConfig {
     node.datacenter = config.datacenter.clone();
     node.region = config.region.clone();
     node.shutdown_timeout = config.shutdown_timeout;
+    node.join = config.join.clone();
+    node.retry_join = config.retry_join;
+    node.retry_interval = config.retry_interval;
+    node.retry_max = config.retry_max;
+    node.cluster_key = config.cluster_key.clone();
+    node.advertise_rpc_port = config.advertise_rpc_port;
     node.version = env!("CARGO_PKG_VERSION").to_owned();
     // The web UI's files are not embedded yet: without them `/` must not redirect to `ui/`.
     node.api = node.api.with_ui(false);
@@ -181,12 +192,136 @@ pub async fn run(
     if config.ui {
         tracing::info!("the web UI is not bundled in this build yet; serving the API only");
     }
+    if let Some(warning) = exposure_warning(&listeners.rpc, config.cluster_key.is_some()) {
+        tracing::warn!("{warning}");
+    }
     let node = Node::start(node_config(&config), listeners.http, listeners.rpc)
         .await
         .context("cannot start the node")?;
     node.run(shutdown)
         .await
         .context("the node did not stop cleanly")
+}
+
+/// The warning to log when peer RPC (bound by `rpc`) is reachable beyond loopback and no
+/// cluster key authenticates peers: anyone who can reach the port could vote, append entries
+/// or read snapshots.
+pub fn exposure_warning(rpc: &TcpListener, has_key: bool) -> Option<String> {
+    let addr = rpc.local_addr().ok()?;
+    if has_key || addr.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "peer RPC listens on {addr}, beyond loopback, without a cluster key: anyone who reaches it can join the Raft group; set one with --encrypt (make a key with `dkrond keygen`, the same on every server)"
+    ))
+}
+
+/// dkron's `raft list-peers` table: `Node  ID  Address  State  Voter`, one member a line,
+/// columns padded to their widest cell.
+pub fn peers_table(peers: &[Peer]) -> String {
+    let mut rows = vec![[
+        "Node".to_owned(),
+        "ID".to_owned(),
+        "Address".to_owned(),
+        "State".to_owned(),
+        "Voter".to_owned(),
+    ]];
+    for peer in peers {
+        rows.push([
+            peer.name.clone(),
+            peer.id.to_string(),
+            peer.rpc_addr.clone(),
+            if peer.leader { "leader" } else { "follower" }.to_owned(),
+            peer.voter.to_string(),
+        ]);
+    }
+    let mut widths = [0usize; 5];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut table = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (column, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if column + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        table.push_str(line.trim_end());
+        table.push('\n');
+    }
+    table
+}
+
+/// How long an operator command waits for the server's answer.
+const CONTROL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The cluster key of an operator command: `--encrypt`, else `env_key` (`DKRON_ENCRYPT`),
+/// checked as the agent checks it.
+///
+/// # Errors
+/// When the key is not base64 of 16, 24 or 32 bytes.
+pub fn control_key(args: &ControlArgs, env_key: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(key) = args.encrypt.clone().or(env_key) else {
+        return Ok(None);
+    };
+    config::check_cluster_key(key.trim())
+        .map(Some)
+        .map_err(|reason| anyhow::anyhow!("--encrypt: {reason}"))
+}
+
+/// Runs `dkrond raft …`; returns what to print.
+///
+/// # Errors
+/// A bad key, an unreachable server, an unknown peer, a refused removal.
+pub async fn raft_command(
+    command: &RaftCommand,
+    env_key: Option<String>,
+) -> anyhow::Result<String> {
+    match command {
+        RaftCommand::ListPeers(control) => {
+            let key = control_key(control, env_key)?;
+            let peers =
+                dkron_node::control::list_peers(&control.rpc_addr, key.as_deref(), CONTROL_TIMEOUT)
+                    .await
+                    .with_context(|| format!("cannot list the peers of {}", control.rpc_addr))?;
+            Ok(peers_table(&peers))
+        }
+        RaftCommand::RemovePeer { peer_id, control } => {
+            let key = control_key(control, env_key)?;
+            let removed = dkron_node::control::remove_peer(
+                &control.rpc_addr,
+                key.as_deref(),
+                peer_id,
+                CONTROL_TIMEOUT,
+            )
+            .await
+            .with_context(|| format!("cannot remove peer {peer_id}"))?;
+            Ok(format!(
+                "removed peer {} (ID {})\n",
+                removed.name, removed.id
+            ))
+        }
+    }
+}
+
+/// Runs `dkrond leave`: asks the server at `--rpc-addr` to leave; returns what to print.
+///
+/// # Errors
+/// A bad key, an unreachable server, no leader to remove it.
+pub async fn leave_command(
+    control: &ControlArgs,
+    env_key: Option<String>,
+) -> anyhow::Result<String> {
+    let key = control_key(control, env_key)?;
+    dkron_node::control::leave(&control.rpc_addr, key.as_deref(), CONTROL_TIMEOUT)
+        .await
+        .with_context(|| format!("{} could not leave the cluster", control.rpc_addr))?;
+    Ok(format!("{} left the cluster\n", control.rpc_addr))
 }
 
 /// A new random 16-byte key, base64 (standard alphabet, padded), as `dkron keygen` prints.

@@ -47,6 +47,34 @@ fn main() -> ExitCode {
             Err(error) => fail(&error, 1),
         },
         Command::Agent(args) => agent(&args),
+        Command::Leave(control) => operator(dkrond::leave_command(
+            &control,
+            std::env::var("DKRON_ENCRYPT").ok(),
+        )),
+        Command::Raft(raft) => operator(dkrond::raft_command(
+            &raft.command,
+            std::env::var("DKRON_ENCRYPT").ok(),
+        )),
+    }
+}
+
+/// Runs an operator command (`leave`, `raft …`) and prints its answer.
+fn operator(command: impl Future<Output = anyhow::Result<String>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(
+                &anyhow::Error::new(error).context("cannot start the async runtime"),
+                1,
+            );
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(text) => print_text(&text),
+        Err(error) => fail(&error, 1),
     }
 }
 
@@ -99,6 +127,15 @@ fn agent(args: &AgentArgs) -> ExitCode {
 )]
 fn print_line(text: &str) -> ExitCode {
     println!("{text}");
+    ExitCode::SUCCESS
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "operator commands print their answer on stdout"
+)]
+fn print_text(text: &str) -> ExitCode {
+    print!("{text}");
     ExitCode::SUCCESS
 }
 

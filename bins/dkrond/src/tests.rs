@@ -50,3 +50,167 @@ fn config_file_lookup_order() {
     let none = load_config(&args(), Vec::new(), &dirs[..1], &host).expect("valid");
     assert_eq!(none.datacenter, "dc1", "no file found: defaults");
 }
+
+/// The cluster flags reach the raw config under dkron's key names, repeated flags as lists.
+#[test]
+fn agent_cluster_flags_parse() {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command};
+    let cli = Cli::try_parse_from([
+        "dkrond",
+        "agent",
+        "--server",
+        "--join",
+        "10.0.0.1:6868",
+        "--retry-join",
+        "10.0.0.2:6868",
+        "--retry-join",
+        "10.0.0.3:6868",
+        "--retry-interval",
+        "10s",
+        "--retry-max",
+        "3",
+        "--bind-addr",
+        "0.0.0.0",
+        "--advertise-rpc-port",
+        "7000",
+    ])
+    .expect("valid command line");
+    let Command::Agent(args) = cli.command else {
+        panic!("not the agent command");
+    };
+    let config = load_config(&args, Vec::new(), &[], &host).expect("valid");
+    assert_eq!(
+        config.join,
+        ["10.0.0.1:6868", "10.0.0.2:6868", "10.0.0.3:6868"]
+    );
+    assert!(config.retry_join);
+    assert_eq!(config.retry_interval, std::time::Duration::from_secs(10));
+    assert_eq!(config.retry_max, 3);
+    assert_eq!(config.rpc_bind_ip, Some([0, 0, 0, 0].into()));
+    assert_eq!(config.advertise_rpc_port, Some(7000));
+    let node = crate::node_config(&config);
+    assert_eq!(node.join, config.join);
+    assert!(node.retry_join);
+    assert_eq!(node.retry_max, 3);
+    assert_eq!(node.advertise_rpc_port, Some(7000));
+}
+
+/// `leave` and `raft list-peers|remove-peer` parse with dkron's flags and defaults.
+#[test]
+fn operator_commands_parse() {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command, ControlArgs, RaftCommand};
+    let parse = |args: &[&str]| Cli::try_parse_from(args).map(|cli| cli.command);
+    let Ok(Command::Leave(leave)) = parse(&["dkrond", "leave"]) else {
+        panic!("leave parses");
+    };
+    assert_eq!(
+        leave,
+        ControlArgs {
+            rpc_addr: "127.0.0.1:6868".to_owned(),
+            encrypt: None
+        }
+    );
+    let Ok(Command::Raft(raft)) = parse(&[
+        "dkrond",
+        "raft",
+        "list-peers",
+        "--rpc-addr",
+        "10.0.0.1:6868",
+        "--encrypt",
+        "k",
+    ]) else {
+        panic!("raft list-peers parses");
+    };
+    assert_eq!(
+        raft.command,
+        RaftCommand::ListPeers(ControlArgs {
+            rpc_addr: "10.0.0.1:6868".to_owned(),
+            encrypt: Some("k".to_owned())
+        })
+    );
+    let Ok(Command::Raft(raft)) = parse(&["dkrond", "raft", "remove-peer", "--peer-id", "node-b"])
+    else {
+        panic!("raft remove-peer parses");
+    };
+    assert!(matches!(
+        raft.command,
+        RaftCommand::RemovePeer { ref peer_id, .. } if peer_id == "node-b"
+    ));
+    assert!(
+        parse(&["dkrond", "raft", "remove-peer"]).is_err(),
+        "--peer-id is required"
+    );
+}
+
+/// An operator command's key is checked like the agent's, from the flag or the environment.
+#[test]
+fn operator_keys_are_checked() {
+    use crate::cli::ControlArgs;
+    let key = crate::keygen().expect("a key");
+    let with = |encrypt: Option<&str>| ControlArgs {
+        rpc_addr: "127.0.0.1:6868".to_owned(),
+        encrypt: encrypt.map(str::to_owned),
+    };
+    assert_eq!(crate::control_key(&with(None), None).expect("no key"), None);
+    assert_eq!(
+        crate::control_key(&with(None), Some(key.clone())).expect("env key"),
+        Some(key.clone())
+    );
+    assert_eq!(
+        crate::control_key(&with(Some(&key)), Some("ignored".to_owned())).expect("flag key"),
+        Some(key)
+    );
+    let error = crate::control_key(&with(Some("short")), None).expect_err("bad key");
+    assert!(error.to_string().contains("dkrond keygen"), "{error}");
+}
+
+/// dkron's `raft list-peers` columns, padded; the leader's state is `leader`.
+#[test]
+fn peers_table_has_dkrons_columns() {
+    use dkron_node::control::Peer;
+    let peers = [
+        Peer {
+            name: "alpha".to_owned(),
+            id: 12,
+            rpc_addr: "10.0.0.1:6868".to_owned(),
+            voter: true,
+            leader: true,
+        },
+        Peer {
+            name: "b".to_owned(),
+            id: 3,
+            rpc_addr: "10.0.0.2:6868".to_owned(),
+            voter: false,
+            leader: false,
+        },
+    ];
+    assert_eq!(
+        crate::peers_table(&peers),
+        "Node   ID  Address        State     Voter\n\
+         alpha  12  10.0.0.1:6868  leader    true\n\
+         b      3   10.0.0.2:6868  follower  false\n"
+    );
+}
+
+/// Peer RPC beyond loopback without a key is warned about, naming the fix; loopback or a key
+/// is not.
+#[tokio::test]
+async fn exposed_rpc_without_a_key_is_warned_about() {
+    let loopback = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    assert_eq!(crate::exposure_warning(&loopback, false), None);
+    let everywhere = tokio::net::TcpListener::bind("0.0.0.0:0")
+        .await
+        .expect("bind");
+    let warning = crate::exposure_warning(&everywhere, false).expect("a warning");
+    assert!(
+        warning.contains("--encrypt") && warning.contains("dkrond keygen"),
+        "{warning}"
+    );
+    assert_eq!(crate::exposure_warning(&everywhere, true), None);
+}

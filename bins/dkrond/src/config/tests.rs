@@ -115,7 +115,7 @@ fn every_problem_is_reported_at_once() {
         "config file c.yml key log-level: \"loud\" is not a log level",
         "environment variable DKRON_RPC_PORT: 70000 is out of range",
         "flag --bootstrap-expect: \"two\" is not a whole number",
-        "flag --join: multi-node clusters are not supported yet",
+        "flag --join: \"10.0.0.1\" is not a host:port address",
         "agent-only nodes are not supported yet",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in {text}");
@@ -123,25 +123,151 @@ fn every_problem_is_reported_at_once() {
     assert_eq!(text.lines().count(), 1, "one line: {text}");
 }
 
-/// Cluster settings are refused from any source; dkron's other settings only warn.
+/// dkron settings without an effect in dkron-rs (notifications, Serf tuning) only warn; a bad
+/// cluster key is refused from any source, naming the source but never the key.
 #[test]
-fn cluster_keys_refused_other_dkron_keys_warn() {
+fn inert_dkron_keys_warn_and_bad_keys_are_refused() {
     let file = RawConfig::from_file_text(
-        "retry-join: ['a', 'b']\nmail-host: smtp.example.com\n",
+        "retry-join: ['10.0.0.1:6868']\nmail-host: smtp.example.com\nprofile: wan\nraft-multiplier: 2\n",
         "yaml",
         "c.yml",
     );
-    assert_eq!(file.problems.len(), 1, "{:?}", file.problems);
-    assert!(file.problems[0].contains("retry-join"));
-    assert_eq!(file.warnings.len(), 1, "{:?}", file.warnings);
+    assert!(file.problems.is_empty(), "{:?}", file.problems);
+    assert_eq!(file.warnings.len(), 3, "{:?}", file.warnings);
     assert!(file.warnings[0].contains("mail-host"));
     let error = resolve(
         server(),
-        env(&[("DKRON_ENCRYPT", "k")]),
+        env(&[("DKRON_ENCRYPT", "not-a-secret-key")]),
         RawConfig::default(),
     )
     .expect_err("refused");
-    assert!(error.to_string().contains("DKRON_ENCRYPT"), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("environment variable DKRON_ENCRYPT"),
+        "{text}"
+    );
+    assert!(text.contains("dkrond keygen"), "{text}");
+    assert!(
+        !text.contains("not-a-secret-key"),
+        "the key is not echoed: {text}"
+    );
+}
+
+/// Cluster settings map to the config: join and retry-join addresses (retry-join appended and
+/// turning retries on), retry interval and max, the key, bind-addr and advertise-rpc-port;
+/// bootstrap-expect above 1 is accepted.
+#[test]
+fn cluster_settings_are_read() {
+    let key = crate::keygen().expect("a key");
+    let mut raw = flags(&[
+        ("server", "true"),
+        ("bootstrap-expect", "3"),
+        ("retry-interval", "1m30s"),
+        ("retry-max", "5"),
+        ("encrypt", &key),
+        ("bind-addr", "0.0.0.0"),
+        ("advertise-rpc-port", "7000"),
+    ]);
+    raw.set(
+        "join",
+        Value::List(vec!["10.0.0.1:6868".to_owned(), "node-b:6868".to_owned()]),
+        "flag --join",
+    );
+    raw.set(
+        "retry-join",
+        Value::List(vec!["[fd00::3]:6868".to_owned()]),
+        "flag --retry-join",
+    );
+    let config = resolve(raw, RawConfig::default(), RawConfig::default()).expect("valid");
+    assert_eq!(config.bootstrap_expect, 3);
+    assert_eq!(
+        config.join,
+        ["10.0.0.1:6868", "node-b:6868", "[fd00::3]:6868"]
+    );
+    assert!(config.retry_join);
+    assert_eq!(config.retry_interval, Duration::from_secs(90));
+    assert_eq!(config.retry_max, 5);
+    assert_eq!(config.cluster_key.as_deref(), Some(key.as_str()));
+    assert_eq!(config.rpc_bind_ip, Some("0.0.0.0".parse().expect("ip")));
+    assert_eq!(
+        config.rpc_port, 6868,
+        "bind-addr without a port keeps rpc-port"
+    );
+    assert_eq!(config.advertise_rpc_port, Some(7000));
+
+    let defaults = resolve(server(), RawConfig::default(), RawConfig::default()).expect("valid");
+    assert!(defaults.join.is_empty() && !defaults.retry_join);
+    assert_eq!(defaults.retry_interval, Duration::from_secs(30));
+    assert_eq!(defaults.retry_max, 0);
+    assert_eq!(defaults.cluster_key, None);
+    assert_eq!(
+        defaults.rpc_bind_ip, None,
+        "peer RPC stays on loopback by default"
+    );
+
+    let joined_only = resolve(
+        flags(&[("server", "true"), ("join", "10.0.0.1:6868,10.0.0.2:6868")]),
+        env(&[("DKRON_RETRY_JOIN", "")]),
+        RawConfig::default(),
+    )
+    .expect("valid");
+    assert_eq!(joined_only.join.len(), 2, "comma-separated text is a list");
+    assert!(
+        !joined_only.retry_join,
+        "an empty DKRON_RETRY_JOIN names nobody to retry"
+    );
+}
+
+/// bind-addr's port is where peer RPC listens; a different rpc-port loses, with a warning.
+#[test]
+fn bind_addr_port_wins_over_rpc_port() {
+    let config = resolve(
+        flags(&[
+            ("server", "true"),
+            ("bind-addr", "10.1.2.3:8946"),
+            ("rpc-port", "6868"),
+        ]),
+        RawConfig::default(),
+        RawConfig::default(),
+    )
+    .expect("valid");
+    assert_eq!(config.rpc_bind_ip, Some("10.1.2.3".parse().expect("ip")));
+    assert_eq!(config.rpc_port, 8946);
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(config.warnings[0].contains("8946"));
+    let all = resolve(
+        flags(&[("server", "true"), ("bind-addr", ":7000")]),
+        RawConfig::default(),
+        RawConfig::default(),
+    )
+    .expect("valid");
+    assert_eq!(all.rpc_bind_ip, Some("0.0.0.0".parse().expect("ip")));
+    assert_eq!(all.rpc_port, 7000);
+}
+
+/// Keys of dkron's format (keygen's 16 bytes, and 24 or 32) are accepted; other lengths and
+/// text that is not base64 are refused.
+#[test]
+fn cluster_keys_must_be_base64_of_16_24_or_32_bytes() {
+    use base64::Engine as _;
+    let encode = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![7u8; n]);
+    for n in [16, 24, 32] {
+        assert!(
+            crate::config::check_cluster_key(&encode(n)).is_ok(),
+            "{n} bytes"
+        );
+    }
+    let keygen = crate::keygen().expect("a key");
+    assert!(crate::config::check_cluster_key(&keygen).is_ok());
+    for bad in [
+        encode(8),
+        encode(31),
+        "not base64!".to_owned(),
+        String::new(),
+    ] {
+        let reason = crate::config::check_cluster_key(&bad).expect_err("refused");
+        assert!(reason.contains("dkrond keygen"), "{reason}");
+    }
 }
 
 /// Values are read as dkron reads them: `:8080`, Go booleans, tags as k=v lists.
@@ -210,6 +336,18 @@ fn bad_values_are_refused() {
         ("shutdown-timeout", "30"),
         ("log-format", "xml"),
         ("data-dir", ""),
+        ("join", "10.0.0.1"),
+        ("join", "provider=aws tag_key=dkron"),
+        ("join", "10.0.0.1:0"),
+        ("retry-join", ":6868"),
+        ("retry-join", "fd00::3:6868"),
+        ("retry-interval", "30"),
+        ("retry-interval", "0s"),
+        ("retry-max", "-1"),
+        ("encrypt", "short"),
+        ("bind-addr", "eth0"),
+        ("bind-addr", "10.0.0.1:port"),
+        ("advertise-rpc-port", "0"),
     ];
     for (key, value) in cases {
         let raw = flags(&[(key, value)]);

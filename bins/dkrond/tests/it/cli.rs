@@ -43,9 +43,10 @@ fn bad_flag_is_one_line_and_exit_2() {
     assert!(err.contains("--no-such-flag"), "{err}");
 }
 
-/// `--join` is refused with a message saying why, never ignored; every problem is listed.
+/// Bad cluster flags are refused with a message saying why, every problem at once; the key is
+/// never echoed.
 #[test]
-fn cluster_flags_are_refused_with_every_problem() {
+fn bad_cluster_flags_are_refused_with_every_problem() {
     let (code, _, err) = dkrond(&[
         "agent",
         "--server",
@@ -53,15 +54,75 @@ fn cluster_flags_are_refused_with_every_problem() {
         "10.0.0.1",
         "--rpc-port",
         "x",
-        "--bootstrap-expect",
-        "3",
+        "--encrypt",
+        "secret-but-short",
+        "--retry-interval",
+        "soon",
     ]);
     assert_eq!(code, 2);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("flag --join"), "{err}");
-    assert!(err.contains("not supported yet"), "{err}");
+    assert!(err.contains("host:port"), "{err}");
     assert!(err.contains("flag --rpc-port"), "{err}");
-    assert!(err.contains("bootstrap-expect 3"), "{err}");
+    assert!(err.contains("flag --encrypt"), "{err}");
+    assert!(err.contains("dkrond keygen"), "{err}");
+    assert!(!err.contains("secret-but-short"), "{err}");
+    assert!(err.contains("flag --retry-interval"), "{err}");
+}
+
+/// `raft list-peers` prints dkron's table for a running server; with the wrong key, or no
+/// server, it is one line on stderr and exit code 1.
+#[test]
+fn raft_list_peers_prints_the_members() {
+    let key = {
+        let (code, out, _) = dkrond(&["keygen"]);
+        assert_eq!(code, 0);
+        out.trim().to_owned()
+    };
+    let node = crate::support::Dkrond::start_in(
+        tempfile::tempdir().expect("temp dir"),
+        &["--encrypt", &key],
+    );
+    let rpc = node.rpc.to_string();
+    let (code, out, err) = dkrond(&["raft", "list-peers", "--rpc-addr", &rpc, "--encrypt", &key]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(header, ["Node", "ID", "Address", "State", "Voter"]);
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(row[0], "test-node");
+    assert_eq!(row[2], rpc);
+    assert_eq!(&row[3..], ["leader", "true"]);
+
+    let (code, _, err) = dkrond(&["raft", "list-peers", "--rpc-addr", &rpc]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("401"), "a missing key is refused: {err}");
+
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_addr = closed.local_addr().expect("addr").to_string();
+    drop(closed);
+    let (code, _, err) = dkrond(&["raft", "list-peers", "--rpc-addr", &closed_addr]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot list the peers"), "{err}");
+
+    let (code, _, err) = dkrond(&[
+        "raft",
+        "remove-peer",
+        "--peer-id",
+        "nobody",
+        "--rpc-addr",
+        &rpc,
+        "--encrypt",
+        &key,
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no member is named or numbered `nobody`"),
+        "{err}"
+    );
+    assert!(err.contains("test-node"), "the members are listed: {err}");
 }
 
 /// A config file that cannot be read is a one-line error naming it.

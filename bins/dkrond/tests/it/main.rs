@@ -1,7 +1,7 @@
 //! Whole-binary tests: each starts real `dkrond` processes on ephemeral 127.0.0.1 ports with a
 //! temp data dir, and talks to them over HTTP.
 
-// The command line: version, keygen, bad flags, refused cluster flags, unreadable config.
+// The command line: version, keygen, bad flags, cluster flags, raft list-peers, unreadable config.
 mod cli;
 // Every route and its status codes.
 mod routes;

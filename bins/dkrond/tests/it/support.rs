@@ -44,6 +44,8 @@ pub(crate) struct Dkrond {
     dir: TempDir,
     /// The HTTP API address, read from the ports file.
     pub(crate) http: SocketAddr,
+    /// The peer RPC address, read from the ports file.
+    pub(crate) rpc: SocketAddr,
 }
 
 impl Dkrond {
@@ -65,8 +67,9 @@ impl Dkrond {
             child: Some(child),
             dir,
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            rpc: SocketAddr::from(([127, 0, 0, 1], 0)),
         };
-        node.http = wait_for("dkrond to write its ports file", START_TIMEOUT, || {
+        (node.http, node.rpc) = wait_for("dkrond to write its ports file", START_TIMEOUT, || {
             if let Some(status) = node
                 .child
                 .as_mut()
@@ -76,7 +79,10 @@ impl Dkrond {
             }
             let text = std::fs::read_to_string(&ports_file).ok()?;
             let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
-            ports["http"].as_str()?.parse().ok()
+            Some((
+                ports["http"].as_str()?.parse().ok()?,
+                ports["rpc"].as_str()?.parse().ok()?,
+            ))
         });
         node
     }
