@@ -20,7 +20,7 @@
 //! | `/raft/leave` | — | JSON `Result<(), ForwardRefused>`: the receiver leaves ([`RaftNode::leave`]) |
 //!
 //! `forward` and `remove-peer` answer `NotLeader` naming the leader on a follower: the sender
-//! follows it (at most a few hops, [`client::call_leader`]) rather than the receiver proxying,
+//! follows it (at most a few hops, [`client::Network::call_leader`]) rather than the receiver proxying,
 //! so a request never loops between servers that disagree on who leads.
 //!
 //! Snapshot chunks travel as raw bytes (JSON would inflate them about 3.5×); openraft sends a
