@@ -53,6 +53,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A peer could not be connected to: the request was not delivered, so it had no effect
+    /// there (safe to retry, unlike [`Error::Rpc`] after the request was sent).
+    #[error("peer {target} is unreachable: {reason}")]
+    Unreachable {
+        /// Peer address.
+        target: String,
+        /// Why.
+        reason: String,
+    },
     /// A peer RPC failed at the transport level.
     #[error("peer rpc to {target} failed: {reason}")]
     Rpc {

@@ -664,15 +664,19 @@ impl RaftNode {
     /// applied it within about 5 s (a warning is logged): the write is done, only the read
     /// that follows it here may not see it yet.
     ///
-    /// A failure after the command reached the leader (its loss of leadership, a timeout, a
-    /// broken connection) does not say whether it committed: retry only idempotent commands.
+    /// A leader that cannot be connected to (it crashed) is retried until the election that
+    /// follows names another, for about 10 s. A failure after the command reached the leader
+    /// (its loss of leadership, a timeout, a broken connection) does not say whether it
+    /// committed: retry only idempotent commands.
     ///
     /// # Errors
     /// [`Error::NotLeader`] when no leader could be found or reached through redirections;
     /// [`Error::NoQuorum`], [`Error::Timeout`], [`Error::Fatal`] as the leader reports them;
-    /// [`Error::Rpc`] when the leader cannot be reached.
+    /// [`Error::Unreachable`] when no leader could be connected to in time; [`Error::Rpc`]
+    /// when the exchange with the leader failed.
     pub async fn write_anywhere(&self, command: Command) -> Result<Written> {
         let leader_deadline = Instant::now() + LEADER_WAIT;
+        let deadline = Instant::now() + FORWARD_TIMEOUT;
         loop {
             let leader = match self.write(command.clone()).await {
                 Err(Error::NotLeader {
@@ -685,16 +689,22 @@ impl RaftNode {
                 done => return done,
             };
             let body = encode_control(&leader.rpc_addr, &command)?;
-            let written: Written = self
+            let written: Written = match self
                 .inner
                 .network
-                .call_leader(
-                    &leader.rpc_addr,
-                    FORWARD_PATH,
-                    &body,
-                    Instant::now() + FORWARD_TIMEOUT,
-                )
-                .await?;
+                .call_leader(&leader.rpc_addr, FORWARD_PATH, &body, deadline)
+                .await
+            {
+                Ok(written) => written,
+                // Why retry: the command never reached that server, so it cannot have
+                // committed there; the leader this node knows may have crashed, and the next
+                // local write names the one elected meanwhile.
+                Err(Error::Unreachable { .. }) if Instant::now() < deadline => {
+                    self.pause_for_leader(deadline).await;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             if let Err(error) = self.wait_applied(written.index, APPLY_WAIT).await {
                 tracing::warn!(
                     index = written.index,

@@ -47,8 +47,8 @@ const NO_LEADER_PAUSE: Duration = Duration::from_millis(100);
 /// presenting `key` when given. [`Peer::leader`] marks the leader it knows.
 ///
 /// # Errors
-/// [`Error::Rpc`] when the server cannot be reached, refuses the key or answers badly;
-/// [`Error::Timeout`] when it does not answer within `timeout`.
+/// [`Error::Unreachable`] when the server cannot be connected to; [`Error::Rpc`] when it refuses
+/// the key or answers badly; [`Error::Timeout`] when it does not answer within `timeout`.
 pub async fn list_peers(
     rpc_addr: &str,
     key: Option<&ClusterKey>,
@@ -65,7 +65,7 @@ pub async fn list_peers(
 /// # Errors
 /// [`Error::UnknownPeer`] when no member has that name or id; [`Error::NotLeader`] when no
 /// leader could be reached; [`Error::Membership`] when the leader refuses (another change in
-/// progress); [`Error::Rpc`] and [`Error::Timeout`] as [`list_peers`].
+/// progress); [`Error::Unreachable`], [`Error::Rpc`] and [`Error::Timeout`] as [`list_peers`].
 pub async fn remove_peer(
     rpc_addr: &str,
     key: Option<&ClusterKey>,
@@ -92,8 +92,8 @@ pub async fn remove_peer(
 /// [`crate::RaftNode::watch_left`] so its node can stop.
 ///
 /// # Errors
-/// What [`crate::RaftNode::leave`] failed with on that server; [`Error::Rpc`] and
-/// [`Error::Timeout`] as [`list_peers`].
+/// What [`crate::RaftNode::leave`] failed with on that server; [`Error::Unreachable`],
+/// [`Error::Rpc`] and [`Error::Timeout`] as [`list_peers`].
 pub async fn leave(
     rpc_addr: &str,
     key: Option<&ClusterKey>,
@@ -197,7 +197,7 @@ impl Network {
     /// Asks the node at `rpc_addr` who it is (bootstrap discovery).
     ///
     /// # Errors
-    /// [`crate::Error::Rpc`] when it cannot be reached or answers badly; [`Error::Timeout`].
+    /// [`Error::Unreachable`], [`crate::Error::Rpc`] when it answers badly, [`Error::Timeout`].
     pub async fn peer_info(&self, rpc_addr: &str, timeout: Duration) -> crate::Result<PeerInfo> {
         self.control_call(rpc_addr, Method::GET, INFO_PATH, Vec::new(), timeout)
             .await
@@ -286,8 +286,8 @@ impl Network {
     }
 
     /// One control request (not openraft's): any failure, a non-2xx status included, is
-    /// [`crate::Error::Rpc`] naming the peer, or [`Error::Timeout`] when it does not answer in
-    /// time.
+    /// [`crate::Error::Rpc`] naming the peer, [`Error::Unreachable`] when no connection could be
+    /// made, or [`Error::Timeout`] when it does not answer in time.
     async fn control_call<T: DeserializeOwned>(
         &self,
         rpc_addr: &str,
@@ -308,9 +308,13 @@ impl Network {
                     what: format!("{rpc_addr} to answer {path}"),
                 });
             }
-            Err(CallError::Connect(reason) | CallError::Other(reason)) => {
-                return Err(rpc_error(reason));
+            Err(CallError::Connect(reason)) => {
+                return Err(Error::Unreachable {
+                    target: rpc_addr.to_owned(),
+                    reason,
+                });
             }
+            Err(CallError::Other(reason)) => return Err(rpc_error(reason)),
         };
         if !status.is_success() {
             return Err(rpc_error(format!(

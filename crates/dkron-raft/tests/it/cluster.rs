@@ -737,3 +737,39 @@ async fn servers_leave_whether_they_lead_or_not() {
     .await;
     write_job(&last.node, "after-leaves").await;
 }
+
+/// Right after the leader crashes, a write through a follower (which still names the dead
+/// leader, now refusing connections) waits for the election and commits on the new leader
+/// instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_write_survives_a_leader_crash() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let tuning = Tuning::default();
+    let mut nodes = cluster(root.path(), &["a", "b", "c"], &tuning).await;
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    let old_leader = agreed_leader(&refs).await;
+    let position = nodes
+        .iter()
+        .position(|n| n.id() == old_leader)
+        .expect("the leader");
+    nodes.swap_remove(position).kill();
+    // Long enough for the follower's pooled connections to the dead leader to see the reset
+    // (a request sent on one would be ambiguous, not retried), far shorter than an election.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let follower = &nodes[0];
+    assert_eq!(
+        follower.node.leader().map(|(id, _)| id),
+        Some(old_leader),
+        "the follower still names the dead leader"
+    );
+    let written = follower
+        .node
+        .write_anywhere(Command::SetJob(Box::new(crate::harness::job(
+            "after-crash",
+        ))))
+        .await
+        .expect("the write waits for the new leader");
+    assert!(matches!(written.response, Response::JobWritten { .. }));
+    assert!(has_job(&follower.node, "after-crash"));
+    assert_ne!(follower.node.leader().map(|(id, _)| id), Some(old_leader));
+}
