@@ -741,12 +741,23 @@ impl RaftNode {
                 Err(Error::NotLeader {
                     leader: Some((id, leader)),
                 }) if id != self.inner.id => {
-                    self.inner
+                    match self
+                        .inner
                         .network
                         .request_remove(&leader.rpc_addr, self.inner.id, deadline)
-                        .await?;
-                    self.mark_left();
-                    return Ok(());
+                        .await
+                    {
+                        Ok(()) => {
+                            self.mark_left();
+                            return Ok(());
+                        }
+                        // Why retry: the request was not delivered; the leader may have
+                        // crashed and the next attempt names the one elected meanwhile.
+                        Err(Error::Unreachable { .. }) if Instant::now() < deadline => {
+                            self.pause_for_leader(deadline).await;
+                        }
+                        Err(error) => return Err(error),
+                    }
                 }
                 Err(Error::NotLeader { .. }) if Instant::now() < leader_deadline => {
                     self.pause_for_leader(leader_deadline).await;
