@@ -445,6 +445,15 @@ impl Config {
             (Some(bind_port), _) => bind_port,
             (None, rpc_port) => rpc_port.unwrap_or(DEFAULT_RPC_PORT),
         };
+        let advertise_addr = pick(&layers, |l| &l.advertise_addr);
+        if let Some((ip, _)) = bind_addr
+            && ip.is_unspecified()
+            && advertise_addr.is_none()
+        {
+            warnings.push(format!(
+                "bind-addr {ip} listens on every interface but peers are told 127.0.0.1 without advertise-addr: set --advertise-addr to this server's address for other servers to reach it"
+            ));
+        }
         let retry_join = pick(&layers, |l| &l.retry_join);
         let mut join = pick(&layers, |l| &l.join).unwrap_or_default();
         join.extend(retry_join.iter().flatten().cloned());
@@ -474,7 +483,7 @@ impl Config {
             retry_interval: pick(&layers, |l| &l.retry_interval).unwrap_or(DEFAULT_RETRY_INTERVAL),
             retry_max: pick(&layers, |l| &l.retry_max).unwrap_or(0),
             cluster_key: pick(&layers, |l| &l.encrypt),
-            advertise_addr: pick(&layers, |l| &l.advertise_addr),
+            advertise_addr,
             bootstrap_expect,
             tags: pick(&layers, |l| &l.tags).unwrap_or_default(),
             log_level: pick(&layers, |l| &l.log_level).unwrap_or(LogLevel::Info),

@@ -218,7 +218,8 @@ fn cluster_settings_are_read() {
     );
 }
 
-/// bind-addr's port is where peer RPC listens; a different rpc-port loses, with a warning.
+/// bind-addr's port is where peer RPC listens; a different rpc-port loses, with a warning;
+/// every interface without advertise-addr is warned about (peers would be told loopback).
 #[test]
 fn bind_addr_port_wins_over_rpc_port() {
     let config = resolve(
@@ -243,6 +244,23 @@ fn bind_addr_port_wins_over_rpc_port() {
     .expect("valid");
     assert_eq!(all.rpc_bind_ip, Some("0.0.0.0".parse().expect("ip")));
     assert_eq!(all.rpc_port, 7000);
+    assert_eq!(all.warnings.len(), 1, "{:?}", all.warnings);
+    assert!(
+        all.warnings[0].contains("--advertise-addr"),
+        "every interface without an advertised address: {:?}",
+        all.warnings
+    );
+    let advertised = resolve(
+        flags(&[
+            ("server", "true"),
+            ("bind-addr", "0.0.0.0"),
+            ("advertise-addr", "10.0.0.5"),
+        ]),
+        RawConfig::default(),
+        RawConfig::default(),
+    )
+    .expect("valid");
+    assert!(advertised.warnings.is_empty(), "{:?}", advertised.warnings);
 }
 
 /// Keys of dkron's format (keygen's 16 bytes, and 24 or 32) are accepted; other lengths and
