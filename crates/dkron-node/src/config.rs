@@ -20,8 +20,19 @@ pub struct NodeConfig {
     /// Host advertised to peers and clients; `None` = the bound IP (loopback when unspecified).
     pub advertise_host: Option<String>,
     /// dkron's `bootstrap-expect`: 1 initializes a single-server cluster on a fresh data dir;
-    /// 0 requires existing Raft state.
+    /// N > 1 waits for N servers (this one and those of `join`) and forms the cluster with
+    /// them; 0 requires existing Raft state or `join`.
     pub bootstrap_expect: u32,
+    /// RPC addresses (`host:port`) of servers to contact to form or join the cluster.
+    pub join: Vec<String>,
+    /// Keep trying to join (dkron's `retry-join`) every `retry_interval`, `retry_max` times.
+    pub retry_join: bool,
+    /// Pause between two join attempts.
+    pub retry_interval: Duration,
+    /// Join attempts before giving up (0: no limit).
+    pub retry_max: u32,
+    /// The cluster key (`--encrypt`): peers must present it on every RPC.
+    pub cluster_key: Option<String>,
     /// User tags.
     pub tags: BTreeMap<String, String>,
     /// Datacenter (`dc` tag).
@@ -49,6 +60,11 @@ impl NodeConfig {
             data_dir: data_dir.into(),
             advertise_host: None,
             bootstrap_expect: 1,
+            join: Vec::new(),
+            retry_join: false,
+            retry_interval: Duration::from_secs(30),
+            retry_max: 0,
+            cluster_key: None,
             tags: BTreeMap::new(),
             datacenter: "dc1".to_owned(),
             region: "global".to_owned(),

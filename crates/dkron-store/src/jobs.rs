@@ -23,6 +23,8 @@ pub struct JobWritten {
     pub job: Job,
     /// Whether it did not exist before.
     pub created: bool,
+    /// The parent it had before this write (its `dependent_jobs` changed if it differs).
+    pub previous_parent: Option<String>,
 }
 
 /// A `GET /v1/jobs` query: filters, sort, and `_start`/`_end` paging.
@@ -143,7 +145,11 @@ impl Store {
             }
         }
         tx.put_job(&job)?;
-        Ok(JobWritten { job, created })
+        Ok(JobWritten {
+            job,
+            created,
+            previous_parent: old_parent,
+        })
     }
 
     /// Deletes a job, its executions, indexes and launch records, and detaches it from its
