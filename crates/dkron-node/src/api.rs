@@ -308,19 +308,23 @@ impl Cluster for NodeCluster {
     fn run_job(&self, name: String) -> BoxFuture<'_, Result<Job, ClusterError>> {
         Box::pin(async move {
             let job = self.stored_job(&name)?;
-            let Some(scheduler) = self.leader.scheduler() else {
-                let leader = self.handles.raft.leader().map(|(_, node)| node.name);
-                return Err(ClusterError::NotLeader { leader });
-            };
-            match scheduler.run_now(&name).await {
-                Ok(_group) => Ok(job),
-                Err(dkron_scheduler::Error::JobNotFound { name }) => {
-                    Err(ClusterError::JobNotFound { job: name })
+            // Checked here for a clear answer; a child is run by its parent's success even
+            // when disabled (the scheduler's rule).
+            if job.disabled && !job.is_child() {
+                return Err(ClusterError::JobDisabled { job: name });
+            }
+            // A replicated request, so any server takes it: the leader's scheduler launches the
+            // run when it sees it applied.
+            let written = self.write(Command::RunJob { name }).await?;
+            match written.response {
+                Response::Job(job) => {
+                    self.leader.followed(written.index, FOLLOW_TIMEOUT).await;
+                    Ok(job)
                 }
-                Err(dkron_scheduler::Error::JobDisabled { name }) => {
-                    Err(ClusterError::JobDisabled { job: name })
-                }
-                Err(error) => Err(ClusterError::unavailable(error)),
+                Response::Refused(refusal) => Err(refused(refusal)),
+                other => Err(ClusterError::internal(format!(
+                    "unexpected raft response {other:?}"
+                ))),
             }
         })
     }

@@ -165,6 +165,14 @@ async fn hand_over(
                 Ok(())
             }
         },
+        Change::RunRequested(name) => match scheduler.run_now(&name).await {
+            Ok(_group) => Ok(()),
+            Err(error @ dkron_scheduler::Error::ShutDown) => Err(error),
+            Err(error) => {
+                tracing::warn!(%error, job = %name, "requested run not launched");
+                Ok(())
+            }
+        },
         Change::ExecutionDone(finished) => {
             let progress = GroupProgress {
                 status: finished.group_status,

@@ -24,6 +24,8 @@ pub enum Change {
     /// A job's stored definition changed: created, updated, toggled or deleted, or its
     /// `dependent_jobs` changed. Read it from the store (absent: deleted).
     Job(String),
+    /// A run of the job was requested ([`crate::Command::RunJob`]): the leader launches it.
+    RunRequested(String),
     /// An execution was reported done and counted for the first time.
     ExecutionDone(Box<FinishedExecution>),
     /// A snapshot replaced the whole state: read everything again.

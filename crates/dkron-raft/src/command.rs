@@ -49,6 +49,13 @@ pub enum Command {
         /// When `Some`, also persist the job's next fire in the same batch.
         next: Option<Option<Timestamp>>,
     },
+    /// Run a job now (dkron's `POST /v1/jobs/{name}`), whichever server took the request: the
+    /// leader's scheduler launches it when it sees this applied. Writes nothing; refused when
+    /// the job does not exist.
+    RunJob {
+        /// Job name.
+        name: String,
+    },
     /// Record a cluster member's state (status transitions, tags).
     SetMember(Member),
     /// Forget a cluster member.
@@ -77,6 +84,7 @@ impl Command {
             Command::ExecutionDone(_) => "execution_done",
             Command::DeleteExecutions { .. } => "delete_executions",
             Command::RecordLaunch { .. } => "record_launch",
+            Command::RunJob { .. } => "run_job",
             Command::SetMember(_) => "set_member",
             Command::RemoveMember { .. } => "remove_member",
             Command::SetPaused(_) => "set_paused",

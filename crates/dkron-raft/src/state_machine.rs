@@ -252,6 +252,12 @@ pub(crate) fn apply_command(
                 message: "a batch inside a batch".to_owned(),
             }));
         }
+        Command::RunJob { name } => group.job(&name).map(|job| {
+            if let Some(changes) = changes {
+                changes.push(Change::RunRequested(job.name.clone()));
+            }
+            Response::Job(job)
+        }),
         Command::SetMember(member) => group.set_member(&member).map(|()| Response::Done),
         Command::RemoveMember { name } => group.remove_member(&name).map(|_removed| Response::Done),
         Command::SetPaused(paused) => group.set_paused(paused).map(|()| Response::Done),

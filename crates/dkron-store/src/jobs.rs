@@ -280,6 +280,15 @@ impl Store {
 }
 
 impl WriteGroup<'_> {
+    /// The job named `name` as this group sees it (the group's earlier writes included);
+    /// writes nothing. For commands that only need the job to exist (a run request).
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`], storage errors.
+    pub fn job(&mut self, name: &str) -> Result<Job> {
+        self.run(|_, tx| tx.require_job(name))
+    }
+
     /// [`Store::set_job`] in this group.
     ///
     /// # Errors

@@ -107,9 +107,7 @@ fn three_servers_form_and_any_server_takes_writes() {
     assert_eq!(missing.status, 404, "{}", missing.text());
     wait_for("the job to run", FORM_TIMEOUT, || {
         let list = executions(follower, "through-follower");
-        list.iter()
-            .any(|e| e["success"] == true)
-            .then_some(())
+        list.iter().any(|e| e["success"] == true).then_some(())
     });
 }
 
@@ -147,8 +145,7 @@ fn leader_crash_neither_repeats_nor_stops_fires() {
     let killed_at = Instant::now();
     let new_leader = wait_for("a new leader", Duration::from_secs(10), || {
         let name = leader_of(&servers[0])?;
-        (name != leader && leader_of(&servers[1]).as_deref() == Some(name.as_str()))
-            .then_some(name)
+        (name != leader && leader_of(&servers[1]).as_deref() == Some(name.as_str())).then_some(name)
     });
     let elected_in = killed_at.elapsed();
     assert!(
@@ -160,11 +157,15 @@ fn leader_crash_neither_repeats_nor_stops_fires() {
         .iter()
         .map(|job| (job.clone(), executions(&servers[0], job).len()))
         .collect();
-    wait_for("every job to run under the new leader", FORM_TIMEOUT, || {
-        jobs.iter()
-            .all(|job| executions(&servers[0], job).len() >= counts[job] + 2)
-            .then_some(())
-    });
+    wait_for(
+        "every job to run under the new leader",
+        FORM_TIMEOUT,
+        || {
+            jobs.iter()
+                .all(|job| executions(&servers[0], job).len() >= counts[job] + 2)
+                .then_some(())
+        },
+    );
     // The killed server comes back and catches up.
     let restarted = Dkrond::start_server(killed_dir, &leader, &[]);
     wait_for("the restarted server to catch up", FORM_TIMEOUT, || {
@@ -181,7 +182,10 @@ fn leader_crash_neither_repeats_nor_stops_fires() {
         let mut instants = BTreeMap::new();
         for execution in &list {
             if execution["trigger"] == "scheduled" && execution["attempt"] == 1 {
-                let at = execution["scheduled_at"].as_str().expect("scheduled_at").to_owned();
+                let at = execution["scheduled_at"]
+                    .as_str()
+                    .expect("scheduled_at")
+                    .to_owned();
                 *instants.entry(at).or_insert(0) += 1;
             }
         }

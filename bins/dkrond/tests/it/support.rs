@@ -109,11 +109,6 @@ impl Dkrond {
         ports["rpc"].as_str().expect("rpc address").to_owned()
     }
 
-    /// The OS process id.
-    pub(crate) fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// The node's log so far.
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("dkrond.log")).unwrap_or_default()
