@@ -25,6 +25,8 @@ pub(crate) struct Handles {
     pub(crate) member: Member,
     /// Cancelled by `POST /v1/leave`.
     pub(crate) leave: CancellationToken,
+    /// A peer RPC client (with the cluster key), to ask other servers who they are.
+    pub(crate) peers: dkron_raft::Network,
 }
 
 /// Why a replicated write did not happen. The node's own error: the API turns it into its

@@ -12,7 +12,7 @@
 mod ports;
 
 use std::{
-    collections::BTreeSet,
+    collections::BTreeMap,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -209,13 +209,20 @@ async fn start_scheduler(
 pub(crate) enum Scope {
     /// This node's (at start: whatever the store shows running here was cut off by a crash).
     Own,
-    /// This node's, and those of nodes that are no longer cluster members (on gaining
+    /// This node's, and those of nodes that left the cluster or do not answer (on gaining
     /// leadership).
     Cluster,
 }
 
+/// How long a server may take to answer "who are you" before its executions count as lost.
+const PROBE: Duration = Duration::from_secs(1);
+
 /// Records as failed the executions the store shows running that run nowhere: their node
 /// crashed or left, so they would read as running forever. Their reports drive retries.
+///
+/// Another server's executions are closed only when it is no longer a member or does not
+/// answer a probe of its RPC port (a crashed leader, say); a server that answers closes its
+/// own when it restarts.
 pub(crate) async fn close_interrupted(handles: &Handles, runner: &Runner, scope: Scope) {
     let running = match handles.store.running_executions() {
         Ok(running) => running,
@@ -225,34 +232,50 @@ pub(crate) async fn close_interrupted(handles: &Handles, runner: &Runner, scope:
         }
     };
     let live = runner.running_ids();
-    let members: BTreeSet<String> = handles
-        .raft
-        .membership()
-        .into_iter()
-        .map(|peer| peer.node.name)
-        .collect();
+    let members = handles.raft.membership();
+    // Whether each other node seen running something is gone: asked once per node.
+    let mut gone = BTreeMap::new();
     for mut execution in running {
         let id = execution.id();
-        let own = execution.node_name == handles.name();
-        let gone = scope == Scope::Cluster && !members.contains(&execution.node_name);
-        if (own && live.contains(&id)) || !(own || gone) {
-            continue;
-        }
+        let node = execution.node_name.clone();
+        let reason = if node == handles.name() {
+            if live.contains(&id) {
+                continue;
+            }
+            "interrupted, the node stopped before this execution finished".to_owned()
+        } else {
+            if scope == Scope::Own {
+                continue;
+            }
+            if !gone.contains_key(&node) {
+                let reachable = match members.iter().find(|peer| peer.node.name == node) {
+                    Some(peer) => handles
+                        .peers
+                        .peer_info(&peer.node.rpc_addr, PROBE)
+                        .await
+                        .is_ok(),
+                    None => false,
+                };
+                gone.insert(node.clone(), !reachable);
+            }
+            if gone.get(&node) != Some(&true) {
+                continue;
+            }
+            format!("node {node} lost before this execution finished")
+        };
         execution.finished_at = Some(Timestamp::now().max(execution.started_at));
         execution.success = false;
         if !execution.output.is_empty() && !execution.output.ends_with('\n') {
             execution.output.push('\n');
         }
-        execution.output.push_str(&format!(
-            "dkron-rs: interrupted, node {} stopped before this execution finished",
-            execution.node_name
-        ));
+        execution.output.push_str("dkron-rs: ");
+        execution.output.push_str(&reason);
         match handles.write(Command::ExecutionDone(execution)).await {
             Ok(written) => match written.response {
                 Response::Refused(refusal) => {
                     tracing::warn!(%refusal, %id, "cannot close an interrupted execution")
                 }
-                _ => tracing::warn!(%id, "execution interrupted by a stop, recorded as failed"),
+                _ => tracing::warn!(%id, %reason, "execution recorded as failed"),
             },
             Err(error) => tracing::warn!(%error, %id, "cannot close an interrupted execution"),
         }

@@ -94,6 +94,7 @@ impl Node {
         let rpc_task = tokio::spawn(dkron_raft::serve(rpc, raft.router()));
 
         membership::form(&raft, &config).await?;
+        let raft_id = raft.id();
 
         let member = Member {
             name: config.name.clone(),
@@ -116,6 +117,10 @@ impl Node {
             metrics,
             member,
             leave: CancellationToken::new(),
+            peers: dkron_raft::Network::new(
+                raft_id,
+                config.cluster_key.as_deref().map(ClusterKey::new),
+            ),
             config,
         });
         let report = Arc::new(RaftReport::new(Arc::clone(&handles)));
