@@ -18,6 +18,10 @@ check:
 bench AREA="cron" *ARGS:
     cargo bench -p dkron-benches --features {{AREA}} --bench {{AREA}} -- {{ARGS}}
 
+# Three servers on 127.0.0.1 (APIs on :8081-:8083) forming one cluster; Ctrl-C stops them.
+cluster:
+    bash examples/three-node-cluster/run.sh
+
 # Everything CI runs, from a clean state of mind.
 ci:
     bash .ci/run

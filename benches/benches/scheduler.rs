@@ -34,7 +34,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use dkron_model::{Execution, Job, Limits};
+use dkron_model::{Job, Limits};
 
 #[global_allocator]
 static ALLOCATOR: counting::Counting = counting::Counting;
@@ -103,7 +103,7 @@ mod counting {
         ON.store(on, Ordering::Relaxed);
     }
 }
-use dkron_scheduler::{BoxFuture, Dispatch, MemoryStore, Run, Scheduler};
+use dkron_scheduler::{BoxFuture, Dispatch, Handoff, MemoryStore, Run, Scheduler};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -162,21 +162,21 @@ fn bench_job(i: usize) -> Job {
     job
 }
 
-/// The no-op dispatch: notes (fire time, scheduled instant) and returns no execution.
+/// The no-op dispatch: notes (fire time, scheduled instant) and reports no execution.
 #[derive(Debug)]
 struct Probe {
     fires: Mutex<Vec<(i64, i64)>>,
 }
 
 impl Dispatch for Probe {
-    fn dispatch(&self, run: Run) -> BoxFuture<'_, Vec<Execution>> {
+    fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
         let fired = now_ns();
         let scheduled = i64::try_from(run.launch.scheduled_at.as_nanosecond()).unwrap_or(0);
         self.fires
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((fired, scheduled));
-        Box::pin(std::future::ready(Vec::new()))
+        Box::pin(std::future::ready(Handoff::Handed))
     }
 }
 

@@ -44,6 +44,7 @@
 mod error;
 mod execution;
 mod job;
+mod launch;
 mod member;
 mod sort;
 mod target;
@@ -55,6 +56,7 @@ pub use job::{
     Concurrency, DEFAULT_CATCH_UP_WINDOW, Job, JobSchedule, JobStatus, Limits, MisfirePolicy,
     RetryBackoff,
 };
+pub use launch::{GroupProgress, group_progress};
 pub use member::{Member, MemberStatus};
 pub use sort::{JobSort, SortFields};
 pub use target::{TargetSpec, select_targets};

@@ -20,8 +20,19 @@ pub struct NodeConfig {
     /// Host advertised to peers and clients; `None` = the bound IP (loopback when unspecified).
     pub advertise_host: Option<String>,
     /// dkron's `bootstrap-expect`: 1 initializes a single-server cluster on a fresh data dir;
-    /// 0 requires existing Raft state.
+    /// N > 1 waits for N servers (this one and those of `join`) and forms the cluster with
+    /// them; 0 requires existing Raft state or `join`.
     pub bootstrap_expect: u32,
+    /// RPC addresses (`host:port`) of servers to contact to form or join the cluster.
+    pub join: Vec<String>,
+    /// Keep trying to join (dkron's `retry-join`) every `retry_interval`, `retry_max` times.
+    pub retry_join: bool,
+    /// Pause between two join attempts.
+    pub retry_interval: Duration,
+    /// Join attempts before giving up (0: no limit).
+    pub retry_max: u32,
+    /// The cluster key (`--encrypt`): peers must present it on every RPC.
+    pub cluster_key: Option<String>,
     /// User tags.
     pub tags: BTreeMap<String, String>,
     /// Datacenter (`dc` tag).
@@ -38,18 +49,6 @@ pub struct NodeConfig {
     pub leader_timeout: Duration,
     /// The version this node reports (`/v1`, member tags): the binary's.
     pub version: String,
-    /// Peer RPC addresses (`host:port`) of servers to join (dkron's `join` and `retry-join`).
-    pub join: Vec<String>,
-    /// Keep retrying the join every `retry_interval` (dkron's `retry-join`) instead of failing
-    /// after one round.
-    pub retry_join: bool,
-    /// Pause between join attempts (dkron's `retry-interval`, 30 s).
-    pub retry_interval: Duration,
-    /// Most join attempts; 0 retries forever (dkron's `retry-max`).
-    pub retry_max: u32,
-    /// Shared secret peers present to each other on peer RPC (dkron's `encrypt`); `None`
-    /// leaves peer RPC unauthenticated.
-    pub cluster_key: Option<String>,
     /// Port advertised for peer RPC when it differs from the bound one (NAT, port mapping);
     /// `None` = the bound port.
     pub advertise_rpc_port: Option<u16>,
@@ -65,6 +64,11 @@ impl NodeConfig {
             data_dir: data_dir.into(),
             advertise_host: None,
             bootstrap_expect: 1,
+            join: Vec::new(),
+            retry_join: false,
+            retry_interval: Duration::from_secs(30),
+            retry_max: 0,
+            cluster_key: None,
             tags: BTreeMap::new(),
             datacenter: "dc1".to_owned(),
             region: "global".to_owned(),
@@ -73,11 +77,6 @@ impl NodeConfig {
             shutdown_timeout: Duration::from_secs(30),
             leader_timeout: Duration::from_secs(10),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            join: Vec::new(),
-            retry_join: false,
-            retry_interval: Duration::from_secs(30),
-            retry_max: 0,
-            cluster_key: None,
             advertise_rpc_port: None,
         }
     }

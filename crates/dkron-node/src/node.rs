@@ -1,26 +1,23 @@
 //! [`Node`]: start (store, Raft, bootstrap, leadership task, HTTP and RPC servers), run, and the
 //! ordered, bounded shutdown.
 
-use std::{
-    collections::BTreeMap,
-    future::Future,
-    net::SocketAddr,
-    path::Path,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
-use dkron_api::ClusterError;
-use dkron_executor::{ExecutorRegistry, ProcessorRegistry};
-use dkron_model::{Execution, Member, MemberStatus};
-use dkron_raft::{Command, RaftConfig, RaftNode, Response};
-use dkron_scheduler::Scheduler;
+use dkron_model::{Member, MemberStatus};
+use dkron_raft::{ClusterKey, RaftConfig, RaftNode};
 use dkron_store::Store;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, NodeConfig, PORTS_FILE, cluster::NodeCluster, leader, metrics};
+use crate::{
+    Error, NodeConfig, PORTS_FILE,
+    api::NodeCluster,
+    handles::Handles,
+    leader::{self, Leader},
+    membership, metrics,
+    report::RaftReport,
+    runner::Runner,
+};
 
 #[cfg(test)]
 mod tests;
@@ -37,64 +34,16 @@ pub struct Ports {
 /// A running server node. Stop it with [`Node::shutdown`] (or [`Node::run`]).
 #[derive(Debug)]
 pub struct Node {
-    shared: Arc<Shared>,
+    handles: Arc<Handles>,
+    runner: Arc<Runner>,
     ports: Ports,
     /// Stops the HTTP server (graceful) and the leadership task.
     stop: CancellationToken,
     http_task: JoinHandle<std::io::Result<()>>,
     rpc_task: JoinHandle<dkron_raft::Result<()>>,
     leader_task: JoinHandle<()>,
-}
-
-/// A running execution on this node, for `/v1/busy` and cancellation.
-#[derive(Debug)]
-pub(crate) struct Busy {
-    pub(crate) execution: Execution,
-    pub(crate) cancel: CancellationToken,
-}
-
-/// What every part of the node shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) config: NodeConfig,
-    pub(crate) store: Store,
-    pub(crate) raft: RaftNode,
-    /// The leader's scheduler. An async mutex: job writes hold it across the Raft commit and
-    /// the scheduler update, so a scheduler starting meanwhile cannot miss a job.
-    pub(crate) scheduler: tokio::sync::Mutex<Option<Scheduler>>,
-    /// Executions running on this node, by execution id.
-    pub(crate) busy: Mutex<BTreeMap<String, Busy>>,
-    pub(crate) executors: ExecutorRegistry,
-    /// Applied to each finished execution before it is recorded (dkron runs them on the leader).
-    pub(crate) processors: ProcessorRegistry,
-    pub(crate) metrics: PrometheusHandle,
-    /// This node as a cluster member.
-    pub(crate) member: Member,
-    /// Cancelled by `POST /v1/leave`.
-    pub(crate) leave: CancellationToken,
-}
-
-impl Shared {
-    /// Commits `command` through Raft, timing it, and turns failures into API errors.
-    pub(crate) async fn write(&self, command: Command) -> Result<Response, ClusterError> {
-        let kind = command.kind();
-        let started = Instant::now();
-        let result = self.raft.write(command).await;
-        ::metrics::histogram!(metrics::RAFT_COMMIT).record(started.elapsed().as_secs_f64());
-        match result {
-            Ok(written) => Ok(written.response),
-            Err(dkron_raft::Error::NotLeader { leader }) => Err(ClusterError::NotLeader {
-                leader: leader.map(|(_, node)| node.name),
-            }),
-            Err(error @ (dkron_raft::Error::NoQuorum | dkron_raft::Error::Timeout { .. })) => {
-                Err(ClusterError::unavailable(error))
-            }
-            Err(error) => {
-                tracing::error!(%error, command = kind, "raft write failed");
-                Err(ClusterError::unavailable(error))
-            }
-        }
-    }
+    /// Records this server as a member, then closes its executions a crash interrupted.
+    register_task: JoinHandle<()>,
 }
 
 impl Node {
@@ -129,25 +78,23 @@ impl Node {
 
         let store = open_store(&data_dir, &config)?;
         // Checked before Raft starts, so a refused start leaves no Raft thread behind.
-        if config.bootstrap_expect == 0 && !has_raft_state(&store, &data_dir)? {
+        if config.bootstrap_expect == 0
+            && config.join.is_empty()
+            && !has_raft_state(&store, &data_dir)?
+        {
             return Err(Error::NothingToBootstrap { path: data_dir });
         }
         let advertise = |addr: SocketAddr| advertised(config.advertise_host.as_deref(), addr);
-        let raft_config = RaftConfig {
-            cluster_key: config
-                .cluster_key
-                .as_deref()
-                .map(dkron_raft::ClusterKey::new),
-            ..RaftConfig::new(&config.name, &advertise(rpc_addr), &advertise(http_addr))
-        };
+        let (feed, applied) = tokio::sync::mpsc::unbounded_channel();
+        let mut raft_config =
+            RaftConfig::new(&config.name, &advertise(rpc_addr), &advertise(http_addr));
+        raft_config.applied_feed = Some(feed);
+        raft_config.cluster_key = config.cluster_key.as_deref().map(ClusterKey::new);
         let raft = RaftNode::start(raft_config, store.clone(), &data_dir.join("snapshots")).await?;
         let rpc_task = tokio::spawn(dkron_raft::serve(rpc, raft.router()));
 
-        if !raft.is_initialized().await? {
-            tracing::info!(node = %config.name, "bootstrapping a single-server cluster");
-            raft.bootstrap_single().await?;
-        }
-        raft.wait_for_leader(config.leader_timeout).await?;
+        membership::form(&raft, &config).await?;
+        let raft_id = raft.id();
 
         let member = Member {
             name: config.name.clone(),
@@ -164,38 +111,59 @@ impl Node {
             datacenter: config.datacenter.clone(),
             version: config.version.clone(),
         };
-        let shared = Arc::new(Shared {
+        let handles = Arc::new(Handles {
             store,
             raft,
-            scheduler: tokio::sync::Mutex::new(None),
-            busy: Mutex::new(BTreeMap::new()),
-            executors: ExecutorRegistry::with_defaults(),
-            processors: ProcessorRegistry::with_defaults(),
             metrics,
             member,
             leave: CancellationToken::new(),
+            peers: dkron_raft::Network::new(
+                raft_id,
+                config.cluster_key.as_deref().map(ClusterKey::new),
+            ),
             config,
         });
+        let report = Arc::new(RaftReport::new(Arc::clone(&handles)));
+        let runner = Arc::new(Runner::new(handles.name(), handles.config.limits, report));
+        let register_task = {
+            let (handles, runner) = (Arc::clone(&handles), Arc::clone(&runner));
+            tokio::spawn(async move {
+                membership::register(&handles).await;
+                leader::close_interrupted(&handles, &runner, leader::Scope::Own).await;
+            })
+        };
 
         let stop = CancellationToken::new();
-        let leader_task = tokio::spawn(leader::lead(Arc::clone(&shared), stop.clone()));
-        let cluster = Arc::new(NodeCluster::new(Arc::clone(&shared)));
-        let router =
-            crate::cluster::router(cluster, shared.config.api.clone(), Arc::clone(&shared));
+        let leader = Leader::new();
+        let leader_task = tokio::spawn(leader::lead(
+            Arc::clone(&handles),
+            Arc::clone(&runner),
+            Arc::clone(&leader),
+            applied,
+            stop.clone(),
+        ));
+        let cluster = Arc::new(NodeCluster::new(
+            Arc::clone(&handles),
+            Arc::clone(&runner),
+            leader,
+        ));
+        let router = crate::api::router(cluster, handles.config.api.clone());
         let http_stop = stop.clone();
         let http_task = tokio::spawn(dkron_api::serve(http, router, async move {
             http_stop.cancelled().await
         }));
 
         write_ports_file(&data_dir, ports)?;
-        tracing::info!(http = %http_addr, rpc = %rpc_addr, node = %shared.config.name, "node started");
+        tracing::info!(http = %http_addr, rpc = %rpc_addr, node = %handles.name(), "node started");
         Ok(Node {
-            shared,
+            handles,
+            runner,
             ports,
             stop,
             http_task,
             rpc_task,
             leader_task,
+            register_task,
         })
     }
 
@@ -212,21 +180,35 @@ impl Node {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         tokio::select! {
             () = shutdown => tracing::info!("shutdown requested"),
-            () = self.shared.leave.cancelled() => tracing::info!("leave requested"),
+            () = self.handles.leave.cancelled() => tracing::info!("leave requested"),
         }
         self.shutdown().await
     }
 
-    /// Stops the node in order: the scheduler first (running executions get up to the shutdown
-    /// timeout to finish, and are recorded through Raft while it still runs), then the HTTP
-    /// server (in-flight requests finish), then Raft and its RPC server.
+    /// Stops the node in order: the scheduler first (no new fires), then the runner (running
+    /// executions get up to the shutdown timeout to finish, and are recorded through Raft while
+    /// it still runs; then they are cancelled), then the HTTP server (in-flight requests
+    /// finish), then Raft and its RPC server.
     ///
     /// # Errors
     /// [`Error::Raft`] when Raft does not stop cleanly.
     pub async fn shutdown(self) -> Result<(), Error> {
         self.stop.cancel();
+        self.register_task.abort();
         if let Err(error) = self.leader_task.await {
             tracing::warn!(%error, "leadership task ended abnormally");
+        }
+        let drained = self
+            .runner
+            .shutdown(self.handles.config.shutdown_timeout)
+            .await;
+        if drained.drained {
+            tracing::info!("every running execution finished");
+        } else {
+            tracing::warn!(
+                cancelled = drained.cancelled,
+                "running executions were cancelled at shutdown"
+            );
         }
         match tokio::time::timeout(Duration::from_secs(5), self.http_task).await {
             Ok(Ok(Ok(()))) => {}
@@ -234,10 +216,10 @@ impl Node {
             Ok(Err(error)) => tracing::warn!(%error, "http server task ended abnormally"),
             Err(_) => tracing::warn!("http server did not stop within 5s"),
         }
-        let result = self.shared.raft.shutdown().await;
+        let result = self.handles.raft.shutdown().await;
         self.rpc_task.abort();
         let _ = self.rpc_task.await;
-        let _ = std::fs::remove_file(self.shared.config.data_dir.join(PORTS_FILE));
+        let _ = std::fs::remove_file(self.handles.config.data_dir.join(PORTS_FILE));
         tracing::info!("node stopped");
         result.map_err(Error::from)
     }

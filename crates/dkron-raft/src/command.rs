@@ -49,6 +49,13 @@ pub enum Command {
         /// When `Some`, also persist the job's next fire in the same batch.
         next: Option<Option<Timestamp>>,
     },
+    /// Run a job now (dkron's `POST /v1/jobs/{name}`), whichever server took the request: the
+    /// leader's scheduler launches it when it sees this applied. Writes nothing; refused when
+    /// the job does not exist.
+    RunJob {
+        /// Job name.
+        name: String,
+    },
     /// Record a cluster member's state (status transitions, tags).
     SetMember(Member),
     /// Forget a cluster member.
@@ -77,6 +84,7 @@ impl Command {
             Command::ExecutionDone(_) => "execution_done",
             Command::DeleteExecutions { .. } => "delete_executions",
             Command::RecordLaunch { .. } => "record_launch",
+            Command::RunJob { .. } => "run_job",
             Command::SetMember(_) => "set_member",
             Command::RemoveMember { .. } => "remove_member",
             Command::SetPaused(_) => "set_paused",
@@ -115,6 +123,10 @@ pub enum Response {
         counted: bool,
         /// Status of the execution's group.
         group_status: JobStatus,
+        /// Whether every target of the execution's attempt has finished it.
+        attempt_complete: bool,
+        /// Nodes whose run of that attempt failed.
+        failed_nodes: Vec<String>,
         /// The job as stored after the report.
         job: Job,
         /// Executions trimmed to respect the history limit.
@@ -153,6 +165,17 @@ pub enum Refusal {
         /// Its children.
         children: Vec<String>,
     },
+    /// The launch was recorded already (see `dkron_model::LaunchRecord::is_new`): the fire
+    /// must not be dispatched again.
+    #[error("job `{job}`: group {group} attempt {attempt} was launched already")]
+    AlreadyLaunched {
+        /// Job name.
+        job: String,
+        /// The launch's group.
+        group: i64,
+        /// The launch's attempt.
+        attempt: u32,
+    },
     /// Another rule needing the stored jobs (a parent cycle, a bad key name, an unfinished
     /// execution reported done): the store's message.
     #[error("{message}")]
@@ -184,6 +207,15 @@ impl Refusal {
             dkron_store::Error::HasDependents { job, children } => Refusal::HasDependents {
                 job: job.clone(),
                 children: children.clone(),
+            },
+            dkron_store::Error::AlreadyLaunched {
+                job,
+                group,
+                attempt,
+            } => Refusal::AlreadyLaunched {
+                job: job.clone(),
+                group: *group,
+                attempt: *attempt,
             },
             other => Refusal::Invalid {
                 message: error_chain(other),

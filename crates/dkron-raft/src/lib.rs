@@ -26,6 +26,8 @@
 //!   [`Command::Batch`] entry while earlier batches are in flight (openraft 0.9 flushes each
 //!   entry on its own), so many writes share one fsync on every server ([`LogStats`] counts
 //!   writes, entries and syncs).
+//! - [`Applied`] / [`Change`]: the feed of applied changes ([`RaftConfig::applied_feed`]), sent
+//!   after each apply is written, so the node's leader services follow the replicated state.
 //! - [`StateMachine`]: applies entries; snapshots are files (the store's export stream plus a
 //!   trailer with the snapshot meta), sent in chunks, never held whole in memory.
 //! - [`Network`] / [`router`] / [`serve`]: peer RPC (append, vote, snapshot chunks, info, join,
@@ -51,6 +53,7 @@
 
 #![warn(missing_docs)]
 
+mod applied;
 mod codec;
 mod command;
 mod error;
@@ -60,6 +63,7 @@ mod node;
 mod state_machine;
 mod types;
 
+pub use applied::{Applied, AppliedFeed, Change, FinishedExecution};
 pub use command::{Command, Refusal, Response};
 pub use error::{Error, Result};
 pub use log_store::{LogReader, LogStats, LogStatsSnapshot, LogStore};

@@ -22,6 +22,7 @@ use tokio::{
 
 use crate::{
     Error, Result,
+    applied::AppliedFeed,
     command::{Command, Response},
     log_store::{LogStats, LogStatsSnapshot, LogStore},
     network::{
@@ -65,6 +66,9 @@ pub struct RaftConfig {
     pub max_batch: usize,
     /// Batches in flight at once; writes arriving meanwhile queue up and form the next batch.
     pub max_inflight_batches: usize,
+    /// Where the state machine reports what it applied ([`crate::Applied`]); `None` reports
+    /// nothing. The receiver must keep reading: the channel is unbounded.
+    pub applied_feed: Option<AppliedFeed>,
 }
 
 impl RaftConfig {
@@ -88,6 +92,7 @@ impl RaftConfig {
             snapshot_chunk_timeout: Duration::from_secs(5),
             max_batch: 256,
             max_inflight_batches: 2,
+            applied_feed: None,
         }
     }
 
@@ -243,7 +248,8 @@ impl RaftNode {
         let openraft_config = Arc::new(config.openraft()?);
         let log = LogStore::new(store.clone())?;
         let stats = log.stats();
-        let state_machine = StateMachine::open(store.clone(), snapshot_dir)?;
+        let state_machine =
+            StateMachine::open(store.clone(), snapshot_dir)?.with_feed(config.applied_feed.clone());
         let network = Network::new(config.id, config.cluster_key.clone());
         let raft = Raft::new(
             config.id,

@@ -37,6 +37,7 @@ use openraft::{
 };
 
 use crate::{
+    applied::{Applied, AppliedFeed, Change, FinishedExecution},
     codec::{AppliedMeta, decode, encode, io_error},
     command::{Command, Refusal, Response},
     types::{NodeId, NodeInfo, TypeConfig},
@@ -56,6 +57,8 @@ pub struct StateMachine {
     /// Membership in force at the last applied entry; written with every applied position.
     membership: StoredMembership<NodeId, NodeInfo>,
     files: Arc<SnapshotFiles>,
+    /// Where applied changes are reported, when the node listens.
+    feed: Option<AppliedFeed>,
 }
 
 /// The snapshot directory; the lock keeps "switch current" and "open current" apart.
@@ -118,7 +121,15 @@ impl StateMachine {
                 lock: Mutex::new(()),
                 counter: AtomicU64::new(0),
             }),
+            feed: None,
         })
+    }
+
+    /// Reports the changes of every apply (and every installed snapshot) to `feed`.
+    #[must_use]
+    pub fn with_feed(mut self, feed: Option<AppliedFeed>) -> StateMachine {
+        self.feed = feed;
+        self
     }
 
     /// The store this state machine writes.
@@ -166,14 +177,38 @@ fn read_applied(store: &Store) -> Result<AppliedMeta, StorageError<NodeId>> {
 pub(crate) fn apply_command(
     group: &mut WriteGroup<'_>,
     command: Command,
+    changes: Option<&mut Vec<Change>>,
 ) -> Result<Response, dkron_store::Error> {
+    // Set for an execution report when the feed wants it: the execution without its output
+    // (taken out and put back, so the report itself is not copied).
+    let mut finished = None;
     let result = match command {
-        Command::SetJob(job) => group.set_job(*job).map(|written| Response::JobWritten {
-            job: written.job,
-            created: written.created,
+        Command::SetJob(job) => group.set_job(*job).map(|written| {
+            if let Some(changes) = changes {
+                changes.push(Change::Job(written.job.name.clone()));
+                changes.extend(written.job.parent_job.clone().map(Change::Job));
+                if written.previous_parent != written.job.parent_job {
+                    changes.extend(written.previous_parent.map(Change::Job));
+                }
+            }
+            Response::JobWritten {
+                job: written.job,
+                created: written.created,
+            }
         }),
-        Command::DeleteJob { name } => group.delete_job(&name).map(Response::Job),
-        Command::ToggleJob { name } => group.toggle_job(&name).map(Response::Job),
+        Command::DeleteJob { name } => group.delete_job(&name).map(|job| {
+            if let Some(changes) = changes {
+                changes.push(Change::Job(job.name.clone()));
+                changes.extend(job.parent_job.clone().map(Change::Job));
+            }
+            Response::Job(job)
+        }),
+        Command::ToggleJob { name } => group.toggle_job(&name).map(|job| {
+            if let Some(changes) = changes {
+                changes.push(Change::Job(job.name.clone()));
+            }
+            Response::Job(job)
+        }),
         Command::SetJobNext { name, next } => group.set_job_next(&name, next).map(Response::Job),
         Command::ExecutionStarted(execution) => {
             group
@@ -183,15 +218,30 @@ pub(crate) fn apply_command(
                     trimmed: started.trimmed,
                 })
         }
-        Command::ExecutionDone(execution) => {
-            group
-                .record_execution_done(execution)
-                .map(|done| Response::ExecutionDone {
+        Command::ExecutionDone(mut execution) => {
+            if changes.is_some() {
+                let output = std::mem::take(&mut execution.output);
+                finished = Some(execution.clone());
+                execution.output = output;
+            }
+            group.record_execution_done(execution).map(|done| {
+                if let (Some(changes), Some(execution), true) = (changes, finished, done.counted) {
+                    changes.push(Change::ExecutionDone(Box::new(FinishedExecution {
+                        execution,
+                        group_status: done.group_status,
+                        attempt_complete: done.attempt_complete,
+                        failed_nodes: done.failed_nodes.clone(),
+                    })));
+                }
+                Response::ExecutionDone {
                     counted: done.counted,
                     group_status: done.group_status,
+                    attempt_complete: done.attempt_complete,
+                    failed_nodes: done.failed_nodes,
                     job: done.job,
                     trimmed: done.trimmed,
-                })
+                }
+            })
         }
         Command::DeleteExecutions { job } => group.delete_executions(&job).map(Response::Job),
         Command::RecordLaunch { launch, next } => {
@@ -202,6 +252,12 @@ pub(crate) fn apply_command(
                 message: "a batch inside a batch".to_owned(),
             }));
         }
+        Command::RunJob { name } => group.job(&name).map(|job| {
+            if let Some(changes) = changes {
+                changes.push(Change::RunRequested(job.name.clone()));
+            }
+            Response::Job(job)
+        }),
         Command::SetMember(member) => group.set_member(&member).map(|()| Response::Done),
         Command::RemoveMember { name } => group.remove_member(&name).map(|_removed| Response::Done),
         Command::SetPaused(paused) => group.set_paused(paused).map(|()| Response::Done),
@@ -234,10 +290,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let store = self.store.clone();
         let mut group = store.write_group();
         let mut responses = Vec::new();
+        let mut changes = Vec::new();
+        let feeding = self.feed.is_some();
         // The last entry applied in `group` and not yet written.
         let mut unwritten = None;
+        let mut last_index = None;
         for entry in entries {
             let log_id = entry.log_id;
+            last_index = Some(log_id.index);
             let failed =
                 |e: dkron_store::Error| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e);
             let response = match entry.payload {
@@ -249,12 +309,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(Command::Batch(commands)) => {
                     let mut answers = Vec::with_capacity(commands.len());
                     for command in commands {
-                        answers.push(apply_command(&mut group, command).map_err(failed)?);
+                        let changes = feeding.then_some(&mut changes);
+                        answers.push(apply_command(&mut group, command, changes).map_err(failed)?);
                     }
                     Response::Batch(answers)
                 }
                 EntryPayload::Normal(command) => {
-                    apply_command(&mut group, command).map_err(failed)?
+                    let changes = feeding.then_some(&mut changes);
+                    apply_command(&mut group, command, changes).map_err(failed)?
                 }
             };
             responses.push(response);
@@ -269,6 +331,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             group
                 .commit(&self.position(log_id)?)
                 .map_err(|e| io_error(ErrorSubject::Apply(log_id), ErrorVerb::Write, &e))?;
+        }
+        // Invariant: sent after the writes, so a reader acting on a change finds it stored.
+        if let (Some(feed), Some(index)) = (&self.feed, last_index) {
+            // A closed feed means the node stopped listening (shutting down): nothing to tell.
+            let _ = feed.send(Applied { index, changes });
         }
         Ok(responses)
     }
@@ -319,6 +386,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| error(&e))?
             .map_err(|e| error(&*e))?;
         self.membership = meta.last_membership.clone();
+        if let Some(feed) = &self.feed {
+            let index = meta.last_log_id.map_or(0, |id| id.index);
+            let _ = feed.send(Applied {
+                index,
+                changes: vec![Change::Restored],
+            });
+        }
         Ok(())
     }
 

@@ -1,14 +1,14 @@
-//! How a fire becomes executions: the [`Dispatch`] trait, the [`Run`] it is handed, and two
-//! implementations: [`FnDispatch`] (a closure) and, with the `executor` feature,
-//! [`ExecutorDispatch`] (the local `dkron-executor` registry: `shell`, `http`).
+//! How a fire becomes executions: the [`Dispatch`] trait, the [`Run`] it is handed (and reports
+//! through), and two implementations: [`FnDispatch`] (a closure) and, with the `executor`
+//! feature, [`ExecutorDispatch`] (the local `dkron-executor` registry: `shell`, `http`).
 
 use std::{fmt, future::Future, sync::Arc};
 
-use dkron_model::{Execution, Job, LaunchRecord, Trigger};
+use dkron_model::{Execution, Job, LaunchRecord};
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use crate::{clock::Clock, ports::BoxFuture};
+use crate::{clock::Clock, engine::Reporter, ports::BoxFuture};
 
 /// One launched fire (one attempt), as handed to [`Dispatch::dispatch`].
 #[derive(Debug)]
@@ -21,6 +21,8 @@ pub struct Run {
     /// grace period ran out. Executors should end promptly when it fires.
     pub cancel: CancellationToken,
     pub(crate) clock: Arc<dyn Clock>,
+    /// `None` for a run built with [`Run::new`] (its reports go nowhere).
+    pub(crate) reporter: Option<Reporter>,
 }
 
 impl Run {
@@ -36,6 +38,20 @@ impl Run {
             launch,
             cancel,
             clock,
+            reporter: None,
+        }
+    }
+
+    /// Reports a finished execution of this run: it goes to the scheduler's
+    /// [`crate::ExecutionSink`], and the scheduler acts on the group when it is complete
+    /// (retry, dependents, ephemeral delete, the end of a forbid/replace run).
+    ///
+    /// An in-process [`Dispatch`] calls it once per execution. A dispatch whose results come
+    /// back through a replicated store reports there instead, and the embedding code passes
+    /// the store's answer to [`crate::Scheduler::report`].
+    pub async fn report(&self, execution: Execution) {
+        if let Some(reporter) = &self.reporter {
+            reporter.report(execution).await;
         }
     }
 
@@ -47,28 +63,27 @@ impl Run {
     /// An execution of this run on `node_name`, started at `started_at`, not finished yet: the
     /// job name, group, attempt, trigger and scheduled time are filled in from the launch.
     pub fn execution(&self, node_name: &str, started_at: Timestamp) -> Execution {
-        Execution {
-            job_name: self.launch.job_name.clone(),
-            started_at,
-            node_name: node_name.to_owned(),
-            group: self.launch.group,
-            attempt: self.launch.attempt,
-            scheduled_at: match self.launch.trigger {
-                Trigger::Manual => None,
-                _ => Some(self.launch.scheduled_at),
-            },
-            trigger: self.launch.trigger,
-            ..Execution::default()
-        }
+        self.launch.execution(node_name, started_at)
     }
 }
 
-/// Turns a launched fire into finished executions.
+/// What became of a run handed to [`Dispatch::dispatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handoff {
+    /// The run was handed over (or ran): one report per target will follow.
+    Handed,
+    /// Nothing will run (no target was reachable): no report will follow, and the group counts
+    /// as not triggered (no retry).
+    NothingToRun,
+}
+
+/// Hands a launched fire to whatever runs it: a hand-off, not a wait for the results.
 ///
-/// The cluster node sends the run to each target over RPC and waits for their results; an
-/// embedded service runs it in-process. Retries target `run.launch.targets` (the nodes whose
-/// previous attempt failed); for a first attempt they are what [`Dispatch::select_targets`]
-/// returned.
+/// Results come back as reports: an in-process dispatch calls [`Run::report`] for each
+/// execution; a cluster node records them in its replicated store and passes the store's
+/// answer to [`crate::Scheduler::report`], so a new leader continues what the old one launched.
+/// Retries target `run.launch.targets` (the nodes whose previous attempt failed); for a first
+/// attempt they are what [`Dispatch::select_targets`] returned.
 pub trait Dispatch: Send + Sync + fmt::Debug {
     /// The nodes a new fire of `job` goes to, chosen before its launch is recorded (the record
     /// carries them). The default, for single-process use, is none: "run it here".
@@ -77,10 +92,9 @@ pub trait Dispatch: Send + Sync + fmt::Debug {
         Vec::new()
     }
 
-    /// Runs the fire and returns one finished execution per target (an empty list when nothing
-    /// ran, e.g. no target was alive: the group then counts as not triggered, so no retry).
-    /// Never fails: failures are executions with `success == false`.
-    fn dispatch(&self, run: Run) -> BoxFuture<'_, Vec<Execution>>;
+    /// Hands the fire over. Never fails: a failure to run is a reported execution with
+    /// `success == false`, or [`Handoff::NothingToRun`] when no target could take it.
+    fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff>;
 }
 
 type RunFn = dyn Fn(Run) -> BoxFuture<'static, Result<String, String>> + Send + Sync;
@@ -121,10 +135,11 @@ impl fmt::Debug for FnDispatch {
 }
 
 impl Dispatch for FnDispatch {
-    fn dispatch(&self, run: Run) -> BoxFuture<'_, Vec<Execution>> {
+    fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
         let started_at = run.now();
         let mut execution = run.execution(&self.node_name, started_at);
         let clock = Arc::clone(&run.clock);
+        let reporter = run.reporter.clone();
         let future = (self.run)(run);
         Box::pin(async move {
             let (success, output) = match future.await {
@@ -134,7 +149,10 @@ impl Dispatch for FnDispatch {
             execution.success = success;
             execution.output = output;
             execution.finished_at = Some(clock.now());
-            vec![execution]
+            if let Some(reporter) = reporter {
+                reporter.report(execution).await;
+            }
+            Handoff::Handed
         })
     }
 }
@@ -145,9 +163,9 @@ pub use local::ExecutorDispatch;
 #[cfg(feature = "executor")]
 mod local {
     use dkron_executor::{ExecutionRequest, ExecutorRegistry};
-    use dkron_model::{Execution, Limits};
+    use dkron_model::Limits;
 
-    use super::{BoxFuture, Dispatch, Run};
+    use super::{BoxFuture, Dispatch, Handoff, Run};
 
     /// The default [`Dispatch`]: runs each fire once, in this process, with the executor the job
     /// names (`shell`, `http`, or any executor registered by the embedding code).
@@ -192,7 +210,7 @@ mod local {
     }
 
     impl Dispatch for ExecutorDispatch {
-        fn dispatch(&self, run: Run) -> BoxFuture<'_, Vec<Execution>> {
+        fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
             Box::pin(async move {
                 let started_at = run.now();
                 let mut execution = run.execution(&self.node_name, started_at);
@@ -216,7 +234,8 @@ mod local {
                         execution.finished_at = Some(run.now());
                     }
                 }
-                vec![execution]
+                run.report(execution).await;
+                Handoff::Handed
             })
         }
     }

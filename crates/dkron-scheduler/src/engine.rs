@@ -9,10 +9,15 @@
 //! dispatch is polled once in place (a dispatch that completes at once, or only hands work over,
 //! costs no task) and spawned as a task of its own if it is still pending. Spawning batches,
 //! rather than feeding one long-lived launcher, lets the runtime's other workers take them while
-//! the loop keeps popping. A dispatch runs the [`Dispatch`], hands the executions to
-//! the [`ExecutionSink`] and, for jobs that need it (forbid/replace, retries, dependents,
-//! ephemeral), reports a [`Finished`] back to the loop, which decides about retries, children
-//! and deletion.
+//! the loop keeps popping.
+//!
+//! A dispatch is a hand-off: what follows a run (retries, dependents, ephemeral deletion, the
+//! end of a forbid/replace run) is driven by reports, never by the dispatch future. Reports
+//! arrive two ways, and both end in [`Engine::attempt_done`]:
+//! - in-process, through [`Run::report`]: the execution goes to the [`ExecutionSink`], and for
+//!   a tracked run to the loop, which computes the group's progress itself;
+//! - from a replicated store, through [`crate::Scheduler::report`], with the progress the store
+//!   computed; a new leader's scheduler thus continues groups its predecessor launched.
 //!
 //! Invariants:
 //! - Only the loop touches slots, the heap and the delayed queue (no locks).
@@ -36,7 +41,10 @@ use std::{
 
 use dkron_cron::Schedule;
 use dkron_cron::ScheduleKind;
-use dkron_model::{Concurrency, Execution, Job, JobSchedule, JobStatus, LaunchRecord, Trigger};
+use dkron_model::{
+    Concurrency, Execution, GroupProgress, Job, JobSchedule, JobStatus, LaunchRecord, Trigger,
+    group_progress,
+};
 use hashbrown::HashTable;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -50,7 +58,7 @@ use tracing::{debug, warn};
 use crate::{
     Error,
     clock::Clock,
-    dispatch::{Dispatch, Run},
+    dispatch::{Dispatch, Handoff, Run},
     plan,
     ports::{ExecutionSink, JobSource, LaunchLog},
     stats::{Counters, add},
@@ -88,7 +96,7 @@ pub(crate) struct Ports {
 #[derive(Debug)]
 struct TaskCtx {
     ports: Arc<Ports>,
-    done: mpsc::UnboundedSender<Finished>,
+    done: mpsc::UnboundedSender<Event>,
     /// The token of untracked runs (cancelled only by shutdown). Cloned by the batch task, not the
     /// loop, so its reference count stays on one thread in a storm.
     root: CancellationToken,
@@ -125,6 +133,11 @@ pub(crate) enum Command {
     Len {
         reply: oneshot::Sender<usize>,
     },
+    /// An execution report from outside (a replicated store), with its group's progress.
+    Report {
+        execution: Execution,
+        progress: GroupProgress,
+    },
     Shutdown {
         grace: Duration,
         reply: oneshot::Sender<crate::ShutdownReport>,
@@ -142,27 +155,31 @@ struct Launch {
 #[derive(Debug)]
 struct Pending {
     job: Arc<Job>,
-    /// The run's own token (tracked runs); `None` uses the shared root token.
+    /// The run's own token (tracked runs); `None` uses the shared root token (untracked).
     cancel: Option<CancellationToken>,
-    follow: Option<Follow>,
 }
 
-/// What a tracked run carries so the loop can act when it ends.
+/// What reaches the loop from its tasks and from [`Run::report`].
 #[derive(Debug)]
-struct Follow {
-    run_id: u64,
-    /// Executions of earlier attempts of the same group (outputs dropped).
-    prior: Vec<Execution>,
+pub(crate) enum Event {
+    /// A tracked run's execution finished (reported in-process; output dropped).
+    Reported(Execution),
+    /// A tracked launch was not dispatched (refused by the log, or nothing to run).
+    NotRun {
+        job: String,
+        group: i64,
+        attempt: u32,
+    },
 }
 
-/// A tracked run ended (or was never dispatched).
+/// A tracked run in flight: what the loop needs when its attempt completes.
 #[derive(Debug)]
-pub(crate) struct Finished {
-    follow: Follow,
-    job: Arc<Job>,
+struct InFlight {
     record: LaunchRecord,
-    /// `None` when the launch was not recorded (duplicate or log failure).
-    executions: Option<Vec<Execution>>,
+    cancel: CancellationToken,
+    /// Executions of the group reported in-process (earlier attempts included), outputs
+    /// dropped: the in-process path computes the group's progress from them.
+    executions: Vec<Execution>,
 }
 
 /// 16 bytes: the instant as Unix nanoseconds (clamped to `i64`, i.e. until 2262; a later fire
@@ -189,6 +206,7 @@ enum Delayed {
         group: i64,
         attempt: u32,
         targets: Vec<String>,
+        /// Executions of earlier attempts (in-process reports only), outputs dropped.
         prior: Vec<Execution>,
     },
 }
@@ -358,13 +376,12 @@ pub(crate) struct Engine {
     /// job names, so names are not stored twice. Invariant: every entry is a live slot.
     names: HashTable<u32>,
     hasher: RandomState,
-    /// Tracked runs still going, per job: run id and the token that cancels it. Kept apart from
-    /// the slots because few jobs are tracked, and a slot stays smaller without it.
-    running: HashMap<String, Vec<(u64, CancellationToken)>>,
+    /// Tracked runs in flight, per job. Kept apart from the slots because few jobs are
+    /// tracked, and a slot stays smaller without it.
+    running: HashMap<String, Vec<InFlight>>,
     heap: BinaryHeap<Reverse<HeapEntry>>,
     delayed: BTreeMap<(Timestamp, u64), Delayed>,
     seq: u64,
-    next_run_id: u64,
     last_group: i64,
     tracker: TaskTracker,
     root: CancellationToken,
@@ -376,7 +393,7 @@ pub(crate) struct Engine {
     /// Launches not yet sent off in a batch (see [`Engine::flush`]).
     outbox: Vec<Launch>,
     ctx: Arc<TaskCtx>,
-    done_rx: mpsc::UnboundedReceiver<Finished>,
+    done_rx: mpsc::UnboundedReceiver<Event>,
 }
 
 /// A job's group id for a scheduled instant: the instant in Unix nanoseconds, so the same fire
@@ -400,7 +417,6 @@ impl Engine {
             heap: BinaryHeap::new(),
             delayed: BTreeMap::new(),
             seq: 0,
-            next_run_id: 0,
             last_group: i64::MIN,
             tracker: TaskTracker::new(),
             root: root.clone(),
@@ -577,11 +593,11 @@ impl Engine {
                     }
                     None => break None,
                 },
-                Some(finished) = self.done_rx.recv() => {
-                    self.finished(finished);
+                Some(event) = self.done_rx.recv() => {
+                    self.event(event);
                     for _ in 1..REPORTS_PER_WAKE {
                         match self.done_rx.try_recv() {
-                            Ok(finished) => self.finished(finished),
+                            Ok(event) => self.event(event),
                             Err(_) => break,
                         }
                     }
@@ -770,9 +786,9 @@ impl Engine {
                 false
             }
             Concurrency::Replace => {
-                for (_, cancel) in running {
-                    if !cancel.is_cancelled() {
-                        cancel.cancel();
+                for run in running {
+                    if !run.cancel.is_cancelled() {
+                        run.cancel.cancel();
                         add(&self.ports.counters.replaced, 1);
                     }
                 }
@@ -850,29 +866,23 @@ impl Engine {
             || job.retries > 0
             || !job.dependent_jobs.is_empty()
             || job.ephemeral;
-        let (cancel, follow) = if tracked {
-            let run_id = self.next_run_id;
-            self.next_run_id += 1;
+        let cancel = if tracked {
             let cancel = self.root.child_token();
-            let runs = self.running.entry(job.name.clone()).or_default();
-            runs.push((run_id, cancel.clone()));
-            (
-                Some(cancel),
-                Some(Follow {
-                    run_id,
-                    prior: spec.prior,
-                }),
-            )
+            self.running
+                .entry(job.name.clone())
+                .or_default()
+                .push(InFlight {
+                    record: record.clone(),
+                    cancel: cancel.clone(),
+                    executions: spec.prior,
+                });
+            Some(cancel)
         } else {
-            (None, None)
+            None
         };
         self.outbox.push(Launch {
             record,
-            rest: Pending {
-                job,
-                cancel,
-                follow,
-            },
+            rest: Pending { job, cancel },
         });
     }
 
@@ -928,6 +938,10 @@ impl Engine {
             Command::Len { reply } => {
                 let _ = reply.send(self.names.len());
             }
+            Command::Report {
+                execution,
+                progress,
+            } => self.reported(&execution, progress),
             // Handled by the loop itself.
             Command::Shutdown { .. } => {}
         }
@@ -1030,34 +1044,96 @@ impl Engine {
         Ok(group)
     }
 
-    /// A tracked run ended: forget it, then retry, run children or delete, by group status.
-    fn finished(&mut self, finished: Finished) {
-        let Finished {
-            follow,
-            job,
-            record,
-            executions,
-        } = finished;
-        if let Some(runs) = self.running.get_mut(job.name.as_str()) {
-            runs.retain(|(id, _)| *id != follow.run_id);
-            if runs.is_empty() {
-                self.running.remove(job.name.as_str());
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Reported(execution) => {
+                let Some(run) =
+                    self.running
+                        .get_mut(execution.job_name.as_str())
+                        .and_then(|runs| {
+                            runs.iter_mut().find(|r| {
+                                r.record.group == execution.group
+                                    && r.record.attempt == execution.attempt
+                            })
+                        })
+                else {
+                    return;
+                };
+                run.executions.push(execution.clone());
+                let progress =
+                    group_progress(&run.executions, execution.attempt, &run.record.targets);
+                self.reported(&execution, progress);
+            }
+            Event::NotRun {
+                job,
+                group,
+                attempt,
+            } => {
+                self.take_in_flight(&job, group, attempt);
             }
         }
-        let Some(executions) = executions else { return };
-        let mut group = follow.prior;
-        group.extend(executions);
+    }
+
+    /// Forgets the in-flight run of `(job, group, attempt)`; returns it if it was tracked.
+    fn take_in_flight(&mut self, job: &str, group: i64, attempt: u32) -> Option<InFlight> {
+        let runs = self.running.get_mut(job)?;
+        let position = runs
+            .iter()
+            .position(|r| r.record.group == group && r.record.attempt == attempt)?;
+        let run = runs.swap_remove(position);
+        if runs.is_empty() {
+            self.running.remove(job);
+        }
+        Some(run)
+    }
+
+    /// An execution of a group was reported with the group's `progress`. Once its attempt is
+    /// complete, the run is no longer in flight, and the group's status decides: retry the
+    /// failed nodes, or run the children and delete an ephemeral job.
+    fn reported(&mut self, execution: &Execution, progress: GroupProgress) {
+        if !progress.attempt_complete {
+            return;
+        }
+        let run = self.take_in_flight(&execution.job_name, execution.group, progress.attempt);
+        // The launch as recorded when this scheduler launched it; else (a group another
+        // scheduler launched) as the execution describes it.
+        let (record, prior) = match run {
+            Some(run) => (run.record, run.executions),
+            None => (
+                LaunchRecord {
+                    job_name: execution.job_name.clone(),
+                    scheduled_at: execution.scheduled_at.unwrap_or(execution.started_at),
+                    group: execution.group,
+                    attempt: execution.attempt,
+                    targets: Vec::new(),
+                    trigger: execution.trigger,
+                },
+                Vec::new(),
+            ),
+        };
         let now = self.ports.clock.now();
-        match dkron_model::group_status(&group) {
-            JobStatus::Success => self.succeeded(&job, now),
+        match progress.status {
+            JobStatus::Success => {
+                let Some((_, slot)) = self.slot_named(&record.job_name) else {
+                    return;
+                };
+                let job = Arc::clone(&slot.job);
+                self.succeeded(&job, now);
+            }
             JobStatus::Failed | JobStatus::PartiallyFailed => {
-                self.maybe_retry(&record, group, now);
+                self.maybe_retry(&record, progress.failed_nodes, prior, now);
             }
             JobStatus::Untriggered => {}
         }
     }
 
-    fn maybe_retry(&mut self, record: &LaunchRecord, mut group: Vec<Execution>, now: Timestamp) {
+    fn maybe_retry(
+        &mut self,
+        record: &LaunchRecord,
+        targets: Vec<String>,
+        mut group: Vec<Execution>,
+        now: Timestamp,
+    ) {
         // The job's current definition decides (it may have been updated or removed meanwhile).
         let Some((_, slot)) = self.slot_named(&record.job_name) else {
             return;
@@ -1066,13 +1142,6 @@ impl Engine {
         if record.attempt > job.retries {
             return;
         }
-        let mut targets: Vec<String> = group
-            .iter()
-            .filter(|e| e.attempt == record.attempt && !e.success)
-            .map(|e| e.node_name.clone())
-            .collect();
-        targets.sort();
-        targets.dedup();
         for execution in &mut group {
             // Earlier attempts only matter for the group's status; the sink has their output.
             execution.output = String::new();
@@ -1186,16 +1255,13 @@ async fn launch_batch(
                         "fire already launched; not dispatching it again"
                     );
                 }
-                if let Some(follow) = pending.follow {
-                    let job = pending.job;
-                    let finished = Finished {
-                        follow,
-                        job,
-                        record,
-                        executions: None,
-                    };
+                if pending.cancel.is_some() {
                     // The loop is gone only during shutdown, when nothing follows anyway.
-                    let _ = ctx.done.send(finished);
+                    let _ = ctx.done.send(Event::NotRun {
+                        job: record.job_name,
+                        group: record.group,
+                        attempt: record.attempt,
+                    });
                 }
             }
         }
@@ -1207,38 +1273,53 @@ fn poll_once(future: Pin<&mut (dyn Future<Output = ()> + Send)>) -> Poll<()> {
     future.poll(&mut Context::from_waker(Waker::noop()))
 }
 
-/// Runs one recorded launch, hands its executions to the sink and reports a tracked run's end.
+/// Hands one recorded launch to the dispatch. A tracked run that found nothing to run is no
+/// longer in flight; everything else follows from its reports.
 async fn dispatch(ctx: Arc<TaskCtx>, record: LaunchRecord, pending: Pending) {
-    let Pending {
-        job,
-        cancel,
-        follow,
-    } = pending;
+    let Pending { job, cancel } = pending;
+    let tracked = cancel.is_some();
     let cancel = cancel.unwrap_or_else(|| ctx.root.clone());
     let ports = &ctx.ports;
     add(&ports.counters.dispatched, 1);
-    let kept = follow.as_ref().map(|_| record.clone());
+    let (group, attempt) = (record.group, record.attempt);
     let run = Run {
         job: Arc::clone(&job),
         launch: record,
         cancel,
         clock: Arc::clone(&ports.clock),
+        reporter: Some(Reporter {
+            ctx: Arc::clone(&ctx),
+            tracked,
+        }),
     };
-    let executions = ports.dispatch.dispatch(run).await;
-    for execution in &executions {
-        if let Err(error) = ports.sink.record_execution(execution).await {
+    if ports.dispatch.dispatch(run).await == Handoff::NothingToRun && tracked {
+        let _ = ctx.done.send(Event::NotRun {
+            job: job.name.clone(),
+            group,
+            attempt,
+        });
+    }
+}
+
+/// How a [`Run`] reports in-process: to the sink, and for a tracked run to the loop.
+#[derive(Debug, Clone)]
+pub(crate) struct Reporter {
+    ctx: Arc<TaskCtx>,
+    tracked: bool,
+}
+
+impl Reporter {
+    pub(crate) async fn report(&self, mut execution: Execution) {
+        let ports = &self.ctx.ports;
+        if let Err(error) = ports.sink.record_execution(&execution).await {
             add(&ports.counters.sink_failures, 1);
             warn!(job = %execution.job_name, %error, "recording an execution failed");
         }
-    }
-    if let (Some(follow), Some(record)) = (follow, kept) {
-        let finished = Finished {
-            follow,
-            job,
-            record,
-            executions: Some(executions),
-        };
-        let _ = ctx.done.send(finished);
+        if self.tracked {
+            // The loop only needs the group's shape, not the output.
+            execution.output = String::new();
+            let _ = self.ctx.done.send(Event::Reported(execution));
+        }
     }
 }
 

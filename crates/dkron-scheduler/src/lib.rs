@@ -68,9 +68,14 @@
 //!   instant, group, attempt, targets, trigger) is recorded in the [`LaunchLog`] before it is
 //!   dispatched; a fire the log has already seen, or could not record, is not dispatched. Records
 //!   go in ordered batches, so a Raft-backed log commits many fires at once.
-//! - **Dispatch must not block.** A dispatch future is first polled inside the launch batch
-//!   (most finish at once or only hand work over), then moved to its own task if pending; a
-//!   `Dispatch` that does blocking work before its first `.await` delays the fires after it.
+//! - **Dispatch is a hand-off; reports drive what follows.** A dispatch future is first polled
+//!   inside the launch batch (most finish at once or only hand work over), then moved to its
+//!   own task if pending; a `Dispatch` that does blocking work before its first `.await` delays
+//!   the fires after it. Results come back as reports, never as the dispatch's return value:
+//!   in-process through [`Run::report`] (what [`FnDispatch`] and [`ExecutorDispatch`] do), or
+//!   through a replicated store and [`Scheduler::report`] with the group's
+//!   [`dkron_model::GroupProgress`] (what the cluster node does), so a new leader continues
+//!   the groups its predecessor launched.
 //! - **Precision.** With the [`SystemClock`] the loop wakes 2 ms early after an idle stretch and
 //!   yields its way to the deadline ([`Clock::wake_margin`]), so fires start within tens of
 //!   microseconds of their instant instead of tokio's millisecond-rounded timer.
@@ -84,10 +89,11 @@
 //!   ignore it, and ignore `starts_at`/`expires_at` and pausing, as dkron's; a disabled job
 //!   cannot be run manually (dkron too). Only runs launched while a job is forbid/replace are
 //!   tracked for it: changing `allow` to `forbid` does not see runs launched before.
-//! - **Retries**: when a group's status ([`dkron_model::group_status`]) is failed or partially
-//!   failed and the attempt is at most `retries`, the same group is launched again (trigger
-//!   `Retry`, attempt + 1, targets = the nodes that failed) after `retry_backoff.delay(attempt)`,
-//!   through the timer, never a sleeping task.
+//! - **Retries**: once every target of an attempt reported ([`dkron_model::group_progress`]),
+//!   when the group's status is failed or partially failed and the attempt is at most
+//!   `retries`, the same group is launched again (trigger `Retry`, attempt + 1, targets = the
+//!   nodes that failed) after `retry_backoff.delay(attempt)`, through the timer, never a
+//!   sleeping task.
 //! - **Dependents and ephemeral**: when the group succeeds, each child runs (trigger
 //!   `Dependent`, a new group) unless it is disabled, paused, outside `starts_at..=expires_at`,
 //!   or skipped by its own concurrency; then an ephemeral job is removed and
@@ -96,7 +102,8 @@
 //!   `(last, now]` are skipped, run once (stamped with the first missed instant) or caught up
 //!   within a window (at most [`DEFAULT_MAX_CATCH_UP`] per job, configurable), per its
 //!   [`dkron_model::MisfirePolicy`]. They launch at once with trigger `Scheduled` and their own
-//!   scheduled instants, so the launch log's forward-only rule also guards them. A job the log
+//!   scheduled instants, so the launch log's forward-only rule
+//!   ([`dkron_model::LaunchRecord::is_new`], which every launch log applies) also guards them. A job the log
 //!   never saw starts fresh; a past `@at` never runs, a past `@after` runs once if still within
 //!   its grace window (as dkron).
 //! - **Shutdown** stops the timer, waits a bounded time for running executions, then cancels
@@ -128,7 +135,7 @@ mod stats;
 pub use clock::{Clock, SystemClock, TokioClock};
 #[cfg(feature = "executor")]
 pub use dispatch::ExecutorDispatch;
-pub use dispatch::{Dispatch, FnDispatch, Run};
+pub use dispatch::{Dispatch, FnDispatch, Handoff, Run};
 pub use error::{BoxError, Error};
 pub use memory::MemoryStore;
 pub use ports::{BoxFuture, ExecutionSink, JobSource, LaunchLog};

@@ -6,7 +6,7 @@ use std::{
     sync::{Mutex, MutexGuard, PoisonError},
 };
 
-use dkron_model::{Execution, Job, LaunchRecord, Limits, Trigger};
+use dkron_model::{Execution, Job, LaunchRecord, Limits};
 use jiff::Timestamp;
 
 use crate::{
@@ -17,9 +17,9 @@ use crate::{
 #[cfg(test)]
 mod tests;
 
-/// Retry keys remembered per job to refuse a duplicate retry launch. Retries of one group are
-/// few and recent, so a short window suffices.
-const RETRY_KEYS_KEPT: usize = 64;
+/// `(group, attempt)` keys remembered per job to refuse a repeated launch (a retry decided
+/// twice). Repeats are of recent launches, so a short window suffices.
+const ATTEMPT_KEYS_KEPT: usize = 64;
 
 /// Jobs, launch records and executions in memory, behind one short-held mutex.
 ///
@@ -44,7 +44,7 @@ struct Inner {
 #[derive(Debug, Default)]
 struct JobLaunches {
     last_scheduled: Option<Timestamp>,
-    retry_keys: VecDeque<(i64, u32)>,
+    attempt_keys: VecDeque<(i64, u32)>,
     recent: VecDeque<LaunchRecord>,
     total: u64,
 }
@@ -126,28 +126,15 @@ impl MemoryStore {
             Some(entry) => entry,
             None => inner.launches.entry(record.job_name.clone()).or_default(),
         };
-        match record.trigger {
-            Trigger::Scheduled => {
-                if entry
-                    .last_scheduled
-                    .is_some_and(|last| record.scheduled_at <= last)
-                {
-                    return false;
-                }
-                entry.last_scheduled = Some(record.scheduled_at);
-            }
-            Trigger::Retry => {
-                let key = (record.group, record.attempt);
-                if entry.retry_keys.contains(&key) {
-                    return false;
-                }
-                if entry.retry_keys.len() == RETRY_KEYS_KEPT {
-                    entry.retry_keys.pop_front();
-                }
-                entry.retry_keys.push_back(key);
-            }
-            Trigger::Manual | Trigger::Dependent => {}
+        let key = (record.group, record.attempt);
+        if !record.is_new(entry.last_scheduled, entry.attempt_keys.contains(&key)) {
+            return false;
         }
+        entry.last_scheduled = record.last_scheduled_after(entry.last_scheduled);
+        if entry.attempt_keys.len() == ATTEMPT_KEYS_KEPT {
+            entry.attempt_keys.pop_front();
+        }
+        entry.attempt_keys.push_back(key);
         entry.total += 1;
         if self.launches_kept > 0 {
             if entry.recent.len() == self.launches_kept {

@@ -60,10 +60,11 @@ pub trait LaunchLog: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<Option<Timestamp>, BoxError>>;
 }
 
-/// Where finished executions go (the node records them through Raft).
+/// Where executions reported in-process ([`crate::Run::report`]) go.
 ///
-/// The scheduler hands over each execution the [`crate::Dispatch`] returned, before it acts on
-/// the group's status (retry, dependents, ephemeral delete).
+/// The scheduler hands over each reported execution before it acts on the group's status
+/// (retry, dependents, ephemeral delete). A dispatch whose results travel through a replicated
+/// store (the cluster node) records them there and never reaches the sink.
 pub trait ExecutionSink: Send + Sync + fmt::Debug {
     /// Records one finished execution. A failure is logged and counted; it does not change what
     /// the scheduler does next.

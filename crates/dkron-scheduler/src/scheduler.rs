@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use dkron_model::Job;
+use dkron_model::{Execution, GroupProgress, Job};
 use jiff::Timestamp;
 use tokio::{
     sync::{mpsc, oneshot},
@@ -311,6 +311,28 @@ impl Scheduler {
     pub async fn run_now(&self, name: &str) -> Result<i64, Error> {
         let name = name.to_owned();
         self.ask(|reply| Command::RunNow { name, reply }).await?
+    }
+
+    /// Acts on an execution that finished elsewhere and was recorded in a replicated store,
+    /// with the `progress` of its group as the store computed it (`dkron_model::group_progress`
+    /// over the stored group). Once the attempt is complete, the group's status decides:
+    /// failed nodes are retried (within the job's `retries`), a success runs the children and
+    /// deletes an ephemeral job, and a forbid/replace run is no longer in flight.
+    ///
+    /// This is how a cluster drives what follows a run from the applied state, so a new leader
+    /// continues the groups its predecessor launched. An in-process dispatch reports through
+    /// [`crate::Run::report`] instead; never report one execution both ways.
+    ///
+    /// # Errors
+    /// [`Error::ShutDown`].
+    pub async fn report(&self, execution: Execution, progress: GroupProgress) -> Result<(), Error> {
+        self.commands
+            .send(Command::Report {
+                execution,
+                progress,
+            })
+            .await
+            .map_err(|_| Error::ShutDown)
     }
 
     /// What the scheduler knows about a job, or `None` if it is not loaded.

@@ -65,6 +65,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The launch was recorded already: a scheduled fire at or before the job's last one, or
+    /// a `(group, attempt)` already held (see `dkron_model::LaunchRecord::is_new`).
+    #[error("job `{job}`: group {group} attempt {attempt} was launched already")]
+    AlreadyLaunched {
+        /// Job name.
+        job: String,
+        /// The launch's group.
+        group: i64,
+        /// The launch's attempt.
+        attempt: u32,
+    },
     /// The database was written by an incompatible version of dkron-store.
     #[error("unsupported store format version {found} (this build reads version {expected})")]
     FormatVersion {
@@ -115,6 +126,7 @@ impl Error {
                 | Error::InvalidJob { .. }
                 | Error::InvalidName { .. }
                 | Error::NotFinished { .. }
+                | Error::AlreadyLaunched { .. }
         )
     }
 }

@@ -1,7 +1,7 @@
 //! Execution history: record start, record done (idempotent), delete, trim to the job's limit,
 //! group status, daily stats, and the reads.
 
-use dkron_model::{Execution, Job, JobStatus, group_status};
+use dkron_model::{Execution, Job, JobStatus, LaunchRecord, group_progress};
 use jiff::{Timestamp, civil::Date, tz::Offset};
 use rocksdb::IteratorMode;
 
@@ -31,6 +31,12 @@ pub struct ExecutionDone {
     pub counted: bool,
     /// Status of the execution's group after this report (also stored as the job's status).
     pub group_status: JobStatus,
+    /// Whether every target of the execution's attempt has now finished it (its launch record
+    /// names the targets; without a kept record, one finished execution completes it). Only a
+    /// complete attempt may be followed by a retry, the dependents or an ephemeral delete.
+    pub attempt_complete: bool,
+    /// Nodes whose run of this attempt failed, sorted (where a retry goes).
+    pub failed_nodes: Vec<String>,
     /// The job as stored after this report.
     pub job: Job,
     /// Executions of this job removed to respect its history limit.
@@ -184,12 +190,23 @@ impl Store {
         } else if stored_finish(tx, &job.name, &suffix)? < Some(finished_at) {
             put_execution(tx, &execution, &suffix, previous)?;
         }
-        let status = group_status_with(tx, &job.name, &execution, &suffix, &trimmed)?;
+        let members = group_members_with(tx, &job.name, &execution, &suffix, &trimmed)?;
+        let launch_key = keys::launch_key(&job.name, execution.group, execution.attempt);
+        let targets = match tx.get(Cf::Launches, &launch_key)? {
+            Some(bytes) => {
+                codec::decode::<LaunchRecord>(Cf::Launches, &launch_key, &bytes)?.targets
+            }
+            None => Vec::new(),
+        };
+        let progress = group_progress(&members, execution.attempt, &targets);
+        let status = progress.status;
         job.status = status;
         tx.put_job(&job)?;
         Ok(ExecutionDone {
             counted,
             group_status: status,
+            attempt_complete: progress.attempt_complete,
+            failed_nodes: progress.failed_nodes,
             job,
             trimmed: trimmed.len(),
         })
@@ -557,15 +574,16 @@ fn put_execution(
     Ok(())
 }
 
-/// Status of `execution`'s group: the stored members plus `execution` itself (this
-/// operation's writes are not visible to its reads), minus those trimmed by it.
-fn group_status_with(
+/// The executions of `execution`'s group (outputs left out): the stored members plus
+/// `execution` itself (this operation's writes are not visible to its reads), minus those
+/// trimmed by it.
+fn group_members_with(
     tx: &Tx<'_>,
     job: &str,
     execution: &Execution,
     suffix: &[u8],
     trimmed: &[Vec<u8>],
-) -> Result<JobStatus> {
+) -> Result<Vec<Execution>> {
     let prefix = keys::group_prefix(job, execution.group);
     let mut upper = prefix.clone();
     upper.push(0xff);
@@ -601,7 +619,7 @@ fn group_status_with(
             ..Execution::default()
         });
     }
-    Ok(group_status(&members))
+    Ok(members)
 }
 
 fn count_day(tx: &mut Tx<'_>, finished_at: Timestamp, success: bool) -> Result<()> {

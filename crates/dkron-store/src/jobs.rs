@@ -23,6 +23,8 @@ pub struct JobWritten {
     pub job: Job,
     /// Whether it did not exist before.
     pub created: bool,
+    /// The parent it had before this write (its `dependent_jobs` changed if it differs).
+    pub previous_parent: Option<String>,
 }
 
 /// A `GET /v1/jobs` query: filters, sort, and `_start`/`_end` paging.
@@ -143,7 +145,11 @@ impl Store {
             }
         }
         tx.put_job(&job)?;
-        Ok(JobWritten { job, created })
+        Ok(JobWritten {
+            job,
+            created,
+            previous_parent: old_parent,
+        })
     }
 
     /// Deletes a job, its executions, indexes and launch records, and detaches it from its
@@ -274,6 +280,15 @@ impl Store {
 }
 
 impl WriteGroup<'_> {
+    /// The job named `name` as this group sees it (the group's earlier writes included);
+    /// writes nothing. For commands that only need the job to exist (a run request).
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`], storage errors.
+    pub fn job(&mut self, name: &str) -> Result<Job> {
+        self.run(|_, tx| tx.require_job(name))
+    }
+
     /// [`Store::set_job`] in this group.
     ///
     /// # Errors

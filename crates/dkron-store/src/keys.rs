@@ -10,7 +10,8 @@
 //! | `indexes` | `n <job>` | u64 BE: number of stored executions of the job |
 //! | `indexes` | `f <job>` | trim floor: an execution suffix no stored `m` key of the job is below (absent: none known) |
 //! | `stats` | `<year: i16 BE, sign flipped> <month u8> <day u8>` (UTC day) | version byte + u64 BE successes + u64 BE failures |
-//! | `launches` | `<job> 0x00 <scheduled_at ns: i128 BE, sign flipped>` | version byte + JSON [`dkron_model::LaunchRecord`] |
+//! | `launches` | `<job> 0x00` | the job's last scheduled fire: i128 ns BE, sign flipped |
+//! | `launches` | `<job> 0x00 <group: i64 BE, sign flipped> <attempt: u32 BE>` | version byte + JSON [`dkron_model::LaunchRecord`] (stores of the first release keyed `<job> 0x00 <scheduled_at: i128>`; such keys are still read, and trimmed first) |
 //! | `members` | `<member name>` | version byte + JSON [`dkron_model::Member`] |
 //! | `raft_log` | `<index u64 BE>` | entry bytes, opaque (encoded by `dkron-raft`) |
 //! | `raft_meta` | UTF-8 name (vote, last purged, …) | opaque bytes |
@@ -291,11 +292,36 @@ pub(crate) fn stats_key(date: Date) -> [u8; 4] {
     [year[0], year[1], date.month() as u8, date.day() as u8]
 }
 
-/// `launches` key of one fire.
-pub(crate) fn launch_key(job: &str, scheduled_at: Timestamp) -> Vec<u8> {
+/// `launches` key of one launch: `<job> 0x00 <group> <attempt>`. A retry (same group, next
+/// attempt) gets a key of its own, so it never replaces the record of the fire it retries.
+pub(crate) fn launch_key(job: &str, group: i64, attempt: u32) -> Vec<u8> {
     let mut key = job_prefix(job);
-    key.extend_from_slice(&i128_be(scheduled_at.as_nanosecond()));
+    key.extend_from_slice(&i64_be(group));
+    key.extend_from_slice(&attempt.to_be_bytes());
     key
+}
+
+/// `launches` key of a job's last scheduled fire: `<job> 0x00` alone, first in the job's range
+/// (so deleting the range deletes it too).
+pub(crate) fn last_scheduled_key(job: &str) -> Vec<u8> {
+    job_prefix(job)
+}
+
+/// Whether a key of a job's `launches` range (of length `prefix_len + suffix`) is a launch
+/// record, as opposed to the last-scheduled entry.
+pub(crate) fn is_launch_record_key(key: &[u8], prefix_len: usize) -> bool {
+    key.len() > prefix_len
+}
+
+/// Encodes a timestamp as i128 nanoseconds, big-endian with the sign flipped.
+pub(crate) fn timestamp_be(at: Timestamp) -> [u8; 16] {
+    i128_be(at.as_nanosecond())
+}
+
+/// Decodes [`timestamp_be`].
+pub(crate) fn timestamp_from_be(bytes: &[u8]) -> Option<Timestamp> {
+    let bytes: [u8; 16] = bytes.try_into().ok()?;
+    Timestamp::from_nanosecond(i128_from_be(bytes)).ok()
 }
 
 /// `raft_log` key of one entry.

@@ -2,28 +2,36 @@
 //! fires the same instant twice. The newest few per job are kept; the last one is the job's
 //! "last fire".
 
-use dkron_model::LaunchRecord;
+use dkron_model::{LaunchRecord, Trigger};
 use jiff::Timestamp;
 use rocksdb::IteratorMode;
 
 use crate::{
     Apply, Store, WriteGroup, codec,
-    error::Result,
+    error::{Error, Result},
     group::Tx,
     keys::{self, Cf},
     store::JobReader,
 };
 
-/// Launch records kept per job. Fires are recorded in time order, so only the newest matter to
-/// a new leader; a few more help when retries and catch-up fires interleave.
+/// Launch records kept per job. Launches are recorded in group order (a group is its fire's
+/// instant, or the clock for manual and dependent runs), so only the newest matter to a new
+/// leader; a few more help when retries and catch-up fires interleave. The job's last scheduled
+/// fire is kept apart, so trimming never loses it.
 pub const LAUNCHES_KEPT: usize = 16;
 
 impl Store {
     /// Records a launch (and, when `next` is given, persists it as the job's `next` in the same
     /// batch), dropping the job's launch records beyond the newest [`LAUNCHES_KEPT`].
     ///
+    /// A launch that is not new by [`LaunchRecord::is_new`] (a scheduled fire at or before the
+    /// job's last scheduled fire, or a `(group, attempt)` already recorded) is refused with
+    /// [`crate::Error::AlreadyLaunched`] and changes nothing: inside the Raft state machine this
+    /// makes "launch at most once" a property of the replicated state, not of a leader's reads.
+    ///
     /// # Errors
-    /// [`crate::Error::JobNotFound`], [`crate::Error::InvalidName`], storage errors.
+    /// [`crate::Error::AlreadyLaunched`], [`crate::Error::JobNotFound`],
+    /// [`crate::Error::InvalidName`], storage errors.
     pub fn record_launch(
         &self,
         launch: &LaunchRecord,
@@ -33,37 +41,44 @@ impl Store {
         self.commit(apply, |_, tx| plan_launch(tx, launch, next))
     }
 
-    /// The newest launch record of a job (its last fire), if any.
+    /// The newest launch record of a job, if any.
     ///
     /// # Errors
     /// [`crate::Error::Corrupt`], [`crate::Error::Rocks`].
     pub fn last_launch(&self, job_name: &str) -> Result<Option<LaunchRecord>> {
-        if keys::check_name(job_name).is_err() {
-            return Ok(None);
-        }
-        let read_options =
-            Store::bounded(keys::job_prefix(job_name), keys::job_prefix_end(job_name));
-        let mut iter =
-            self.db()
-                .iterator_cf_opt(self.cf(Cf::Launches), read_options, IteratorMode::End);
-        match iter.next() {
-            Some(item) => {
-                let (key, value) = item?;
-                codec::decode(Cf::Launches, &key, &value).map(Some)
-            }
-            None => Ok(None),
-        }
+        Ok(self.launches(job_name)?.into_iter().next())
     }
 
-    /// The launch record of one fire of a job, if recorded (and still kept).
+    /// The `scheduled_at` of the job's last scheduled fire: what misfire policies resume from.
     ///
     /// # Errors
     /// [`crate::Error::Corrupt`], [`crate::Error::Rocks`].
-    pub fn launch(&self, job_name: &str, scheduled_at: Timestamp) -> Result<Option<LaunchRecord>> {
+    pub fn last_scheduled(&self, job_name: &str) -> Result<Option<Timestamp>> {
         if keys::check_name(job_name).is_err() {
             return Ok(None);
         }
-        let key = keys::launch_key(job_name, scheduled_at);
+        let key = keys::last_scheduled_key(job_name);
+        if let Some(bytes) = self.get(Cf::Launches, &key)? {
+            return decode_last_scheduled(&key, &bytes).map(Some);
+        }
+        // A store written before the entry existed: the newest scheduled record stands for it.
+        Ok(self
+            .launches(job_name)?
+            .iter()
+            .filter(|r| r.trigger == Trigger::Scheduled)
+            .map(|r| r.scheduled_at)
+            .max())
+    }
+
+    /// The launch record of one attempt of a group, if recorded (and still kept).
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`], [`crate::Error::Rocks`].
+    pub fn launch(&self, job_name: &str, group: i64, attempt: u32) -> Result<Option<LaunchRecord>> {
+        if keys::check_name(job_name).is_err() {
+            return Ok(None);
+        }
+        let key = keys::launch_key(job_name, group, attempt);
         let Some(bytes) = self.get(Cf::Launches, &key)? else {
             return Ok(None);
         };
@@ -78,15 +93,17 @@ impl Store {
         if keys::check_name(job_name).is_err() {
             return Ok(Vec::new());
         }
-        let read_options =
-            Store::bounded(keys::job_prefix(job_name), keys::job_prefix_end(job_name));
+        let prefix = keys::job_prefix(job_name);
+        let read_options = Store::bounded(prefix.clone(), keys::job_prefix_end(job_name));
         let mut records = Vec::new();
         for item in
             self.db()
                 .iterator_cf_opt(self.cf(Cf::Launches), read_options, IteratorMode::End)
         {
             let (key, value) = item?;
-            records.push(codec::decode(Cf::Launches, &key, &value)?);
+            if keys::is_launch_record_key(&key, prefix.len()) {
+                records.push(codec::decode(Cf::Launches, &key, &value)?);
+            }
         }
         Ok(records)
     }
@@ -106,15 +123,71 @@ impl WriteGroup<'_> {
     }
 }
 
+fn decode_last_scheduled(key: &[u8], bytes: &[u8]) -> Result<Timestamp> {
+    keys::timestamp_from_be(bytes).ok_or_else(|| Error::Corrupt {
+        cf: Cf::Launches.name(),
+        key: keys::printable(key),
+        reason: "last scheduled fire is not a 16-byte timestamp".to_owned(),
+    })
+}
+
+/// The job's last scheduled fire as this operation sees it (earlier writes of the group
+/// included).
+fn last_scheduled_in(tx: &Tx<'_>, job: &str) -> Result<Option<Timestamp>> {
+    let key = keys::last_scheduled_key(job);
+    if let Some(bytes) = tx.get(Cf::Launches, &key)? {
+        return decode_last_scheduled(&key, &bytes).map(Some);
+    }
+    let prefix = keys::job_prefix(job);
+    let mut last = None;
+    for item in tx.scan(
+        Cf::Launches,
+        prefix.clone(),
+        keys::job_prefix_end(job),
+        true,
+    ) {
+        let (key, value) = item?;
+        if !keys::is_launch_record_key(&key, prefix.len()) {
+            continue;
+        }
+        let record: LaunchRecord = codec::decode(Cf::Launches, &key, &value)?;
+        if record.trigger == Trigger::Scheduled {
+            last = last.max(Some(record.scheduled_at));
+        }
+    }
+    Ok(last)
+}
+
 fn plan_launch(
     tx: &mut Tx<'_>,
     launch: &LaunchRecord,
     next: Option<Option<Timestamp>>,
 ) -> Result<()> {
     let mut job = tx.require_job(&launch.job_name)?;
-    let new_key = keys::launch_key(&job.name, launch.scheduled_at);
+    let new_key = keys::launch_key(&job.name, launch.group, launch.attempt);
+    let last_scheduled = last_scheduled_in(tx, &job.name)?;
+    let recorded = tx.get(Cf::Launches, &new_key)?.is_some();
+    // Invariant: the one rule (dkron-model) decides, here, inside the state machine, so every
+    // replica refuses the same repeats whichever leader proposed them.
+    if !launch.is_new(last_scheduled, recorded) {
+        return Err(Error::AlreadyLaunched {
+            job: job.name.clone(),
+            group: launch.group,
+            attempt: launch.attempt,
+        });
+    }
+    if let Some(last) = launch.last_scheduled_after(last_scheduled)
+        && Some(last) != last_scheduled
+    {
+        tx.put(
+            Cf::Launches,
+            keys::last_scheduled_key(&job.name),
+            keys::timestamp_be(last).to_vec(),
+        );
+    }
     // Keep the newest LAUNCHES_KEPT of the stored records plus the new one (this operation's
     // writes are not visible to its reads, so it is merged in by hand).
+    let prefix_len = keys::job_prefix(&job.name).len();
     let mut all_keys = vec![new_key.clone()];
     for item in tx.scan(
         Cf::Launches,
@@ -123,7 +196,7 @@ fn plan_launch(
         true,
     ) {
         let (key, _) = item?;
-        if key != new_key {
+        if key != new_key && keys::is_launch_record_key(&key, prefix_len) {
             all_keys.push(key);
         }
     }

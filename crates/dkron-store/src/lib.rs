@@ -23,7 +23,7 @@
 //!   (idempotent; returns [`ExecutionDone`]), [`Store::delete_executions`],
 //!   [`Store::executions`], [`Store::execution`], [`Store::running_executions`],
 //!   [`Store::stats`].
-//! - Launch records: [`Store::record_launch`], [`Store::last_launch`], [`Store::launch`].
+//! - Launch records: [`Store::record_launch`] (refuses a launch made already), [`Store::last_scheduled`], [`Store::last_launch`], [`Store::launch`].
 //! - Members: [`Store::set_member`], [`Store::remove_member`], [`Store::members`].
 //! - Cluster pause: [`Store::set_paused`], [`Store::paused`].
 //! - Raft: [`Store::raft_append`], [`Store::raft_entries`], [`Store::raft_truncate_from`],

@@ -83,7 +83,7 @@ fn raft_list_peers_prints_the_members() {
         tempfile::tempdir().expect("temp dir"),
         &["--encrypt", &key],
     );
-    let rpc = node.rpc.to_string();
+    let rpc = node.rpc();
     let (code, out, err) = dkrond(&["raft", "list-peers", "--rpc-addr", &rpc, "--encrypt", &key]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();

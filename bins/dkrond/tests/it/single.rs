@@ -464,3 +464,69 @@ fn second_sigterm_exits_at_once() {
     );
     assert_eq!(status.code(), Some(130), "{status}");
 }
+
+/// The bug of issue 11: a retry's launch record replaced its fire's, the last scheduled fire
+/// went back in time, and after a crash a `run_once` job ran that instant again. Now a job that
+/// always fails, with one retry, killed -9 after a retry and restarted, runs each group's
+/// attempts once: no `(group, attempt)` twice, no instant launched twice.
+#[test]
+fn a_retried_fire_is_not_run_again_after_a_crash() {
+    let node = Dkrond::start();
+    let job = serde_json::json!({
+        "name": "flaky", "schedule": "@every 1s", "executor": "shell",
+        "executor_config": { "command": "false" },
+        "retries": 1, "retry_backoff": { "initial": "100ms", "max": "100ms" },
+        "misfire_policy": "run_once",
+    });
+    assert_eq!(node.post("/v1/jobs", &job.to_string()).status, 201);
+    wait_for("a finished retry", Duration::from_secs(20), || {
+        let list = node.get("/v1/jobs/flaky/executions").json();
+        list.as_array()?
+            .iter()
+            .any(|e| e["attempt"] == 2 && is_finished(e))
+            .then_some(())
+    });
+    let dir = node.kill();
+    // Down long enough for the misfire policy to have instants to run once.
+    std::thread::sleep(Duration::from_millis(2500));
+    let node = Dkrond::start_in(dir, &[]);
+    let groups_before_check = |node: &Dkrond| -> usize {
+        let list = node.get("/v1/jobs/flaky/executions").json();
+        let groups: std::collections::BTreeSet<i64> = list
+            .as_array()
+            .map(|l| l.iter().filter_map(|e| e["group"].as_i64()).collect())
+            .unwrap_or_default();
+        groups.len()
+    };
+    let before = groups_before_check(&node);
+    wait_for("fires after the restart", Duration::from_secs(20), || {
+        (groups_before_check(&node) >= before + 3).then_some(())
+    });
+    let list = node.get("/v1/jobs/flaky/executions").json();
+    let executions = list.as_array().expect("a list");
+    let mut seen = std::collections::BTreeMap::new();
+    for execution in executions {
+        let key = (
+            execution["group"].as_i64().expect("group"),
+            execution["attempt"].as_u64().expect("attempt"),
+        );
+        *seen.entry(key).or_insert(0) += 1;
+        assert!(key.1 <= 2, "more attempts than retries allow: {execution}");
+    }
+    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "(group, attempt) run more than once: {repeated:?}\n{executions:#?}"
+    );
+    let first_attempts: Vec<&str> = executions
+        .iter()
+        .filter(|e| e["attempt"] == 1 && e["trigger"] == "scheduled")
+        .filter_map(|e| e["scheduled_at"].as_str())
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = first_attempts.iter().collect();
+    assert_eq!(
+        unique.len(),
+        first_attempts.len(),
+        "an instant launched twice"
+    );
+}

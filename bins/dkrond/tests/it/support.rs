@@ -44,8 +44,6 @@ pub(crate) struct Dkrond {
     dir: TempDir,
     /// The HTTP API address, read from the ports file.
     pub(crate) http: SocketAddr,
-    /// The peer RPC address, read from the ports file.
-    pub(crate) rpc: SocketAddr,
 }
 
 impl Dkrond {
@@ -57,19 +55,38 @@ impl Dkrond {
     /// Starts a node on the data dir of `dir` (reused across restarts), with `extra` flags.
     pub(crate) fn start_in(dir: TempDir, extra: &[&str]) -> Dkrond {
         let data = dir.path().join("data");
+        let mut command = agent_command(&data, "127.0.0.1:0");
+        command.args(extra);
+        Dkrond::spawn(dir, command)
+    }
+
+    /// Starts server `name` of a cluster on the data dir of `dir` (reused across restarts),
+    /// with the cluster flags `cluster`.
+    pub(crate) fn start_server(dir: TempDir, name: &str, cluster: &[&str]) -> Dkrond {
+        let data = dir.path().join("data");
+        let command = server_command(&data, "127.0.0.1:0", name, cluster);
+        Dkrond::spawn(dir, command)
+    }
+
+    /// Runs `command` (whose data dir is `dir`/data) and waits for its ports file. The log
+    /// (appended across restarts) is `dir`/dkrond.log.
+    fn spawn(dir: TempDir, mut command: Command) -> Dkrond {
+        let data = dir.path().join("data");
         let ports_file = data.join("dkrond.ports.json");
         let _ = std::fs::remove_file(&ports_file);
-        let log = std::fs::File::create(dir.path().join("dkrond.log")).expect("log file");
-        let mut command = agent_command(&data, "127.0.0.1:0");
-        command.args(extra).stdout(Stdio::null()).stderr(log);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("dkrond.log"))
+            .expect("log file");
+        command.stdout(Stdio::null()).stderr(log);
         let child = command.spawn().expect("spawn dkrond");
         let mut node = Dkrond {
             child: Some(child),
             dir,
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
-            rpc: SocketAddr::from(([127, 0, 0, 1], 0)),
         };
-        (node.http, node.rpc) = wait_for("dkrond to write its ports file", START_TIMEOUT, || {
+        node.http = wait_for("dkrond to write its ports file", START_TIMEOUT, || {
             if let Some(status) = node
                 .child
                 .as_mut()
@@ -79,12 +96,17 @@ impl Dkrond {
             }
             let text = std::fs::read_to_string(&ports_file).ok()?;
             let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
-            Some((
-                ports["http"].as_str()?.parse().ok()?,
-                ports["rpc"].as_str()?.parse().ok()?,
-            ))
+            ports["http"].as_str()?.parse().ok()
         });
         node
+    }
+
+    /// The peer RPC address, from the ports file.
+    pub(crate) fn rpc(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("data/dkrond.ports.json"))
+            .expect("ports file");
+        let ports: serde_json::Value = serde_json::from_str(&text).expect("ports JSON");
+        ports["rpc"].as_str().expect("rpc address").to_owned()
     }
 
     /// The node's log so far.
@@ -164,16 +186,21 @@ impl Drop for Dkrond {
 /// `dkrond agent` as a single server on `data` with its API on `http_addr` and its RPC port
 /// chosen by the OS.
 pub(crate) fn agent_command(data: &Path, http_addr: &str) -> Command {
+    server_command(data, http_addr, "test-node", &["--bootstrap-expect", "1"])
+}
+
+/// `dkrond agent --server` named `name` on `data`, API on `http_addr`, RPC port chosen by the
+/// OS, with the cluster flags `cluster` (`--bootstrap-expect`, `--join`, ...).
+pub(crate) fn server_command(
+    data: &Path,
+    http_addr: &str,
+    name: &str,
+    cluster: &[&str],
+) -> Command {
     let mut command = Command::new(BIN);
     command
-        .args([
-            "agent",
-            "--server",
-            "--bootstrap-expect",
-            "1",
-            "--node-name",
-            "test-node",
-        ])
+        .args(["agent", "--server", "--node-name", name])
+        .args(cluster)
         .arg("--data-dir")
         .arg(data)
         .args(["--http-addr", http_addr, "--rpc-port", "0"])

@@ -1,3 +1,5 @@
+use dkron_model::Trigger;
+
 use super::*;
 
 fn record(job: &str, at: &str, trigger: Trigger, group: i64, attempt: u32) -> LaunchRecord {
@@ -58,13 +60,15 @@ fn scheduled_fires_only_move_forward() {
 }
 
 #[test]
-fn retries_are_unique_per_group_and_attempt_and_manual_runs_always_new() {
+fn launches_are_unique_per_group_and_attempt() {
     let store = MemoryStore::new();
     assert!(store.record(&record("a", "2026-01-01T00:00:01Z", Trigger::Retry, 7, 2)));
     assert!(!store.record(&record("a", "2026-01-01T00:00:01Z", Trigger::Retry, 7, 2)));
     assert!(store.record(&record("a", "2026-01-01T00:00:01Z", Trigger::Retry, 7, 3)));
     assert!(store.record(&record("a", "2026-01-01T00:00:01Z", Trigger::Manual, 8, 1)));
-    assert!(store.record(&record("a", "2026-01-01T00:00:01Z", Trigger::Manual, 8, 1)));
+    // The scheduler gives each manual run a group of its own: the same one twice is a repeat.
+    assert!(!store.record(&record("a", "2026-01-01T00:00:01Z", Trigger::Manual, 8, 1)));
+    assert!(store.record(&record("a", "2026-01-01T00:00:01Z", Trigger::Manual, 9, 1)));
     // Manual runs do not move the scheduled watermark.
     assert_eq!(store.last_fire_now("a"), None);
 }

@@ -165,3 +165,170 @@ async fn ephemeral_jobs_are_deleted_after_success_only() {
     assert_eq!(h.scheduler.stats().ephemeral_deleted, 1);
     h.stop().await;
 }
+
+/// A dispatch that only hands runs over and reports nothing itself, as a cluster node does:
+/// its results come back through the replicated store and [`Scheduler::report`].
+#[derive(Debug, Default)]
+struct HandOnly {
+    launched: std::sync::Mutex<Vec<dkron_model::LaunchRecord>>,
+}
+
+impl dkron_scheduler::Dispatch for HandOnly {
+    fn dispatch(
+        &self,
+        run: dkron_scheduler::Run,
+    ) -> dkron_scheduler::BoxFuture<'_, dkron_scheduler::Handoff> {
+        self.launched.lock().unwrap().push(run.launch.clone());
+        Box::pin(std::future::ready(dkron_scheduler::Handoff::Handed))
+    }
+}
+
+impl HandOnly {
+    fn launched(&self) -> Vec<(String, Trigger, u32, Vec<String>)> {
+        self.launched
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| (r.job_name.clone(), r.trigger, r.attempt, r.targets.clone()))
+            .collect()
+    }
+}
+
+/// A finished execution of `launch` on `node`, as a store would hand it back.
+fn reported(
+    launch: &dkron_model::LaunchRecord,
+    node: &str,
+    success: bool,
+) -> dkron_model::Execution {
+    let mut execution = launch.execution(node, launch.scheduled_at);
+    execution.success = success;
+    execution.finished_at = Some(launch.scheduled_at);
+    execution
+}
+
+fn progress(
+    status: dkron_model::JobStatus,
+    attempt: u32,
+    failed: &[&str],
+) -> dkron_model::GroupProgress {
+    dkron_model::GroupProgress {
+        status,
+        attempt,
+        attempt_complete: true,
+        failed_nodes: failed.iter().map(|n| (*n).to_owned()).collect(),
+    }
+}
+
+/// Reports that come back through a store drive what follows a run: a failed attempt is
+/// retried on the failed node, a success runs the children; an incomplete attempt does
+/// nothing yet; and a group this scheduler never launched (its predecessor did, before a
+/// leader change) is continued all the same.
+#[tokio::test(start_paused = true)]
+async fn reports_from_a_store_drive_retries_and_dependents() {
+    use dkron_model::JobStatus;
+
+    let mut parent = once("parent", 1);
+    parent.retries = 1;
+    parent.retry_backoff = RetryBackoff {
+        initial: Duration::from_secs(1),
+        max: Duration::from_secs(1),
+    };
+    parent.dependent_jobs = vec!["child".to_owned()];
+    let mut child = job("child", "@manually");
+    child.parent_job = Some("parent".to_owned());
+    let mut inherited = job("inherited", "@manually");
+    inherited.retries = 2;
+    let store = std::sync::Arc::new(dkron_scheduler::MemoryStore::new());
+    for job in [parent, child, inherited] {
+        store.put_job(job);
+    }
+    let dispatch = std::sync::Arc::new(HandOnly::default());
+    let scheduler = dkron_scheduler::Scheduler::builder()
+        .memory_store(std::sync::Arc::clone(&store))
+        .dispatch(dispatch.clone())
+        .clock(std::sync::Arc::new(
+            dkron_scheduler::TokioClock::starting_at(at(0)),
+        ))
+        .start()
+        .await
+        .unwrap();
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let first = dispatch.launched.lock().unwrap()[0].clone();
+    assert_eq!(dispatch.launched().len(), 1);
+
+    // Not complete yet: nothing follows.
+    let mut partial = progress(JobStatus::PartiallyFailed, 1, &["n1"]);
+    partial.attempt_complete = false;
+    scheduler
+        .report(reported(&first, "n1", false), partial)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(dispatch.launched().len(), 1, "{:?}", dispatch.launched());
+
+    scheduler
+        .report(
+            reported(&first, "n1", false),
+            progress(JobStatus::Failed, 1, &["n1"]),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let retry = dispatch.launched.lock().unwrap()[1].clone();
+    assert_eq!(
+        dispatch.launched()[1],
+        (
+            "parent".to_owned(),
+            Trigger::Retry,
+            2,
+            vec!["n1".to_owned()]
+        )
+    );
+    assert_eq!(
+        (retry.group, retry.scheduled_at),
+        (first.group, first.scheduled_at)
+    );
+
+    scheduler
+        .report(
+            reported(&retry, "n1", true),
+            progress(JobStatus::Success, 2, &[]),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(dispatch.launched()[2].0, "child");
+    assert_eq!(dispatch.launched()[2].1, Trigger::Dependent);
+
+    // A group launched by another scheduler.
+    let foreign = dkron_model::LaunchRecord {
+        job_name: "inherited".to_owned(),
+        scheduled_at: at(2),
+        group: 42,
+        attempt: 1,
+        targets: vec!["n2".to_owned()],
+        trigger: Trigger::Manual,
+    };
+    scheduler
+        .report(
+            reported(&foreign, "n2", false),
+            progress(JobStatus::Failed, 1, &["n2"]),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let launched = dispatch.launched.lock().unwrap().clone();
+    let continued = launched.last().unwrap();
+    assert_eq!(
+        (
+            continued.job_name.as_str(),
+            continued.group,
+            continued.attempt
+        ),
+        ("inherited", 42, 2)
+    );
+    assert_eq!(continued.targets, ["n2"]);
+    assert_eq!(launched.len(), 4);
+    assert!(scheduler.shutdown(Duration::from_secs(5)).await.drained);
+}

@@ -6,8 +6,8 @@ use std::{
     time::Duration,
 };
 
-use dkron_model::{Execution, Job, Trigger};
-use dkron_scheduler::{BoxFuture, Dispatch, MemoryStore, Run, Scheduler, TokioClock};
+use dkron_model::{Job, Trigger};
+use dkron_scheduler::{BoxFuture, Dispatch, Handoff, MemoryStore, Run, Scheduler, TokioClock};
 use jiff::{SignedDuration, Timestamp};
 
 /// Where every harness clock starts: a whole second.
@@ -85,7 +85,7 @@ impl Recorder {
 }
 
 impl Dispatch for Recorder {
-    fn dispatch(&self, run: Run) -> BoxFuture<'_, Vec<Execution>> {
+    fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
         let started = run.now();
         self.seen.lock().unwrap().push(Seen {
             job: run.launch.job_name.clone(),
@@ -120,7 +120,8 @@ impl Dispatch for Recorder {
                 "done".into()
             };
             execution.finished_at = Some(run.now());
-            vec![execution]
+            run.report(execution).await;
+            Handoff::Handed
         })
     }
 }

@@ -16,7 +16,15 @@ fn launch(job: &str, at: i64) -> LaunchRecord {
     }
 }
 
-/// The newest record is the last fire; exact lookups find recorded instants only; `next` is
+fn retry_of(fire: &LaunchRecord, attempt: u32) -> LaunchRecord {
+    LaunchRecord {
+        attempt,
+        trigger: Trigger::Retry,
+        ..fire.clone()
+    }
+}
+
+/// The newest record is the last launch; exact lookups find recorded attempts only; `next` is
 /// persisted in the same batch when given.
 #[test]
 fn last_and_exact_launches() {
@@ -24,6 +32,7 @@ fn last_and_exact_launches() {
     put(&store, job("a"));
     put(&store, job("b"));
     assert_eq!(store.last_launch("a").unwrap(), None);
+    assert_eq!(store.last_scheduled("a").unwrap(), None);
     store
         .record_launch(&launch("a", 60), Some(Some(ts(120))), &Apply::durable())
         .unwrap();
@@ -34,8 +43,14 @@ fn last_and_exact_launches() {
         .record_launch(&launch("b", 30), None, &Apply::local())
         .unwrap();
     assert_eq!(store.last_launch("a").unwrap(), Some(launch("a", 120)));
-    assert_eq!(store.launch("a", ts(60)).unwrap(), Some(launch("a", 60)));
-    assert_eq!(store.launch("a", ts(90)).unwrap(), None);
+    assert_eq!(store.last_scheduled("a").unwrap(), Some(ts(120)));
+    let group_60 = launch("a", 60).group;
+    assert_eq!(
+        store.launch("a", group_60, 1).unwrap(),
+        Some(launch("a", 60))
+    );
+    assert_eq!(store.launch("a", group_60, 2).unwrap(), None);
+    assert_eq!(store.launch("a", 90_000_000_000, 1).unwrap(), None);
     assert_eq!(store.job("a").unwrap().unwrap().next, Some(ts(180)));
     assert_eq!(store.job("b").unwrap().unwrap().next, None);
     assert_eq!(store.last_launch("b").unwrap(), Some(launch("b", 30)));
@@ -45,21 +60,63 @@ fn last_and_exact_launches() {
     ));
 }
 
-/// Only the newest LAUNCHES_KEPT records per job are kept, whatever order they arrive in.
+/// The launch rule holds in the store: a scheduled instant at or before the last one and a
+/// repeated `(group, attempt)` are refused and change nothing; a retry gets a record of its own
+/// and never moves the last scheduled fire back (the bug where a retry replaced its fire's
+/// record, and a restart fired that instant again).
+#[test]
+fn repeats_are_refused_and_retries_never_replace_their_fire() {
+    let (_dir, store) = temp_store();
+    put(&store, job("a"));
+    let first = launch("a", 60);
+    let second = launch("a", 120);
+    store.record_launch(&first, None, &Apply::local()).unwrap();
+    store.record_launch(&second, None, &Apply::local()).unwrap();
+    let retry = retry_of(&second, 2);
+    store.record_launch(&retry, None, &Apply::local()).unwrap();
+    for repeat in [first.clone(), second.clone(), retry.clone()] {
+        assert!(
+            matches!(
+                store.record_launch(&repeat, None, &Apply::local()),
+                Err(Error::AlreadyLaunched { .. })
+            ),
+            "{repeat:?} was accepted twice"
+        );
+    }
+    assert_eq!(store.last_scheduled("a").unwrap(), Some(ts(120)));
+    assert_eq!(
+        store.launch("a", second.group, 1).unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.launch("a", second.group, 2).unwrap(), Some(retry));
+    assert_eq!(store.launches("a").unwrap().len(), 3);
+}
+
+/// Only the newest LAUNCHES_KEPT records per job are kept; the last scheduled fire survives
+/// trimming.
 #[test]
 fn retention_is_bounded() {
     let (_dir, store) = temp_store();
     put(&store, job("a"));
     let total = LAUNCHES_KEPT as i64 + 10;
-    for at in (0..total).rev().chain(total..total + 3) {
+    for at in 0..total {
         store
             .record_launch(&launch("a", at * 60), None, &Apply::local())
             .unwrap();
     }
+    // Retries of an old group still get recorded (and are the oldest by group).
+    store
+        .record_launch(&retry_of(&launch("a", 0), 2), None, &Apply::local())
+        .unwrap();
     let kept = store.launches("a").unwrap();
     assert_eq!(kept.len(), LAUNCHES_KEPT);
-    assert_eq!(kept[0], launch("a", (total + 2) * 60));
-    let oldest_kept = total + 3 - LAUNCHES_KEPT as i64;
+    assert_eq!(kept[0], launch("a", (total - 1) * 60));
+    let oldest_kept = total - LAUNCHES_KEPT as i64;
     assert_eq!(kept.last(), Some(&launch("a", oldest_kept * 60)));
-    assert_eq!(store.launch("a", ts((oldest_kept - 1) * 60)).unwrap(), None);
+    let trimmed = launch("a", (oldest_kept - 1) * 60);
+    assert_eq!(store.launch("a", trimmed.group, 1).unwrap(), None);
+    assert_eq!(
+        store.last_scheduled("a").unwrap(),
+        Some(ts((total - 1) * 60))
+    );
 }

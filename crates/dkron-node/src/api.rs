@@ -1,41 +1,45 @@
 //! [`NodeCluster`]: the [`dkron_api::Cluster`] of a server node. Reads come from the local
-//! store; writes go through Raft and then, on the leader, to the scheduler.
+//! store; writes go through Raft (forwarded to the leader from a follower). The scheduler
+//! learns of job writes from the applied-changes feed (see `leader`), not from here.
 
-use std::{
-    collections::BTreeMap,
-    sync::{Arc, PoisonError},
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use axum::{Router, routing::get};
 use dkron_api::{
     ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, Health, JobQuery, NodeInfo, Page,
     UpsertOptions,
 };
-use dkron_model::{Execution, Job, Member};
+use dkron_model::{Execution, Job, Member, MemberStatus};
 use dkron_raft::{Command, Refusal, Response};
 use dkron_store::SortOrder;
 use jiff::{Timestamp, civil::Date};
 
-use crate::{metrics, node::Shared};
+use crate::{
+    handles::{Handles, WriteError},
+    leader::Leader,
+    metrics,
+    runner::Runner,
+};
+
+/// How long a job write waits for the leader's scheduler to take it in before answering (it
+/// is committed either way).
+const FOLLOW_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The REST API of `cluster`, plus `/metrics` (Prometheus text).
-pub(crate) fn router(
-    cluster: Arc<NodeCluster>,
-    options: ApiOptions,
-    shared: Arc<Shared>,
-) -> Router {
+pub(crate) fn router(cluster: Arc<NodeCluster>, options: ApiOptions) -> Router {
+    let handles = Arc::clone(&cluster.handles);
     let metrics_route = get(move || {
-        let shared = Arc::clone(&shared);
+        let handles = Arc::clone(&handles);
         async move {
-            let jobs = shared.store.job_count();
+            let jobs = handles.store.job_count();
             ::metrics::gauge!(metrics::JOBS).set(jobs as f64);
-            shared.metrics.run_upkeep();
+            handles.metrics.run_upkeep();
             (
                 [(
                     axum::http::header::CONTENT_TYPE,
                     "text/plain; version=0.0.4",
                 )],
-                shared.metrics.render(),
+                handles.metrics.render(),
             )
         }
     });
@@ -45,57 +49,49 @@ pub(crate) fn router(
 /// The node as the API sees it.
 #[derive(Debug)]
 pub(crate) struct NodeCluster {
-    shared: Arc<Shared>,
+    handles: Arc<Handles>,
+    runner: Arc<Runner>,
+    leader: Arc<Leader>,
 }
 
 impl NodeCluster {
-    pub(crate) fn new(shared: Arc<Shared>) -> NodeCluster {
-        NodeCluster { shared }
+    pub(crate) fn new(
+        handles: Arc<Handles>,
+        runner: Arc<Runner>,
+        leader: Arc<Leader>,
+    ) -> NodeCluster {
+        NodeCluster {
+            handles,
+            runner,
+            leader,
+        }
+    }
+
+    /// Commits `command`, in the API's terms.
+    async fn write(&self, command: Command) -> Result<dkron_raft::Written, ClusterError> {
+        self.handles
+            .write(command)
+            .await
+            .map_err(|error| match error {
+                WriteError::NotLeader { leader } => ClusterError::NotLeader { leader },
+                WriteError::Unavailable(error) => ClusterError::unavailable(error),
+            })
     }
 
     fn stored_job(&self, name: &str) -> Result<Job, ClusterError> {
-        self.shared
+        self.handles
             .store
             .job(name)
             .map_err(ClusterError::internal)?
             .ok_or_else(|| ClusterError::job_not_found(name))
     }
 
-    /// Commits a job-changing command and tells the leader's scheduler about the result, both
-    /// under the scheduler lock (see `Shared::scheduler`).
-    ///
-    /// The scheduler finds a job's children through the parent's `dependent_jobs`, which the
-    /// store maintains: so the old and new parents of a written or deleted job are reloaded
-    /// into the scheduler too.
+    /// Commits a job-changing command. On the leader, waits (bounded) until the scheduler has
+    /// taken the change in from the applied-changes feed, so a run requested right after
+    /// finds the job.
     async fn write_job(&self, command: Command) -> Result<Job, ClusterError> {
-        let scheduler = self.shared.scheduler.lock().await;
-        let (name, deleting) = match &command {
-            Command::SetJob(job) => (job.name.clone(), false),
-            Command::DeleteJob { name } => (name.clone(), true),
-            Command::ToggleJob { name } => (name.clone(), false),
-            other => {
-                return Err(ClusterError::internal(format!(
-                    "not a job write: {}",
-                    other.kind()
-                )));
-            }
-        };
-        let mut parents: Vec<String> = Vec::new();
-        if let Command::SetJob(job) = &command {
-            parents.extend(job.parent_job.clone());
-        }
-        let old_parent = self
-            .shared
-            .store
-            .job(&name)
-            .ok()
-            .flatten()
-            .and_then(|j| j.parent_job);
-        parents.extend(old_parent);
-        parents.retain(|p| !p.is_empty());
-        parents.dedup();
-
-        let job = match self.shared.write(command).await? {
+        let written = self.write(command).await?;
+        let job = match written.response {
             Response::JobWritten { job, .. } | Response::Job(job) => job,
             Response::Refused(refusal) => return Err(refused(refusal)),
             other => {
@@ -104,55 +100,65 @@ impl NodeCluster {
                 )));
             }
         };
-        if let Some(scheduler) = scheduler.as_ref() {
-            let mut told = if deleting {
-                scheduler.remove(&job.name).await.map(drop)
-            } else {
-                scheduler.upsert(job.clone()).await
-            };
-            for parent in &parents {
-                if let Ok(Some(parent)) = self.shared.store.job(parent) {
-                    told = told.and(scheduler.upsert(parent).await);
-                }
-            }
-            if let Err(error) = told {
-                // The write is committed; the scheduler reloads from the store on the next
-                // leadership change. Say so rather than fail a durable write.
-                tracing::error!(%error, job = %job.name, "scheduler not updated after a job write");
-            }
+        if !self.leader.followed(written.index, FOLLOW_TIMEOUT).await {
+            // Committed all the same; the scheduler takes it in when it catches up.
+            tracing::warn!(job = %job.name, "the scheduler is slow to take in a job write");
         }
         Ok(job)
     }
 
-    fn busy(&self) -> Vec<Execution> {
-        let busy = self
-            .shared
-            .busy
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        busy.values().map(|b| b.execution.clone()).collect()
+    fn leader_member(&self) -> Result<Option<Member>, ClusterError> {
+        let Some((_, node)) = self.handles.raft.leader() else {
+            return Ok(None);
+        };
+        Ok(self
+            .members_now()?
+            .into_iter()
+            .find(|member| member.name == node.name))
     }
 
-    fn leader_member(&self) -> Option<Member> {
-        let (_, node) = self.shared.raft.leader()?;
-        if node.name == self.shared.member.name {
-            return Some(self.shared.member.clone());
+    /// Every member, from replicated state: the member records servers commit at start (with
+    /// their tags), and the Raft group for servers not recorded yet. A recorded server no
+    /// longer in the group has left.
+    fn members_now(&self) -> Result<Vec<Member>, ClusterError> {
+        let peers = self.handles.raft.membership();
+        let mut members = self
+            .handles
+            .store
+            .members()
+            .map_err(ClusterError::internal)?;
+        for member in &mut members {
+            if member.server && !peers.iter().any(|peer| peer.node.name == member.name) {
+                member.status = MemberStatus::Left;
+            }
         }
-        let (host, port) = node
-            .rpc_addr
-            .rsplit_once(':')
-            .unwrap_or((node.rpc_addr.as_str(), ""));
-        Some(Member {
-            name: node.name.clone(),
-            addr: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port: port.parse().unwrap_or(0),
-            rpc_addr: node.rpc_addr.clone(),
-            server: true,
-            ..Member::default()
-        })
+        for peer in peers {
+            if !members.iter().any(|member| member.name == peer.node.name) {
+                members.push(member_of_peer(&peer.node));
+            }
+        }
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(members)
+    }
+}
+
+/// A server known only from the Raft group (its member record is not committed yet).
+fn member_of_peer(node: &dkron_raft::NodeInfo) -> Member {
+    let (host, port) = node
+        .rpc_addr
+        .rsplit_once(':')
+        .unwrap_or((node.rpc_addr.as_str(), ""));
+    Member {
+        name: node.name.clone(),
+        addr: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        port: port.parse().unwrap_or(0),
+        rpc_addr: node.rpc_addr.clone(),
+        server: true,
+        status: MemberStatus::Alive,
+        ..Member::default()
     }
 }
 
@@ -189,17 +195,17 @@ fn refused(refusal: Refusal) -> ClusterError {
 
 impl Cluster for NodeCluster {
     fn node_name(&self) -> &str {
-        &self.shared.config.name
+        &self.handles.config.name
     }
 
     fn node_info(&self) -> BoxFuture<'_, Result<NodeInfo, ClusterError>> {
         Box::pin(async move {
-            let mut tags = self.shared.member.all_tags();
+            let mut tags = self.handles.member.all_tags();
             tags.insert(
                 "expect".to_owned(),
-                self.shared.config.bootstrap_expect.to_string(),
+                self.handles.config.bootstrap_expect.to_string(),
             );
-            let metrics = self.shared.raft.metrics();
+            let metrics = self.handles.raft.metrics();
             let stats = BTreeMap::from([
                 ("raft_state".to_owned(), format!("{:?}", metrics.state)),
                 ("raft_term".to_owned(), metrics.current_term.to_string()),
@@ -209,8 +215,8 @@ impl Cluster for NodeCluster {
                 ),
             ]);
             Ok(NodeInfo {
-                name: self.shared.config.name.clone(),
-                version: self.shared.config.version.clone(),
+                name: self.handles.config.name.clone(),
+                version: self.handles.config.version.clone(),
                 tags,
                 stats,
             })
@@ -219,9 +225,9 @@ impl Cluster for NodeCluster {
 
     fn health(&self) -> BoxFuture<'_, Health> {
         Box::pin(async move {
-            let leader = self.shared.raft.is_leader();
+            let leader = self.handles.raft.is_leader();
             let mut issues = Vec::new();
-            if self.shared.raft.leader().is_none() {
+            if self.handles.raft.leader().is_none() {
                 issues.push("no raft leader is known".to_owned());
             }
             Health {
@@ -237,7 +243,7 @@ impl Cluster for NodeCluster {
             if query.names.is_empty() {
                 // The store pages from its in-memory index: O(log n + page) unfiltered.
                 let page = self
-                    .shared
+                    .handles
                     .store
                     .list_jobs(&store_query(query))
                     .map_err(ClusterError::internal)?;
@@ -247,8 +253,8 @@ impl Cluster for NodeCluster {
                 });
             }
             // `id=` filters (react-admin's getMany) are not in the store's index: filter here.
-            let mut jobs = Vec::with_capacity(self.shared.store.job_count());
-            self.shared
+            let mut jobs = Vec::with_capacity(self.handles.store.job_count());
+            self.handles
                 .store
                 .for_each_job(&mut |job| jobs.push(job))
                 .map_err(ClusterError::internal)?;
@@ -268,11 +274,16 @@ impl Cluster for NodeCluster {
         Box::pin(async move {
             // dkron's pause gates submissions only: the scheduler keeps firing and manual runs
             // still run (see the crate docs).
-            if self.shared.store.paused().map_err(ClusterError::internal)? {
+            if self
+                .handles
+                .store
+                .paused()
+                .map_err(ClusterError::internal)?
+            {
                 return Err(ClusterError::Paused);
             }
             // Checked here too (the store refuses the same) so the answer is a 400, not a 500.
-            let store = &self.shared.store;
+            let store = &self.handles.store;
             dkron_model::validate_parent_chain(&job, &|name| {
                 store.job(name).ok().flatten().and_then(|j| j.parent_job)
             })?;
@@ -297,20 +308,23 @@ impl Cluster for NodeCluster {
     fn run_job(&self, name: String) -> BoxFuture<'_, Result<Job, ClusterError>> {
         Box::pin(async move {
             let job = self.stored_job(&name)?;
-            let scheduler = self.shared.scheduler.lock().await.clone();
-            let Some(scheduler) = scheduler else {
-                let leader = self.shared.raft.leader().map(|(_, node)| node.name);
-                return Err(ClusterError::NotLeader { leader });
-            };
-            match scheduler.run_now(&name).await {
-                Ok(_group) => Ok(job),
-                Err(dkron_scheduler::Error::JobNotFound { name }) => {
-                    Err(ClusterError::JobNotFound { job: name })
+            // Checked here for a clear answer; a child is run by its parent's success even
+            // when disabled (the scheduler's rule).
+            if job.disabled && !job.is_child() {
+                return Err(ClusterError::JobDisabled { job: name });
+            }
+            // A replicated request, so any server takes it: the leader's scheduler launches the
+            // run when it sees it applied.
+            let written = self.write(Command::RunJob { name }).await?;
+            match written.response {
+                Response::Job(job) => {
+                    self.leader.followed(written.index, FOLLOW_TIMEOUT).await;
+                    Ok(job)
                 }
-                Err(dkron_scheduler::Error::JobDisabled { name }) => {
-                    Err(ClusterError::JobDisabled { job: name })
-                }
-                Err(error) => Err(ClusterError::unavailable(error)),
+                Response::Refused(refusal) => Err(refused(refusal)),
+                other => Err(ClusterError::internal(format!(
+                    "unexpected raft response {other:?}"
+                ))),
             }
         })
     }
@@ -321,7 +335,7 @@ impl Cluster for NodeCluster {
 
     fn list_executions(&self, job: String) -> BoxFuture<'_, Result<Vec<Execution>, ClusterError>> {
         Box::pin(async move {
-            match self.shared.store.executions(&job, None) {
+            match self.handles.store.executions(&job, None) {
                 Ok(listed) => Ok(listed.into_iter().map(|l| l.execution).collect()),
                 Err(dkron_store::Error::JobNotFound { job }) => {
                     Err(ClusterError::JobNotFound { job })
@@ -338,7 +352,7 @@ impl Cluster for NodeCluster {
     ) -> BoxFuture<'_, Result<Execution, ClusterError>> {
         Box::pin(async move {
             match self
-                .shared
+                .handles
                 .store
                 .execution(&job, &id)
                 .map_err(ClusterError::internal)?
@@ -354,7 +368,11 @@ impl Cluster for NodeCluster {
 
     fn delete_executions(&self, job: String) -> BoxFuture<'_, Result<Job, ClusterError>> {
         Box::pin(async move {
-            match self.shared.write(Command::DeleteExecutions { job }).await? {
+            match self
+                .write(Command::DeleteExecutions { job })
+                .await?
+                .response
+            {
                 Response::Job(job) => Ok(job),
                 Response::Refused(refusal) => Err(refused(refusal)),
                 other => Err(ClusterError::internal(format!(
@@ -370,24 +388,12 @@ impl Cluster for NodeCluster {
         id: String,
     ) -> BoxFuture<'_, Result<Execution, ClusterError>> {
         Box::pin(async move {
-            let running = {
-                let busy = self
-                    .shared
-                    .busy
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                busy.get(&id)
-                    .filter(|b| b.execution.job_name == job)
-                    .map(|b| {
-                        b.cancel.cancel();
-                        b.execution.clone()
-                    })
-            };
+            let running = self.runner.cancel(&job, &id);
             if let Some(execution) = running {
                 return Ok(execution);
             }
             match self
-                .shared
+                .handles
                 .store
                 .execution(&job, &id)
                 .map_err(ClusterError::internal)?
@@ -407,28 +413,28 @@ impl Cluster for NodeCluster {
     }
 
     fn members(&self) -> BoxFuture<'_, Result<Vec<Member>, ClusterError>> {
-        Box::pin(async move { Ok(vec![self.shared.member.clone()]) })
+        Box::pin(async move { self.members_now() })
     }
 
     fn leader(&self) -> BoxFuture<'_, Result<Option<Member>, ClusterError>> {
-        Box::pin(async move { Ok(self.leader_member()) })
+        Box::pin(async move { self.leader_member() })
     }
 
     fn is_leader(&self) -> BoxFuture<'_, bool> {
-        Box::pin(async move { self.shared.raft.is_leader() })
+        Box::pin(async move { self.handles.raft.is_leader() })
     }
 
     fn busy(&self) -> BoxFuture<'_, Result<Vec<Execution>, ClusterError>> {
-        Box::pin(async move { Ok(NodeCluster::busy(self)) })
+        Box::pin(async move { Ok(self.runner.running()) })
     }
 
     fn paused(&self) -> BoxFuture<'_, Result<bool, ClusterError>> {
-        Box::pin(async move { self.shared.store.paused().map_err(ClusterError::internal) })
+        Box::pin(async move { self.handles.store.paused().map_err(ClusterError::internal) })
     }
 
     fn set_paused(&self, paused: bool) -> BoxFuture<'_, Result<bool, ClusterError>> {
         Box::pin(async move {
-            match self.shared.write(Command::SetPaused(paused)).await? {
+            match self.write(Command::SetPaused(paused)).await?.response {
                 Response::Done => Ok(paused),
                 Response::Refused(refusal) => Err(refused(refusal)),
                 other => Err(ClusterError::internal(format!(
@@ -445,7 +451,7 @@ impl Cluster for NodeCluster {
                 .unwrap_or(0)
                 .saturating_add(1);
             let stats = self
-                .shared
+                .handles
                 .store
                 .stats(days, to)
                 .map_err(ClusterError::internal)?;
@@ -463,7 +469,7 @@ impl Cluster for NodeCluster {
 
     fn leave(&self) -> BoxFuture<'_, Result<(), ClusterError>> {
         Box::pin(async move {
-            self.shared.leave.cancel();
+            self.handles.leave.cancel();
             Ok(())
         })
     }

@@ -1,0 +1,102 @@
+//! Forming and joining the Raft group at start, registering this server as a member, and
+//! leaving it.
+//!
+//! - `bootstrap-expect 1` on a fresh data dir: a single-server cluster.
+//! - `bootstrap-expect N > 1`: wait until N servers (this one and those named by `join`) answer,
+//!   then the one with the lowest id initializes the group with all of them; a server that
+//!   finds the cluster formed already joins it instead.
+//! - `join` alone: ask the named servers (any of them; a follower points at its leader) to add
+//!   this one; it enters as a learner, catches up, and is promoted to voter.
+//! - Existing Raft state (a restart): nothing to form; the server finds its group again.
+//!
+//! With `retry-join` the join is tried again every `retry-interval`, up to `retry-max` times
+//! (0: until it succeeds), as dkron does.
+
+use std::time::Duration;
+
+use dkron_model::{Member, MemberStatus};
+use dkron_raft::{Bootstrap, Command, RaftNode};
+
+use crate::{Error, NodeConfig, handles::Handles};
+
+/// How long one attempt to bootstrap or join waits for enough servers or an answer.
+const ATTEMPT: Duration = Duration::from_secs(30);
+
+/// Forms or joins the cluster as `config` says (see the module docs).
+///
+/// # Errors
+/// [`Error::Raft`] when the cluster could not be formed or joined within the attempts allowed.
+pub(crate) async fn form(raft: &RaftNode, config: &NodeConfig) -> Result<(), Error> {
+    if raft.is_initialized().await? {
+        tracing::info!(node = %config.name, "raft state found: rejoining the cluster");
+        return Ok(());
+    }
+    if config.bootstrap_expect == 1 && config.join.is_empty() {
+        tracing::info!(node = %config.name, "bootstrapping a single-server cluster");
+        raft.bootstrap_single().await?;
+        raft.wait_for_leader(config.leader_timeout).await?;
+        return Ok(());
+    }
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        match attempt(raft, config).await {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                let more = config.retry_join && (config.retry_max == 0 || tries < config.retry_max);
+                if !more {
+                    return Err(error);
+                }
+                tracing::warn!(%error, tries, retry_in = ?config.retry_interval, "cannot form or join the cluster yet");
+                tokio::time::sleep(config.retry_interval).await;
+            }
+        }
+    }
+}
+
+async fn attempt(raft: &RaftNode, config: &NodeConfig) -> Result<(), Error> {
+    if config.bootstrap_expect > 1 {
+        let expect = usize::try_from(config.bootstrap_expect).unwrap_or(usize::MAX);
+        match raft.bootstrap_expect(expect, &config.join, ATTEMPT).await? {
+            Bootstrap::Initialized { members } => {
+                tracing::info!(servers = members.len(), "cluster bootstrapped");
+                return Ok(());
+            }
+            Bootstrap::Joined { .. } => {
+                tracing::info!("joined the cluster another server bootstrapped");
+                return Ok(());
+            }
+            Bootstrap::ClusterExists => {
+                tracing::info!("the cluster exists already: joining it");
+            }
+        }
+    }
+    raft.join(&config.join, ATTEMPT).await?;
+    tracing::info!("joined the cluster");
+    Ok(())
+}
+
+/// This server as a member (what `/v1/members` lists), with `status`.
+pub(crate) fn member(handles: &Handles, status: MemberStatus) -> Member {
+    Member {
+        status,
+        ..handles.member.clone()
+    }
+}
+
+/// Records this server as an alive member (with its tags) through Raft, so every server lists
+/// it. Retried in the background until it is committed: a cluster without a leader yet (a
+/// restart one server at a time) must not stop a server from starting.
+pub(crate) async fn register(handles: &Handles) {
+    let mut wait = Duration::from_millis(200);
+    for _ in 0..60 {
+        let command = Command::SetMember(member(handles, MemberStatus::Alive));
+        match handles.write(command).await {
+            Ok(_) => return,
+            Err(error) => tracing::debug!(%error, "member record not written yet"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+    tracing::warn!("gave up recording this server as a member");
+}

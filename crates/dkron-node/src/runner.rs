@@ -1,0 +1,217 @@
+//! [`Runner`]: runs executions on this node and reports them. The only place that calls
+//! `dkron-executor`.
+//!
+//! A run is handed over ([`Runner::start`]) and owned here until it is reported: the caller
+//! does not wait for it. How a report travels is the [`Report`]'s business (through Raft on a
+//! server); the runner itself knows nothing of Raft or of the scheduler, so a node without
+//! Raft can reuse it.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
+
+use dkron_executor::{ExecutionRequest, ExecutorRegistry, OutputSink, ProcessorRegistry};
+use dkron_model::{Execution, Job, LaunchRecord, Limits, Trigger};
+use dkron_scheduler::BoxFuture;
+use jiff::Timestamp;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::metrics;
+
+/// After the grace period ran out and runs were cancelled, how long to wait for them to end.
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
+
+/// Where the runner sends what it runs.
+pub(crate) trait Report: Send + Sync + fmt::Debug {
+    /// An execution started (so the history shows it while it runs). Best effort.
+    fn started<'a>(&'a self, execution: &'a Execution) -> BoxFuture<'a, ()>;
+    /// An execution finished. Must not return before the report is durable, or given up.
+    fn finished(&self, execution: Execution) -> BoxFuture<'_, ()>;
+}
+
+/// A running execution, for `/v1/busy` and cancellation.
+#[derive(Debug)]
+struct Busy {
+    execution: Execution,
+    cancel: CancellationToken,
+}
+
+/// Runs executions on this node; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Runner {
+    node_name: String,
+    limits: Limits,
+    executors: ExecutorRegistry,
+    /// Applied to each finished execution before it is reported (dkron runs them where the
+    /// execution is recorded).
+    processors: ProcessorRegistry,
+    busy: Mutex<BTreeMap<String, Busy>>,
+    report: Arc<dyn Report>,
+    tasks: TaskTracker,
+}
+
+/// How [`Runner::shutdown`] ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Drained {
+    pub(crate) drained: bool,
+    pub(crate) cancelled: usize,
+}
+
+impl Runner {
+    pub(crate) fn new(node_name: &str, limits: Limits, report: Arc<dyn Report>) -> Runner {
+        Runner {
+            node_name: node_name.to_owned(),
+            limits,
+            executors: ExecutorRegistry::with_defaults(),
+            processors: ProcessorRegistry::with_defaults(),
+            busy: Mutex::new(BTreeMap::new()),
+            report,
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    fn busy(&self) -> MutexGuard<'_, BTreeMap<String, Busy>> {
+        // Each critical section is one map operation: poisoning cannot leave it half done.
+        self.busy.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts `launch` of `job` here and returns at once; `cancel` stops it (a `replace` fire,
+    /// a cancel request). Refused (false) once the runner is shutting down.
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        job: Arc<Job>,
+        launch: LaunchRecord,
+        cancel: CancellationToken,
+    ) -> bool {
+        if self.tasks.is_closed() {
+            return false;
+        }
+        let runner = Arc::clone(self);
+        self.tasks.spawn(async move {
+            let execution = runner.run(&job, &launch, cancel).await;
+            runner.report.finished(execution).await;
+        });
+        true
+    }
+
+    async fn run(
+        self: &Arc<Self>,
+        job: &Job,
+        launch: &LaunchRecord,
+        cancel: CancellationToken,
+    ) -> Execution {
+        let started_at = Timestamp::now();
+        let mut execution = launch.execution(&self.node_name, started_at);
+        let id = execution.id();
+        if launch.trigger == Trigger::Scheduled {
+            let late = started_at
+                .duration_since(launch.scheduled_at)
+                .as_secs_f64()
+                .max(0.0);
+            ::metrics::histogram!(metrics::SCHEDULER_LATENESS).record(late);
+        }
+        self.report.started(&execution).await;
+        // A child: cancelling it (a cancel request, a shutdown whose grace ran out) stops this
+        // execution alone; the run's own token (a `replace` fire) stops it too.
+        let cancel = cancel.child_token();
+        self.busy().insert(
+            id.clone(),
+            Busy {
+                execution: execution.clone(),
+                cancel: cancel.clone(),
+            },
+        );
+        match self.executors.get(&job.executor) {
+            Ok(executor) => {
+                let limit = job.effective_output_limit(&self.limits);
+                let progress = Progress {
+                    runner: Arc::clone(self),
+                    id: id.clone(),
+                };
+                let request = ExecutionRequest::new(&job.name, &job.executor_config)
+                    .with_output_limit(usize::try_from(limit).unwrap_or(usize::MAX))
+                    .with_cancel(cancel.clone())
+                    .with_progress(&progress);
+                let outcome = executor.execute(request).await;
+                // Invariant: `started_at` stays the reported one, so the id matches the start.
+                execution.success = outcome.success;
+                execution.output = outcome.output_with_error();
+                execution.output_truncated = outcome.output_truncated;
+                execution.exit_code = outcome.exit_code;
+                execution.finished_at = Some(outcome.finished_at.max(started_at));
+            }
+            Err(error) => {
+                execution.output = error.to_string();
+                execution.finished_at = Some(Timestamp::now().max(started_at));
+            }
+        }
+        if !job.processors.is_empty() {
+            // Small synchronous writes (a file, a syslog datagram, stdout).
+            for error in self.processors.apply(&job.processors, &mut execution) {
+                tracing::warn!(%error, %id, "processor failed");
+            }
+        }
+        self.busy().remove(&id);
+        execution
+    }
+
+    /// The executions running here.
+    pub(crate) fn running(&self) -> Vec<Execution> {
+        self.busy().values().map(|b| b.execution.clone()).collect()
+    }
+
+    /// Ids of the executions running here.
+    pub(crate) fn running_ids(&self) -> BTreeSet<String> {
+        self.busy().keys().cloned().collect()
+    }
+
+    /// Cancels execution `id` of `job` if it runs here; returns it as it stands.
+    pub(crate) fn cancel(&self, job: &str, id: &str) -> Option<Execution> {
+        let busy = self.busy();
+        let entry = busy.get(id).filter(|b| b.execution.job_name == job)?;
+        entry.cancel.cancel();
+        Some(entry.execution.clone())
+    }
+
+    /// Takes no new runs, waits up to `grace` for the running ones (and their reports), then
+    /// cancels what is left and waits a little more.
+    pub(crate) async fn shutdown(&self, grace: Duration) -> Drained {
+        self.tasks.close();
+        let drained = tokio::time::timeout(grace, self.tasks.wait()).await.is_ok();
+        let mut cancelled = 0;
+        if !drained {
+            cancelled = self.cancel_all();
+            let _ = tokio::time::timeout(CANCEL_WAIT, self.tasks.wait()).await;
+        }
+        Drained { drained, cancelled }
+    }
+}
+
+impl Runner {
+    /// Cancels every running execution; returns how many there were.
+    fn cancel_all(&self) -> usize {
+        let busy = self.busy();
+        for entry in busy.values() {
+            entry.cancel.cancel();
+        }
+        busy.len()
+    }
+}
+
+/// Keeps the latest output chunk of a running execution in the busy map (`/v1/busy` shows the
+/// most recent chunk, as dkron).
+struct Progress {
+    runner: Arc<Runner>,
+    id: String,
+}
+
+impl OutputSink for Progress {
+    fn output(&self, chunk: &[u8]) {
+        if let Some(entry) = self.runner.busy().get_mut(&self.id) {
+            entry.execution.output = String::from_utf8_lossy(chunk).into_owned();
+        }
+    }
+}
