@@ -45,11 +45,13 @@ pub(crate) enum WriteError {
 }
 
 impl Handles {
-    /// Commits `command` through Raft. Timed in the `raft_commit` histogram.
+    /// Commits `command` through Raft; a follower forwards it to the leader and returns once
+    /// it has applied it too ([`RaftNode::write_anywhere`]), so a client reads its own write
+    /// from the server it wrote through. Timed in the `raft_commit` histogram.
     pub(crate) async fn write(&self, command: Command) -> Result<Written, WriteError> {
         let kind = command.kind();
         let started = Instant::now();
-        let result = self.raft.write(command).await;
+        let result = self.raft.write_anywhere(command).await;
         ::metrics::histogram!(metrics::RAFT_COMMIT).record(started.elapsed().as_secs_f64());
         match result {
             Ok(written) => Ok(written),
