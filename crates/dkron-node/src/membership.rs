@@ -100,3 +100,60 @@ pub(crate) async fn register(handles: &Handles) {
     }
     tracing::warn!("gave up recording this server as a member");
 }
+
+/// How long a graceful stop may spend leaving the voters.
+const LEAVE: Duration = Duration::from_secs(10);
+
+/// Leaves the voters on a graceful stop (SIGTERM, `POST /v1/leave`), after recording this
+/// member as left, when other voters remain to keep the group (the last one stays: a group
+/// cannot be empty). Failures are logged: a stop goes on regardless.
+pub(crate) async fn leave(handles: &Handles) {
+    if *handles.raft.watch_left().borrow() {
+        return;
+    }
+    let peers = handles.raft.membership();
+    let me = handles.raft.id();
+    let voter = peers.iter().any(|peer| peer.id == me && peer.voter);
+    let others = peers
+        .iter()
+        .filter(|peer| peer.voter && peer.id != me)
+        .count();
+    if !voter || others == 0 {
+        return;
+    }
+    let record = Command::SetMember(member(handles, MemberStatus::Left));
+    if let Err(error) = tokio::time::timeout(LEAVE, handles.write(record)).await {
+        tracing::warn!(%error, "cannot record this server as left");
+    }
+    match handles.raft.leave(LEAVE).await {
+        Ok(()) => tracing::info!("left the cluster's voters"),
+        Err(error) => tracing::warn!(%error, "cannot leave the cluster's voters"),
+    }
+}
+
+/// After a restart, asks to be added back when `join` is configured: a server that left on a
+/// graceful stop is no longer a voter, and joining again is harmless for one that still is.
+pub(crate) async fn rejoin(handles: &Handles) {
+    let config = &handles.config;
+    if config.join.is_empty() {
+        let me = handles.raft.id();
+        if !handles.raft.membership().iter().any(|peer| peer.id == me) {
+            tracing::warn!(
+                "this server is not a member of the cluster it knows (it left): start it with --join to add it back"
+            );
+        }
+        return;
+    }
+    let mut wait = Duration::from_secs(1);
+    for _ in 0..30 {
+        match handles.raft.join(&config.join, ATTEMPT).await {
+            Ok(()) => {
+                tracing::info!("rejoined the cluster");
+                return;
+            }
+            Err(error) => tracing::warn!(%error, "cannot rejoin the cluster yet"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(config.retry_interval.max(Duration::from_secs(1)));
+    }
+}

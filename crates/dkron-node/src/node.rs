@@ -93,6 +93,7 @@ impl Node {
         let raft = RaftNode::start(raft_config, store.clone(), &data_dir.join("snapshots")).await?;
         let rpc_task = tokio::spawn(dkron_raft::serve(rpc, raft.router()));
 
+        let restarted = raft.is_initialized().await?;
         membership::form(&raft, &config).await?;
         let raft_id = raft.id();
 
@@ -128,6 +129,9 @@ impl Node {
         let register_task = {
             let (handles, runner) = (Arc::clone(&handles), Arc::clone(&runner));
             tokio::spawn(async move {
+                if restarted {
+                    membership::rejoin(&handles).await;
+                }
                 membership::register(&handles).await;
                 leader::close_interrupted(&handles, &runner, leader::Scope::Own).await;
             })
@@ -178,9 +182,12 @@ impl Node {
     /// # Errors
     /// As [`Node::shutdown`].
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let mut left = self.handles.raft.watch_left();
         tokio::select! {
             () = shutdown => tracing::info!("shutdown requested"),
             () = self.handles.leave.cancelled() => tracing::info!("leave requested"),
+            // `dkrond leave` asked this server to leave over RPC: it no longer gets the log.
+            _ = left.wait_for(|left| *left) => tracing::info!("left the cluster"),
         }
         self.shutdown().await
     }
@@ -210,6 +217,9 @@ impl Node {
                 "running executions were cancelled at shutdown"
             );
         }
+        // Its executions are reported: a graceful stop leaves the voters, so the others keep
+        // their majority without it.
+        membership::leave(&self.handles).await;
         match tokio::time::timeout(Duration::from_secs(5), self.http_task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(error))) => tracing::warn!(%error, "http server failed"),
