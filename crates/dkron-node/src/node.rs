@@ -85,9 +85,17 @@ impl Node {
             return Err(Error::NothingToBootstrap { path: data_dir });
         }
         let advertise = |addr: SocketAddr| advertised(config.advertise_host.as_deref(), addr);
+        // Peers reach the RPC port at the advertised port when one is set (NAT, port maps).
+        let advertised_rpc = SocketAddr::new(
+            rpc_addr.ip(),
+            config.advertise_rpc_port.unwrap_or(rpc_addr.port()),
+        );
         let (feed, applied) = tokio::sync::mpsc::unbounded_channel();
-        let mut raft_config =
-            RaftConfig::new(&config.name, &advertise(rpc_addr), &advertise(http_addr));
+        let mut raft_config = RaftConfig::new(
+            &config.name,
+            &advertise(advertised_rpc),
+            &advertise(http_addr),
+        );
         raft_config.applied_feed = Some(feed);
         raft_config.cluster_key = config.cluster_key.as_deref().map(ClusterKey::new);
         let raft = RaftNode::start(raft_config, store.clone(), &data_dir.join("snapshots")).await?;
@@ -103,8 +111,8 @@ impl Node {
                 .advertise_host
                 .clone()
                 .unwrap_or_else(|| advertised_ip(http_addr)),
-            port: rpc_addr.port(),
-            rpc_addr: advertise(rpc_addr),
+            port: advertised_rpc.port(),
+            rpc_addr: advertise(advertised_rpc),
             tags: config.tags.clone(),
             status: MemberStatus::Alive,
             server: true,

@@ -307,3 +307,60 @@ fn remove_peer_and_sigterm_shrink_the_group() {
         || (s2.get("/v1/jobs/after-shrink").status == 200).then_some(()),
     );
 }
+
+/// Free loopback ports, found by binding and releasing them. `--bootstrap-expect` needs every
+/// server's address before any starts; another process could take a port in between, which
+/// would show as a failure to start, not a wrong result.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local address").port())
+        .collect()
+}
+
+/// Five servers started at once with `--bootstrap-expect 5` and each other's RPC addresses
+/// (`--retry-join`) form one group, as on five machines: all five listed alive everywhere, one
+/// leader named by all.
+#[test]
+fn bootstrap_expect_forms_five_servers() {
+    let ports = free_ports(5);
+    let joins: Vec<String> = ports
+        .iter()
+        .flat_map(|p| ["--retry-join".to_owned(), format!("127.0.0.1:{p}")])
+        .collect();
+    let names: Vec<String> = (1..=5).map(|i| format!("b{i}")).collect();
+    let spawned: Vec<std::thread::JoinHandle<Dkrond>> = ports
+        .iter()
+        .zip(&names)
+        .map(|(port, name)| {
+            let mut flags: Vec<String> = vec![
+                "--bootstrap-expect".into(),
+                "5".into(),
+                "--retry-interval".into(),
+                "1s".into(),
+            ];
+            flags.extend(joins.iter().cloned());
+            let (port, name) = (*port, name.clone());
+            // Each start waits for its ports file, written once the group formed: in parallel.
+            std::thread::spawn(move || {
+                let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+                Dkrond::start_server_on(temp_dir(), &name, port, &flags)
+            })
+        })
+        .collect();
+    let servers: Vec<Dkrond> = spawned
+        .into_iter()
+        .map(|t| t.join().expect("a server started"))
+        .collect();
+    let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+    for server in &servers {
+        wait_for_members(server, &wanted);
+    }
+    wait_for("one leader named by all", FORM_TIMEOUT, || {
+        let leaders: BTreeSet<Option<String>> = servers.iter().map(leader_of).collect();
+        (leaders.len() == 1 && !leaders.contains(&None)).then_some(())
+    });
+}

@@ -68,6 +68,19 @@ impl Dkrond {
         Dkrond::spawn(dir, command)
     }
 
+    /// [`Dkrond::start_server`] with its RPC port on `rpc_port`.
+    pub(crate) fn start_server_on(
+        dir: TempDir,
+        name: &str,
+        rpc_port: u16,
+        cluster: &[&str],
+    ) -> Dkrond {
+        let data = dir.path().join("data");
+        let port = rpc_port.to_string();
+        let command = server_command_on(&data, "127.0.0.1:0", &port, name, cluster);
+        Dkrond::spawn(dir, command)
+    }
+
     /// Runs `command` (whose data dir is `dir`/data) and waits for its ports file. The log
     /// (appended across restarts) is `dir`/dkrond.log.
     fn spawn(dir: TempDir, mut command: Command) -> Dkrond {
@@ -197,13 +210,24 @@ pub(crate) fn server_command(
     name: &str,
     cluster: &[&str],
 ) -> Command {
+    server_command_on(data, http_addr, "0", name, cluster)
+}
+
+/// [`server_command`] with its RPC port `rpc_port`.
+pub(crate) fn server_command_on(
+    data: &Path,
+    http_addr: &str,
+    rpc_port: &str,
+    name: &str,
+    cluster: &[&str],
+) -> Command {
     let mut command = Command::new(BIN);
     command
         .args(["agent", "--server", "--node-name", name])
         .args(cluster)
         .arg("--data-dir")
         .arg(data)
-        .args(["--http-addr", http_addr, "--rpc-port", "0"])
+        .args(["--http-addr", http_addr, "--rpc-port", rpc_port])
         // Through the environment, so a test's `--shutdown-timeout` flag overrides it.
         .env("DKRON_SHUTDOWN_TIMEOUT", "5s")
         .env_remove("RUST_LOG")
