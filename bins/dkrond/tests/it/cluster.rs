@@ -364,3 +364,48 @@ fn bootstrap_expect_forms_five_servers() {
         (leaders.len() == 1 && !leaders.contains(&None)).then_some(())
     });
 }
+
+/// An execution running on the leader when it is killed is closed as failed by the next
+/// leader, saying which node was lost, and its retry runs on a live server.
+#[test]
+fn executions_of_a_crashed_leader_are_closed_and_retried() {
+    let mut servers = three_servers();
+    let job = serde_json::json!({
+        "name": "long", "schedule": "@manually", "executor": "shell",
+        "executor_config": { "command": "sleep 30" },
+        "retries": 1, "retry_backoff": { "initial": "100ms", "max": "100ms" },
+    });
+    assert_eq!(servers[2].post("/v1/jobs", &job.to_string()).status, 201);
+    assert_eq!(servers[2].post("/v1/jobs/long/run", "").status, 200);
+    let index = wait_for("the run to start on the leader", FORM_TIMEOUT, || {
+        servers.iter().position(|s| {
+            s.get("/v1/busy")
+                .json()
+                .as_array()
+                .is_some_and(|busy| busy.len() == 1)
+        })
+    });
+    let lost = node_name(&servers[index]);
+    drop(servers.remove(index).kill());
+    let (closed, retry) = wait_for("the run to be closed and retried", FORM_TIMEOUT, || {
+        let list = executions(&servers[0], "long");
+        let closed = list
+            .iter()
+            .find(|e| e["attempt"] == 1 && e["success"] == false && is_done(e))?
+            .clone();
+        let retry = list.iter().find(|e| e["attempt"] == 2)?.clone();
+        Some((closed, retry))
+    });
+    assert_eq!(closed["node_name"], lost.as_str());
+    let output = closed["output"].as_str().unwrap_or_default();
+    assert!(output.contains(&format!("node {lost} lost")), "{output:?}");
+    assert_ne!(retry["node_name"], lost.as_str(), "{retry}");
+    assert_eq!(retry["trigger"], "retry");
+}
+
+/// Whether an execution (as the API renders it) has finished.
+fn is_done(execution: &Value) -> bool {
+    execution["finished_at"]
+        .as_str()
+        .is_some_and(|t| !t.starts_with("0001-"))
+}
