@@ -104,9 +104,16 @@ pub(crate) async fn register(handles: &Handles) {
 /// How long a graceful stop may spend leaving the voters.
 const LEAVE: Duration = Duration::from_secs(10);
 
+/// How long another voter may take to answer before a stop counts it as down.
+const PROBE: Duration = Duration::from_secs(1);
+
 /// Leaves the voters on a graceful stop (SIGTERM, `POST /v1/leave`), after recording this
-/// member as left, when other voters remain to keep the group (the last one stays: a group
-/// cannot be empty). Failures are logged: a stop goes on regardless.
+/// member as left, when every other voter answers (the last one stays: a group cannot be
+/// empty). Bounded; failures are logged: a stop goes on regardless.
+///
+/// Why only when all others answer: leaving shrinks the group, and leaving a group that has a
+/// server down would leave fewer live voters than its majority needs (3 voters with 1 down
+/// keep a majority; the 2 left after a leave would need both).
 pub(crate) async fn leave(handles: &Handles) {
     if *handles.raft.watch_left().borrow() {
         return;
@@ -114,20 +121,32 @@ pub(crate) async fn leave(handles: &Handles) {
     let peers = handles.raft.membership();
     let me = handles.raft.id();
     let voter = peers.iter().any(|peer| peer.id == me && peer.voter);
-    let others = peers
+    let others: Vec<_> = peers
         .iter()
         .filter(|peer| peer.voter && peer.id != me)
-        .count();
-    if !voter || others == 0 {
+        .collect();
+    if !voter || others.is_empty() {
         return;
     }
-    let record = Command::SetMember(member(handles, MemberStatus::Left));
-    if let Err(error) = tokio::time::timeout(LEAVE, handles.write(record)).await {
-        tracing::warn!(%error, "cannot record this server as left");
+    for peer in &others {
+        if let Err(error) = handles.peers.peer_info(&peer.node.rpc_addr, PROBE).await {
+            tracing::warn!(
+                peer = %peer.node.name, %error,
+                "staying a voter: another voter does not answer, leaving would cost the group its majority"
+            );
+            return;
+        }
     }
-    match handles.raft.leave(LEAVE).await {
-        Ok(()) => tracing::info!("left the cluster's voters"),
-        Err(error) => tracing::warn!(%error, "cannot leave the cluster's voters"),
+    let record = Command::SetMember(member(handles, MemberStatus::Left));
+    match tokio::time::timeout(LEAVE, handles.write(record)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "cannot record this server as left"),
+        Err(_) => tracing::warn!("cannot record this server as left: timed out"),
+    }
+    match tokio::time::timeout(LEAVE, handles.raft.leave(LEAVE)).await {
+        Ok(Ok(())) => tracing::info!("left the cluster's voters"),
+        Ok(Err(error)) => tracing::warn!(%error, "cannot leave the cluster's voters"),
+        Err(_) => tracing::warn!("cannot leave the cluster's voters: timed out"),
     }
 }
 
