@@ -1,0 +1,721 @@
+//! Cluster figures from real `dkrond` processes on 127.0.0.1: leader failover (kill -9 of the
+//! leader, time to a new leader and to the next job fire) and job upserts sent to a follower
+//! next to the same upserts sent to the leader.
+//!
+//! Run (the bench drives a release `dkrond`; build it first):
+//!
+//! ```text
+//! cargo build --release -p dkrond
+//! cargo bench -p dkron-benches --features cluster --bench cluster
+//! ```
+//!
+//! Settings, all from the environment:
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DKROND` | `$CARGO_TARGET_DIR/release/dkrond`, else `<workspace>/target/release/dkrond` | the binary |
+//! | `RUNS` | 5 | failover runs, a fresh 3-server cluster each |
+//! | `UPSERTS` | 2000 | upserts per round and target |
+//! | `CLIENTS` | 16 | concurrent HTTP clients of the upsert rounds |
+//! | `ONLY` | both | `failover` or `upserts` |
+//! | `SERVERS` | 3 | `1`: one `--bootstrap-expect 1` server, upserts to it only (a smoke run) |
+//!
+//! Not criterion: a failover is seconds long and costs a whole cluster, so each run prints one
+//! line and the medians come at the end.
+//!
+//! Cluster: s1 starts with `--bootstrap-expect 1`, s2 and s3 with `--bootstrap-expect 0 --join
+//! <s1 rpc>`; a cluster counts as formed when `/v1/members` on every server lists 3 members
+//! `alive`. Each server has its own data dir `<tmp>/sN` and its stderr in `<tmp>/sN.log`. When a
+//! cluster does not form, the tail of every log is printed and `<tmp>` is kept.
+//!
+//! Failover: 20 jobs `@every 1s` (`shell`, `true`) created through the leader; once each has run,
+//! the leader's process gets SIGKILL. "kill→leader" is when both survivors' `/v1/leader` (polled
+//! every 10 ms) name the same other server. "kill→next fire" is the earliest `started_at` among
+//! the executions that started after the kill, minus the wall-clock time of the kill (same
+//! machine, same clock). "leader→next fire" is their difference, negative if a fire came first.
+//!
+//! Bounds: at most 3 children at a time, every wait has a deadline, and every child is killed
+//! and reaped when its [`Server`] is dropped (also on a panic).
+#![expect(
+    clippy::print_stdout,
+    reason = "the bench's product is its per-run lines and medians"
+)]
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitCode, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use jiff::Timestamp;
+use tokio::task::JoinSet;
+
+/// How long a server may take to write its ports file (first RocksDB open).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long 3 servers may take to see each other alive.
+const FORM_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a failover step (new leader, next fire, first runs) may take before the run fails.
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Jobs of a failover run.
+const FAILOVER_JOBS: usize = 20;
+/// Leader polling period after the kill (the brief's resolution for kill→leader).
+const LEADER_POLL: Duration = Duration::from_millis(10);
+/// Executions polling period: it bounds only how soon a fire is seen, not the figure, which
+/// comes from the recorded `started_at`.
+const EXECUTIONS_POLL: Duration = Duration::from_millis(100);
+/// Upsert rounds (leader, then follower, each round).
+const ROUNDS: usize = 3;
+
+type Result<T> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    // reqwest is built without a default TLS provider; plain http still asks for one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bin = dkrond_path();
+    if !bin.is_file() {
+        eprintln!(
+            "cluster-bench: no dkrond binary at {} (set DKROND, or run `cargo build --release -p dkrond` first)",
+            bin.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let settings = Settings {
+        bin,
+        runs: env_usize("RUNS", 5),
+        upserts: env_usize("UPSERTS", 2000),
+        clients: env_usize("CLIENTS", 16).max(1),
+        servers: if env_usize("SERVERS", 3) == 1 { 1 } else { 3 },
+    };
+    let only = std::env::var("ONLY").unwrap_or_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cluster-bench: no tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "cluster-bench: dkrond {}, {} server(s)",
+        settings.bin.display(),
+        settings.servers
+    );
+    let mut ok = true;
+    runtime.block_on(async {
+        if only != "upserts" {
+            ok &= failover(&settings).await;
+        }
+        if only != "failover" {
+            ok &= upserts(&settings).await;
+        }
+    });
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+struct Settings {
+    bin: PathBuf,
+    runs: usize,
+    upserts: usize,
+    clients: usize,
+    servers: usize,
+}
+
+/// `DKROND`, else the release binary of this workspace's target dir. Why not `./target`: cargo
+/// runs a bench with the package dir (`benches/`) as its working directory.
+fn dkrond_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("DKROND") {
+        return path.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    target.join("release/dkrond")
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One `dkrond agent --server` process; killed (SIGKILL) and reaped on drop.
+struct Server {
+    name: String,
+    child: Option<Child>,
+    http: SocketAddr,
+    rpc: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts server `name` with data dir `<dir>/<name>` and stderr in `<dir>/<name>.log`, and
+    /// waits for its ports file.
+    async fn start(bin: &Path, dir: &Path, name: &str, cluster: &[&str]) -> Result<Server> {
+        let data = dir.join(name);
+        let log = dir.join(format!("{name}.log"));
+        let stderr = std::fs::File::create(&log).map_err(|e| format!("log file: {e}"))?;
+        let child = Command::new(bin)
+            .args(["agent", "--server", "--node-name", name])
+            .args(cluster)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--http-addr", "127.0.0.1:0", "--rpc-port", "0"])
+            .env_remove("RUST_LOG")
+            .env_remove("DKRON_HTTP_ADDR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let mut server = Server {
+            name: name.to_owned(),
+            child: Some(child),
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            rpc: String::new(),
+            log,
+        };
+        let ports_file = data.join("dkrond.ports.json");
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = server
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Err(format!(
+                    "{name} exited at start with {status}:\n{}",
+                    server.log_tail()
+                ));
+            }
+            if let Some((http, rpc)) = read_ports(&ports_file) {
+                server.http = http;
+                server.rpc = rpc;
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{name} wrote no ports file within {START_TIMEOUT:?}:\n{}",
+                    server.log_tail()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    /// SIGKILL (what `Child::kill` sends on Unix), then reap.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        format!("--- {} ({}) ---\n{tail}", self.name, self.log.display())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn read_ports(path: &Path) -> Option<(SocketAddr, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let http = ports["http"].as_str()?.parse().ok()?;
+    Some((http, ports["rpc"].as_str()?.to_owned()))
+}
+
+/// Servers s1..sN and the directory holding their data and logs. Field order: the servers are
+/// dropped (killed) before the directory is removed.
+struct Cluster {
+    servers: Vec<Server>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Cluster {
+    /// Starts `size` servers (1 or 3) and waits until each lists `size` members alive.
+    async fn start(bin: &Path, client: &reqwest::Client, size: usize) -> Result<Cluster> {
+        let dir = tempfile::Builder::new()
+            .prefix("dkron-cluster-bench")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
+        let mut cluster = Cluster {
+            servers: Vec::new(),
+            dir: Some(dir),
+        };
+        match cluster.form(bin, client, size).await {
+            Ok(()) => Ok(cluster),
+            Err(error) => Err(cluster.fail(&error)),
+        }
+    }
+
+    /// Stops the servers and keeps their directory for a look after the run; returns `error`
+    /// with the tail of every log.
+    fn fail(mut self, error: &str) -> String {
+        let logs: Vec<String> = self.servers.iter().map(Server::log_tail).collect();
+        self.servers.clear();
+        let kept = self.dir.take().map(tempfile::TempDir::keep);
+        format!(
+            "{error}\n{}\n(data and logs kept in {})",
+            logs.join("\n"),
+            kept.map_or_else(String::new, |p| p.display().to_string())
+        )
+    }
+
+    async fn form(&mut self, bin: &Path, client: &reqwest::Client, size: usize) -> Result<()> {
+        let dir = self
+            .dir
+            .as_ref()
+            .map(|d| d.path().to_owned())
+            .unwrap_or_default();
+        let first = Server::start(bin, &dir, "s1", &["--bootstrap-expect", "1"]).await?;
+        let join = first.rpc.clone();
+        self.servers.push(first);
+        for i in 2..=size {
+            let name = format!("s{i}");
+            let flags = ["--bootstrap-expect", "0", "--join", &join];
+            self.servers
+                .push(Server::start(bin, &dir, &name, &flags).await?);
+        }
+        let deadline = Instant::now() + FORM_TIMEOUT;
+        for server in &self.servers {
+            loop {
+                let alive = get_json(client, &server.url("/v1/members"))
+                    .await
+                    .ok()
+                    .map(|m| {
+                        m.as_array().map_or(0, |list| {
+                            list.iter().filter(|m| m["statusText"] == "alive").count()
+                        })
+                    });
+                if alive == Some(size) {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(format!(
+                        "cluster did not form within {FORM_TIMEOUT:?}: {} sees {alive:?} alive members",
+                        server.name
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The index of the server that `/v1/leader` on server `on` names.
+    async fn leader_seen_by(&self, client: &reqwest::Client, on: usize) -> Option<usize> {
+        let leader = get_json(client, &self.servers[on].url("/v1/leader"))
+            .await
+            .ok()?;
+        let name = leader["Name"].as_str()?;
+        self.servers.iter().position(|s| s.name == name)
+    }
+
+    /// Waits until server 0 names a leader.
+    async fn leader(&self, client: &reqwest::Client) -> Result<usize> {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            if let Some(leader) = self.leader_seen_by(client, 0).await {
+                return Ok(leader);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("no leader within {STEP_TIMEOUT:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(64)
+        // Bounds every request, so a server that stops answering fails the run instead of
+        // hanging it; polls use a shorter one (`get_json`).
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Result<serde_json::Value> {
+    // Short: a request caught mid-flight by the kill must not hold up the 10 ms leader poll
+    // for long.
+    let response = client
+        .get(url)
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("GET {url}: {status}"));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
+}
+
+async fn create_job(client: &reqwest::Client, url: &str, name: &str, schedule: &str) -> Result<()> {
+    let body = format!(
+        r#"{{"name":"{name}","schedule":"{schedule}","executor":"shell","executor_config":{{"command":"true"}}}}"#
+    );
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {url} {name}: {e}"))?;
+    let status = response.status();
+    let reply = response.bytes().await.unwrap_or_default();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "POST {url} {name}: {status} {}",
+            String::from_utf8_lossy(&reply)
+        ))
+    }
+}
+
+/// The `started_at` of every execution of `job` on the server at `http`.
+async fn started_ats(client: &reqwest::Client, http: SocketAddr, job: &str) -> Vec<Timestamp> {
+    let url = format!("http://{http}/v1/jobs/{job}/executions");
+    let Ok(list) = get_json(client, &url).await else {
+        return Vec::new();
+    };
+    list.as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| e["started_at"].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Per job, the earliest `started_at` after `after` (None: no such execution yet).
+async fn first_fires(
+    client: &reqwest::Client,
+    http: SocketAddr,
+    jobs: &[String],
+    after: Option<Timestamp>,
+) -> Vec<Option<Timestamp>> {
+    let mut set = JoinSet::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let (client, job) = (client.clone(), job.clone());
+        set.spawn(async move {
+            let fires = started_ats(&client, http, &job).await;
+            let first = fires
+                .into_iter()
+                .filter(|t| after.is_none_or(|after| *t > after))
+                .min();
+            (i, first)
+        });
+    }
+    let mut out = vec![None; jobs.len()];
+    while let Some(Ok((i, first))) = set.join_next().await {
+        out[i] = first;
+    }
+    out
+}
+
+struct FailoverRun {
+    kill_to_leader: Duration,
+    kill_to_fire: f64,
+}
+
+async fn failover(settings: &Settings) -> bool {
+    if settings.servers < 3 {
+        println!("failover: skipped (needs SERVERS=3)");
+        return true;
+    }
+    let client = http_client();
+    let mut runs = Vec::new();
+    for run in 1..=settings.runs {
+        match failover_run(&settings.bin, &client).await {
+            Ok((line, figures)) => {
+                println!("failover run {run}/{}: {line}", settings.runs);
+                runs.push(figures);
+            }
+            Err(error) => println!("failover run {run}/{}: FAILED: {error}", settings.runs),
+        }
+    }
+    if runs.is_empty() {
+        println!("failover: no successful run");
+        return false;
+    }
+    let leader: Vec<f64> = runs.iter().map(|r| millis(r.kill_to_leader)).collect();
+    let fire: Vec<f64> = runs.iter().map(|r| r.kill_to_fire).collect();
+    let after: Vec<f64> = runs
+        .iter()
+        .map(|r| r.kill_to_fire - millis(r.kill_to_leader))
+        .collect();
+    println!(
+        "failover medians over {}/{} runs: kill→leader {:.0} ms, kill→next fire {:.0} ms, leader→next fire {:.0} ms",
+        runs.len(),
+        settings.runs,
+        median(leader),
+        median(fire),
+        median(after),
+    );
+    runs.len() == settings.runs
+}
+
+/// One failover on a fresh cluster: the line to print and its figures.
+async fn failover_run(bin: &Path, client: &reqwest::Client) -> Result<(String, FailoverRun)> {
+    let mut cluster = Cluster::start(bin, client, 3).await?;
+    match failover_steps(&mut cluster, client).await {
+        Ok(done) => Ok(done),
+        Err(error) => Err(cluster.fail(&error)),
+    }
+}
+
+async fn failover_steps(
+    cluster: &mut Cluster,
+    client: &reqwest::Client,
+) -> Result<(String, FailoverRun)> {
+    let leader = cluster.leader(client).await?;
+    let jobs: Vec<String> = (0..FAILOVER_JOBS).map(|i| format!("fo-{i:02}")).collect();
+    let jobs_url = cluster.servers[leader].url("/v1/jobs");
+    for job in &jobs {
+        create_job(client, &jobs_url, job, "@every 1s").await?;
+    }
+    // Every job has fired once: the scheduler is running them before the kill.
+    let http = cluster.servers[leader].http;
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while first_fires(client, http, &jobs, None)
+        .await
+        .iter()
+        .any(Option::is_none)
+    {
+        if Instant::now() > deadline {
+            return Err(format!("the jobs did not all run within {STEP_TIMEOUT:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let killed = cluster.servers[leader].name.clone();
+    let kill_wall = Timestamp::now();
+    let kill_at = Instant::now();
+    cluster.servers[leader].kill();
+    let survivors: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+
+    let (new_leader, kill_to_leader) = loop {
+        let mut set = JoinSet::new();
+        for &on in &survivors {
+            let http = cluster.servers[on].http;
+            let client = client.clone();
+            set.spawn(async move {
+                let leader = get_json(&client, &format!("http://{http}/v1/leader"))
+                    .await
+                    .ok()?;
+                leader["Name"].as_str().map(str::to_owned)
+            });
+        }
+        let mut names = Vec::new();
+        while let Some(Ok(name)) = set.join_next().await {
+            names.push(name);
+        }
+        let elapsed = kill_at.elapsed();
+        if let [Some(a), Some(b)] = names.as_slice()
+            && a == b
+            && *a != killed
+        {
+            break (a.clone(), elapsed);
+        }
+        if elapsed > STEP_TIMEOUT {
+            return Err(format!(
+                "survivors did not agree on a new leader within {STEP_TIMEOUT:?}: {names:?}"
+            ));
+        }
+        tokio::time::sleep(LEADER_POLL).await;
+    };
+
+    // Poll until every job has fired after the kill, so the earliest fire is known.
+    let http = cluster.servers[survivors[0]].http;
+    let fires = loop {
+        let fires = first_fires(client, http, &jobs, Some(kill_wall)).await;
+        if fires.iter().all(Option::is_some) || kill_at.elapsed() > STEP_TIMEOUT {
+            break fires;
+        }
+        tokio::time::sleep(EXECUTIONS_POLL).await;
+    };
+    let fired = fires.iter().filter(|f| f.is_some()).count();
+    let Some((job, first)) = fires
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((i, (*f)?)))
+        .min_by_key(|(_, f)| *f)
+    else {
+        return Err(format!(
+            "new leader {new_leader} after {:.0} ms, but no job ran within {STEP_TIMEOUT:?} of the kill",
+            millis(kill_to_leader)
+        ));
+    };
+    let kill_to_fire = first.duration_since(kill_wall).as_secs_f64() * 1000.0;
+    let line = format!(
+        "killed {killed} (leader), new leader {new_leader}: kill→leader {:.0} ms, kill→next fire {:.0} ms, leader→next fire {:.0} ms (first: {} at {first}; {fired}/{} jobs fired after the kill)",
+        millis(kill_to_leader),
+        kill_to_fire,
+        kill_to_fire - millis(kill_to_leader),
+        jobs[job],
+        jobs.len(),
+    );
+    Ok((
+        line,
+        FailoverRun {
+            kill_to_leader,
+            kill_to_fire,
+        },
+    ))
+}
+
+async fn upserts(settings: &Settings) -> bool {
+    let client = http_client();
+    match upsert_rounds(settings, &client).await {
+        Ok(()) => true,
+        Err(error) => {
+            println!("upserts: FAILED: {error}");
+            false
+        }
+    }
+}
+
+async fn upsert_rounds(settings: &Settings, client: &reqwest::Client) -> Result<()> {
+    let cluster = Cluster::start(&settings.bin, client, settings.servers).await?;
+    match upsert_steps(settings, &cluster, client).await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(cluster.fail(&error)),
+    }
+}
+
+async fn upsert_steps(
+    settings: &Settings,
+    cluster: &Cluster,
+    client: &reqwest::Client,
+) -> Result<()> {
+    let leader = cluster.leader(client).await?;
+    let mut targets = vec![("leader", leader)];
+    if let Some(follower) = (0..cluster.servers.len()).find(|i| *i != leader) {
+        targets.push(("follower", follower));
+    }
+    // Warm-up: connections opened, first writes of each path done.
+    for (label, target) in &targets {
+        drive_upserts(
+            client,
+            &cluster.servers[*target],
+            &format!("warm-{label}"),
+            200,
+            settings.clients,
+        )
+        .await?;
+    }
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    for round in 1..=ROUNDS {
+        for (k, (label, target)) in targets.iter().enumerate() {
+            let server = &cluster.servers[*target];
+            let prefix = format!("r{round}-{label}");
+            let elapsed =
+                drive_upserts(client, server, &prefix, settings.upserts, settings.clients).await?;
+            let rate = settings.upserts as f64 / elapsed.as_secs_f64();
+            println!(
+                "upserts round {round}/{ROUNDS}: {} to the {label} ({}), {} clients: {:.2} s, {rate:.0} upserts/s",
+                settings.upserts,
+                server.name,
+                settings.clients,
+                elapsed.as_secs_f64(),
+            );
+            rates[k].push(rate);
+        }
+    }
+    let leader_median = median(rates[0].clone());
+    if let Some(follower_rates) = rates.get(1) {
+        let per_round: Vec<f64> = follower_rates
+            .iter()
+            .zip(&rates[0])
+            .map(|(f, l)| f / l)
+            .collect();
+        println!(
+            "upserts medians: leader {leader_median:.0}/s, follower {:.0}/s, follower/leader {:.2} (per-round ratios {})",
+            median(follower_rates.clone()),
+            median(per_round.clone()),
+            per_round
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    } else {
+        println!("upserts median: single server {leader_median:.0}/s");
+    }
+    Ok(())
+}
+
+/// `count` upserts of `@manually` jobs `<prefix>-<i>` to `server`, `clients` at a time; the time
+/// until the last reply. Any refused upsert fails the round.
+async fn drive_upserts(
+    client: &reqwest::Client,
+    server: &Server,
+    prefix: &str,
+    count: usize,
+    clients: usize,
+) -> Result<Duration> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = server.url("/v1/jobs");
+    let start = Instant::now();
+    let mut set: JoinSet<Result<()>> = JoinSet::new();
+    for _ in 0..clients {
+        let (client, next, url, prefix) =
+            (client.clone(), next.clone(), url.clone(), prefix.to_owned());
+        set.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok(());
+                }
+                create_job(&client, &url, &format!("{prefix}-{i:05}"), "@manually").await?;
+            }
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done.map_err(|e| e.to_string())??;
+    }
+    Ok(start.elapsed())
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => f64::midpoint(values[n / 2 - 1], values[n / 2]),
+    }
+}
