@@ -402,43 +402,95 @@ async fn create_job(client: &reqwest::Client, url: &str, name: &str, schedule: &
     }
 }
 
-/// The `started_at` of every execution of `job` on the server at `http`.
-async fn started_ats(client: &reqwest::Client, http: SocketAddr, job: &str) -> Vec<Timestamp> {
+/// One execution, as much of it as the failover figures use.
+#[derive(Clone, Debug)]
+struct Fire {
+    started: Timestamp,
+    scheduled: Option<Timestamp>,
+    node: String,
+}
+
+impl Fire {
+    /// `started_at − scheduled_at` in ms: how late the fire ran (NaN without `scheduled_at`).
+    fn lateness_ms(&self) -> f64 {
+        self.scheduled.map_or(f64::NAN, |scheduled| {
+            self.started.duration_since(scheduled).as_secs_f64() * 1000.0
+        })
+    }
+}
+
+/// Every execution of `job` on the server at `http`.
+async fn fires_of(client: &reqwest::Client, http: SocketAddr, job: &str) -> Vec<Fire> {
     let url = format!("http://{http}/v1/jobs/{job}/executions");
     let Ok(list) = get_json(client, &url).await else {
         return Vec::new();
     };
+    let time = |e: &serde_json::Value, key: &str| e[key].as_str()?.parse().ok();
     list.as_array()
         .map(|list| {
             list.iter()
-                .filter_map(|e| e["started_at"].as_str()?.parse().ok())
+                .filter_map(|e| {
+                    Some(Fire {
+                        started: time(e, "started_at")?,
+                        scheduled: time(e, "scheduled_at"),
+                        node: e["node_name"].as_str().unwrap_or("?").to_owned(),
+                    })
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// Per job, the earliest `started_at` after `after` (None: no such execution yet).
-async fn first_fires(
+/// What a job's executions show around an instant: its first fire after it, and the
+/// `scheduled_at` of its last fire before it.
+#[derive(Clone, Debug, Default)]
+struct AroundKill {
+    first_after: Option<Fire>,
+    last_scheduled_before: Option<Timestamp>,
+}
+
+impl AroundKill {
+    /// Ticks of a 1 s schedule that no execution covers between the last fire before the kill
+    /// and the first one after it (a fire due during the election that was dropped, not run
+    /// late).
+    fn skipped_ticks(&self) -> Option<i64> {
+        let before = self.last_scheduled_before?;
+        let after = self.first_after.as_ref()?.scheduled?;
+        let gap = after.duration_since(before).as_secs_f64();
+        Some(gap.round() as i64 - 1)
+    }
+}
+
+/// Per job, its fires around `at` (with `None`, every fire counts as after).
+async fn fires_around(
     client: &reqwest::Client,
     http: SocketAddr,
     jobs: &[String],
-    after: Option<Timestamp>,
-) -> Vec<Option<Timestamp>> {
+    at: Option<Timestamp>,
+) -> Vec<AroundKill> {
     let mut set = JoinSet::new();
     for (i, job) in jobs.iter().enumerate() {
         let (client, job) = (client.clone(), job.clone());
         set.spawn(async move {
-            let fires = started_ats(&client, http, &job).await;
-            let first = fires
-                .into_iter()
-                .filter(|t| after.is_none_or(|after| *t > after))
-                .min();
-            (i, first)
+            let fires = fires_of(&client, http, &job).await;
+            let after = |f: &Fire| at.is_none_or(|at| f.started > at);
+            let around = AroundKill {
+                last_scheduled_before: fires
+                    .iter()
+                    .filter(|f| !after(f))
+                    .filter_map(|f| f.scheduled)
+                    .max(),
+                first_after: fires
+                    .into_iter()
+                    .filter(|f| after(f))
+                    .min_by_key(|f| f.started),
+            };
+            (i, around)
         });
     }
-    let mut out = vec![None; jobs.len()];
-    while let Some(Ok((i, first))) = set.join_next().await {
-        out[i] = first;
+    let mut out = vec![AroundKill::default(); jobs.len()];
+    while let Some(Ok((i, around))) = set.join_next().await {
+        out[i] = around;
     }
     out
 }
@@ -456,7 +508,10 @@ async fn failover(settings: &Settings) -> bool {
     let client = http_client();
     let mut runs = Vec::new();
     for run in 1..=settings.runs {
-        match failover_run(&settings.bin, &client).await {
+        // `@every 1s` fires on whole seconds (dkron-cron): the kill falls `phase` after a
+        // fire, spread over the second across runs, so some elections span a due fire.
+        let phase = Duration::from_secs_f64((run as f64 - 0.5) / settings.runs as f64);
+        match failover_run(&settings.bin, &client, phase).await {
             Ok((line, figures)) => {
                 println!("failover run {run}/{}: {line}", settings.runs);
                 runs.push(figures);
@@ -486,9 +541,13 @@ async fn failover(settings: &Settings) -> bool {
 }
 
 /// One failover on a fresh cluster: the line to print and its figures.
-async fn failover_run(bin: &Path, client: &reqwest::Client) -> Result<(String, FailoverRun)> {
+async fn failover_run(
+    bin: &Path,
+    client: &reqwest::Client,
+    phase: Duration,
+) -> Result<(String, FailoverRun)> {
     let mut cluster = Cluster::start(bin, client, 3).await?;
-    match failover_steps(&mut cluster, client).await {
+    match failover_steps(&mut cluster, client, phase).await {
         Ok(done) => Ok(done),
         Err(error) => Err(cluster.fail(&error)),
     }
@@ -497,6 +556,7 @@ async fn failover_run(bin: &Path, client: &reqwest::Client) -> Result<(String, F
 async fn failover_steps(
     cluster: &mut Cluster,
     client: &reqwest::Client,
+    phase: Duration,
 ) -> Result<(String, FailoverRun)> {
     let leader = cluster.leader(client).await?;
     let jobs: Vec<String> = (0..FAILOVER_JOBS).map(|i| format!("fo-{i:02}")).collect();
@@ -507,16 +567,25 @@ async fn failover_steps(
     // Every job has fired once: the scheduler is running them before the kill.
     let http = cluster.servers[leader].http;
     let deadline = Instant::now() + STEP_TIMEOUT;
-    while first_fires(client, http, &jobs, None)
+    while fires_around(client, http, &jobs, None)
         .await
         .iter()
-        .any(Option::is_none)
+        .any(|j| j.first_after.is_none())
     {
         if Instant::now() > deadline {
             return Err(format!("the jobs did not all run within {STEP_TIMEOUT:?}"));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    let subsec =
+        Duration::from_nanos(u64::try_from(Timestamp::now().subsec_nanosecond()).unwrap_or(0));
+    let wait = if phase > subsec {
+        phase - subsec
+    } else {
+        phase + Duration::from_secs(1) - subsec
+    };
+    tokio::time::sleep(wait).await;
 
     let killed = cluster.servers[leader].name.clone();
     let kill_wall = Timestamp::now();
@@ -557,32 +626,50 @@ async fn failover_steps(
 
     // Poll until every job has fired after the kill, so the earliest fire is known.
     let http = cluster.servers[survivors[0]].http;
-    let fires = loop {
-        let fires = first_fires(client, http, &jobs, Some(kill_wall)).await;
-        if fires.iter().all(Option::is_some) || kill_at.elapsed() > STEP_TIMEOUT {
-            break fires;
+    let jobs_around = loop {
+        let around = fires_around(client, http, &jobs, Some(kill_wall)).await;
+        if around.iter().all(|j| j.first_after.is_some()) || kill_at.elapsed() > STEP_TIMEOUT {
+            break around;
         }
         tokio::time::sleep(EXECUTIONS_POLL).await;
     };
-    let fired = fires.iter().filter(|f| f.is_some()).count();
-    let Some((job, first)) = fires
+    let fired: Vec<&Fire> = jobs_around
+        .iter()
+        .filter_map(|j| j.first_after.as_ref())
+        .collect();
+    let skipped: i64 = jobs_around
+        .iter()
+        .filter_map(AroundKill::skipped_ticks)
+        .sum();
+    let Some((job, first)) = jobs_around
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| Some((i, (*f)?)))
-        .min_by_key(|(_, f)| *f)
+        .filter_map(|(i, j)| Some((i, j.first_after.as_ref()?)))
+        .min_by_key(|(_, f)| f.started)
     else {
         return Err(format!(
             "new leader {new_leader} after {:.0} ms, but no job ran within {STEP_TIMEOUT:?} of the kill",
             millis(kill_to_leader)
         ));
     };
-    let kill_to_fire = first.duration_since(kill_wall).as_secs_f64() * 1000.0;
+    let kill_to_fire = first.started.duration_since(kill_wall).as_secs_f64() * 1000.0;
+    // How late the jobs' first fires after the kill ran against their schedule: the delay a
+    // job saw, apart from where the kill fell in its 1 s period.
+    let worst_late = fired
+        .iter()
+        .map(|f| f.lateness_ms())
+        .fold(f64::NAN, f64::max);
     let line = format!(
-        "killed {killed} (leader), new leader {new_leader}: kill→leader {:.0} ms, kill→next fire {:.0} ms, leader→next fire {:.0} ms (first: {} at {first}; {fired}/{} jobs fired after the kill)",
+        "kill {:.0} ms after a tick: killed {killed} (leader), new leader {new_leader}: kill→leader {:.0} ms, kill→next fire {:.0} ms, leader→next fire {:.0} ms (first: {} on {}, started {}, {:.0} ms after its scheduled_at; {}/{} jobs fired after the kill, their first post-kill fires ran at most {worst_late:.0} ms late, {skipped} due tick(s) skipped)",
+        f64::from(kill_wall.subsec_nanosecond()) / 1e6,
         millis(kill_to_leader),
         kill_to_fire,
         kill_to_fire - millis(kill_to_leader),
         jobs[job],
+        first.node,
+        first.started,
+        first.lateness_ms(),
+        fired.len(),
         jobs.len(),
     );
     Ok((
