@@ -33,6 +33,10 @@
 //! every 10 ms) name the same other server. "kill→next fire" is the earliest `started_at` among
 //! the executions that started after the kill, minus the wall-clock time of the kill (same
 //! machine, same clock). "leader→next fire" is their difference, negative if a fire came first.
+//! `@every 1s` fires on whole seconds, so kill→next fire depends on where in the second the
+//! kill falls: run k of R kills (k − ½)/R s after a tick, so that some elections span a due
+//! fire. Each line also gives how late the first post-kill fires ran against their
+//! `scheduled_at`, and how many due ticks no execution covers (dropped, not run late).
 //!
 //! Bounds: at most 3 children at a time, every wait has a deadline, and every child is killed
 //! and reaped when its [`Server`] is dropped (also on a panic).
