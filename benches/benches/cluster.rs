@@ -19,6 +19,7 @@
 //! | `CLIENTS` | 16 | concurrent HTTP clients of the upsert rounds |
 //! | `ONLY` | both | `failover` or `upserts` |
 //! | `SERVERS` | 3 | `1`: one `--bootstrap-expect 1` server, upserts to it only (a smoke run) |
+//! | `MISFIRE` | (job default, `skip`) | `misfire_policy` of the failover jobs, e.g. `run_once` |
 //!
 //! Not criterion: a failover is seconds long and costs a whole cluster, so each run prints one
 //! line and the medians come at the end.
@@ -36,7 +37,8 @@
 //! `@every 1s` fires on whole seconds, so kill→next fire depends on where in the second the
 //! kill falls: run k of R kills (k − ½)/R s after a tick, so that some elections span a due
 //! fire. Each line also gives how late the first post-kill fires ran against their
-//! `scheduled_at`, and how many due ticks no execution covers (dropped, not run late).
+//! `scheduled_at`, and how many due ticks no execution covers (dropped, not run late: the
+//! default `misfire_policy` `skip`, as dkron; `MISFIRE=run_once` runs them late instead).
 //!
 //! Bounds: at most 3 children at a time, every wait has a deadline, and every child is killed
 //! and reaped when its [`Server`] is dropped (also on a panic).
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         upserts: env_usize("UPSERTS", 2000),
         clients: env_usize("CLIENTS", 16).max(1),
         servers: if env_usize("SERVERS", 3) == 1 { 1 } else { 3 },
+        misfire: std::env::var("MISFIRE").ok().filter(|m| !m.is_empty()),
     };
     let only = std::env::var("ONLY").unwrap_or_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -134,6 +137,8 @@ struct Settings {
     upserts: usize,
     clients: usize,
     servers: usize,
+    /// `misfire_policy` of the failover jobs (None: the job default).
+    misfire: Option<String>,
 }
 
 /// `DKROND`, else the release binary of this workspace's target dir. Why not `./target`: cargo
@@ -383,9 +388,16 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Result<serde_json::Val
     serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not JSON: {e}"))
 }
 
-async fn create_job(client: &reqwest::Client, url: &str, name: &str, schedule: &str) -> Result<()> {
+/// Upserts a `shell` job running `true`; `extra` is more JSON members (`,"key":value`) or "".
+async fn create_job(
+    client: &reqwest::Client,
+    url: &str,
+    name: &str,
+    schedule: &str,
+    extra: &str,
+) -> Result<()> {
     let body = format!(
-        r#"{{"name":"{name}","schedule":"{schedule}","executor":"shell","executor_config":{{"command":"true"}}}}"#
+        r#"{{"name":"{name}","schedule":"{schedule}","executor":"shell","executor_config":{{"command":"true"}}{extra}}}"#
     );
     let response = client
         .post(url)
@@ -510,12 +522,19 @@ async fn failover(settings: &Settings) -> bool {
         return true;
     }
     let client = http_client();
+    let extra = settings
+        .misfire
+        .as_ref()
+        .map_or_else(String::new, |m| format!(r#","misfire_policy":"{m}""#));
+    if let Some(misfire) = &settings.misfire {
+        println!("failover: jobs with misfire_policy {misfire}");
+    }
     let mut runs = Vec::new();
     for run in 1..=settings.runs {
         // `@every 1s` fires on whole seconds (dkron-cron): the kill falls `phase` after a
         // fire, spread over the second across runs, so some elections span a due fire.
         let phase = Duration::from_secs_f64((run as f64 - 0.5) / settings.runs as f64);
-        match failover_run(&settings.bin, &client, phase).await {
+        match failover_run(&settings.bin, &client, phase, &extra).await {
             Ok((line, figures)) => {
                 println!("failover run {run}/{}: {line}", settings.runs);
                 runs.push(figures);
@@ -549,9 +568,10 @@ async fn failover_run(
     bin: &Path,
     client: &reqwest::Client,
     phase: Duration,
+    extra: &str,
 ) -> Result<(String, FailoverRun)> {
     let mut cluster = Cluster::start(bin, client, 3).await?;
-    match failover_steps(&mut cluster, client, phase).await {
+    match failover_steps(&mut cluster, client, phase, extra).await {
         Ok(done) => Ok(done),
         Err(error) => Err(cluster.fail(&error)),
     }
@@ -561,12 +581,13 @@ async fn failover_steps(
     cluster: &mut Cluster,
     client: &reqwest::Client,
     phase: Duration,
+    extra: &str,
 ) -> Result<(String, FailoverRun)> {
     let leader = cluster.leader(client).await?;
     let jobs: Vec<String> = (0..FAILOVER_JOBS).map(|i| format!("fo-{i:02}")).collect();
     let jobs_url = cluster.servers[leader].url("/v1/jobs");
     for job in &jobs {
-        create_job(client, &jobs_url, job, "@every 1s").await?;
+        create_job(client, &jobs_url, job, "@every 1s", extra).await?;
     }
     // Every job has fired once: the scheduler is running them before the kill.
     let http = cluster.servers[leader].http;
@@ -788,7 +809,7 @@ async fn drive_upserts(
                 if i >= count {
                     return Ok(());
                 }
-                create_job(&client, &url, &format!("{prefix}-{i:05}"), "@manually").await?;
+                create_job(&client, &url, &format!("{prefix}-{i:05}"), "@manually", "").await?;
             }
         });
     }
