@@ -37,7 +37,8 @@
 //! `@every 1s` fires on whole seconds, so kill→next fire depends on where in the second the
 //! kill falls: run k of R kills (k − ½)/R s after a tick, so that some elections span a due
 //! fire. Each line also gives how late the first post-kill fires ran against their
-//! `scheduled_at`, and how many due ticks no execution covers (dropped, not run late: the
+//! `scheduled_at`, how many executions repeat a (`scheduled_at`, `attempt`) of the same job
+//! (duplicate runs, over each job's whole history), and how many due ticks no execution covers (dropped, not run late: the
 //! default `misfire_policy` `skip`, as dkron; `MISFIRE=run_once` runs them late instead).
 //!
 //! Bounds: at most 3 children at a time, every wait has a deadline, and every child is killed
@@ -423,6 +424,7 @@ async fn create_job(
 struct Fire {
     started: Timestamp,
     scheduled: Option<Timestamp>,
+    attempt: i64,
     node: String,
 }
 
@@ -449,6 +451,7 @@ async fn fires_of(client: &reqwest::Client, http: SocketAddr, job: &str) -> Vec<
                     Some(Fire {
                         started: time(e, "started_at")?,
                         scheduled: time(e, "scheduled_at"),
+                        attempt: e["attempt"].as_i64().unwrap_or(0),
                         node: e["node_name"].as_str().unwrap_or("?").to_owned(),
                     })
                 })
@@ -463,6 +466,9 @@ async fn fires_of(client: &reqwest::Client, http: SocketAddr, job: &str) -> Vec<
 struct AroundKill {
     first_after: Option<Fire>,
     last_scheduled_before: Option<Timestamp>,
+    /// Executions beyond the first with the same `scheduled_at` and `attempt`: a fire run twice
+    /// (a retry has a higher attempt and is not counted).
+    duplicates: usize,
 }
 
 impl AroundKill {
@@ -490,7 +496,12 @@ async fn fires_around(
         set.spawn(async move {
             let fires = fires_of(&client, http, &job).await;
             let after = |f: &Fire| at.is_none_or(|at| f.started > at);
+            let mut slots: Vec<_> = fires.iter().map(|f| (f.scheduled, f.attempt)).collect();
+            let all = slots.len();
+            slots.sort_unstable();
+            slots.dedup();
             let around = AroundKill {
+                duplicates: all - slots.len(),
                 last_scheduled_before: fires
                     .iter()
                     .filter(|f| !after(f))
@@ -666,6 +677,7 @@ async fn failover_steps(
         .iter()
         .filter_map(AroundKill::skipped_ticks)
         .sum();
+    let duplicates: usize = jobs_around.iter().map(|j| j.duplicates).sum();
     let Some((job, first)) = jobs_around
         .iter()
         .enumerate()
@@ -685,7 +697,7 @@ async fn failover_steps(
         .map(|f| f.lateness_ms())
         .fold(f64::NAN, f64::max);
     let line = format!(
-        "kill {:.0} ms after a tick: killed {killed} (leader), new leader {new_leader}: kill→leader {:.0} ms, kill→next fire {:.0} ms, leader→next fire {:.0} ms (first: {} on {}, started {}, {:.0} ms after its scheduled_at; {}/{} jobs fired after the kill, their first post-kill fires ran at most {worst_late:.0} ms late, {skipped} due tick(s) skipped)",
+        "kill {:.0} ms after a tick: killed {killed} (leader), new leader {new_leader}: kill→leader {:.0} ms, kill→next fire {:.0} ms, leader→next fire {:.0} ms (first: {} on {}, started {}, {:.0} ms after its scheduled_at; {}/{} jobs fired after the kill, their first post-kill fires ran at most {worst_late:.0} ms late, {skipped} due tick(s) skipped, {duplicates} duplicate run(s))",
         f64::from(kill_wall.subsec_nanosecond()) / 1e6,
         millis(kill_to_leader),
         kill_to_fire,
