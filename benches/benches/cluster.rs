@@ -27,7 +27,8 @@
 //! Cluster: s1 starts with `--bootstrap-expect 1`, s2 and s3 with `--bootstrap-expect 0 --join
 //! <s1 rpc>`; a cluster counts as formed when `/v1/members` on every server lists 3 members
 //! `alive`. Each server has its own data dir `<tmp>/sN` and its stderr in `<tmp>/sN.log`. When a
-//! cluster does not form, the tail of every log is printed and `<tmp>` is kept.
+//! cluster does not form, or a run fails later, the tail of every log is printed and `<tmp>` is
+//! kept.
 //!
 //! Failover: 20 jobs `@every 1s` (`shell`, `true`) created through the leader; once each has run,
 //! the leader's process gets SIGKILL. "kill→leader" is when both survivors' `/v1/leader` (polled
@@ -38,8 +39,9 @@
 //! kill falls: run k of R kills (k − ½)/R s after a tick, so that some elections span a due
 //! fire. Each line also gives how late the first post-kill fires ran against their
 //! `scheduled_at`, how many executions repeat a (`scheduled_at`, `attempt`) of the same job
-//! (duplicate runs, over each job's whole history), and how many due ticks no execution covers (dropped, not run late: the
-//! default `misfire_policy` `skip`, as dkron; `MISFIRE=run_once` runs them late instead).
+//! (duplicate runs, over each job's whole history), and how many due ticks no execution covers
+//! (dropped, not run late: the default `misfire_policy` `skip`, as dkron; `MISFIRE=run_once`
+//! runs them late instead).
 //!
 //! Bounds: at most 3 children at a time, every wait has a deadline, and every child is killed
 //! and reaped when its [`Server`] is dropped (also on a panic).
