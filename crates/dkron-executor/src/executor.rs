@@ -59,11 +59,22 @@ pub trait Executor: Send + Sync + fmt::Debug {
     fn execute<'a>(&'a self, request: ExecutionRequest<'a>) -> BoxFuture<'a, ExecutionOutcome>;
 }
 
-/// Receives output as it is produced, for live progress. The final, authoritative output is the
-/// one in [`ExecutionOutcome`].
+/// Receives output as it is produced, for live progress, and learns which process group a shell
+/// execution runs in. The final, authoritative output is the one in [`ExecutionOutcome`].
 pub trait OutputSink: Send + Sync {
     /// Called with each chunk in order. Must not block: the executor's reading waits on it.
     fn output(&self, chunk: &[u8]);
+
+    /// Called once by the shell executor, right after the command is spawned, with its process
+    /// group id (the leader's pid), before any output and before the leader can be reaped: so
+    /// `/proc/<pgid>` still exists and [`crate::group_leader_start`] can be read here. The group
+    /// is killed before the execution returns; a caller records it only to kill it after a
+    /// crash of its own ([`crate::kill_group_if`]). Must not block. The HTTP executor never
+    /// calls it.
+    fn spawned(&self, pgid: i32) {
+        // Why a default: most sinks only want output.
+        let _ = pgid;
+    }
 }
 
 /// A bounded channel drops chunks when full rather than slowing the execution down.

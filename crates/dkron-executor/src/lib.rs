@@ -18,6 +18,10 @@
 //!   request through a pooled client (reqwest on rustls with the ring provider).
 //!   [`become_subreaper`] (call once at startup) makes orphaned grandchildren of commands come
 //!   back to this process, so the shell executor can reap them even under an init that does not.
+//! - After a crash of the process that ran commands: [`OutputSink::spawned`] tells the caller
+//!   each command's process group as it starts; the caller records it with
+//!   [`group_leader_start`] and [`boot_id`], and after a restart [`kill_group_if`] kills a
+//!   recorded group only if its leader is still the same process.
 //! - [`TailBuffer`] keeps the last N bytes of output; [`OutputSink`] receives output as it comes.
 //! - [`Processor`] acts on a finished execution ([`ProcessorInput`]): [`LogProcessor`],
 //!   [`FilesProcessor`], [`SyslogProcessor`], looked up through [`ProcessorRegistry`].
@@ -53,4 +57,4 @@ pub use processor::{
     FilesProcessor, LogProcessor, Processor, ProcessorConfig, ProcessorInput, ProcessorRegistry,
     SyslogProcessor,
 };
-pub use shell::{ShellExecutor, become_subreaper};
+pub use shell::{ShellExecutor, become_subreaper, boot_id, group_leader_start, kill_group_if};

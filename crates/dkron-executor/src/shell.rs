@@ -22,7 +22,7 @@ mod group;
 mod tests;
 
 pub(crate) use config::go_parse_bool;
-pub use group::become_subreaper;
+pub use group::{become_subreaper, boot_id, group_leader_start, kill_group_if};
 
 use config::{ShellConfig, SuSpec};
 
@@ -167,6 +167,13 @@ async fn supervise(
     // A spawned child always has a pid until it is reaped, and it has not been waited for yet.
     let pgid = child.id().map_or(0, |pid| pid as i32);
     let mut group_guard = GroupGuard { pgid, armed: true };
+    if let Some(progress) = request.progress
+        && pgid > 0
+    {
+        // Why here: the child is not waited for yet, so its `/proc` entry (and pid) stay valid
+        // while the sink records the group.
+        progress.spawned(pgid);
+    }
 
     let mut output = TailBuffer::new(request.output_limit);
     let mut read_buffer = vec![0u8; READ_CHUNK];

@@ -35,6 +35,44 @@ pub(crate) fn kill_group(pgid: i32) -> bool {
     )
 }
 
+/// The start time of process `pgid` if it is the leader of process group `pgid`: clock ticks
+/// after boot (`/proc/<pid>/stat` field 22). `None` when there is no such process, it left its
+/// group, or `/proc` cannot be read.
+///
+/// Why the start time: pids are reused. A (pgid, start time) pair names one process of one boot;
+/// with [`boot_id`] it names one process for good.
+pub fn group_leader_start(pgid: i32) -> Option<u64> {
+    if pgid <= 1 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pgid}/stat")).ok()?;
+    let (group, start) = parse_group_and_start(&stat)?;
+    (group == pgid).then_some(start)
+}
+
+/// Sends SIGKILL to process group `pgid` only if its leader is still the process that started at
+/// `leader_start` ([`group_leader_start`]); returns whether the group was signalled.
+///
+/// For a restarted process killing the groups its previous life left behind: a pgid whose leader
+/// is gone, or was reused by an unrelated process, is left alone. A group whose leader exited but
+/// whose other members still run is left alone too: without its leader nothing proves the group
+/// is the recorded one.
+pub fn kill_group_if(pgid: i32, leader_start: u64) -> bool {
+    // Why the check cannot race into a wrong kill in practice: while group `pgid` has a member the
+    // kernel does not hand its number out again, so the group signalled is the one just checked
+    // unless all of it died, the pid was reused and the new process made itself a group leader,
+    // all between two syscalls.
+    group_leader_start(pgid) == Some(leader_start) && kill_group(pgid)
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`), `None` if it cannot be read. Processes
+/// recorded under another boot id are gone (the machine restarted), whatever their pids now name.
+pub fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = id.trim();
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
 /// The processes whose process group is `pgid`, zombies included.
 pub(crate) fn members(pgid: i32) -> io::Result<Vec<Member>> {
     let mut members = Vec::new();
@@ -170,6 +208,16 @@ fn parse_stat(pid: i32, stat: &str) -> Option<(i32, Member)> {
     ))
 }
 
+/// Parses `/proc/<pid>/stat` into (process group, start time in clock ticks after boot).
+fn parse_group_and_start(stat: &str) -> Option<(i32, u64)> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace();
+    // Field numbers of proc(5), minus 3: pgrp is field 5, starttime 22.
+    let pgid = fields.nth(2)?.parse().ok()?;
+    let start = fields.nth(16)?.parse().ok()?;
+    Some((pgid, start))
+}
+
 fn page_size() -> u64 {
     match nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE) {
         Ok(Some(size)) if size > 0 => size as u64,
@@ -179,7 +227,10 @@ fn page_size() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{Fate, Member, fate, kill_group, parse_stat};
+    use super::{
+        Fate, Member, fate, group_leader_start, kill_group, kill_group_if, parse_group_and_start,
+        parse_stat,
+    };
 
     /// Group ids 0 (our own group) and 1 are never signalled, whatever the caller passes.
     #[test]
@@ -199,6 +250,18 @@ mod tests {
         assert_eq!(member.rss_pages, 77);
         assert!(!member.zombie);
         assert_eq!(parse_stat(1, "garbage"), None);
+        assert_eq!(parse_group_and_start(stat), Some((1234, 99)));
+        assert_eq!(parse_group_and_start("1 (x) S 0 1"), None);
+        assert_eq!(parse_group_and_start("garbage"), None);
+    }
+
+    /// Our own group's leader is never signalled, and bad ids name nothing.
+    #[test]
+    fn guarded_kill_refuses_our_group_and_bad_ids() {
+        assert_eq!(group_leader_start(0), None);
+        assert_eq!(group_leader_start(-3), None);
+        assert!(!kill_group_if(0, 0));
+        assert!(!kill_group_if(1, 0));
     }
 
     fn member(pid: i32, parent_pid: i32, zombie: bool) -> Member {

@@ -395,3 +395,97 @@ async fn concurrent_executions_are_independent() {
     }
     assert_eq!(n_done, 40);
 }
+
+/// Records what [`OutputSink::spawned`] reported: the group id and its leader's start time, read
+/// in the call (the leader is not reaped yet, so `/proc` still has it).
+#[derive(Default)]
+struct SpawnSink {
+    spawned: std::sync::Mutex<Vec<(i32, Option<u64>)>>,
+    notify: tokio::sync::Notify,
+}
+
+impl OutputSink for SpawnSink {
+    fn output(&self, _chunk: &[u8]) {}
+
+    fn spawned(&self, pgid: i32) {
+        let start = dkron_executor::group_leader_start(pgid);
+        self.spawned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((pgid, start));
+        self.notify.notify_one();
+    }
+}
+
+impl SpawnSink {
+    fn seen(&self) -> Vec<(i32, Option<u64>)> {
+        self.spawned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The sink learns the command's process group once, as it starts; even a command that exits
+/// at once still has its leader's start time readable in the call.
+#[tokio::test]
+async fn the_sink_learns_the_process_group_at_spawn() {
+    dkron_executor::become_subreaper().expect("subreaper");
+    let echo = config(&[("command", "echo $$"), ("shell", "true")]);
+    let sink = SpawnSink::default();
+    let outcome = ShellExecutor::new()
+        .execute(ExecutionRequest::new("spawn-hook", &echo).with_progress(&sink))
+        .await;
+    assert!(outcome.success, "{outcome:?}");
+    let pgid = pgid_of(&outcome);
+    let seen = sink.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, pgid);
+    assert!(
+        seen[0].1.is_some(),
+        "leader start time unreadable: {seen:?}"
+    );
+
+    // A command that cannot start spawns no group, so the sink hears nothing.
+    let missing = config(&[("command", "/no/such/program-dkron")]);
+    let sink = SpawnSink::default();
+    let outcome = ShellExecutor::new()
+        .execute(ExecutionRequest::new("spawn-hook", &missing).with_progress(&sink))
+        .await;
+    assert!(!outcome.success);
+    assert_eq!(sink.seen(), []);
+}
+
+/// `kill_group_if` kills a running group only when the recorded leader start time matches: a
+/// wrong start time (a reused pgid) leaves it running.
+#[tokio::test]
+async fn kill_group_if_checks_the_leader_start_time() {
+    dkron_executor::become_subreaper().expect("subreaper");
+    let config = config(&[
+        ("command", "sleep 100 & sleep 100; wait"),
+        ("shell", "true"),
+    ]);
+    let sink = SpawnSink::default();
+    let executor = ShellExecutor::new();
+    let request = ExecutionRequest::new("orphan", &config).with_progress(&sink);
+    let began = Instant::now();
+    let (outcome, ()) = tokio::join!(executor.execute(request), async {
+        while sink.seen().is_empty() {
+            sink.notify.notified().await;
+        }
+        let (pgid, start) = sink.seen()[0];
+        let start = start.expect("leader start time");
+        assert!(!dkron_executor::kill_group_if(pgid, start.wrapping_add(1)));
+        assert!(!group_members(pgid).is_empty(), "a wrong start time killed");
+        assert!(dkron_executor::kill_group_if(pgid, start));
+    });
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        began.elapsed()
+    );
+    assert!(!outcome.success);
+    assert_eq!(outcome.error.as_deref(), Some("killed by signal 9"));
+    let pgid = sink.seen()[0].0;
+    assert_eq!(group_members(pgid), [], "processes left in group {pgid}");
+}
