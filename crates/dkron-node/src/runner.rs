@@ -9,6 +9,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     fmt,
+    path::PathBuf,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
@@ -20,6 +21,13 @@ use jiff::Timestamp;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::metrics;
+
+mod ledger;
+
+#[allow(unused_imports, reason = "node.rs wires them with the agents change")]
+pub(crate) use ledger::{kill_orphans, ledger_path};
+
+use ledger::Ledger;
 
 /// After the grace period ran out and runs were cancelled, how long to wait for them to end.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
@@ -51,6 +59,8 @@ pub(crate) struct Runner {
     busy: Mutex<BTreeMap<String, Busy>>,
     report: Arc<dyn Report>,
     tasks: TaskTracker,
+    /// Where the process groups of running shell executions are recorded, if anywhere.
+    ledger: Option<Ledger>,
 }
 
 /// How [`Runner::shutdown`] ended.
@@ -70,7 +80,17 @@ impl Runner {
             busy: Mutex::new(BTreeMap::new()),
             report,
             tasks: TaskTracker::new(),
+            ledger: None,
         }
+    }
+
+    /// Records the process group of every running shell execution in the ledger at `path`, so
+    /// a restart can kill what a crash left running. Call [`kill_orphans`] on `path` first: the
+    /// ledger is overwritten on the first run.
+    #[allow(dead_code, reason = "node.rs wires it with the agents change")]
+    pub(crate) fn with_ledger(mut self, path: PathBuf) -> Runner {
+        self.ledger = Some(Ledger::new(path));
+        self
     }
 
     fn busy(&self) -> MutexGuard<'_, BTreeMap<String, Busy>> {
@@ -136,6 +156,10 @@ impl Runner {
                     .with_cancel(cancel.clone())
                     .with_progress(&progress);
                 let outcome = executor.execute(request).await;
+                // The executor killed and reaped the group before returning.
+                if let Some(ledger) = &self.ledger {
+                    ledger.remove(&id);
+                }
                 // Invariant: `started_at` stays the reported one, so the id matches the start.
                 execution.success = outcome.success;
                 execution.output = outcome.output_with_error();
@@ -212,6 +236,12 @@ impl OutputSink for Progress {
     fn output(&self, chunk: &[u8]) {
         if let Some(entry) = self.runner.busy().get_mut(&self.id) {
             entry.execution.output = String::from_utf8_lossy(chunk).into_owned();
+        }
+    }
+
+    fn spawned(&self, pgid: i32) {
+        if let Some(ledger) = &self.runner.ledger {
+            ledger.record(pgid, &self.id);
         }
     }
 }
