@@ -2,6 +2,13 @@
 //! write is committed (a leader change in between is normal), so a finished execution is
 //! never lost while the node lives.
 
+mod outbox;
+#[allow(
+    unused_imports,
+    reason = "the agents change sends reports through the outbox"
+)]
+pub(crate) use outbox::Outbox;
+
 use std::{sync::Arc, time::Duration};
 
 use dkron_model::Execution;
