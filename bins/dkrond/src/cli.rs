@@ -77,7 +77,8 @@ pub struct AgentArgs {
     /// Config file (.yml, .yaml, .toml or .json) with dkron's key names [env: DKRON_CONFIG].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Run as a server (required for now: agent-only nodes arrive with the cluster work).
+    /// Run as a server (Raft, store, scheduler, HTTP API); without it the node is an agent that
+    /// runs what the leader sends it and needs --join.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub server: Option<String>,
     /// Servers expected before bootstrapping the cluster (1 for a single node).

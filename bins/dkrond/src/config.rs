@@ -142,6 +142,9 @@ pub enum LogFormat {
 /// The validated settings of `dkrond agent`. Plain data: every field has been checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// Whether this node is a server (`server`); otherwise an agent: no Raft, no store, no
+    /// HTTP API; it runs what the leader sends it.
+    pub server: bool,
     /// This node's name (default: the host name).
     pub node_name: String,
     /// Where the store, Raft log and snapshots live (default `dkron.data`).
@@ -428,9 +431,13 @@ impl Config {
         }
         let server = pick(&layers, |l| &l.server).unwrap_or(false);
         let bootstrap_expect = pick(&layers, |l| &l.bootstrap_expect).unwrap_or(0);
-        if !server {
+        let has_join = layers.iter().any(|l| {
+            l.join.as_ref().is_some_and(|j| !j.is_empty())
+                || l.retry_join.as_ref().is_some_and(|j| !j.is_empty())
+        });
+        if !server && !has_join {
             problems.push(
-                "agent-only nodes are not supported yet: run a server with --server --bootstrap-expect 1".to_owned(),
+                "an agent (no --server) needs the servers to join: give --join or --retry-join with their RPC addresses".to_owned(),
             );
         }
         let bind_addr = pick(&layers, |l| &l.bind_addr);
@@ -471,6 +478,7 @@ impl Config {
             return Err(ConfigError { problems });
         }
         Ok(Config {
+            server,
             node_name,
             data_dir: pick(&layers, |l| &l.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),

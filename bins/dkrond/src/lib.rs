@@ -29,7 +29,7 @@ use std::{
 };
 
 use anyhow::Context;
-use dkron_node::{Node, NodeConfig, control::Peer};
+use dkron_node::{Agent, Node, NodeConfig, control::Peer};
 use tokio::net::TcpListener;
 
 use tracing_subscriber::EnvFilter;
@@ -42,8 +42,8 @@ use crate::{
 /// The bound sockets a node serves on.
 #[derive(Debug)]
 pub struct Listeners {
-    /// HTTP API.
-    pub http: TcpListener,
+    /// HTTP API (servers only: an agent serves none).
+    pub http: Option<TcpListener>,
     /// Peer RPC.
     pub rpc: TcpListener,
 }
@@ -59,12 +59,16 @@ impl Listeners {
     /// A one-line reason naming the address and the setting to change (occupied port, no such
     /// address, permission).
     pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
-        let http = TcpListener::bind(config.http_addr).await.with_context(|| {
-            format!(
-                "cannot listen on {} for the HTTP API (set another with --http-addr)",
-                config.http_addr
-            )
-        })?;
+        let http = if config.server {
+            Some(TcpListener::bind(config.http_addr).await.with_context(|| {
+                format!(
+                    "cannot listen on {} for the HTTP API (set another with --http-addr)",
+                    config.http_addr
+                )
+            })?)
+        } else {
+            None
+        };
         let loopback = match config.http_addr.ip() {
             std::net::IpAddr::V4(_) => std::net::IpAddr::from([127, 0, 0, 1]),
             std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
@@ -173,6 +177,7 @@ pub fn node_config(config: &Config) -> NodeConfig {
     node.retry_max = config.retry_max;
     node.cluster_key = config.cluster_key.clone();
     node.advertise_rpc_port = config.advertise_rpc_port;
+    node.server = config.server;
     node.version = env!("CARGO_PKG_VERSION").to_owned();
     // The web UI's files are not embedded yet: without them `/` must not redirect to `ui/`.
     node.api = node.api.with_ui(false);
@@ -195,7 +200,16 @@ pub async fn run(
     if let Some(warning) = exposure_warning(&listeners.rpc, config.cluster_key.is_some()) {
         tracing::warn!("{warning}");
     }
-    let node = Node::start(node_config(&config), listeners.http, listeners.rpc)
+    let Some(http) = listeners.http else {
+        let agent = Agent::start(node_config(&config), listeners.rpc)
+            .await
+            .context("cannot start the agent")?;
+        return agent
+            .run(shutdown)
+            .await
+            .context("the agent did not stop cleanly");
+    };
+    let node = Node::start(node_config(&config), http, listeners.rpc)
         .await
         .context("cannot start the node")?;
     node.run(shutdown)

@@ -304,7 +304,9 @@ fn parse_codes(text: &str) -> Result<Vec<u16>, Error> {
 /// Installs rustls' ring provider as the process default, once. Why: reqwest is built without a
 /// provider (the default one, aws-lc, is a long C build); if the embedding program installed
 /// another provider first, that one is kept.
-fn ensure_crypto_provider() {
+/// Installs rustls' ring provider as the process default, once: reqwest is built without a
+/// provider of its own (no aws-lc C build), so every client in the process needs this first.
+pub fn ensure_crypto_provider() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -51,7 +51,7 @@ pub use executor::{
     BoxFuture, DEFAULT_OUTPUT_LIMIT, ExecutionOutcome, ExecutionRequest, Executor, ExecutorConfig,
     ExecutorRegistry, OutputSink, Stopped,
 };
-pub use http::HttpExecutor;
+pub use http::{HttpExecutor, ensure_crypto_provider};
 pub use output::TailBuffer;
 pub use processor::{
     FilesProcessor, LogProcessor, Processor, ProcessorConfig, ProcessorInput, ProcessorRegistry,

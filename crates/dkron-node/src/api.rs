@@ -18,6 +18,7 @@ use crate::{
     handles::{Handles, WriteError},
     leader::Leader,
     metrics,
+    rpc::{CancelRequest, client::NodeClient},
     runner::Runner,
 };
 
@@ -52,6 +53,8 @@ pub(crate) struct NodeCluster {
     handles: Arc<Handles>,
     runner: Arc<Runner>,
     leader: Arc<Leader>,
+    /// Other nodes' RPC (their running executions, cancellation).
+    client: NodeClient,
 }
 
 impl NodeCluster {
@@ -59,11 +62,13 @@ impl NodeCluster {
         handles: Arc<Handles>,
         runner: Arc<Runner>,
         leader: Arc<Leader>,
+        client: NodeClient,
     ) -> NodeCluster {
         NodeCluster {
             handles,
             runner,
             leader,
+            client,
         }
     }
 
@@ -401,8 +406,28 @@ impl Cluster for NodeCluster {
                 Some(execution) if !execution.is_running() => {
                     Err(ClusterError::ExecutionFinished { job, id })
                 }
-                // Recorded as running but not running here: its node is gone (single server:
-                // a crash). Nothing to stop.
+                // Running on another node: ask it to stop it there.
+                Some(execution) if execution.node_name != self.handles.name() => {
+                    let member = self
+                        .handles
+                        .store
+                        .member(&execution.node_name)
+                        .map_err(ClusterError::internal)?;
+                    let Some(member) = member.filter(Member::is_alive) else {
+                        // Its node is gone: the leader closes it as lost.
+                        return Ok(execution);
+                    };
+                    let request = CancelRequest {
+                        job: job.clone(),
+                        id: id.clone(),
+                    };
+                    match self.client.cancel(&member.rpc_addr, &request).await {
+                        Ok(Some(cancelled)) => Ok(cancelled),
+                        Ok(None) => Ok(execution),
+                        Err(error) => Err(ClusterError::unavailable(error)),
+                    }
+                }
+                // Recorded as running here but not running: a crash cut it off. Nothing to stop.
                 Some(execution) => Ok(execution),
                 None => {
                     self.stored_job(&job)?;
@@ -425,7 +450,29 @@ impl Cluster for NodeCluster {
     }
 
     fn busy(&self) -> BoxFuture<'_, Result<Vec<Execution>, ClusterError>> {
-        Box::pin(async move { Ok(self.runner.running()) })
+        Box::pin(async move {
+            // Every alive node's, asked at once; a node that does not answer is left out.
+            let mut running = self.runner.running();
+            let members = self
+                .handles
+                .store
+                .members()
+                .map_err(ClusterError::internal)?;
+            let others = members
+                .iter()
+                .filter(|m| m.is_alive() && m.name != self.handles.name());
+            let answers = futures_util::future::join_all(
+                others.map(|member| self.client.busy(&member.rpc_addr)),
+            )
+            .await;
+            for answer in answers {
+                match answer {
+                    Ok(theirs) => running.extend(theirs),
+                    Err(error) => tracing::debug!(%error, "a node's running executions unknown"),
+                }
+            }
+            Ok(running)
+        })
     }
 
     fn paused(&self) -> BoxFuture<'_, Result<bool, ClusterError>> {

@@ -52,6 +52,14 @@ pub struct NodeConfig {
     /// Port advertised for peer RPC when it differs from the bound one (NAT, port mapping);
     /// `None` = the bound port.
     pub advertise_rpc_port: Option<u16>,
+    /// Whether this node is a server (Raft, store, scheduler) or an agent (runs what the
+    /// leader sends it; no Raft, no store).
+    pub server: bool,
+    /// How often every node tells the leader it is alive.
+    pub heartbeat_interval: Duration,
+    /// A node whose heartbeats stop for this long is failed, and its running executions are
+    /// closed as failed.
+    pub failure_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -78,6 +86,9 @@ impl NodeConfig {
             leader_timeout: Duration::from_secs(10),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             advertise_rpc_port: None,
+            server: true,
+            heartbeat_interval: Duration::from_secs(1),
+            failure_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum Error {
         /// The data dir.
         path: PathBuf,
     },
+    /// An agent was started without servers to join.
+    #[error("an agent needs servers to join: give --join or --retry-join with their RPC addresses")]
+    NothingToJoin,
     /// The scheduler could not start.
     #[error("scheduler: {0}")]
     Scheduler(#[source] Box<dkron_scheduler::Error>),

@@ -9,23 +9,25 @@
 //! forwarded, or restored from a snapshot), and so do finished executions, which drive retries,
 //! dependents and ephemeral deletes: a new leader continues the groups the old one launched.
 
+mod liveness;
 mod ports;
 
 use std::{
-    collections::BTreeMap,
+    collections::BTreeSet,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
-use dkron_model::GroupProgress;
+use dkron_model::{Execution, GroupProgress, Member, MemberStatus};
 use dkron_raft::{Applied, Change, Command, Response};
 use dkron_scheduler::Scheduler;
 use jiff::Timestamp;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::{handles::Handles, runner::Runner};
+use crate::{handles::Handles, rpc::client::NodeClient, runner::Runner};
 
+pub(crate) use liveness::Liveness;
 pub(crate) use ports::{HandOff, RaftPorts};
 
 /// Pause before trying again to start the scheduler after a failure.
@@ -33,6 +35,8 @@ const RETRY_START: Duration = Duration::from_secs(1);
 /// How long stopping a scheduler may take: dispatch is a hand-off, so it only drains launch
 /// batches in flight.
 const SCHEDULER_STOP: Duration = Duration::from_secs(5);
+/// How often the leader looks for missed heartbeat deadlines.
+const LIVENESS_CHECK: Duration = Duration::from_millis(250);
 
 /// What the API sees of the leadership task.
 #[derive(Debug)]
@@ -75,13 +79,20 @@ impl Leader {
 
 /// Runs until `stop`: see the module docs.
 pub(crate) async fn lead(
-    handles: Arc<Handles>,
-    runner: Arc<Runner>,
+    services: Services,
     leader: Arc<Leader>,
     mut feed: mpsc::UnboundedReceiver<Applied>,
     stop: CancellationToken,
 ) {
+    let Services {
+        handles,
+        runner,
+        liveness,
+        client,
+    } = services;
     let mut watch = handles.raft.watch_leadership();
+    let mut check = tokio::time::interval(LIVENESS_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let leading = watch.borrow_and_update().is_self;
         // Set when starting failed while leading: try again soon, since a single server may
@@ -89,10 +100,14 @@ pub(crate) async fn lead(
         let mut retry = false;
         let running = leader.scheduler();
         if leading && running.is_none() {
-            match start_scheduler(&handles, &runner).await {
+            match start_scheduler(&handles, &runner, &client).await {
                 Ok(scheduler) => {
                     tracing::info!("leader: scheduler started");
                     *leader.slot() = Some(scheduler);
+                    // Heartbeats went to the old leader until now: everyone gets a deadline.
+                    if let Ok(members) = handles.store.members() {
+                        liveness.reset(&members);
+                    }
                 }
                 Err(error) => {
                     tracing::error!(%error, "leader: cannot start the scheduler, retrying in 1s");
@@ -114,6 +129,11 @@ pub(crate) async fn lead(
                 None => break,
             },
             () = tokio::time::sleep(RETRY_START), if retry => {}
+            _ = check.tick(), if leading => {
+                for node in liveness.expired(tokio::time::Instant::now()) {
+                    fail_member(&handles, &node).await;
+                }
+            }
         }
     }
     let scheduler = leader.slot().take();
@@ -186,9 +206,50 @@ async fn hand_over(
     }
 }
 
+/// What the leadership task works with.
+#[derive(Debug)]
+pub(crate) struct Services {
+    pub(crate) handles: Arc<Handles>,
+    pub(crate) runner: Arc<Runner>,
+    pub(crate) liveness: Arc<Liveness>,
+    pub(crate) client: NodeClient,
+}
+
+/// A node missed its heartbeat deadline (or does not answer a new leader): it is failed, and
+/// what it was running is closed as failed (the reports drive retries, on other nodes).
+async fn fail_member(handles: &Handles, node: &str) {
+    if node == handles.name() {
+        return;
+    }
+    if let Ok(Some(member)) = handles.store.member(node)
+        && member.is_alive()
+    {
+        tracing::warn!(%node, "member failed: no heartbeat within the failure timeout");
+        let failed = Member {
+            status: MemberStatus::Failed,
+            ..member
+        };
+        // Invariant: failed before its executions are closed, so their retries pick others.
+        if let Err(error) = handles.write(Command::SetMember(failed)).await {
+            tracing::warn!(%error, %node, "cannot record a failed member");
+            return;
+        }
+    }
+    let reason = format!("node {node} lost before this execution finished");
+    match handles.store.running_executions() {
+        Ok(running) => {
+            for execution in running.into_iter().filter(|e| e.node_name == node) {
+                record_failed(handles, execution, &reason).await;
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot list running executions"),
+    }
+}
+
 async fn start_scheduler(
     handles: &Arc<Handles>,
     runner: &Arc<Runner>,
+    client: &NodeClient,
 ) -> Result<Scheduler, crate::Error> {
     // Invariant: the barrier makes the local store hold every committed write before the
     // scheduler loads jobs and launch records from it.
@@ -198,7 +259,11 @@ async fn start_scheduler(
     let scheduler = Scheduler::builder()
         .job_source(ports.clone())
         .launch_log(ports)
-        .dispatch(Arc::new(HandOff::new(handles.name(), Arc::clone(runner))))
+        .dispatch(Arc::new(HandOff::new(
+            Arc::clone(handles),
+            Arc::clone(runner),
+            client.clone(),
+        )))
         .start()
         .await?;
     Ok(scheduler)
@@ -232,52 +297,59 @@ pub(crate) async fn close_interrupted(handles: &Handles, runner: &Runner, scope:
         }
     };
     let live = runner.running_ids();
-    let members = handles.raft.membership();
-    // Whether each other node seen running something is gone: asked once per node.
-    let mut gone = BTreeMap::new();
-    for mut execution in running {
+    let mut others = BTreeSet::new();
+    for execution in running {
         let id = execution.id();
-        let node = execution.node_name.clone();
-        let reason = if node == handles.name() {
-            if live.contains(&id) {
-                continue;
+        if execution.node_name != handles.name() {
+            others.insert(execution.node_name);
+            continue;
+        }
+        if !live.contains(&id) {
+            let reason = "interrupted, the node stopped before this execution finished";
+            record_failed(handles, execution, reason).await;
+        }
+    }
+    if scope == Scope::Own {
+        return;
+    }
+    // Another node's: closed when it is not recorded alive, or does not answer.
+    for node in others {
+        let stored = handles.store.member(&node).ok().flatten();
+        let gone = match stored.filter(Member::is_alive) {
+            Some(member) => {
+                handles
+                .peers
+                .peer_info(&member.rpc_addr, PROBE)
+                .await
+                .is_err()
+                // An agent answers node routes only: its heartbeats decide, not this probe.
+                && member.server
             }
-            "interrupted, the node stopped before this execution finished".to_owned()
-        } else {
-            if scope == Scope::Own {
-                continue;
-            }
-            if !gone.contains_key(&node) {
-                let reachable = match members.iter().find(|peer| peer.node.name == node) {
-                    Some(peer) => handles
-                        .peers
-                        .peer_info(&peer.node.rpc_addr, PROBE)
-                        .await
-                        .is_ok(),
-                    None => false,
-                };
-                gone.insert(node.clone(), !reachable);
-            }
-            if gone.get(&node) != Some(&true) {
-                continue;
-            }
-            format!("node {node} lost before this execution finished")
+            None => true,
         };
-        execution.finished_at = Some(Timestamp::now().max(execution.started_at));
-        execution.success = false;
-        if !execution.output.is_empty() && !execution.output.ends_with('\n') {
-            execution.output.push('\n');
+        if gone {
+            fail_member(handles, &node).await;
         }
-        execution.output.push_str("dkron-rs: ");
-        execution.output.push_str(&reason);
-        match handles.write(Command::ExecutionDone(execution)).await {
-            Ok(written) => match written.response {
-                Response::Refused(refusal) => {
-                    tracing::warn!(%refusal, %id, "cannot close an interrupted execution")
-                }
-                _ => tracing::warn!(%id, %reason, "execution recorded as failed"),
-            },
-            Err(error) => tracing::warn!(%error, %id, "cannot close an interrupted execution"),
-        }
+    }
+}
+
+/// Records `execution` (recorded as running) as failed for `reason`.
+async fn record_failed(handles: &Handles, mut execution: Execution, reason: &str) {
+    let id = execution.id();
+    execution.finished_at = Some(Timestamp::now().max(execution.started_at));
+    execution.success = false;
+    if !execution.output.is_empty() && !execution.output.ends_with('\n') {
+        execution.output.push('\n');
+    }
+    execution.output.push_str("dkron-rs: ");
+    execution.output.push_str(reason);
+    match handles.write(Command::ExecutionDone(execution)).await {
+        Ok(written) => match written.response {
+            Response::Refused(refusal) => {
+                tracing::warn!(%refusal, %id, "cannot close an interrupted execution")
+            }
+            _ => tracing::warn!(%id, %reason, "execution recorded as failed"),
+        },
+        Err(error) => tracing::warn!(%error, %id, "cannot close an interrupted execution"),
     }
 }

@@ -55,6 +55,7 @@
 //!   server took the write.
 //! - Every task the node spawns is owned and awaited (bounded) by [`Node::shutdown`].
 
+mod agent;
 mod api;
 mod config;
 pub mod control;
@@ -65,8 +66,10 @@ mod membership;
 mod metrics;
 mod node;
 mod report;
+mod rpc;
 mod runner;
 
+pub use agent::Agent;
 pub use config::{NodeConfig, PORTS_FILE};
 pub use error::Error;
 pub use node::{Node, Ports};

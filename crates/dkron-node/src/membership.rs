@@ -16,8 +16,14 @@ use std::time::Duration;
 
 use dkron_model::{Member, MemberStatus};
 use dkron_raft::{Bootstrap, Command, RaftNode};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::{Error, NodeConfig, handles::Handles};
+use crate::{
+    Error, NodeConfig,
+    handles::Handles,
+    rpc::{Beat, client::NodeClient},
+};
 
 /// How long one attempt to bootstrap or join waits for enough servers or an answer.
 const ATTEMPT: Duration = Duration::from_secs(30);
@@ -174,5 +180,83 @@ pub(crate) async fn rejoin(handles: &Handles) {
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(config.retry_interval.max(Duration::from_secs(1)));
+    }
+}
+
+/// Where a node's heartbeats go.
+pub(crate) struct Heartbeats {
+    pub(crate) client: NodeClient,
+    /// This node as a member (tags may change: SIGHUP).
+    pub(crate) member: watch::Receiver<Member>,
+    /// Servers to try when the leader is not known (the `join` list).
+    pub(crate) servers: Vec<String>,
+    /// The leader's RPC address as this node's own Raft sees it (servers only).
+    pub(crate) leader: Option<Box<dyn Fn() -> Option<String> + Send + Sync>>,
+    pub(crate) interval: Duration,
+}
+
+impl std::fmt::Debug for Heartbeats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Heartbeats")
+            .field("servers", &self.servers)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Heartbeats {
+    /// Sends a heartbeat every interval until `stop`, to the leader (followed through the
+    /// answers of whichever server it reaches); then, with `leave`, a goodbye.
+    pub(crate) async fn run(self, stop: CancellationToken, leave: bool) {
+        let mut known: Option<String> = None;
+        let mut next = 0usize;
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let beat = Beat {
+                member: self.member.borrow().clone(),
+                leaving: false,
+            };
+            known = self.send(&beat, known.take(), &mut next).await;
+        }
+        if leave {
+            let beat = Beat {
+                member: self.member.borrow().clone(),
+                leaving: true,
+            };
+            if self.send(&beat, known, &mut next).await.is_none() {
+                tracing::warn!("could not tell the leader this node leaves");
+            }
+        }
+    }
+
+    /// Sends `beat` to the leader (`known`, else the one Raft names, else the next server),
+    /// following one redirection; returns the leader that took it.
+    async fn send(&self, beat: &Beat, known: Option<String>, next: &mut usize) -> Option<String> {
+        let mut target = known
+            .or_else(|| self.leader.as_ref().and_then(|leader| leader()))
+            .or_else(|| {
+                let server = self.servers.get(*next % self.servers.len().max(1)).cloned();
+                *next += 1;
+                server
+            })?;
+        for _ in 0..3 {
+            match self.client.beat(&target, beat).await {
+                Ok(reply) if reply.accepted => return Some(target),
+                Ok(reply) => match reply.leader {
+                    Some(leader) if leader != target => target = leader,
+                    _ => return None,
+                },
+                Err(error) => {
+                    tracing::debug!(%error, "heartbeat not delivered");
+                    return None;
+                }
+            }
+        }
+        None
     }
 }

@@ -9,13 +9,17 @@ use dkron_store::Store;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
+use tokio::sync::watch;
+
 use crate::{
     Error, NodeConfig, PORTS_FILE,
     api::NodeCluster,
     handles::Handles,
-    leader::{self, Leader},
-    membership, metrics,
+    leader::{self, Leader, Liveness},
+    membership::{self, Heartbeats},
+    metrics,
     report::RaftReport,
+    rpc::{self, RpcSlot, RpcState, ServerSide, client::NodeClient},
     runner::Runner,
 };
 
@@ -44,6 +48,10 @@ pub struct Node {
     leader_task: JoinHandle<()>,
     /// Records this server as a member, then closes its executions a crash interrupted.
     register_task: JoinHandle<()>,
+    /// Tells the leader this server is alive, every heartbeat interval.
+    heartbeat_task: JoinHandle<()>,
+    /// This server as a member (its tags change on a reload).
+    member: watch::Sender<Member>,
 }
 
 impl Node {
@@ -75,6 +83,15 @@ impl Node {
         std::fs::create_dir_all(&data_dir)
             .map_err(io(format!("cannot create data dir {}", data_dir.display())))?;
         let metrics = metrics::handle()?;
+        // Before anything can run a job: process groups a crash of this node left running.
+        let ledger = crate::runner::ledger_path(&data_dir);
+        let orphans = crate::runner::kill_orphans(&ledger);
+        if orphans > 0 {
+            tracing::warn!(
+                orphans,
+                "killed the process groups of executions cut off by a crash"
+            );
+        }
 
         let store = open_store(&data_dir, &config)?;
         // Checked before Raft starts, so a refused start leaves no Raft thread behind.
@@ -99,7 +116,11 @@ impl Node {
         raft_config.applied_feed = Some(feed);
         raft_config.cluster_key = config.cluster_key.as_deref().map(ClusterKey::new);
         let raft = RaftNode::start(raft_config, store.clone(), &data_dir.join("snapshots")).await?;
-        let rpc_task = tokio::spawn(dkron_raft::serve(rpc, raft.router()));
+        // Raft's routes serve at once (forming the cluster needs them); the node routes answer
+        // once the rest of the server exists.
+        let rpc_slot = Arc::new(RpcSlot::default());
+        let rpc_router = raft.router().merge(rpc::router(Arc::clone(&rpc_slot)));
+        let rpc_task = tokio::spawn(dkron_raft::serve(rpc, rpc_router));
 
         let restarted = raft.is_initialized().await?;
         membership::form(&raft, &config).await?;
@@ -133,7 +154,9 @@ impl Node {
             config,
         });
         let report = Arc::new(RaftReport::new(Arc::clone(&handles)));
-        let runner = Arc::new(Runner::new(handles.name(), handles.config.limits, report));
+        let runner = Arc::new(
+            Runner::new(handles.name(), handles.config.limits, report).with_ledger(ledger),
+        );
         let register_task = {
             let (handles, runner) = (Arc::clone(&handles), Arc::clone(&runner));
             tokio::spawn(async move {
@@ -145,19 +168,49 @@ impl Node {
             })
         };
 
+        let client = NodeClient::new(handles.config.cluster_key.as_deref());
+        let liveness = Arc::new(Liveness::new(handles.config.failure_timeout));
+        rpc_slot.set(RpcState {
+            runner: Arc::clone(&runner),
+            server: Some(ServerSide {
+                handles: Arc::clone(&handles),
+                liveness: Arc::clone(&liveness),
+            }),
+            key: handles.config.cluster_key.as_deref().map(ClusterKey::new),
+        });
+
         let stop = CancellationToken::new();
         let leader = Leader::new();
         let leader_task = tokio::spawn(leader::lead(
-            Arc::clone(&handles),
-            Arc::clone(&runner),
+            leader::Services {
+                handles: Arc::clone(&handles),
+                runner: Arc::clone(&runner),
+                liveness,
+                client: client.clone(),
+            },
             Arc::clone(&leader),
             applied,
             stop.clone(),
         ));
+        let (member_tx, member_rx) = watch::channel(handles.member.clone());
+        let heartbeats = {
+            let raft_handles = Arc::clone(&handles);
+            Heartbeats {
+                client: client.clone(),
+                member: member_rx,
+                servers: handles.config.join.clone(),
+                leader: Some(Box::new(move || {
+                    raft_handles.raft.leader().map(|(_, node)| node.rpc_addr)
+                })),
+                interval: handles.config.heartbeat_interval,
+            }
+        };
+        let heartbeat_task = tokio::spawn(heartbeats.run(stop.clone(), false));
         let cluster = Arc::new(NodeCluster::new(
             Arc::clone(&handles),
             Arc::clone(&runner),
             leader,
+            client,
         ));
         let router = crate::api::router(cluster, handles.config.api.clone());
         let http_stop = stop.clone();
@@ -176,7 +229,15 @@ impl Node {
             rpc_task,
             leader_task,
             register_task,
+            heartbeat_task,
+            member: member_tx,
         })
+    }
+
+    /// Replaces this server's tags (dkrond's SIGHUP): the next heartbeat carries them, and the
+    /// leader records the change.
+    pub fn set_tags(&self, tags: std::collections::BTreeMap<String, String>) {
+        self.member.send_modify(|member| member.tags = tags);
     }
 
     /// The addresses the node listens on.
@@ -210,6 +271,7 @@ impl Node {
     pub async fn shutdown(self) -> Result<(), Error> {
         self.stop.cancel();
         self.register_task.abort();
+        let _ = self.heartbeat_task.await;
         if let Err(error) = self.leader_task.await {
             tracing::warn!(%error, "leadership task ended abnormally");
         }
@@ -270,7 +332,7 @@ fn has_raft_state(store: &Store, data_dir: &Path) -> Result<bool, Error> {
 }
 
 /// `host:port` others should use for a listener bound at `addr`.
-fn advertised(host: Option<&str>, addr: SocketAddr) -> String {
+pub(crate) fn advertised(host: Option<&str>, addr: SocketAddr) -> String {
     let host = host.map_or_else(|| advertised_ip(addr), str::to_owned);
     if host.contains(':') {
         format!("[{host}]:{}", addr.port())
@@ -280,7 +342,7 @@ fn advertised(host: Option<&str>, addr: SocketAddr) -> String {
 }
 
 /// The bound IP, or loopback when bound to every interface (no better guess without probing).
-fn advertised_ip(addr: SocketAddr) -> String {
+pub(crate) fn advertised_ip(addr: SocketAddr) -> String {
     if addr.ip().is_unspecified() {
         "127.0.0.1".to_owned()
     } else {

@@ -3,11 +3,10 @@
 //! never lost while the node lives.
 
 mod outbox;
-#[allow(
-    unused_imports,
-    reason = "the agents change sends reports through the outbox"
-)]
-pub(crate) use outbox::Outbox;
+mod remote;
+
+pub(crate) use outbox::{Outbox, outbox_dir};
+pub(crate) use remote::RemoteReport;
 
 use std::{sync::Arc, time::Duration};
 

@@ -24,7 +24,6 @@ use crate::metrics;
 
 mod ledger;
 
-#[allow(unused_imports, reason = "node.rs wires them with the agents change")]
 pub(crate) use ledger::{kill_orphans, ledger_path};
 
 use ledger::Ledger;
@@ -87,7 +86,6 @@ impl Runner {
     /// Records the process group of every running shell execution in the ledger at `path`, so
     /// a restart can kill what a crash left running. Call [`kill_orphans`] on `path` first: the
     /// ledger is overwritten on the first run.
-    #[allow(dead_code, reason = "node.rs wires it with the agents change")]
     pub(crate) fn with_ledger(mut self, path: PathBuf) -> Runner {
         self.ledger = Some(Ledger::new(path));
         self
@@ -180,6 +178,12 @@ impl Runner {
         }
         self.busy().remove(&id);
         execution
+    }
+
+    /// Runs `task` as one of the runner's own (a hand-over to another node, say), so a
+    /// shutdown waits for it too.
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task);
     }
 
     /// The executions running here.

@@ -92,6 +92,14 @@ pub trait Dispatch: Send + Sync + fmt::Debug {
         Vec::new()
     }
 
+    /// The nodes a retry of `job` goes to, given the nodes whose attempt failed (`failed`,
+    /// sorted). The default keeps them; a cluster replaces the nodes that are gone with other
+    /// matching ones.
+    fn retarget(&self, job: &Job, failed: &[String]) -> Vec<String> {
+        let _ = job;
+        failed.to_vec()
+    }
+
     /// Hands the fire over. Never fails: a failure to run is a reported execution with
     /// `success == false`, or [`Handoff::NothingToRun`] when no target could take it.
     fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff>;

@@ -1146,6 +1146,7 @@ impl Engine {
             // Earlier attempts only matter for the group's status; the sink has their output.
             execution.output = String::new();
         }
+        let targets = self.ports.dispatch.retarget(&job, &targets);
         let wait = job.retry_backoff.delay(record.attempt);
         let at = SignedDuration::try_from(wait)
             .ok()

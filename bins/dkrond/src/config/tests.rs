@@ -116,7 +116,7 @@ fn every_problem_is_reported_at_once() {
         "environment variable DKRON_RPC_PORT: 70000 is out of range",
         "flag --bootstrap-expect: \"two\" is not a whole number",
         "flag --join: \"10.0.0.1\" is not a host:port address",
-        "agent-only nodes are not supported yet",
+        "an agent (no --server) needs the servers to join",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in {text}");
     }

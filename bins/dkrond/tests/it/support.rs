@@ -68,6 +68,19 @@ impl Dkrond {
         Dkrond::spawn(dir, command)
     }
 
+    /// Starts server `name` again on `dir` after a crash, on the RPC port it had (its peers
+    /// know it by that address), read from the ports file the crash left behind.
+    pub(crate) fn restart_server(dir: TempDir, name: &str) -> Dkrond {
+        let text = std::fs::read_to_string(dir.path().join("data/dkrond.ports.json"))
+            .expect("the ports file of a crashed server");
+        let ports: serde_json::Value = serde_json::from_str(&text).expect("ports JSON");
+        let rpc: SocketAddr = ports["rpc"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .expect("an rpc address");
+        Dkrond::start_server_on(dir, name, rpc.port(), &[])
+    }
+
     /// [`Dkrond::start_server`] with its RPC port on `rpc_port`.
     pub(crate) fn start_server_on(
         dir: TempDir,
@@ -109,9 +122,40 @@ impl Dkrond {
             }
             let text = std::fs::read_to_string(&ports_file).ok()?;
             let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
-            ports["http"].as_str()?.parse().ok()
+            // An agent serves no HTTP API: its RPC address says it is ready.
+            match ports["http"].as_str() {
+                Some(http) => http.parse().ok(),
+                None => ports["rpc"]
+                    .as_str()
+                    .map(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+            }
         });
         node
+    }
+
+    /// Starts agent `name` (no `--server`) on the data dir of `dir`, joining the servers at
+    /// `join` (RPC addresses), with `tags` (`key=value`).
+    pub(crate) fn start_agent(dir: TempDir, name: &str, join: &[String], tags: &[&str]) -> Dkrond {
+        let data = dir.path().join("data");
+        let mut command = Command::new(BIN);
+        command
+            .args(["agent", "--node-name", name, "--rpc-port", "0"])
+            .arg("--data-dir")
+            .arg(&data)
+            .env("DKRON_SHUTDOWN_TIMEOUT", "5s")
+            .env_remove("RUST_LOG");
+        for server in join {
+            command.args(["--retry-join", server]);
+        }
+        for tag in tags {
+            command.args(["--tag", tag]);
+        }
+        Dkrond::spawn(dir, command)
+    }
+
+    /// The node's data dir.
+    pub(crate) fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
     }
 
     /// The peer RPC address, from the ports file.

@@ -1,14 +1,20 @@
 //! The leader's scheduler ports: [`RaftPorts`] (job source and launch log over the local store
-//! and Raft) and [`HandOff`] (dispatch: hands each fire to the node's runner and returns).
+//! and Raft) and [`HandOff`] (dispatch: picks targets by tags, hands each fire to this node's
+//! runner or to the target over RPC, and returns).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use dkron_model::{Job, LaunchRecord, Trigger};
+use dkron_model::{Job, LaunchRecord, Member, Trigger};
 use dkron_raft::{Command, Refusal, Response};
 use dkron_scheduler::{BoxError, BoxFuture, Dispatch, Handoff, JobSource, LaunchLog, Run};
 use jiff::Timestamp;
+use rand::{SeedableRng, rngs::StdRng};
 
-use crate::{handles::Handles, runner::Runner};
+use crate::{
+    handles::Handles,
+    rpc::{RunRequest, client::NodeClient},
+    runner::Runner,
+};
 
 /// Job source and launch log of the leader's scheduler: reads from the local store (the
 /// leader's replica is current), writes through Raft.
@@ -104,30 +110,121 @@ impl LaunchLog for RaftPorts {
     }
 }
 
-/// Dispatch of the leader's scheduler: every fire runs on this server, handed to its runner;
-/// the result comes back through Raft and the applied-changes feed.
+/// Dispatch of the leader's scheduler: picks a fire's targets among the alive members by the
+/// job's tags (dkron's rules), runs the fire here when this server is a target, and sends it to
+/// the other targets over RPC. The results come back through Raft and the applied-changes feed.
 #[derive(Debug)]
 pub(crate) struct HandOff {
-    node_name: String,
+    handles: Arc<Handles>,
     runner: Arc<Runner>,
+    client: NodeClient,
+    rng: Mutex<StdRng>,
 }
 
 impl HandOff {
-    pub(crate) fn new(node_name: &str, runner: Arc<Runner>) -> HandOff {
+    pub(crate) fn new(handles: Arc<Handles>, runner: Arc<Runner>, client: NodeClient) -> HandOff {
+        // Target picking needs no secret randomness: the clock is a fine seed.
+        let seed = Timestamp::now().as_nanosecond() as u64;
         HandOff {
-            node_name: node_name.to_owned(),
+            handles,
             runner,
+            client,
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
         }
+    }
+
+    /// The alive members, as replicated.
+    fn alive(&self) -> Vec<Member> {
+        match self.handles.store.members() {
+            Ok(members) => members.into_iter().filter(Member::is_alive).collect(),
+            Err(error) => {
+                tracing::error!(%error, "cannot read the members; running fires here only");
+                vec![self.handles.member.clone()]
+            }
+        }
+    }
+
+    fn pick(&self, job: &Job, members: &[Member]) -> Vec<String> {
+        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        dkron_model::select_targets(&job.tags, members, &self.handles.config.region, &mut *rng)
+            .into_iter()
+            .map(|member| member.name.clone())
+            .collect()
+    }
+
+    /// Sends the run to `target` over RPC; a failure to hand it over is recorded as a failed
+    /// execution of that target, so the group completes and may be retried.
+    fn send(&self, target: Member, job: Arc<Job>, launch: LaunchRecord) {
+        let handles = Arc::clone(&self.handles);
+        let client = self.client.clone();
+        self.runner.spawn(async move {
+            let request = RunRequest {
+                job: (*job).clone(),
+                launch,
+            };
+            let Err(error) = client.run(&target.rpc_addr, &request).await else {
+                return;
+            };
+            tracing::warn!(%error, node = %target.name, job = %job.name, "cannot hand a run to its target");
+            let now = Timestamp::now();
+            let mut execution = request.launch.execution(&target.name, now);
+            execution.finished_at = Some(now);
+            execution.output = format!("dkron-rs: cannot hand the run to node {}: {error}", target.name);
+            if let Err(error) = handles.write(Command::ExecutionDone(execution)).await {
+                tracing::warn!(%error, "cannot record a run that could not be handed over");
+            }
+        });
     }
 }
 
 impl Dispatch for HandOff {
-    fn select_targets(&self, _job: &Job) -> Vec<String> {
-        vec![self.node_name.clone()]
+    fn select_targets(&self, job: &Job) -> Vec<String> {
+        self.pick(job, &self.alive())
+    }
+
+    /// Failed nodes that are still alive are tried again; those that are gone are replaced by
+    /// other alive members the job's tags select.
+    fn retarget(&self, job: &Job, failed: &[String]) -> Vec<String> {
+        let alive = self.alive();
+        let mut targets: Vec<String> = failed
+            .iter()
+            .filter(|name| alive.iter().any(|m| &m.name == *name))
+            .cloned()
+            .collect();
+        let missing = failed.len() - targets.len();
+        if missing > 0 {
+            let spare: Vec<Member> = alive
+                .into_iter()
+                .filter(|m| !failed.contains(&m.name))
+                .collect();
+            let mut replacements = self.pick(job, &spare);
+            replacements.truncate(missing);
+            targets.extend(replacements);
+        }
+        targets.sort();
+        targets
     }
 
     fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
-        let handed = self.runner.start(run.job, run.launch, run.cancel);
+        let alive = self.alive();
+        let mut handed = false;
+        for target in &run.launch.targets {
+            if *target == self.handles.name() {
+                handed |=
+                    self.runner
+                        .start(Arc::clone(&run.job), run.launch.clone(), run.cancel.clone());
+                continue;
+            }
+            let member = alive.iter().find(|m| &m.name == target).cloned();
+            let member = member.unwrap_or_else(|| Member {
+                // Gone since it was picked: the call fails and is recorded as such.
+                name: target.clone(),
+                rpc_addr: String::new(),
+                ..Member::default()
+            });
+            self.send(member, Arc::clone(&run.job), run.launch.clone());
+            handed = true;
+        }
         Box::pin(std::future::ready(if handed {
             Handoff::Handed
         } else {

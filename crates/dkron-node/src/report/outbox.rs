@@ -18,11 +18,6 @@
 //! runtime run it through `spawn_blocking`, or accept a few milliseconds per finished
 //! execution. One `Outbox` per directory: the count is kept in memory.
 
-#![allow(
-    dead_code,
-    reason = "the agents change sends reports through the outbox; until then only its tests use it"
-)]
-
 use std::{
     fmt::Write as _,
     fs::File,
@@ -129,6 +124,7 @@ impl Outbox {
     }
 
     /// Holds at most `capacity` executions.
+    #[cfg(test)]
     pub(crate) fn with_capacity(mut self, capacity: usize) -> Outbox {
         self.capacity = capacity;
         self

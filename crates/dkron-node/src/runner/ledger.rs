@@ -32,7 +32,6 @@ mod tests;
 const LEDGER_FILE: &str = "running-groups.json";
 
 /// Where the ledger of a node with data dir `data_dir` lives.
-#[allow(dead_code, reason = "node.rs wires it with the agents change")]
 pub(crate) fn ledger_path(data_dir: &Path) -> PathBuf {
     data_dir.join(LEDGER_FILE)
 }
@@ -109,7 +108,6 @@ impl Ledger {
 /// Kills the process groups the ledger at `path` lists that still run, under the same boot and
 /// with the same leader, then clears the ledger. Returns how many groups were killed. Call it at
 /// start, before the node takes work. Never fails: an unreadable ledger is logged and removed.
-#[allow(dead_code, reason = "node.rs wires it with the agents change")]
 pub(crate) fn kill_orphans(path: &Path) -> usize {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,

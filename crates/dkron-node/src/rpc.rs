@@ -1,0 +1,257 @@
+//! Node-to-node RPC, on the RPC port next to Raft's routes and behind the same cluster key:
+//! what the leader asks of a node (run, cancel, what runs), and what a node tells the servers
+//! (heartbeats, execution reports).
+//!
+//! | route | who calls | body | answer |
+//! |---|---|---|---|
+//! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202, or 503 while stopping |
+//! | `POST /node/cancel` | any server | [`CancelRequest`] | 200 with the [`Execution`], 404 |
+//! | `GET /node/busy` | any server | — | the running [`Execution`]s |
+//! | `POST /node/report` | a node, to any server | [`ReportRequest`] | 200 once committed, 503 |
+//! | `POST /node/heartbeat` | a node, to the leader | [`Beat`] | [`BeatReply`] |
+//!
+//! Agents serve the first three; servers serve all five.
+
+pub(crate) mod client;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use dkron_model::{Execution, Job, LaunchRecord, Member};
+use dkron_raft::{ClusterKey, Command, KEY_HEADER};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::{handles::Handles, leader::Liveness, runner::Runner};
+
+pub(crate) const RUN_PATH: &str = "/node/run";
+pub(crate) const CANCEL_PATH: &str = "/node/cancel";
+pub(crate) const BUSY_PATH: &str = "/node/busy";
+pub(crate) const REPORT_PATH: &str = "/node/report";
+pub(crate) const HEARTBEAT_PATH: &str = "/node/heartbeat";
+
+/// Run `launch` of `job` on the receiving node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunRequest {
+    pub(crate) job: Job,
+    pub(crate) launch: LaunchRecord,
+}
+
+/// Cancel execution `id` of `job` if it runs on the receiving node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CancelRequest {
+    pub(crate) job: String,
+    pub(crate) id: String,
+}
+
+/// An execution that started (`finished == false`) or finished on the sending node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReportRequest {
+    pub(crate) execution: Execution,
+    pub(crate) finished: bool,
+}
+
+/// "I am alive, with these tags" (or, with `leaving`, "I am going away").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Beat {
+    pub(crate) member: Member,
+    pub(crate) leaving: bool,
+}
+
+/// The answer to a [`Beat`]: taken by the leader, or the leader to send it to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BeatReply {
+    pub(crate) accepted: bool,
+    /// RPC address of the leader, when the receiver knows it.
+    pub(crate) leader: Option<String>,
+}
+
+/// Where the routes find their [`RpcState`]: the RPC port serves Raft before the rest of a
+/// server exists (forming the cluster needs it), so the node routes answer 503 until the state
+/// is set.
+#[derive(Debug, Default)]
+pub(crate) struct RpcSlot(OnceLock<RpcState>);
+
+impl RpcSlot {
+    /// Sets the state once the node's parts exist (later calls are ignored).
+    pub(crate) fn set(&self, state: RpcState) {
+        let _ = self.0.set(state);
+    }
+
+    fn get(&self) -> Option<&RpcState> {
+        self.0.get()
+    }
+}
+
+/// What the routes reach: the runner on every node; the store, Raft and the leader's liveness
+/// table on servers.
+#[derive(Debug)]
+pub(crate) struct RpcState {
+    pub(crate) runner: Arc<Runner>,
+    pub(crate) server: Option<ServerSide>,
+    pub(crate) key: Option<ClusterKey>,
+}
+
+/// A server's part of [`RpcState`].
+#[derive(Debug)]
+pub(crate) struct ServerSide {
+    pub(crate) handles: Arc<Handles>,
+    pub(crate) liveness: Arc<Liveness>,
+}
+
+impl RpcState {
+    fn refuse(&self, headers: &HeaderMap) -> Option<Response> {
+        let key = self.key.as_ref()?;
+        let presented = headers
+            .get(KEY_HEADER)
+            .map(|value| value.as_bytes())
+            .unwrap_or_default();
+        (!key.matches(presented))
+            .then(|| (StatusCode::UNAUTHORIZED, "missing or wrong cluster key").into_response())
+    }
+}
+
+/// The node routes, to merge into the RPC router.
+pub(crate) fn router(state: Arc<RpcSlot>) -> Router {
+    Router::new()
+        .route(RUN_PATH, post(run))
+        .route(CANCEL_PATH, post(cancel))
+        .route(BUSY_PATH, get(busy))
+        .route(REPORT_PATH, post(report))
+        .route(HEARTBEAT_PATH, post(heartbeat))
+        .with_state(state)
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body)
+        .map_err(|error| Box::new((StatusCode::BAD_REQUEST, error.to_string()).into_response()))
+}
+
+async fn run(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(state) = slot.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
+    };
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let request: RunRequest = match parse(&body) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    if state.runner.start(
+        Arc::new(request.job),
+        request.launch,
+        CancellationToken::new(),
+    ) {
+        StatusCode::ACCEPTED.into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "this node is stopping").into_response()
+    }
+}
+
+async fn cancel(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(state) = slot.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
+    };
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let request: CancelRequest = match parse(&body) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    match state.runner.cancel(&request.job, &request.id) {
+        Some(execution) => json(StatusCode::OK, &execution),
+        None => (StatusCode::NOT_FOUND, "not running here").into_response(),
+    }
+}
+
+async fn busy(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap) -> Response {
+    let Some(state) = slot.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
+    };
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    json(StatusCode::OK, &state.runner.running())
+}
+
+async fn report(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(state) = slot.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
+    };
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let Some(server) = &state.server else {
+        return (StatusCode::NOT_FOUND, "not a server").into_response();
+    };
+    let request: ReportRequest = match parse(&body) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    let command = if request.finished {
+        Command::ExecutionDone(request.execution)
+    } else {
+        Command::ExecutionStarted(request.execution)
+    };
+    // Invariant: 200 only once the report is committed; the sender keeps it until then.
+    match server.handles.write(command).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    }
+}
+
+async fn heartbeat(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(state) = slot.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
+    };
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let Some(server) = &state.server else {
+        return (StatusCode::NOT_FOUND, "not a server").into_response();
+    };
+    let beat: Beat = match parse(&body) {
+        Ok(beat) => beat,
+        Err(response) => return *response,
+    };
+    let raft = &server.handles.raft;
+    let leader = raft.leader().map(|(_, node)| node.rpc_addr);
+    if !raft.is_leader() {
+        return json(
+            StatusCode::OK,
+            &BeatReply {
+                accepted: false,
+                leader,
+            },
+        );
+    }
+    server.liveness.beat(&server.handles, beat).await;
+    json(
+        StatusCode::OK,
+        &BeatReply {
+            accepted: true,
+            leader,
+        },
+    )
+}

@@ -1,0 +1,161 @@
+//! [`NodeClient`]: the calling side of the node routes (see `rpc`).
+
+use std::time::Duration;
+
+use dkron_model::Execution;
+use dkron_raft::KEY_HEADER;
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{
+    BUSY_PATH, Beat, BeatReply, CANCEL_PATH, CancelRequest, HEARTBEAT_PATH, REPORT_PATH, RUN_PATH,
+    ReportRequest, RunRequest,
+};
+
+/// Why a node call failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallError {
+    /// The node could not be reached, or the exchange broke.
+    #[error("cannot reach {target}: {reason}")]
+    Unreachable { target: String, reason: String },
+    /// The node answered with an error status.
+    #[error("{target} answered {status}: {body}")]
+    Status {
+        target: String,
+        status: u16,
+        body: String,
+    },
+    /// The answer could not be decoded.
+    #[error("bad answer from {target}: {reason}")]
+    BadAnswer { target: String, reason: String },
+}
+
+/// Calls other nodes' RPC ports, with the cluster key. Cheap to clone (a pooled client).
+#[derive(Debug, Clone)]
+pub(crate) struct NodeClient {
+    http: reqwest::Client,
+    key: Option<String>,
+}
+
+/// One call's bound: a node that does not answer within it counts as unreachable.
+const CALL: Duration = Duration::from_secs(5);
+
+impl NodeClient {
+    pub(crate) fn new(key: Option<&str>) -> NodeClient {
+        dkron_executor::ensure_crypto_provider();
+        let http = reqwest::Client::builder()
+            // Node RPC goes straight to the peer, never through an HTTP proxy.
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(CALL)
+            .build()
+            .unwrap_or_default();
+        NodeClient {
+            http,
+            key: key.map(str::to_owned),
+        }
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        rpc_addr: &str,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Option<T>, CallError> {
+        let url = format!("http://{rpc_addr}{path}");
+        let mut request = match body {
+            Some(body) => {
+                let bytes = serde_json::to_vec(body).map_err(|e| CallError::BadAnswer {
+                    target: rpc_addr.to_owned(),
+                    reason: e.to_string(),
+                })?;
+                self.http.post(&url).body(bytes)
+            }
+            None => self.http.get(&url),
+        };
+        if let Some(key) = &self.key {
+            request = request.header(KEY_HEADER, key);
+        }
+        let unreachable = |e: reqwest::Error| CallError::Unreachable {
+            target: rpc_addr.to_owned(),
+            reason: error_chain(&e),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        if !status.is_success() {
+            return Err(CallError::Status {
+                target: rpc_addr.to_owned(),
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CallError::BadAnswer {
+                target: rpc_addr.to_owned(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Hands a run to the node at `rpc_addr`.
+    pub(crate) async fn run(&self, rpc_addr: &str, request: &RunRequest) -> Result<(), CallError> {
+        self.call::<_, serde_json::Value>(rpc_addr, RUN_PATH, Some(request))
+            .await
+            .map(drop)
+    }
+
+    /// Cancels an execution on the node at `rpc_addr`; `None` when it does not run there.
+    pub(crate) async fn cancel(
+        &self,
+        rpc_addr: &str,
+        request: &CancelRequest,
+    ) -> Result<Option<Execution>, CallError> {
+        match self.call(rpc_addr, CANCEL_PATH, Some(request)).await {
+            Err(CallError::Status { status: 404, .. }) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// The executions running on the node at `rpc_addr`.
+    pub(crate) async fn busy(&self, rpc_addr: &str) -> Result<Vec<Execution>, CallError> {
+        self.call::<(), _>(rpc_addr, BUSY_PATH, None)
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Reports an execution to the server at `rpc_addr`; `Ok` once it is committed.
+    pub(crate) async fn report(
+        &self,
+        rpc_addr: &str,
+        request: &ReportRequest,
+    ) -> Result<(), CallError> {
+        self.call::<_, serde_json::Value>(rpc_addr, REPORT_PATH, Some(request))
+            .await
+            .map(drop)
+    }
+
+    /// Sends a heartbeat to the server at `rpc_addr`.
+    pub(crate) async fn beat(&self, rpc_addr: &str, beat: &Beat) -> Result<BeatReply, CallError> {
+        self.call(rpc_addr, HEARTBEAT_PATH, Some(beat))
+            .await?
+            .ok_or_else(|| CallError::BadAnswer {
+                target: rpc_addr.to_owned(),
+                reason: "empty heartbeat answer".to_owned(),
+            })
+    }
+}
+
+/// `error: cause: cause…`, for messages that cross the network.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
