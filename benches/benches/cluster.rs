@@ -1,6 +1,7 @@
 //! Cluster figures from real `dkrond` processes on 127.0.0.1: leader failover (kill -9 of the
-//! leader, time to a new leader and to the next job fire) and job upserts sent to a follower
-//! next to the same upserts sent to the leader.
+//! leader, time to a new leader and to the next job fire), job upserts sent to a follower next
+//! to the same upserts sent to the leader, and manual runs dispatched by the leader to an agent
+//! next to the same runs executed by the leader itself.
 //!
 //! Run (the bench drives a release `dkrond`; build it first):
 //!
@@ -16,8 +17,10 @@
 //! | `DKROND` | `$CARGO_TARGET_DIR/release/dkrond`, else `<workspace>/target/release/dkrond` | the binary |
 //! | `RUNS` | 5 | failover runs, a fresh 3-server cluster each |
 //! | `UPSERTS` | 2000 | upserts per round and target |
-//! | `CLIENTS` | 16 | concurrent HTTP clients of the upsert rounds |
-//! | `ONLY` | both | `failover` or `upserts` |
+//! | `CLIENTS` | 16 | concurrent HTTP clients of the upsert and dispatch rounds |
+//! | `ONLY` | all three | `failover`, `upserts` or `dispatch` |
+//! | `DISPATCH_RUNS` | 1000 | manual runs per dispatch round |
+//! | `DISPATCH_JOBS` | 20 | jobs per dispatch round (at most 100 runs each: a job's default history) |
 //! | `SERVERS` | 3 | `1`: one `--bootstrap-expect 1` server, upserts to it only (a smoke run) |
 //! | `MISFIRE` | (job default, `skip`) | `misfire_policy` of the failover jobs, e.g. `run_once` |
 //!
@@ -42,6 +45,19 @@
 //! (duplicate runs, over each job's whole history), and how many due ticks no execution covers
 //! (dropped, not run late: the default `misfire_policy` `skip`, as dkron; `MISFIRE=run_once`
 //! runs them late instead).
+//!
+//! Dispatch: server s1 (`--bootstrap-expect 1 --tag pool=server`) and agent a1 (no `--server`,
+//! `--retry-join <s1 rpc> --tag pool=agent`), formed when s1's `/v1/members` lists both alive.
+//! A round creates `DISPATCH_JOBS` fresh `@manually` jobs tagged for one target (`pool=agent`:
+//! a1 runs them; `pool=server`: the leader s1 runs them itself), fires `DISPATCH_RUNS` manual
+//! runs (`POST /v1/jobs/<job>/run`, round-robin over the jobs) from `CLIENTS` clients, and polls
+//! the jobs' executions every 50 ms. Its figure is runs ÷ (first run request → the poll that
+//! sees every run finished); the line also gives runs ÷ (first request → latest
+//! `finished_at`), free of the poll period, and a round fails if any execution ran on another
+//! node. Executors: `shell` running `/bin/true`, then `http` GETting a hyper sink in this
+//! process. Per executor: one uncounted warm-up round per target, then 3 rounds alternating
+//! agent and local (the first target alternates too), medians and the agent/local ratio, against
+//! the goal agent ≥ 0.8 × local.
 //!
 //! Bounds: at most 3 children at a time, every wait has a deadline, and every child is killed
 //! and reaped when its [`Server`] is dropped (also on a panic).
@@ -100,8 +116,15 @@ fn main() -> ExitCode {
         clients: env_usize("CLIENTS", 16).max(1),
         servers: if env_usize("SERVERS", 3) == 1 { 1 } else { 3 },
         misfire: std::env::var("MISFIRE").ok().filter(|m| !m.is_empty()),
+        dispatch_runs: env_usize("DISPATCH_RUNS", 1000).max(1),
+        dispatch_jobs: env_usize("DISPATCH_JOBS", 20).max(1),
     };
     let only = std::env::var("ONLY").unwrap_or_default();
+    if !["", "failover", "upserts", "dispatch"].contains(&only.as_str()) {
+        eprintln!("cluster-bench: ONLY={only}: expected failover, upserts or dispatch");
+        return ExitCode::FAILURE;
+    }
+    let selected = |scenario: &str| only.is_empty() || only == scenario;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -120,11 +143,14 @@ fn main() -> ExitCode {
     );
     let mut ok = true;
     runtime.block_on(async {
-        if only != "upserts" {
+        if selected("failover") {
             ok &= failover(&settings).await;
         }
-        if only != "failover" {
+        if selected("upserts") {
             ok &= upserts(&settings).await;
+        }
+        if selected("dispatch") {
+            ok &= dispatch(&settings).await;
         }
     });
     if ok {
@@ -142,6 +168,9 @@ struct Settings {
     servers: usize,
     /// `misfire_policy` of the failover jobs (None: the job default).
     misfire: Option<String>,
+    /// Manual runs per dispatch round, spread over `dispatch_jobs` jobs.
+    dispatch_runs: usize,
+    dispatch_jobs: usize,
 }
 
 /// `DKROND`, else the release binary of this workspace's target dir. Why not `./target`: cargo
@@ -164,10 +193,12 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// One `dkrond agent --server` process; killed (SIGKILL) and reaped on drop.
+/// One `dkrond agent` process (a server, or an agent without `--server`); killed (SIGKILL) and
+/// reaped on drop.
 struct Server {
     name: String,
     child: Option<Child>,
+    /// `127.0.0.1:0` for an agent, which serves no HTTP API.
     http: SocketAddr,
     rpc: String,
     log: PathBuf,
@@ -177,15 +208,51 @@ impl Server {
     /// Starts server `name` with data dir `<dir>/<name>` and stderr in `<dir>/<name>.log`, and
     /// waits for its ports file.
     async fn start(bin: &Path, dir: &Path, name: &str, cluster: &[&str]) -> Result<Server> {
+        let mut args = vec!["agent", "--server", "--node-name", name];
+        args.extend_from_slice(cluster);
+        args.extend(["--http-addr", "127.0.0.1:0", "--rpc-port", "0"]);
+        Server::spawn(bin, dir, name, &args, true).await
+    }
+
+    /// Starts agent `name` (no `--server`) joining the server at peer RPC `join`, with tag
+    /// `tag` (`key=value`); same data dir and log layout as [`Server::start`].
+    async fn start_agent(
+        bin: &Path,
+        dir: &Path,
+        name: &str,
+        join: &str,
+        tag: &str,
+    ) -> Result<Server> {
+        let args = [
+            "agent",
+            "--node-name",
+            name,
+            "--rpc-port",
+            "0",
+            "--retry-join",
+            join,
+            "--tag",
+            tag,
+        ];
+        Server::spawn(bin, dir, name, &args, false).await
+    }
+
+    /// Runs `bin args --data-dir <dir>/<name>` and waits for its ports file, which names an
+    /// `http` address only when `serves_http`.
+    async fn spawn(
+        bin: &Path,
+        dir: &Path,
+        name: &str,
+        args: &[&str],
+        serves_http: bool,
+    ) -> Result<Server> {
         let data = dir.join(name);
         let log = dir.join(format!("{name}.log"));
         let stderr = std::fs::File::create(&log).map_err(|e| format!("log file: {e}"))?;
         let child = Command::new(bin)
-            .args(["agent", "--server", "--node-name", name])
-            .args(cluster)
+            .args(args)
             .arg("--data-dir")
             .arg(&data)
-            .args(["--http-addr", "127.0.0.1:0", "--rpc-port", "0"])
             .env_remove("RUST_LOG")
             .env_remove("DKRON_HTTP_ADDR")
             .stdin(Stdio::null())
@@ -213,8 +280,10 @@ impl Server {
                     server.log_tail()
                 ));
             }
-            if let Some((http, rpc)) = read_ports(&ports_file) {
-                server.http = http;
+            if let Some((http, rpc)) = read_ports(&ports_file, serves_http) {
+                if let Some(http) = http {
+                    server.http = http;
+                }
                 server.rpc = rpc;
                 return Ok(server);
             }
@@ -254,10 +323,15 @@ impl Drop for Server {
     }
 }
 
-fn read_ports(path: &Path) -> Option<(SocketAddr, String)> {
+/// The `http` (when `serves_http`, else None) and `rpc` addresses of a ports file.
+fn read_ports(path: &Path, serves_http: bool) -> Option<(Option<SocketAddr>, String)> {
     let text = std::fs::read_to_string(path).ok()?;
     let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let http = ports["http"].as_str()?.parse().ok()?;
+    let http = if serves_http {
+        Some(ports["http"].as_str()?.parse().ok()?)
+    } else {
+        None
+    };
     Some((http, ports["rpc"].as_str()?.to_owned()))
 }
 
@@ -268,9 +342,18 @@ struct Cluster {
     dir: Option<tempfile::TempDir>,
 }
 
+/// What [`Cluster::start`] starts.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Servers s1..sN (1 or 3), untagged.
+    Servers(usize),
+    /// Server s1 tagged `pool=server` and agent a1 tagged `pool=agent`.
+    ServerAndAgent,
+}
+
 impl Cluster {
-    /// Starts `size` servers (1 or 3) and waits until each lists `size` members alive.
-    async fn start(bin: &Path, client: &reqwest::Client, size: usize) -> Result<Cluster> {
+    /// Starts the nodes of `shape` and waits until each server lists all of them alive.
+    async fn start(bin: &Path, client: &reqwest::Client, shape: Shape) -> Result<Cluster> {
         let dir = tempfile::Builder::new()
             .prefix("dkron-cluster-bench")
             .tempdir()
@@ -279,7 +362,7 @@ impl Cluster {
             servers: Vec::new(),
             dir: Some(dir),
         };
-        match cluster.form(bin, client, size).await {
+        match cluster.form(bin, client, shape).await {
             Ok(()) => Ok(cluster),
             Err(error) => Err(cluster.fail(&error)),
         }
@@ -298,23 +381,37 @@ impl Cluster {
         )
     }
 
-    async fn form(&mut self, bin: &Path, client: &reqwest::Client, size: usize) -> Result<()> {
+    async fn form(&mut self, bin: &Path, client: &reqwest::Client, shape: Shape) -> Result<()> {
         let dir = self
             .dir
             .as_ref()
             .map(|d| d.path().to_owned())
             .unwrap_or_default();
-        let first = Server::start(bin, &dir, "s1", &["--bootstrap-expect", "1"]).await?;
-        let join = first.rpc.clone();
-        self.servers.push(first);
-        for i in 2..=size {
-            let name = format!("s{i}");
-            let flags = ["--bootstrap-expect", "0", "--join", &join];
-            self.servers
-                .push(Server::start(bin, &dir, &name, &flags).await?);
+        match shape {
+            Shape::Servers(size) => {
+                let first = Server::start(bin, &dir, "s1", &["--bootstrap-expect", "1"]).await?;
+                let join = first.rpc.clone();
+                self.servers.push(first);
+                for i in 2..=size {
+                    let name = format!("s{i}");
+                    let flags = ["--bootstrap-expect", "0", "--join", &join];
+                    self.servers
+                        .push(Server::start(bin, &dir, &name, &flags).await?);
+                }
+            }
+            Shape::ServerAndAgent => {
+                let flags = ["--bootstrap-expect", "1", "--tag", "pool=server"];
+                let server = Server::start(bin, &dir, "s1", &flags).await?;
+                let join = server.rpc.clone();
+                self.servers.push(server);
+                self.servers
+                    .push(Server::start_agent(bin, &dir, "a1", &join, "pool=agent").await?);
+            }
         }
+        let size = self.servers.len();
         let deadline = Instant::now() + FORM_TIMEOUT;
-        for server in &self.servers {
+        // Agents serve no `/v1/members`; the servers' view is the one jobs are placed by.
+        for server in self.servers.iter().filter(|s| s.http.port() != 0) {
             loop {
                 let alive = get_json(client, &server.url("/v1/members"))
                     .await
@@ -583,7 +680,7 @@ async fn failover_run(
     phase: Duration,
     extra: &str,
 ) -> Result<(String, FailoverRun)> {
-    let mut cluster = Cluster::start(bin, client, 3).await?;
+    let mut cluster = Cluster::start(bin, client, Shape::Servers(3)).await?;
     match failover_steps(&mut cluster, client, phase, extra).await {
         Ok(done) => Ok(done),
         Err(error) => Err(cluster.fail(&error)),
@@ -732,7 +829,7 @@ async fn upserts(settings: &Settings) -> bool {
 }
 
 async fn upsert_rounds(settings: &Settings, client: &reqwest::Client) -> Result<()> {
-    let cluster = Cluster::start(&settings.bin, client, settings.servers).await?;
+    let cluster = Cluster::start(&settings.bin, client, Shape::Servers(settings.servers)).await?;
     match upsert_steps(settings, &cluster, client).await {
         Ok(()) => Ok(()),
         Err(error) => Err(cluster.fail(&error)),
@@ -831,6 +928,376 @@ async fn drive_upserts(
         done.map_err(|e| e.to_string())??;
     }
     Ok(start.elapsed())
+}
+
+/// How long one dispatch round may take, first run request to every run recorded finished.
+const DISPATCH_TIMEOUT: Duration = Duration::from_secs(120);
+/// Executions polling period of a dispatch round. The end of a round is when a poll sees every
+/// run finished, so the figure includes up to one period; the `finished_at` figure next to it
+/// does not.
+const DISPATCH_POLL: Duration = Duration::from_millis(50);
+/// Executions a job keeps by default; a round needing more per job would lose some from sight.
+const DEFAULT_HISTORY: usize = 100;
+/// The dispatch targets: label, `pool` tag of the jobs, node expected to run them.
+const TARGETS: [(&str, &str, &str); 2] = [("agent", "agent", "a1"), ("local", "server", "s1")];
+
+async fn dispatch(settings: &Settings) -> bool {
+    let client = http_client();
+    let sink = match HttpSink::start().await {
+        Ok(sink) => sink,
+        Err(error) => {
+            println!("dispatch: FAILED: {error}");
+            return false;
+        }
+    };
+    let done = dispatch_rounds(settings, &client, sink.addr).await;
+    drop(sink);
+    match done {
+        Ok(()) => true,
+        Err(error) => {
+            println!("dispatch: FAILED: {error}");
+            false
+        }
+    }
+}
+
+async fn dispatch_rounds(
+    settings: &Settings,
+    client: &reqwest::Client,
+    sink: SocketAddr,
+) -> Result<()> {
+    let per_job = settings.dispatch_runs.div_ceil(settings.dispatch_jobs);
+    if per_job > DEFAULT_HISTORY {
+        return Err(format!(
+            "{per_job} runs per job: more than the {DEFAULT_HISTORY} executions a job keeps; raise DISPATCH_JOBS"
+        ));
+    }
+    let cluster = Cluster::start(&settings.bin, client, Shape::ServerAndAgent).await?;
+    match dispatch_steps(settings, &cluster, client, sink).await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(cluster.fail(&error)),
+    }
+}
+
+/// One dispatch round's workload.
+struct Load<'a> {
+    executor: &'a str,
+    pool: &'a str,
+    node: &'a str,
+    runs: usize,
+    jobs: usize,
+    clients: usize,
+    sink: SocketAddr,
+}
+
+/// What one dispatch round measured.
+struct RoundFigures {
+    /// First run request to the last one answered.
+    requests: Duration,
+    /// First run request to the poll that saw every run finished.
+    observed: Duration,
+    /// First run request (wall clock) to the latest `finished_at`, in seconds.
+    by_finished_at: f64,
+    failed: usize,
+    /// Executions beyond the runs asked for.
+    extra: usize,
+}
+
+async fn dispatch_steps(
+    settings: &Settings,
+    cluster: &Cluster,
+    client: &reqwest::Client,
+    sink: SocketAddr,
+) -> Result<()> {
+    let server = &cluster.servers[0];
+    println!(
+        "dispatch: {} manual runs per round over {} jobs, {} clients; agent = jobs tagged pool=agent (run by a1), local = pool=server (run by the leader s1 itself)",
+        settings.dispatch_runs, settings.dispatch_jobs, settings.clients
+    );
+    for executor in ["shell", "http"] {
+        let load = |pool, node, runs| Load {
+            executor,
+            pool,
+            node,
+            runs,
+            jobs: settings.dispatch_jobs,
+            clients: settings.clients,
+            sink,
+        };
+        // Warm-up, not counted: connections opened (client→s1, s1→a1, executor→sink) and the
+        // first executions of each path written.
+        for (label, pool, node) in TARGETS {
+            let warm = load(pool, node, settings.dispatch_runs.min(100));
+            dispatch_round(client, server, &warm, &format!("w-{executor}-{label}")).await?;
+        }
+        let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for round in 1..=ROUNDS {
+            // Which target goes first alternates, so neither always meets the store grown by
+            // the other's round.
+            let order: [usize; 2] = if round % 2 == 1 { [0, 1] } else { [1, 0] };
+            for k in order {
+                let (label, pool, node) = TARGETS[k];
+                let load = load(pool, node, settings.dispatch_runs);
+                let prefix = format!("r{round}-{executor}-{label}");
+                let figures = dispatch_round(client, server, &load, &prefix).await?;
+                let rate = load.runs as f64 / figures.observed.as_secs_f64();
+                println!(
+                    "dispatch {executor} round {round}/{ROUNDS}: {label} ({node}): {} runs, requests answered in {:.2} s, all recorded finished after {:.2} s: {rate:.0} runs/s (by the latest finished_at: {:.2} s, {:.0} runs/s); {} failed, {} extra",
+                    load.runs,
+                    figures.requests.as_secs_f64(),
+                    figures.observed.as_secs_f64(),
+                    figures.by_finished_at,
+                    load.runs as f64 / figures.by_finished_at,
+                    figures.failed,
+                    figures.extra,
+                );
+                rates[k].push(rate);
+            }
+        }
+        let per_round: Vec<f64> = rates[0].iter().zip(&rates[1]).map(|(a, l)| a / l).collect();
+        let ratio = median(rates[0].clone()) / median(rates[1].clone());
+        println!(
+            "dispatch {executor} medians: agent {:.0} runs/s, local {:.0} runs/s, agent/local {ratio:.2} (per-round ratios {}); goal ≥ 0.80: {}",
+            median(rates[0].clone()),
+            median(rates[1].clone()),
+            per_round
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if ratio >= 0.8 { "met" } else { "NOT met" },
+        );
+    }
+    Ok(())
+}
+
+/// Creates `load.jobs` `@manually` jobs `<prefix>-<k>` for the load's target, fires
+/// `load.runs` manual runs at them round-robin from `load.clients` clients, and polls their
+/// executions until every run is recorded finished.
+async fn dispatch_round(
+    client: &reqwest::Client,
+    server: &Server,
+    load: &Load<'_>,
+    prefix: &str,
+) -> Result<RoundFigures> {
+    let jobs: Arc<Vec<String>> =
+        Arc::new((0..load.jobs).map(|k| format!("{prefix}-{k:02}")).collect());
+    let config = if load.executor == "http" {
+        serde_json::json!({"method": "GET", "url": format!("http://{}/", load.sink), "expectCode": "200"})
+    } else {
+        serde_json::json!({"command": "/bin/true"})
+    };
+    let jobs_url = server.url("/v1/jobs");
+    for job in jobs.iter() {
+        let body = serde_json::json!({
+            "name": job,
+            "schedule": "@manually",
+            "executor": load.executor,
+            "executor_config": config,
+            "tags": {"pool": load.pool},
+        });
+        post(client, &jobs_url, body.to_string()).await?;
+    }
+    // Run i goes to job i mod K.
+    let expected: Vec<usize> = (0..load.jobs)
+        .map(|k| (load.runs + load.jobs - 1 - k) / load.jobs)
+        .collect();
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let wall_start = Timestamp::now();
+    let start = Instant::now();
+    let mut set: JoinSet<Result<()>> = JoinSet::new();
+    for _ in 0..load.clients {
+        let (client, next, jobs, base, runs) = (
+            client.clone(),
+            next.clone(),
+            jobs.clone(),
+            jobs_url.clone(),
+            load.runs,
+        );
+        set.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= runs {
+                    return Ok(());
+                }
+                let url = format!("{base}/{}/run", jobs[i % jobs.len()]);
+                post(&client, &url, String::new()).await?;
+            }
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done.map_err(|e| e.to_string())??;
+    }
+    let requests = start.elapsed();
+
+    let mut seen = vec![JobRuns::default(); load.jobs];
+    loop {
+        let pending: Vec<usize> = (0..load.jobs)
+            .filter(|&k| seen[k].finished < expected[k])
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        if start.elapsed() > DISPATCH_TIMEOUT {
+            let total: usize = seen.iter().map(|j| j.total).sum();
+            let finished: usize = seen.iter().map(|j| j.finished).sum();
+            return Err(format!(
+                "{prefix}: after {DISPATCH_TIMEOUT:?}, {finished} of {} runs recorded finished, {} recorded in all ({} jobs incomplete)",
+                load.runs,
+                total,
+                pending.len()
+            ));
+        }
+        let mut polls = JoinSet::new();
+        for k in pending {
+            let url = server.url(&format!("/v1/jobs/{}/executions", jobs[k]));
+            let client = client.clone();
+            polls.spawn(async move { (k, get_json(&client, &url).await) });
+        }
+        while let Some(Ok((k, list))) = polls.join_next().await {
+            if let Ok(list) = list {
+                seen[k] = JobRuns::of(&list);
+            }
+        }
+        if seen.iter().zip(&expected).all(|(j, e)| j.finished >= *e) {
+            break;
+        }
+        tokio::time::sleep(DISPATCH_POLL).await;
+    }
+    let observed = start.elapsed();
+
+    let mut misplaced: Vec<&str> = seen
+        .iter()
+        .flat_map(|j| j.nodes.iter())
+        .filter(|n| *n != load.node)
+        .map(String::as_str)
+        .collect();
+    if !misplaced.is_empty() {
+        let count = misplaced.len();
+        misplaced.sort_unstable();
+        misplaced.dedup();
+        return Err(format!(
+            "{prefix}: {count} executions ran on {misplaced:?}, not on {}",
+            load.node
+        ));
+    }
+    let last = seen
+        .iter()
+        .filter_map(|j| j.last_finished)
+        .max()
+        .unwrap_or(wall_start);
+    Ok(RoundFigures {
+        requests,
+        observed,
+        by_finished_at: last.duration_since(wall_start).as_secs_f64(),
+        failed: seen.iter().map(|j| j.failed).sum(),
+        extra: seen
+            .iter()
+            .map(|j| j.total)
+            .sum::<usize>()
+            .saturating_sub(load.runs),
+    })
+}
+
+/// A job's executions as a dispatch round counts them.
+#[derive(Clone, Debug, Default)]
+struct JobRuns {
+    total: usize,
+    finished: usize,
+    failed: usize,
+    last_finished: Option<Timestamp>,
+    /// `node_name` of every execution.
+    nodes: Vec<String>,
+}
+
+impl JobRuns {
+    fn of(list: &serde_json::Value) -> JobRuns {
+        let mut runs = JobRuns::default();
+        for execution in list.as_array().into_iter().flatten() {
+            runs.total += 1;
+            runs.nodes
+                .push(execution["node_name"].as_str().unwrap_or("?").to_owned());
+            let finished_at = execution["finished_at"].as_str().unwrap_or("0001-");
+            // A running execution carries Go's zero time.
+            if finished_at.starts_with("0001-") {
+                continue;
+            }
+            runs.finished += 1;
+            if execution["success"] != true {
+                runs.failed += 1;
+            }
+            runs.last_finished = runs.last_finished.max(finished_at.parse().ok());
+        }
+        runs
+    }
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: String) -> Result<()> {
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let status = response.status();
+    let reply = response.bytes().await.unwrap_or_default();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "POST {url}: {status} {}",
+            String::from_utf8_lossy(&reply)
+        ))
+    }
+}
+
+/// A local HTTP server answering every request `200` with an empty body, called by the `http`
+/// jobs; aborted on drop, with every connection (they are tasks of its set).
+struct HttpSink {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HttpSink {
+    async fn start() -> Result<HttpSink> {
+        use hyper::{Request, Response, body::Incoming, server::conn::http1, service::service_fn};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("sink bind: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("sink address: {e}"))?;
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    // E.g. out of descriptors: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                connections.spawn(async move {
+                    let service = service_fn(|_request: Request<Incoming>| async {
+                        Ok::<_, std::convert::Infallible>(Response::new(String::new()))
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+                // Closed connections leave the set here, so it holds only live ones.
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        Ok(HttpSink { addr, task })
+    }
+}
+
+impl Drop for HttpSink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 fn millis(d: Duration) -> f64 {
