@@ -18,7 +18,7 @@ use std::{
     time::Duration,
 };
 
-use dkron_model::{Execution, GroupProgress, Member, MemberStatus};
+use dkron_model::{Execution, GroupProgress, LaunchRecord, Member, MemberStatus};
 use dkron_raft::{Applied, Change, Command, Response};
 use dkron_scheduler::Scheduler;
 use jiff::Timestamp;
@@ -257,6 +257,7 @@ async fn start_scheduler(
     close_interrupted(handles, runner, Scope::Cluster).await;
     let ports = Arc::new(RaftPorts::new(Arc::clone(handles)));
     let scheduler = Scheduler::builder()
+        .in_flight(in_flight(handles))
         .job_source(ports.clone())
         .launch_log(ports)
         .dispatch(Arc::new(HandOff::new(
@@ -267,6 +268,42 @@ async fn start_scheduler(
         .start()
         .await?;
     Ok(scheduler)
+}
+
+/// The launches whose executions the store shows running (after the interrupted ones were
+/// closed): the new scheduler counts them for `concurrency`, so `forbid` holds across a leader
+/// change.
+fn in_flight(handles: &Handles) -> Vec<LaunchRecord> {
+    let running = match handles.store.running_executions() {
+        Ok(running) => running,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list running executions");
+            return Vec::new();
+        }
+    };
+    let mut records: Vec<LaunchRecord> = Vec::new();
+    for execution in running {
+        let kept = handles
+            .store
+            .launch(&execution.job_name, execution.group, execution.attempt)
+            .ok()
+            .flatten();
+        let record = kept.unwrap_or_else(|| LaunchRecord {
+            job_name: execution.job_name.clone(),
+            scheduled_at: execution.scheduled_at.unwrap_or(execution.started_at),
+            group: execution.group,
+            attempt: execution.attempt,
+            targets: vec![execution.node_name.clone()],
+            trigger: execution.trigger,
+        });
+        let known = records.iter().any(|r| {
+            r.job_name == record.job_name && r.group == record.group && r.attempt == record.attempt
+        });
+        if !known {
+            records.push(record);
+        }
+    }
+    records
 }
 
 /// Whose interrupted executions [`close_interrupted`] closes.

@@ -1074,6 +1074,24 @@ impl Engine {
         }
     }
 
+    /// Tracks a run another scheduler launched and that still runs, so `forbid` and `replace`
+    /// see it (its reports release it, as for a run launched here). Its cancel token reaches
+    /// nothing: a `replace` fire cannot stop it.
+    pub(crate) fn adopt(&mut self, record: LaunchRecord) {
+        let runs = self.running.entry(record.job_name.clone()).or_default();
+        if runs
+            .iter()
+            .any(|r| r.record.group == record.group && r.record.attempt == record.attempt)
+        {
+            return;
+        }
+        runs.push(InFlight {
+            record,
+            cancel: self.root.child_token(),
+            executions: Vec::new(),
+        });
+    }
+
     /// Forgets the in-flight run of `(job, group, attempt)`; returns it if it was tracked.
     fn take_in_flight(&mut self, job: &str, group: i64, attempt: u32) -> Option<InFlight> {
         let runs = self.running.get_mut(job)?;

@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use dkron_model::{Execution, GroupProgress, Job};
+use dkron_model::{Execution, GroupProgress, Job, LaunchRecord};
 use jiff::Timestamp;
 use tokio::{
     sync::{mpsc, oneshot},
@@ -70,6 +70,7 @@ pub struct SchedulerBuilder {
     dispatch: Option<Arc<dyn Dispatch>>,
     clock: Option<Arc<dyn Clock>>,
     max_catch_up: Option<usize>,
+    in_flight: Vec<LaunchRecord>,
 }
 
 impl SchedulerBuilder {
@@ -112,6 +113,14 @@ impl SchedulerBuilder {
     /// The clock (tests: [`crate::TokioClock`] under paused tokio time).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> SchedulerBuilder {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Runs launched before this scheduler (by a previous leader) that still run: the jobs'
+    /// `concurrency` counts them from the first fire on (`forbid` skips until their reports
+    /// complete them). Their cancel tokens reach nothing: `replace` cannot stop them.
+    pub fn in_flight(mut self, records: Vec<LaunchRecord>) -> SchedulerBuilder {
+        self.in_flight = records;
         self
     }
 
@@ -185,6 +194,9 @@ impl SchedulerBuilder {
             engine.load(Arc::new(job), schedule, last, now, max_catch_up);
         }
 
+        for record in self.in_flight {
+            engine.adopt(record);
+        }
         let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);
         let task = tokio::spawn(engine.run(receiver));
         Ok(Scheduler {

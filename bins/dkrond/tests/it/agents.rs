@@ -239,3 +239,59 @@ fn a1_outbox_has_one(agent: &Dkrond) -> bool {
         (count == 1).then_some(true)
     })
 }
+
+/// A time as the API writes it (RFC 3339, UTC, 0-9 fraction digits), as a sortable pair.
+fn instant(text: &str) -> (String, u32) {
+    let text = text.trim_end_matches('Z');
+    let (seconds, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = format!("{fraction:0<9}");
+    (seconds.to_owned(), digits[..9].parse().unwrap_or(0))
+}
+
+/// `forbid` holds across a leader crash: a long run on an agent keeps the next fires from
+/// launching whichever leader decides them, so runs of the job never overlap.
+#[test]
+fn forbid_holds_across_a_leader_crash() {
+    let (mut servers, _agents) = cluster_with_agents();
+    let exclusive = serde_json::json!({
+        "name": "exclusive", "schedule": "@every 1s", "executor": "shell",
+        "executor_config": { "command": "sleep 3" }, "tags": { "zone": "a" },
+        "concurrency": "forbid",
+    });
+    assert_eq!(
+        servers[0].post("/v1/jobs", &exclusive.to_string()).status,
+        201
+    );
+    wait_for("a run of the job", FORM_TIMEOUT, || {
+        (!executions(&servers[0], "exclusive").is_empty()).then_some(())
+    });
+    let leader = leader_of(&servers[0]).expect("a leader");
+    let index = servers
+        .iter()
+        .position(|s| node_name(s) == leader)
+        .expect("the leader");
+    drop(servers.remove(index).kill());
+    let finished = wait_for("three finished runs", FORM_TIMEOUT, || {
+        let done: Vec<Value> = executions(&servers[0], "exclusive")
+            .into_iter()
+            .filter(is_done)
+            .collect();
+        (done.len() >= 3).then_some(done)
+    });
+    let mut spans: Vec<((String, u32), (String, u32))> = finished
+        .iter()
+        .map(|e| {
+            (
+                instant(e["started_at"].as_str().unwrap_or_default()),
+                instant(e["finished_at"].as_str().unwrap_or_default()),
+            )
+        })
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "two runs at once: {pair:?}\n{finished:#?}"
+        );
+    }
+}

@@ -332,3 +332,48 @@ async fn reports_from_a_store_drive_retries_and_dependents() {
     assert_eq!(launched.len(), 4);
     assert!(scheduler.shutdown(Duration::from_secs(5)).await.drained);
 }
+
+/// A run launched by a previous scheduler and still running (`in_flight`) counts for
+/// `forbid`: fires are skipped until its report completes it, then they launch again.
+#[tokio::test(start_paused = true)]
+async fn an_adopted_run_holds_forbid_until_it_is_reported() {
+    use dkron_model::{Concurrency, JobStatus};
+
+    let mut exclusive = job("exclusive", "@every 1s");
+    exclusive.concurrency = Concurrency::Forbid;
+    let store = std::sync::Arc::new(dkron_scheduler::MemoryStore::new());
+    store.put_job(exclusive);
+    let earlier = dkron_model::LaunchRecord {
+        job_name: "exclusive".to_owned(),
+        scheduled_at: at(0),
+        group: 7,
+        attempt: 1,
+        targets: vec!["n1".to_owned()],
+        trigger: Trigger::Scheduled,
+    };
+    let dispatch = std::sync::Arc::new(HandOnly::default());
+    let scheduler = dkron_scheduler::Scheduler::builder()
+        .memory_store(std::sync::Arc::clone(&store))
+        .dispatch(dispatch.clone())
+        .clock(std::sync::Arc::new(
+            dkron_scheduler::TokioClock::starting_at(at(0)),
+        ))
+        .in_flight(vec![earlier.clone()])
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(dispatch.launched().is_empty(), "{:?}", dispatch.launched());
+    assert_eq!(scheduler.stats().skipped, 3);
+
+    scheduler
+        .report(
+            reported(&earlier, "n1", true),
+            progress(JobStatus::Success, 1, &[]),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(dispatch.launched().len(), 1, "{:?}", dispatch.launched());
+    assert!(scheduler.shutdown(Duration::from_secs(5)).await.drained);
+}
