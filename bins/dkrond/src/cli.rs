@@ -72,7 +72,7 @@ pub enum RaftCommand {
 /// Flags of `dkrond agent`. Every setting can also come from `DKRON_<KEY>` (e.g.
 /// `DKRON_HTTP_ADDR`) or the config file; flags win over the environment, which wins over the
 /// file.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct AgentArgs {
     /// Config file (.yml, .yaml, .toml or .json) with dkron's key names [env: DKRON_CONFIG].
     #[arg(long, value_name = "FILE")]

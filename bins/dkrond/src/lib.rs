@@ -29,7 +29,7 @@ use std::{
 };
 
 use anyhow::Context;
-use dkron_node::{Agent, Node, NodeConfig, control::Peer};
+use dkron_node::{Agent, Node, NodeConfig, Tags, control::Peer};
 use tokio::net::TcpListener;
 
 use tracing_subscriber::EnvFilter;
@@ -193,6 +193,7 @@ pub async fn run(
     config: Config,
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
+    reload: impl Fn() -> Result<Config, ConfigError> + Send + 'static,
 ) -> anyhow::Result<()> {
     if config.ui {
         tracing::info!("the web UI is not bundled in this build yet; serving the API only");
@@ -204,17 +205,42 @@ pub async fn run(
         let agent = Agent::start(node_config(&config), listeners.rpc)
             .await
             .context("cannot start the agent")?;
-        return agent
-            .run(shutdown)
-            .await
-            .context("the agent did not stop cleanly");
+        let reloads = tokio::spawn(reload_tags_on_hangup(agent.tags(), reload));
+        let result = agent.run(shutdown).await;
+        reloads.abort();
+        return result.context("the agent did not stop cleanly");
     };
     let node = Node::start(node_config(&config), http, listeners.rpc)
         .await
         .context("cannot start the node")?;
-    node.run(shutdown)
-        .await
-        .context("the node did not stop cleanly")
+    let reloads = tokio::spawn(reload_tags_on_hangup(node.tags(), reload));
+    let result = node.run(shutdown).await;
+    reloads.abort();
+    result.context("the node did not stop cleanly")
+}
+
+/// On every SIGHUP, reads the configuration again and applies its tags (dkron reloads tags
+/// on SIGHUP); a configuration that no longer parses is logged and changes nothing.
+async fn reload_tags_on_hangup(
+    tags: Tags,
+    reload: impl Fn() -> Result<Config, ConfigError> + Send + 'static,
+) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP: tags will not be reloaded");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        match reload() {
+            Ok(config) => {
+                tracing::info!(tags = ?config.tags, "SIGHUP: tags reloaded");
+                tags.set(config.tags);
+            }
+            Err(error) => tracing::warn!(%error, "SIGHUP: configuration not reloaded"),
+        }
+    }
 }
 
 /// The warning to log when peer RPC (bound by `rpc`) is reachable beyond loopback and no

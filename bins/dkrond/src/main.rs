@@ -111,9 +111,18 @@ fn agent(args: &AgentArgs) -> ExitCode {
             );
         }
     };
+    let reload_args = args.clone();
+    let reload = move || {
+        dkrond::load_config(
+            &reload_args,
+            std::env::vars().collect(),
+            &dkrond::default_config_dirs(),
+            &dkrond::hostname,
+        )
+    };
     let result = runtime.block_on(async move {
         let listeners = Listeners::bind(&config).await?;
-        dkrond::run(config, listeners, dkrond::shutdown_signal()).await
+        dkrond::run(config, listeners, dkrond::shutdown_signal(), reload).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     Error, NodeConfig, PORTS_FILE,
     membership::Heartbeats,
-    node::{advertised, advertised_ip},
+    node::{Tags, advertised, advertised_ip},
     report::{Outbox, RemoteReport, outbox_dir},
     rpc::{self, RpcSlot, RpcState, client::NodeClient},
     runner::{self, Runner},
@@ -29,7 +29,7 @@ pub struct Agent {
     rpc_task: JoinHandle<dkron_raft::Result<()>>,
     heartbeat_task: JoinHandle<()>,
     redeliver_task: JoinHandle<()>,
-    member: watch::Sender<Member>,
+    member: Arc<watch::Sender<Member>>,
 }
 
 impl Agent {
@@ -132,7 +132,7 @@ impl Agent {
             rpc_task,
             heartbeat_task,
             redeliver_task,
-            member,
+            member: Arc::new(member),
         })
     }
 
@@ -141,9 +141,9 @@ impl Agent {
         self.rpc_addr
     }
 
-    /// Replaces the agent's tags (dkrond's SIGHUP): the next heartbeat carries them.
-    pub fn set_tags(&self, tags: std::collections::BTreeMap<String, String>) {
-        self.member.send_modify(|member| member.tags = tags);
+    /// A handle that changes the agent's tags (dkrond's SIGHUP), usable while it runs.
+    pub fn tags(&self) -> Tags {
+        Tags(Arc::clone(&self.member))
     }
 
     /// Runs until `shutdown` completes, then shuts down.

@@ -72,4 +72,4 @@ mod runner;
 pub use agent::Agent;
 pub use config::{NodeConfig, PORTS_FILE};
 pub use error::Error;
-pub use node::{Node, Ports};
+pub use node::{Node, Ports, Tags};

@@ -26,6 +26,18 @@ use crate::{
 #[cfg(test)]
 mod tests;
 
+/// Changes a running node's tags: the next heartbeat carries them and the leader records the
+/// change, so targeting follows it.
+#[derive(Debug, Clone)]
+pub struct Tags(pub(crate) Arc<watch::Sender<Member>>);
+
+impl Tags {
+    /// Replaces the node's user tags.
+    pub fn set(&self, tags: std::collections::BTreeMap<String, String>) {
+        self.0.send_modify(|member| member.tags = tags);
+    }
+}
+
 /// The addresses a started node listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ports {
@@ -51,7 +63,7 @@ pub struct Node {
     /// Tells the leader this server is alive, every heartbeat interval.
     heartbeat_task: JoinHandle<()>,
     /// This server as a member (its tags change on a reload).
-    member: watch::Sender<Member>,
+    member: Arc<watch::Sender<Member>>,
 }
 
 impl Node {
@@ -230,14 +242,13 @@ impl Node {
             leader_task,
             register_task,
             heartbeat_task,
-            member: member_tx,
+            member: Arc::new(member_tx),
         })
     }
 
-    /// Replaces this server's tags (dkrond's SIGHUP): the next heartbeat carries them, and the
-    /// leader records the change.
-    pub fn set_tags(&self, tags: std::collections::BTreeMap<String, String>) {
-        self.member.send_modify(|member| member.tags = tags);
+    /// A handle that changes this server's tags (dkrond's SIGHUP), usable while the node runs.
+    pub fn tags(&self) -> Tags {
+        Tags(Arc::clone(&self.member))
     }
 
     /// The addresses the node listens on.

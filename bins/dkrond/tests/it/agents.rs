@@ -295,3 +295,97 @@ fn forbid_holds_across_a_leader_crash() {
         );
     }
 }
+
+/// SIGHUP makes an agent read its configuration again: new tags reach every server's member
+/// list, and the next fires follow them.
+#[test]
+fn sighup_reloads_an_agents_tags() {
+    let servers = three_servers();
+    let join: Vec<String> = servers.iter().map(Dkrond::rpc).collect();
+    let dir = temp_dir();
+    let config = dir.path().join("agent.yml");
+    std::fs::write(&config, "tags:\n  pool: web\n").expect("config file");
+    let config_flag = format!("--config={}", config.display());
+    let agent = Dkrond::start_agent_with(dir, "a1", &join, &[&config_flag]);
+    let pool_of_a1 = |server: &Dkrond| {
+        let members = server.get("/v1/members").json();
+        members
+            .as_array()?
+            .iter()
+            .find(|m| m["Name"] == "a1")
+            .and_then(|m| m["Tags"]["pool"].as_str().map(str::to_owned))
+    };
+    wait_for("a1 listed with pool=web", FORM_TIMEOUT, || {
+        (pool_of_a1(&servers[0]).as_deref() == Some("web")).then_some(())
+    });
+    std::fs::write(agent.dir().join("agent.yml"), "tags:\n  pool: db\n").expect("config file");
+    agent.signal("HUP");
+    for server in &servers {
+        wait_for("a1 listed with pool=db", FORM_TIMEOUT, || {
+            (pool_of_a1(server).as_deref() == Some("db")).then_some(())
+        });
+    }
+    let db = job(
+        "db",
+        "@manually",
+        "true",
+        serde_json::json!({ "pool": "db" }),
+    );
+    assert_eq!(servers[1].post("/v1/jobs", &db).status, 201);
+    assert_eq!(servers[1].post("/v1/jobs/db/run", "").status, 200);
+    let ran = wait_for("the db job to run", FORM_TIMEOUT, || {
+        executions(&servers[2], "db").into_iter().find(is_done)
+    });
+    assert_eq!(ran["node_name"], "a1", "{ran}");
+}
+
+/// Pids of the processes whose command line is exactly `sleep <seconds>`.
+fn sleepers(seconds: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .collect();
+            (args.len() == 2 && args[0].ends_with(b"sleep") && args[1] == seconds.as_bytes())
+                .then_some(pid)
+        })
+        .collect()
+}
+
+/// A command does not outlive its node's knowledge of it: kill -9 of an agent leaves its job's
+/// process running, and the agent kills it when it comes back, before taking new work.
+#[test]
+fn a_restarted_agent_kills_what_its_crash_left_running() {
+    let (servers, mut agents) = cluster_with_agents();
+    // A duration no other test uses, to find the process.
+    let seconds = "41.25";
+    let orphan = job(
+        "orphan",
+        "@manually",
+        &format!("sleep {seconds}"),
+        serde_json::json!({ "zone": "a" }),
+    );
+    assert_eq!(servers[0].post("/v1/jobs", &orphan).status, 201);
+    assert_eq!(servers[0].post("/v1/jobs/orphan/run", "").status, 200);
+    wait_for("the command to run", FORM_TIMEOUT, || {
+        (!sleepers(seconds).is_empty()).then_some(())
+    });
+    let a1_dir = agents.remove(0).kill();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !sleepers(seconds).is_empty(),
+        "the command died with its agent already"
+    );
+    let join: Vec<String> = servers.iter().map(Dkrond::rpc).collect();
+    let _a1 = Dkrond::start_agent(a1_dir, "a1", &join, &["pool=web", "zone=a"]);
+    wait_for("the orphaned command to be killed", FORM_TIMEOUT, || {
+        sleepers(seconds).is_empty().then_some(())
+    });
+}

@@ -136,6 +136,18 @@ impl Dkrond {
     /// Starts agent `name` (no `--server`) on the data dir of `dir`, joining the servers at
     /// `join` (RPC addresses), with `tags` (`key=value`).
     pub(crate) fn start_agent(dir: TempDir, name: &str, join: &[String], tags: &[&str]) -> Dkrond {
+        let flags: Vec<String> = tags.iter().map(|t| format!("--tag={t}")).collect();
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        Dkrond::start_agent_with(dir, name, join, &flags)
+    }
+
+    /// [`Dkrond::start_agent`] with any `flags` (`--config`, ...).
+    pub(crate) fn start_agent_with(
+        dir: TempDir,
+        name: &str,
+        join: &[String],
+        flags: &[&str],
+    ) -> Dkrond {
         let data = dir.path().join("data");
         let mut command = Command::new(BIN);
         command
@@ -147,10 +159,25 @@ impl Dkrond {
         for server in join {
             command.args(["--retry-join", server]);
         }
-        for tag in tags {
-            command.args(["--tag", tag]);
-        }
+        command.args(flags);
         Dkrond::spawn(dir, command)
+    }
+
+    /// Sends signal `name` (`HUP`, `TERM`, ...) to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(child.id().to_string())
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill -{name} failed");
+        }
+    }
+
+    /// The node's temp dir (its data dir is `data` inside).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// The node's data dir.
