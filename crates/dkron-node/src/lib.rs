@@ -11,9 +11,8 @@
 //!
 //! # What it does not do
 //!
-//! No argument parsing, logging setup or signal handling (dkrond's). No agents yet (nodes
-//! without Raft), and every fire runs on the leader: dispatch to other nodes by tags comes
-//! with them.
+//! No argument parsing, logging setup or signal handling (dkrond's). An agent ([`Agent`])
+//! serves no HTTP API: users talk to servers.
 //!
 //! Pause (`/v1/pause`) is replicated, not per node and in memory as in dkron: it is committed
 //! through Raft ([`dkron_raft::Command::SetPaused`]), read from the local store and survives
@@ -23,8 +22,10 @@
 //! # Overview
 //!
 //! - [`NodeConfig`]: what a node needs (name, data dir, tags, cluster settings, limits).
-//! - [`Node`]: [`Node::start`] on two bound listeners (HTTP API, peer RPC), [`Node::run`] until a
-//!   shutdown future or `POST /v1/leave`, [`Node::shutdown`].
+//! - [`Node`]: a server. [`Node::start`] on two bound listeners (HTTP API, peer RPC),
+//!   [`Node::run`] until a shutdown future or `POST /v1/leave`, [`Node::shutdown`].
+//! - [`Agent`]: a node without Raft or store: heartbeats to the leader, runs what it is sent,
+//!   reports through a durable outbox. [`Tags`] changes either's tags while it runs (SIGHUP).
 //! - Internally, data moves one way: API or RPC → Raft → applied changes → leader services →
 //!   dispatch → runner → report → Raft.
 //!   - `handles`: what the parts share, read-only (store, Raft, config, this member), and
@@ -35,11 +36,19 @@
 //!   - `leader`: the leadership task. It follows the applied-changes feed
 //!     ([`dkron_raft::Applied`]) on every server, and while this server leads it runs the
 //!     scheduler, handing it job changes and finished executions (which drive retries,
-//!     dependents, ephemeral deletes); its ports (`leader::ports`) record launches through
-//!     Raft and hand fires to the runner.
-//!   - `runner`: runs executions on this node (the only caller of `dkron-executor`) and
-//!     reports them through a `Report` (`report`: through Raft, retried), knowing nothing of
-//!     Raft or the scheduler itself.
+//!     dependents, ephemeral deletes), and watches heartbeat deadlines (`leader::liveness`:
+//!     only transitions are committed; a silent node is failed and its runs closed); its
+//!     ports (`leader::ports`) record launches through Raft, pick targets by tags among the
+//!     alive members, and hand each fire to this node's runner or to the target over RPC.
+//!   - `runner`: runs executions on this node (the only caller of `dkron-executor`), keeps a
+//!     ledger of their process groups (a restarted node kills what its crash left running),
+//!     and reports them through a `Report`: `report::RaftReport` on a server (through Raft,
+//!     retried), `report::RemoteReport` on an agent (to any server over RPC, through an
+//!     on-disk outbox, re-delivered until acknowledged). It knows nothing of Raft or the
+//!     scheduler itself.
+//!   - `rpc`: node-to-node routes on the RPC port next to Raft's (run, cancel, busy, report,
+//!     heartbeat) and their client.
+//!   - `agent`: the composition of an agent.
 //!   - `metrics`: the Prometheus recorder.
 //! - [`control`]: the operator's calls to a running server's peer RPC (list and remove Raft
 //!   peers, leave), for `dkrond raft …` and `dkrond leave`.
