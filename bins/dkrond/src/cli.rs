@@ -123,6 +123,10 @@ pub struct AgentArgs {
     /// How long a stop waits for running executions before cancelling them [default: 30s].
     #[arg(long, value_name = "DURATION")]
     pub shutdown_timeout: Option<String>,
+    /// A node silent this long is failed and its running executions are closed as failed
+    /// (servers: the leader's deadline for heartbeats) [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub failure_timeout: Option<String>,
     /// Peer RPC address (`host:port`) of a server to join (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub join: Vec<String>,
@@ -164,6 +168,7 @@ impl AgentArgs {
             ("datacenter", &self.datacenter),
             ("region", &self.region),
             ("shutdown-timeout", &self.shutdown_timeout),
+            ("failure-timeout", &self.failure_timeout),
             ("encrypt", &self.encrypt),
             ("bind-addr", &self.bind_addr),
         ];

@@ -82,6 +82,8 @@ pub struct RawConfig {
     pub region: Option<String>,
     /// `shutdown-timeout` (dkron-rs): how long a stop waits for running executions.
     pub shutdown_timeout: Option<Duration>,
+    /// `failure-timeout` (dkron-rs): how long a silent node stays alive.
+    pub failure_timeout: Option<Duration>,
     /// `join`: peer RPC addresses of servers to join.
     pub join: Option<Vec<String>>,
     /// `retry-join`: as `join`, retried.
@@ -188,6 +190,8 @@ pub struct Config {
     pub region: String,
     /// How long a graceful stop waits for running executions before cancelling them.
     pub shutdown_timeout: Duration,
+    /// A node that sends no heartbeat for this long is failed.
+    pub failure_timeout: Duration,
     /// Settings accepted without effect, to log at start.
     pub warnings: Vec<String>,
 }
@@ -207,6 +211,8 @@ pub const DEFAULT_HTTP_ADDR: &str = ":8080";
 pub const DEFAULT_RPC_PORT: u16 = 6868;
 /// Default `shutdown-timeout`.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `failure-timeout`: a few missed heartbeats (one a second).
+pub const DEFAULT_FAILURE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default `retry-interval` (dkron's).
 pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -292,6 +298,16 @@ impl RawConfig {
             "shutdown-timeout" => to_text(&value)
                 .and_then(|t| parse_duration(&t))
                 .map(|v| self.shutdown_timeout = Some(v)),
+            "failure-timeout" => to_text(&value)
+                .and_then(|t| parse_duration(&t))
+                .and_then(|v| {
+                    if v < Duration::from_secs(2) {
+                        Err("must be at least 2s (heartbeats go every second)".to_owned())
+                    } else {
+                        Ok(v)
+                    }
+                })
+                .map(|v| self.failure_timeout = Some(v)),
             "join" => to_peer_addrs(&value).map(|v| self.join = Some(v)),
             "retry-join" => to_peer_addrs(&value).map(|v| self.retry_join = Some(v)),
             "retry-interval" => to_text(&value)
@@ -501,6 +517,8 @@ impl Config {
             region: pick(&layers, |l| &l.region).unwrap_or_else(|| "global".to_owned()),
             shutdown_timeout: pick(&layers, |l| &l.shutdown_timeout)
                 .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+            failure_timeout: pick(&layers, |l| &l.failure_timeout)
+                .unwrap_or(DEFAULT_FAILURE_TIMEOUT),
             warnings,
         })
     }
@@ -531,6 +549,7 @@ fn is_known_key(key: &str) -> bool {
         "datacenter",
         "region",
         "shutdown-timeout",
+        "failure-timeout",
         "join",
         "retry-join",
         "retry-interval",

@@ -317,6 +317,11 @@ fn values_parse_like_dkron() {
         Value::Text("fatal".to_owned()),
         "flag --log-level",
     );
+    raw.set(
+        "failure-timeout",
+        Value::Text("12s".to_owned()),
+        "flag --failure-timeout",
+    );
     let config = resolve(
         raw,
         env(&[("DKRON_TAGS", "c=3, d=4")]),
@@ -337,6 +342,7 @@ fn values_parse_like_dkron() {
         "the advertise port is dropped with a warning"
     );
     assert_eq!(config.shutdown_timeout, Duration::from_secs(120));
+    assert_eq!(config.failure_timeout, Duration::from_secs(12));
     assert_eq!(config.log_level, LogLevel::Error);
 }
 
@@ -352,6 +358,8 @@ fn bad_values_are_refused() {
         ("tags", "novalue"),
         ("tags", "role=x"),
         ("shutdown-timeout", "30"),
+        ("failure-timeout", "1s"),
+        ("failure-timeout", "soon"),
         ("log-format", "xml"),
         ("data-dir", ""),
         ("join", "10.0.0.1"),
