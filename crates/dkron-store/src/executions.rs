@@ -180,10 +180,12 @@ impl Store {
                 previous.is_none(),
             )?;
             if execution.success {
-                job.success_count += 1;
+                // Saturating: a client may have written u64::MAX (the counters are API fields),
+                // and the state machine must never panic on an entry it accepted.
+                job.success_count = job.success_count.saturating_add(1);
                 job.last_success = job.last_success.max(Some(finished_at));
             } else {
-                job.error_count += 1;
+                job.error_count = job.error_count.saturating_add(1);
                 job.last_error = job.last_error.max(Some(finished_at));
             }
             count_day(tx, finished_at, execution.success)?;
@@ -630,9 +632,9 @@ fn count_day(tx: &mut Tx<'_>, finished_at: Timestamp, success: bool) -> Result<(
         None => (0, 0),
     };
     if success {
-        successes += 1;
+        successes = successes.saturating_add(1);
     } else {
-        failures += 1;
+        failures = failures.saturating_add(1);
     }
     tx.put(Cf::Stats, key, codec::encode_day(successes, failures));
     Ok(())

@@ -332,3 +332,23 @@ fn lowered_history_limit_trims_at_once() {
     );
     assert_eq!(store.executions("a", None).unwrap().len(), 4);
 }
+
+/// Counters a client set to their maximum (they are API fields) saturate instead of
+/// overflowing: the report is recorded and nothing panics (issue 13's crash loop).
+#[test]
+fn counters_at_their_maximum_saturate() {
+    let (_dir, store) = temp_store();
+    let mut maxed = job("a");
+    maxed.success_count = u64::MAX;
+    maxed.error_count = u64::MAX;
+    put(&store, maxed);
+    let ok = finished(started("a", "n1", 1_650_914_821, 1), 3, true);
+    let done = store.record_execution_done(ok, &Apply::local()).unwrap();
+    assert!(done.counted);
+    assert_eq!(done.job.success_count, u64::MAX);
+    let failed = finished(started("a", "n1", 1_650_914_900, 2), 3, false);
+    let done = store
+        .record_execution_done(failed, &Apply::local())
+        .unwrap();
+    assert_eq!(done.job.error_count, u64::MAX);
+}
