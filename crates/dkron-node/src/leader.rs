@@ -109,6 +109,13 @@ pub(crate) async fn lead(
                         liveness.reset(&members);
                     }
                 }
+                // Leadership read from a vote restored at start, lost at once: normal, quiet.
+                Err(crate::Error::Raft(error))
+                    if matches!(*error, dkron_raft::Error::NotLeader { .. }) =>
+                {
+                    tracing::debug!(%error, "leadership lost while starting the scheduler");
+                    retry = true;
+                }
                 Err(error) => {
                     tracing::error!(%error, "leader: cannot start the scheduler, retrying in 1s");
                     retry = true;
