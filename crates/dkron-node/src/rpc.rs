@@ -26,6 +26,7 @@ use axum::{
 };
 use dkron_model::{Execution, Job, LaunchRecord, Member};
 use dkron_raft::{ClusterKey, Command, KEY_HEADER};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -42,6 +43,10 @@ pub(crate) const HEARTBEAT_PATH: &str = "/node/heartbeat";
 pub(crate) struct RunRequest {
     pub(crate) job: Job,
     pub(crate) launch: LaunchRecord,
+    /// The start the leader recorded for this execution (its id): the node reports no start
+    /// of its own.
+    #[serde(default)]
+    pub(crate) started_at: Option<Timestamp>,
 }
 
 /// Cancel execution `id` of `job` if it runs on the receiving node.
@@ -157,10 +162,11 @@ async fn run(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) 
         Ok(request) => request,
         Err(response) => return *response,
     };
-    if state.runner.start(
+    if state.runner.start_at(
         Arc::new(request.job),
         request.launch,
         CancellationToken::new(),
+        request.started_at,
     ) {
         StatusCode::ACCEPTED.into_response()
     } else {

@@ -104,12 +104,24 @@ impl Runner {
         launch: LaunchRecord,
         cancel: CancellationToken,
     ) -> bool {
+        self.start_at(job, launch, cancel, None)
+    }
+
+    /// [`Runner::start`] of a run whose start the dispatching leader already recorded, as
+    /// starting at `started_at` (so the execution keeps that id): no start is reported.
+    pub(crate) fn start_at(
+        self: &Arc<Self>,
+        job: Arc<Job>,
+        launch: LaunchRecord,
+        cancel: CancellationToken,
+        recorded_start: Option<Timestamp>,
+    ) -> bool {
         if self.tasks.is_closed() {
             return false;
         }
         let runner = Arc::clone(self);
         self.tasks.spawn(async move {
-            let execution = runner.run(&job, &launch, cancel).await;
+            let execution = runner.run(&job, &launch, cancel, recorded_start).await;
             runner.report.finished(execution).await;
         });
         true
@@ -120,8 +132,9 @@ impl Runner {
         job: &Job,
         launch: &LaunchRecord,
         cancel: CancellationToken,
+        recorded_start: Option<Timestamp>,
     ) -> Execution {
-        let started_at = Timestamp::now();
+        let started_at = recorded_start.unwrap_or_else(Timestamp::now);
         let mut execution = launch.execution(&self.node_name, started_at);
         let id = execution.id();
         if launch.trigger == Trigger::Scheduled {
@@ -131,7 +144,9 @@ impl Runner {
                 .max(0.0);
             ::metrics::histogram!(metrics::SCHEDULER_LATENESS).record(late);
         }
-        self.report.started(&execution).await;
+        if recorded_start.is_none() {
+            self.report.started(&execution).await;
+        }
         // A child: cancelling it (a cancel request, a shutdown whose grace ran out) stops this
         // execution alone; the run's own token (a `replace` fire) stops it too.
         let cancel = cancel.child_token();

@@ -158,17 +158,26 @@ impl HandOff {
         let handles = Arc::clone(&self.handles);
         let client = self.client.clone();
         self.runner.spawn(async move {
+            // The start is recorded here, through Raft, before the hand-over: the target then
+            // reports only the end, one call fewer per run on the dispatch path, and the
+            // history shows the run as running from the moment it is sent.
+            let started_at = Timestamp::now();
+            let started = launch.execution(&target.name, started_at);
+            if let Err(error) = handles.write(Command::ExecutionStarted(started)).await {
+                tracing::warn!(%error, node = %target.name, "cannot record a run's start");
+            }
             let request = RunRequest {
                 job: (*job).clone(),
                 launch,
+                started_at: Some(started_at),
             };
             let Err(error) = client.run(&target.rpc_addr, &request).await else {
                 return;
             };
             tracing::warn!(%error, node = %target.name, job = %job.name, "cannot hand a run to its target");
             let now = Timestamp::now();
-            let mut execution = request.launch.execution(&target.name, now);
-            execution.finished_at = Some(now);
+            let mut execution = request.launch.execution(&target.name, started_at);
+            execution.finished_at = Some(now.max(started_at));
             execution.output = format!("dkron-rs: cannot hand the run to node {}: {error}", target.name);
             if let Err(error) = handles.write(Command::ExecutionDone(execution)).await {
                 tracing::warn!(%error, "cannot record a run that could not be handed over");

@@ -2,9 +2,12 @@
 //! off from the servers (or restarted meanwhile) loses no report.
 //!
 //! The outbox is a directory (`<data_dir>/outbox/`) with one JSON file per execution: the
-//! [`Execution`] as dkron-model serializes it. [`Outbox::push`] writes a file durably (temporary
-//! file, fsync, rename, fsync of the directory), [`Outbox::ack`] removes it, and
-//! [`Outbox::pending`] reads them all back, oldest first, for sending again.
+//! [`Execution`] as dkron-model serializes it. [`Outbox::push`] writes a file (temporary file,
+//! rename): from then on it survives a crash of the process. [`Outbox::sync`] makes it survive
+//! a crash of the machine too (fsync of the file and the directory); the caller asks for it
+//! only when a report could not be delivered at once, so the usual path pays no fsync (two
+//! fsyncs per run were the bound of an agent's run rate on this VM). [`Outbox::ack`] removes
+//! it, and [`Outbox::pending`] reads them all back, oldest first, for sending again.
 //!
 //! A file is named after the execution's job and id, escaped to a safe file name, so pushing
 //! the same execution twice replaces its file and an ack needs only the execution. Files that
@@ -14,7 +17,7 @@
 //! Bounded: beyond its capacity ([`DEFAULT_CAPACITY`] unless set) a push is refused with
 //! [`OutboxError::Full`], so a node cut off for days says so instead of filling the disk.
 //!
-//! Blocking: every call does file I/O (a push waits for two fsyncs). Callers on the async
+//! Blocking: every call does file I/O (a sync waits for two fsyncs). Callers on the async
 //! runtime run it through `spawn_blocking`, or accept a few milliseconds per finished
 //! execution. One `Outbox` per directory: the count is kept in memory.
 
@@ -140,8 +143,9 @@ impl Outbox {
         *self.count()
     }
 
-    /// Keeps `execution` until [`Outbox::ack`]; on return it is on disk for good. Pushing an
-    /// execution already held replaces it (and does not count twice).
+    /// Keeps `execution` until [`Outbox::ack`]; on return it survives a crash of this process
+    /// ([`Outbox::sync`] for a crash of the machine). Pushing an execution already held
+    /// replaces it (and does not count twice).
     ///
     /// # Errors
     /// [`OutboxError::Full`] at capacity (for a new execution), [`OutboxError::Io`] when the
@@ -154,23 +158,45 @@ impl Outbox {
         let name = file_name(execution);
         let path = self.dir.join(&name);
         let temporary = self.dir.join(format!("{name}{TEMPORARY_SUFFIX}"));
-        let mut count = self.count();
+        // The slot is taken under the lock, the file written without it: pushes from many
+        // executions then share the disk instead of waiting for each other's fsyncs.
         let replacing = path.exists();
-        if !replacing && *count >= self.capacity {
-            return Err(OutboxError::Full {
-                dir: self.dir.clone(),
-                capacity: self.capacity,
-            });
+        {
+            let mut count = self.count();
+            if !replacing {
+                if *count >= self.capacity {
+                    return Err(OutboxError::Full {
+                        dir: self.dir.clone(),
+                        capacity: self.capacity,
+                    });
+                }
+                *count += 1;
+            }
         }
-        if let Err(error) = write_durably(&temporary, &path, &self.dir, &body) {
+        if let Err(error) = write_file(&temporary, &path, &body) {
             // Why: a failed write must not leave a temporary file behind until the next open.
             let _ = std::fs::remove_file(&temporary);
+            if !replacing {
+                *self.count() -= 1;
+            }
             return Err(error);
         }
-        if !replacing {
-            *count += 1;
-        }
         Ok(())
+    }
+
+    /// Makes the file of `execution` (pushed before) survive a crash of the machine.
+    ///
+    /// # Errors
+    /// [`OutboxError::Io`] when the file or the directory cannot be synced.
+    pub(crate) fn sync(&self, execution: &Execution) -> Result<(), OutboxError> {
+        let path = self.dir.join(file_name(execution));
+        File::open(&path)
+            .and_then(|file| file.sync_all())
+            .map_err(io_error("sync", &path))?;
+        // Why: the rename that created it is only durable once the directory is.
+        File::open(&self.dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io_error("sync", &self.dir))
     }
 
     /// Drops `execution`: a server has it. Acknowledging an execution not held is not an error.
@@ -260,21 +286,13 @@ fn io_error<'a>(
 
 /// Writes `body` to `temporary`, syncs it, renames it to `path` and syncs the directory, so
 /// after a crash either the old file or the whole new one is there.
-fn write_durably(
-    temporary: &Path,
-    path: &Path,
-    dir: &Path,
-    body: &[u8],
-) -> Result<(), OutboxError> {
+/// Writes `body` to `path` through `temporary` and a rename, so a reader never sees half a
+/// file. No fsync: see [`Outbox::sync`].
+fn write_file(temporary: &Path, path: &Path, body: &[u8]) -> Result<(), OutboxError> {
     let mut file = File::create(temporary).map_err(io_error("create", temporary))?;
     file.write_all(body).map_err(io_error("write", temporary))?;
-    file.sync_all().map_err(io_error("sync", temporary))?;
     drop(file);
-    std::fs::rename(temporary, path).map_err(io_error("rename into", path))?;
-    // Why: the rename itself is only durable once the directory is.
-    File::open(dir)
-        .and_then(|dir| dir.sync_all())
-        .map_err(io_error("sync", dir))
+    std::fs::rename(temporary, path).map_err(io_error("rename into", path))
 }
 
 /// Reads one execution file.

@@ -1,7 +1,10 @@
 //! [`RemoteReport`]: how an agent reports what its runner ran: to any server over RPC. A
 //! finished execution is first written to the [`Outbox`] on disk and leaves it only when a
 //! server acknowledged a committed write, so a result survives an agent restart and is
-//! re-delivered until it is recorded (the store counts a re-delivered one once, by id).
+//! re-delivered until it is recorded (the store counts a re-delivered one once, by id). A
+//! result no server took at once is also synced, so it survives a crash of the machine; one
+//! taken at once never pays an fsync (a machine crash in those milliseconds leaves the
+//! execution recorded as running, and the leader closes it as lost).
 
 use std::{
     sync::{
@@ -72,16 +75,25 @@ impl RemoteReport {
             finished: true,
         };
         let deadline = tokio::time::Instant::now() + within;
+        let mut synced = false;
         loop {
             if self.deliver(&request).await {
-                let outbox = Arc::clone(&self.outbox);
-                let done = execution.clone();
-                match tokio::task::spawn_blocking(move || outbox.ack(&done)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::warn!(%error, "cannot clear a delivered report"),
-                    Err(error) => tracing::warn!(%error, "cannot clear a delivered report"),
+                // Inline: an unlink, no fsync (a lost ack only means one more delivery).
+                if let Err(error) = self.outbox.ack(execution) {
+                    tracing::warn!(%error, "cannot clear a delivered report");
                 }
                 return true;
+            }
+            if !synced {
+                // It has to wait: make it survive a crash of the machine too.
+                let outbox = Arc::clone(&self.outbox);
+                let waiting = execution.clone();
+                match tokio::task::spawn_blocking(move || outbox.sync(&waiting)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::warn!(%error, "cannot sync a waiting report"),
+                    Err(error) => tracing::warn!(%error, "cannot sync a waiting report"),
+                }
+                synced = true;
             }
             if tokio::time::Instant::now() >= deadline {
                 return false;
@@ -128,13 +140,11 @@ impl Report for RemoteReport {
 
     fn finished(&self, execution: Execution) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let outbox = Arc::clone(&self.outbox);
-            let kept = execution.clone();
-            // Invariant: on disk before any delivery, so a crash after the run loses nothing.
-            match tokio::task::spawn_blocking(move || outbox.push(&kept)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::error!(%error, "cannot keep a finished execution"),
-                Err(error) => tracing::error!(%error, "cannot keep a finished execution"),
+            // Invariant: in the outbox before any delivery, so a crash of this process after
+            // the run loses nothing. Inline: a small file written to the page cache, no fsync
+            // (a blocking-pool hand-off per run cost more than the write).
+            if let Err(error) = self.outbox.push(&execution) {
+                tracing::error!(%error, "cannot keep a finished execution");
             }
             if !self.deliver_finished(&execution, DELIVER_FOR).await {
                 tracing::warn!(id = %execution.id(), "no server took a finished execution yet; it stays in the outbox");
