@@ -29,9 +29,10 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-join=(--join 127.0.0.1:6871 --join 127.0.0.1:6872 --join 127.0.0.1:6873)
+# --retry-join: the servers start in any order and keep trying until all three answer.
+join=(--retry-join 127.0.0.1:6871 --retry-join 127.0.0.1:6872 --retry-join 127.0.0.1:6873)
 for i in 1 2 3; do
-  "$bin" agent --server --node-name "s$i" --bootstrap-expect 3 "${join[@]}" --retry-join \
+  "$bin" agent --server --node-name "s$i" --bootstrap-expect 3 "${join[@]}" \
     --retry-interval 2s --data-dir "cluster.data/s$i" \
     --http-addr "127.0.0.1:808$i" --rpc-port "687$i" \
     >"cluster.data/s$i.log" 2>&1 &
@@ -41,6 +42,13 @@ done
 
 for _ in $(seq 1 120); do
   if curl -sf 127.0.0.1:8081/v1/leader >/dev/null 2>&1; then break; fi
+  for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "a server exited; its log:" >&2
+      tail -n 5 cluster.data/s*.log >&2
+      exit 1
+    fi
+  done
   sleep 0.5
 done
 echo "members:"
