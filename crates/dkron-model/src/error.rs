@@ -88,6 +88,15 @@ pub enum Error {
         /// The cap.
         max: Duration,
     },
+    /// The job's executor or processor configuration is refused by that executor or processor
+    /// (checked where the executors live, when the job is written).
+    #[error("{component}: {reason}")]
+    ExecutorConfig {
+        /// The executor or processor, e.g. `shell`.
+        component: String,
+        /// Why, as it says.
+        reason: String,
+    },
     /// `history_limit` is `Some(0)`: a job must keep at least its latest execution.
     #[error("history limit must be at least 1")]
     InvalidHistoryLimit,
@@ -118,6 +127,8 @@ impl Error {
             Error::InvalidMisfirePolicy { .. } => "misfire_policy",
             Error::InvalidRetryBackoff { .. } => "retry_backoff",
             Error::InvalidHistoryLimit => "history_limit",
+            Error::ExecutorConfig { component, .. } if component == "processors" => "processors",
+            Error::ExecutorConfig { .. } => "executor_config",
             Error::UnknownValue { .. } => return None,
         })
     }

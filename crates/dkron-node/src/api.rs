@@ -289,6 +289,7 @@ impl Cluster for NodeCluster {
             }
             // Checked here too (the store refuses the same) so the answer is a 400, not a 500.
             let store = &self.handles.store;
+            self.runner.validate(&job)?;
             dkron_model::validate_parent_chain(&job, &|name| {
                 store.job(name).ok().flatten().and_then(|j| j.parent_job)
             })?;

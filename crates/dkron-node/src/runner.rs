@@ -195,6 +195,27 @@ impl Runner {
         execution
     }
 
+    /// Checks `job`'s executor and processor configuration with the executors and processors
+    /// themselves, so a bad one is refused when the job is written rather than failing every
+    /// run. An executor this node does not know is let through (it fails at run time, as in
+    /// dkron, where executors are plugins), and so is an empty configuration (dkron accepts a
+    /// job without one; its runs fail saying what is missing).
+    pub(crate) fn validate(&self, job: &Job) -> Result<(), dkron_model::Error> {
+        let refused =
+            |component: &str, error: dkron_executor::Error| dkron_model::Error::ExecutorConfig {
+                component: component.to_owned(),
+                reason: error.to_string(),
+            };
+        if !job.executor_config.is_empty() && self.executors.get(&job.executor).is_ok() {
+            self.executors
+                .validate(&job.executor, &job.executor_config)
+                .map_err(|error| refused(&job.executor, error))?;
+        }
+        self.processors
+            .validate(&job.processors)
+            .map_err(|error| refused("processors", error))
+    }
+
     /// Runs `task` as one of the runner's own (a hand-over to another node, say), so a
     /// shutdown waits for it too.
     pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {

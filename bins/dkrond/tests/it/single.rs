@@ -530,3 +530,27 @@ fn a_retried_fire_is_not_run_again_after_a_crash() {
         "an instant launched twice"
     );
 }
+
+/// A job whose executor or processor configuration its executor refuses is a 400 when it is
+/// written (issue 13), not a failure at every run; nothing is stored. A good one still passes,
+/// and an executor this node does not know is still accepted (dkron's plugins).
+#[test]
+fn executor_config_is_checked_when_the_job_is_written() {
+    let node = Dkrond::start();
+    let bad_timeout = serde_json::json!({ "name": "bad", "schedule": "@every 1m",
+        "executor": "shell", "executor_config": { "command": "true", "timeout": "-5s" } });
+    let reply = node.post("/v1/jobs", &bad_timeout.to_string());
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert!(reply.text().contains("shell"), "{}", reply.text());
+    let bad_processor = serde_json::json!({ "name": "bad", "schedule": "@every 1m",
+        "executor": "shell", "executor_config": { "command": "true" },
+        "processors": { "no-such-processor": {} } });
+    let reply = node.post("/v1/jobs", &bad_processor.to_string());
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(node.get("/v1/jobs/bad").status, 404, "nothing stored");
+    let plugin = serde_json::json!({ "name": "plugin", "schedule": "@every 1m",
+        "executor": "kafka", "executor_config": { "topic": "t" } });
+    assert_eq!(node.post("/v1/jobs", &plugin.to_string()).status, 201);
+    let good = shell_job("good", "@every 1m", "true");
+    assert_eq!(node.post("/v1/jobs", &good).status, 201);
+}
