@@ -232,7 +232,10 @@ impl Cluster for NodeCluster {
         Box::pin(async move {
             let leader = self.handles.raft.is_leader();
             let mut issues = Vec::new();
-            if self.handles.raft.leader().is_none() {
+            if let Some(reason) = self.handles.raft.stopped() {
+                // Nothing is applied any more: every write would fail and reads go stale.
+                issues.push(format!("raft has stopped: {reason}"));
+            } else if self.handles.raft.leader().is_none() {
                 issues.push("no raft leader is known".to_owned());
             }
             Health {

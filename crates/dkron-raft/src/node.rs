@@ -631,6 +631,19 @@ impl RaftNode {
         self.inner.leadership.clone()
     }
 
+    /// Why Raft stopped (a storage failure, a panic in the state machine, a shutdown), or
+    /// `None` while it runs: a node that cannot apply any more must say so (`/health`).
+    pub fn stopped(&self) -> Option<String> {
+        self.inner
+            .raft
+            .metrics()
+            .borrow()
+            .running_state
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+    }
+
     /// Openraft's metrics (log and apply progress, replication state).
     pub fn metrics(&self) -> RaftMetrics<NodeId, NodeInfo> {
         self.inner.raft.metrics().borrow().clone()

@@ -492,6 +492,7 @@ async fn quick_start_and_shutdown_leaves_no_flusher_running() {
             .await
             .expect("raft starts");
         assert!(node.log_stats().flusher_running);
+        assert_eq!(node.stopped(), None, "round {round}: running");
         if round % 2 == 1 {
             // Every other round also commits a write, so appends are queued to the flusher.
             node.bootstrap_single().await.expect("bootstrap");
@@ -506,6 +507,7 @@ async fn quick_start_and_shutdown_leaves_no_flusher_running() {
             !node.log_stats().flusher_running,
             "round {round}: the flusher thread still runs after shutdown"
         );
+        assert!(node.stopped().is_some(), "round {round}: stopped says why");
     }
 }
 
