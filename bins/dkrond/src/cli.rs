@@ -133,6 +133,10 @@ pub struct AgentArgs {
     /// As --join, retried every --retry-interval until it works (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub retry_join: Vec<String>,
+    /// A web origin (`https://host[:port]`) allowed to write to the API besides its own
+    /// (repeatable); writes from other origins are refused.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
     /// Pause between join attempts, e.g. 30s [default: 30s].
     #[arg(long, value_name = "DURATION")]
     pub retry_interval: Option<String>,
@@ -181,6 +185,7 @@ impl AgentArgs {
             ("tags", "tag", &self.tags),
             ("join", "join", &self.join),
             ("retry-join", "retry-join", &self.retry_join),
+            ("cors-origins", "cors-origins", &self.cors_origins),
         ];
         for (key, flag, values) in lists {
             if !values.is_empty() {

@@ -88,6 +88,8 @@ pub struct RawConfig {
     pub join: Option<Vec<String>>,
     /// `retry-join`: as `join`, retried.
     pub retry_join: Option<Vec<String>>,
+    /// `cors-origins` (dkron-rs): web origins allowed to write besides the API's own.
+    pub cors_origins: Option<Vec<String>>,
     /// `retry-interval`.
     pub retry_interval: Option<Duration>,
     /// `retry-max` (0 = forever).
@@ -190,6 +192,8 @@ pub struct Config {
     pub region: String,
     /// How long a graceful stop waits for running executions before cancelling them.
     pub shutdown_timeout: Duration,
+    /// Web origins allowed to write to the API besides its own.
+    pub cors_origins: Vec<String>,
     /// A node that sends no heartbeat for this long is failed.
     pub failure_timeout: Duration,
     /// Settings accepted without effect, to log at start.
@@ -310,6 +314,7 @@ impl RawConfig {
                 .map(|v| self.failure_timeout = Some(v)),
             "join" => to_peer_addrs(&value).map(|v| self.join = Some(v)),
             "retry-join" => to_peer_addrs(&value).map(|v| self.retry_join = Some(v)),
+            "cors-origins" => to_origins(&value).map(|v| self.cors_origins = Some(v)),
             "retry-interval" => to_text(&value)
                 .and_then(|t| parse_duration(&t))
                 .and_then(|d| {
@@ -361,7 +366,10 @@ impl RawConfig {
                 ));
                 continue;
             }
-            let value = if key == "tags" || key == "join" || key == "retry-join" {
+            let value = if matches!(
+                key.as_str(),
+                "tags" | "join" | "retry-join" | "cors-origins"
+            ) {
                 Value::List(
                     text.split(',')
                         .map(str::trim)
@@ -519,6 +527,7 @@ impl Config {
                 .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
             failure_timeout: pick(&layers, |l| &l.failure_timeout)
                 .unwrap_or(DEFAULT_FAILURE_TIMEOUT),
+            cors_origins: pick(&layers, |l| &l.cors_origins).unwrap_or_default(),
             warnings,
         })
     }
@@ -550,6 +559,7 @@ fn is_known_key(key: &str) -> bool {
         "region",
         "shutdown-timeout",
         "failure-timeout",
+        "cors-origins",
         "join",
         "retry-join",
         "retry-interval",
@@ -707,6 +717,33 @@ fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// Peer RPC addresses, `host:port` each (a list, or one text with commas).
+/// Web origins: `http://host[:port]` or `https://host[:port]`, nothing after.
+fn to_origins(value: &Value) -> Result<Vec<String>, String> {
+    let items: Vec<String> = match value {
+        Value::List(items) => items.clone(),
+        Value::Text(text) => text.split(',').map(str::to_owned).collect(),
+        Value::Int(_) | Value::Bool(_) | Value::Map(_) => {
+            return Err("expected web origins such as https://ui.example.com".to_owned());
+        }
+    };
+    items
+        .iter()
+        .map(|item| item.trim())
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let authority = item
+                .strip_prefix("https://")
+                .or_else(|| item.strip_prefix("http://"));
+            match authority {
+                Some(rest) if !rest.is_empty() && !rest.contains('/') => Ok(item.to_owned()),
+                _ => Err(format!(
+                    "{item:?} is not a web origin (scheme://host[:port], e.g. https://ui.example.com)"
+                )),
+            }
+        })
+        .collect()
+}
+
 fn to_peer_addrs(value: &Value) -> Result<Vec<String>, String> {
     let items: Vec<String> = match value {
         Value::List(items) => items.clone(),

@@ -181,7 +181,10 @@ pub fn node_config(config: &Config) -> NodeConfig {
     node.server = config.server;
     node.version = env!("CARGO_PKG_VERSION").to_owned();
     // The web UI's files are not embedded yet: without them `/` must not redirect to `ui/`.
-    node.api = node.api.with_ui(false);
+    node.api = node
+        .api
+        .with_ui(false)
+        .with_cors_origins(config.cors_origins.clone());
     node
 }
 

@@ -41,6 +41,7 @@
 mod cluster;
 mod error;
 mod openapi;
+mod origin;
 mod params;
 mod query;
 mod reply;
@@ -70,6 +71,10 @@ pub struct ApiOptions {
     pub ui: bool,
     /// Most fire times `GET /v1/jobs/{job}/next` returns (`?count` above is refused).
     pub max_next_count: usize,
+    /// Web origins (`scheme://host[:port]`) allowed to write besides the API's own: a write
+    /// from any other `Origin` is refused (403), so a page an operator opens cannot create
+    /// jobs.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ApiOptions {
@@ -79,6 +84,7 @@ impl Default for ApiOptions {
             max_restore_bytes: 64 << 20,
             ui: false,
             max_next_count: 1000,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -99,6 +105,13 @@ impl ApiOptions {
     /// Sets [`ApiOptions::ui`].
     pub fn with_ui(mut self, ui: bool) -> ApiOptions {
         self.ui = ui;
+        self
+    }
+
+    /// Allows writes from the web `origins` (besides the API's own).
+    #[must_use]
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> ApiOptions {
+        self.cors_origins = origins;
         self
     }
 }

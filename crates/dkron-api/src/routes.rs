@@ -71,6 +71,7 @@ pub(crate) fn router(cluster: Arc<dyn Cluster>, options: ApiOptions) -> Router {
     let whom = whom_value(cluster.node_name());
     let body_limit = options.max_body_bytes;
     let restore_limit = options.max_restore_bytes;
+    let options_origins = options.cors_origins.clone();
     let api = Api {
         cluster,
         options: Arc::new(options),
@@ -135,8 +136,14 @@ pub(crate) fn router(cluster: Arc<dyn Cluster>, options: ApiOptions) -> Router {
         .allow_methods(Any)
         .allow_headers(Any)
         .expose_headers(Any);
+    let allowed: crate::origin::AllowedOrigins = options_origins.into();
     router
         .with_state(api)
+        // Before anything runs: a refused cross-origin write must change nothing.
+        .layer(axum::middleware::from_fn_with_state(
+            allowed,
+            crate::origin::guard_writes,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())

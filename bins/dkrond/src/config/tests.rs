@@ -359,6 +359,8 @@ fn bad_values_are_refused() {
         ("tags", "role=x"),
         ("shutdown-timeout", "30"),
         ("failure-timeout", "1s"),
+        ("cors-origins", "ui.example.com"),
+        ("cors-origins", "https://ui.example.com/path"),
         ("failure-timeout", "soon"),
         ("log-format", "xml"),
         ("data-dir", ""),
@@ -416,5 +418,22 @@ fn broken_files_are_problems() {
             .problems
             .is_empty(),
         "an empty file is fine"
+    );
+}
+
+/// `cors-origins` takes web origins, as a list or comma-separated.
+#[test]
+fn cors_origins_are_web_origins() {
+    let flags = flags(&[
+        ("server", "true"),
+        (
+            "cors-origins",
+            "https://ui.example.com, http://10.0.0.5:8080",
+        ),
+    ]);
+    let config = resolve(flags, env(&[]), RawConfig::default()).expect("valid");
+    assert_eq!(
+        config.cors_origins,
+        ["https://ui.example.com", "http://10.0.0.5:8080"]
     );
 }

@@ -539,3 +539,64 @@ async fn head_and_pretty() {
     );
     assert_eq!(pretty.json(), get(&router, "/v1/jobs/a").await.json());
 }
+
+/// A cross-site `text/plain` POST (what a web page can send without a preflight) is refused
+/// and creates nothing; the API's own origin, a listed origin and requests without `Origin`
+/// (curl, the seed document's examples) still write.
+#[tokio::test]
+async fn cross_origin_writes_are_refused() {
+    let (router, cluster) = app_with(
+        ApiOptions::default().with_cors_origins(vec!["https://ui.example.com".to_owned()]),
+    );
+    let evil = send(
+        &router,
+        Method::POST,
+        "/v1/jobs",
+        Some(&shell_job("evil")),
+        &[
+            ("origin", "http://evil.example"),
+            ("host", "localhost:8080"),
+            ("content-type", "text/plain"),
+        ],
+    )
+    .await;
+    assert_eq!(evil.status, 403, "{}", evil.text());
+    assert!(!cluster.lock().jobs.contains_key("evil"), "nothing created");
+    let deleted = send(
+        &router,
+        Method::DELETE,
+        "/v1/jobs/evil",
+        None,
+        &[("origin", "null"), ("host", "localhost:8080")],
+    )
+    .await;
+    assert_eq!(deleted.status, 403);
+
+    for (name, origin) in [
+        ("own", Some("http://localhost:8080")),
+        ("listed", Some("https://ui.example.com")),
+        ("curl", None),
+    ] {
+        let mut headers = vec![("host", "localhost:8080")];
+        headers.extend(origin.map(|o| ("origin", o)));
+        let reply = send(
+            &router,
+            Method::POST,
+            "/v1/jobs",
+            Some(&shell_job(name)),
+            &headers,
+        )
+        .await;
+        assert_eq!(reply.status, 201, "{name}: {}", reply.text());
+    }
+    // Reads stay open to every origin (dkron's CORS).
+    let read = send(
+        &router,
+        Method::GET,
+        "/v1/jobs",
+        None,
+        &[("origin", "http://evil.example")],
+    )
+    .await;
+    assert_eq!(read.status, 200);
+}
