@@ -2,7 +2,10 @@
 //! and Raft) and [`HandOff`] (dispatch: picks targets by tags, hands each fire to this node's
 //! runner or to the target over RPC, and returns).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use dkron_model::{Job, LaunchRecord, Member, Trigger};
 use dkron_raft::{Command, Refusal, Response};
@@ -119,7 +122,14 @@ pub(crate) struct HandOff {
     runner: Arc<Runner>,
     client: NodeClient,
     rng: Mutex<StdRng>,
+    /// The alive members and when they were read: a storm of fires reads the store once per
+    /// [`MEMBERS_FRESH`], not twice per fire.
+    members: Mutex<Option<(Instant, Arc<[Member]>)>>,
 }
+
+/// How long a read of the alive members serves target picking. Far below the failure timeout
+/// (seconds), so a failed node stops being picked about as soon as it is recorded failed.
+const MEMBERS_FRESH: Duration = Duration::from_millis(200);
 
 impl HandOff {
     pub(crate) fn new(handles: Arc<Handles>, runner: Arc<Runner>, client: NodeClient) -> HandOff {
@@ -130,18 +140,29 @@ impl HandOff {
             runner,
             client,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            members: Mutex::new(None),
         }
     }
 
-    /// The alive members, as replicated.
-    fn alive(&self) -> Vec<Member> {
-        match self.handles.store.members() {
+    /// The alive members, as replicated (read at most every [`MEMBERS_FRESH`], or now when
+    /// `fresh`: a retry must not go back to a node just recorded failed).
+    fn alive(&self, fresh: bool) -> Arc<[Member]> {
+        let mut cached = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((read_at, members)) = cached.as_ref()
+            && !fresh
+            && read_at.elapsed() < MEMBERS_FRESH
+        {
+            return Arc::clone(members);
+        }
+        let members: Arc<[Member]> = match self.handles.store.members() {
             Ok(members) => members.into_iter().filter(Member::is_alive).collect(),
             Err(error) => {
                 tracing::error!(%error, "cannot read the members; running fires here only");
-                vec![self.handles.member.clone()]
+                return Arc::from([self.handles.member.clone()]);
             }
-        }
+        };
+        *cached = Some((Instant::now(), Arc::clone(&members)));
+        members
     }
 
     fn pick(&self, job: &Job, members: &[Member]) -> Vec<String> {
@@ -188,13 +209,13 @@ impl HandOff {
 
 impl Dispatch for HandOff {
     fn select_targets(&self, job: &Job) -> Vec<String> {
-        self.pick(job, &self.alive())
+        self.pick(job, &self.alive(false))
     }
 
     /// Failed nodes that are still alive are tried again; those that are gone are replaced by
     /// other alive members the job's tags select.
     fn retarget(&self, job: &Job, failed: &[String]) -> Vec<String> {
-        let alive = self.alive();
+        let alive = self.alive(true);
         let mut targets: Vec<String> = failed
             .iter()
             .filter(|name| alive.iter().any(|m| &m.name == *name))
@@ -203,8 +224,9 @@ impl Dispatch for HandOff {
         let missing = failed.len() - targets.len();
         if missing > 0 {
             let spare: Vec<Member> = alive
-                .into_iter()
+                .iter()
                 .filter(|m| !failed.contains(&m.name))
+                .cloned()
                 .collect();
             let mut replacements = self.pick(job, &spare);
             replacements.truncate(missing);
@@ -215,7 +237,7 @@ impl Dispatch for HandOff {
     }
 
     fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
-        let alive = self.alive();
+        let alive = self.alive(false);
         let mut handed = false;
         for target in &run.launch.targets {
             if *target == self.handles.name() {
