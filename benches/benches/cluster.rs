@@ -499,23 +499,9 @@ async fn create_job(
     let body = format!(
         r#"{{"name":"{name}","schedule":"{schedule}","executor":"shell","executor_config":{{"command":"true"}}{extra}}}"#
     );
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
+    post(client, url, body)
         .await
-        .map_err(|e| format!("POST {url} {name}: {e}"))?;
-    let status = response.status();
-    let reply = response.bytes().await.unwrap_or_default();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "POST {url} {name}: {status} {}",
-            String::from_utf8_lossy(&reply)
-        ))
-    }
+        .map_err(|e| format!("job {name}: {e}"))
 }
 
 /// One execution, as much of it as the failover figures use.

@@ -58,19 +58,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Builds the async runtime from `builder` (every driver enabled); on failure, says why and
+/// returns the exit code.
+fn start_runtime(
+    mut builder: tokio::runtime::Builder,
+) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.enable_all().build().map_err(|error| {
+        fail(
+            &anyhow::Error::new(error).context("cannot start the async runtime"),
+            1,
+        )
+    })
+}
+
 /// Runs an operator command (`leave`, `raft …`) and prints its answer.
 fn operator(command: impl Future<Output = anyhow::Result<String>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match start_runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(runtime) => runtime,
-        Err(error) => {
-            return fail(
-                &anyhow::Error::new(error).context("cannot start the async runtime"),
-                1,
-            );
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(command) {
         Ok(text) => print_text(&text),
@@ -99,17 +104,9 @@ fn agent(args: &AgentArgs) -> ExitCode {
     if let Err(error) = dkron_executor::become_subreaper() {
         tracing::warn!(%error, "cannot become a child subreaper; orphans of jobs are left to init");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match start_runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(runtime) => runtime,
-        Err(error) => {
-            return fail(
-                &anyhow::Error::new(error).context("cannot start the async runtime"),
-                1,
-            );
-        }
+        Err(code) => return code,
     };
     let reload_args = args.clone();
     let reload = move || {

@@ -146,118 +146,104 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body)
-        .map_err(|error| Box::new((StatusCode::BAD_REQUEST, error.to_string()).into_response()))
+/// An answer that ends a request early (not ready, no key, bad body, not a server).
+struct Refused(Box<Response>);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
 }
 
-async fn run(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Response {
+fn refused(status: StatusCode, message: impl Into<String>) -> Refused {
+    Refused(Box::new((status, message.into()).into_response()))
+}
+
+/// The node's state once it exists and the caller presented the cluster key.
+fn admit<'s>(slot: &'s RpcSlot, headers: &HeaderMap) -> Result<&'s RpcState, Refused> {
     let Some(state) = slot.get() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
+        return Err(refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this node is starting",
+        ));
     };
-    if let Some(refusal) = state.refuse(&headers) {
-        return refusal;
+    match state.refuse(headers) {
+        Some(refusal) => Err(Refused(Box::new(refusal))),
+        None => Ok(state),
     }
-    let request: RunRequest = match parse(&body) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
-    if state.runner.start_at(
+}
+
+/// A server's part of the state; agents answer 404 to server routes.
+fn server_side(state: &RpcState) -> Result<&ServerSide, Refused> {
+    state
+        .server
+        .as_ref()
+        .ok_or_else(|| refused(StatusCode::NOT_FOUND, "not a server"))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refused> {
+    serde_json::from_slice(body)
+        .map_err(|error| refused(StatusCode::BAD_REQUEST, error.to_string()))
+}
+
+/// What every route answers: its response, or an early refusal.
+type Answer = Result<Response, Refused>;
+
+async fn run(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let state = admit(&slot, &headers)?;
+    let request: RunRequest = parse(&body)?;
+    let started = state.runner.start_at(
         Arc::new(request.job),
         request.launch,
         CancellationToken::new(),
         request.started_at,
-    ) {
+    );
+    Ok(if started {
         StatusCode::ACCEPTED.into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "this node is stopping").into_response()
-    }
+    })
 }
 
-async fn cancel(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(state) = slot.get() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
-    };
-    if let Some(refusal) = state.refuse(&headers) {
-        return refusal;
-    }
-    let request: CancelRequest = match parse(&body) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
-    match state.runner.cancel(&request.job, &request.id) {
+async fn cancel(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let state = admit(&slot, &headers)?;
+    let request: CancelRequest = parse(&body)?;
+    Ok(match state.runner.cancel(&request.job, &request.id) {
         Some(execution) => json(StatusCode::OK, &execution),
         None => (StatusCode::NOT_FOUND, "not running here").into_response(),
-    }
+    })
 }
 
-async fn busy(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap) -> Response {
-    let Some(state) = slot.get() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
-    };
-    if let Some(refusal) = state.refuse(&headers) {
-        return refusal;
-    }
-    json(StatusCode::OK, &state.runner.running())
+async fn busy(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap) -> Answer {
+    let state = admit(&slot, &headers)?;
+    Ok(json(StatusCode::OK, &state.runner.running()))
 }
 
-async fn report(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(state) = slot.get() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
-    };
-    if let Some(refusal) = state.refuse(&headers) {
-        return refusal;
-    }
-    let Some(server) = &state.server else {
-        return (StatusCode::NOT_FOUND, "not a server").into_response();
-    };
-    let request: ReportRequest = match parse(&body) {
-        Ok(request) => request,
-        Err(response) => return *response,
-    };
+async fn report(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let state = admit(&slot, &headers)?;
+    let server = server_side(state)?;
+    let request: ReportRequest = parse(&body)?;
     let command = if request.finished {
         Command::ExecutionDone(request.execution)
     } else {
         Command::ExecutionStarted(request.execution)
     };
     // Invariant: 200 only once the report is committed; the sender keeps it until then.
-    match server.handles.write(command).await {
+    Ok(match server.handles.write(command).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
-    }
+    })
 }
 
-async fn heartbeat(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(state) = slot.get() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "this node is starting").into_response();
-    };
-    if let Some(refusal) = state.refuse(&headers) {
-        return refusal;
-    }
-    let Some(server) = &state.server else {
-        return (StatusCode::NOT_FOUND, "not a server").into_response();
-    };
-    let beat: Beat = match parse(&body) {
-        Ok(beat) => beat,
-        Err(response) => return *response,
-    };
+async fn heartbeat(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let state = admit(&slot, &headers)?;
+    let server = server_side(state)?;
+    let beat: Beat = parse(&body)?;
     let raft = &server.handles.raft;
     let leader = raft.leader().map(|(_, node)| node.rpc_addr);
-    if !raft.is_leader() {
-        return json(
-            StatusCode::OK,
-            &BeatReply {
-                accepted: false,
-                leader,
-            },
-        );
+    let accepted = raft.is_leader();
+    if accepted {
+        server.liveness.beat(&server.handles, beat).await;
     }
-    server.liveness.beat(&server.handles, beat).await;
-    json(
-        StatusCode::OK,
-        &BeatReply {
-            accepted: true,
-            leader,
-        },
-    )
+    Ok(json(StatusCode::OK, &BeatReply { accepted, leader }))
 }
