@@ -77,8 +77,10 @@ mod node;
 mod report;
 mod rpc;
 mod runner;
+mod serve;
 
 pub use agent::Agent;
 pub use config::{NodeConfig, PORTS_FILE};
 pub use error::Error;
 pub use node::{Node, Ports, Tags};
+pub use serve::{RPC_REQUEST_TIMEOUT, ServeOptions, serve};
