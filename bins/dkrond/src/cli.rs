@@ -40,9 +40,16 @@ pub struct ControlArgs {
     /// Peer RPC address of the server to ask, `host:port`.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6868")]
     pub rpc_addr: String,
-    /// The cluster key, when the cluster has one (also read from DKRON_ENCRYPT).
+    /// The cluster key (also read from DKRON_ENCRYPT) [default: the key file in --data-dir].
     #[arg(long, value_name = "KEY")]
     pub encrypt: Option<String>,
+    /// Data dir of a server on this machine, whose stored cluster key (cluster.key) is used
+    /// when --encrypt is not given [default: dkron.data, when it holds a key].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// CA certificate (PEM) of the servers' RPC certificates, when peer RPC uses TLS.
+    #[arg(long, value_name = "FILE")]
+    pub rpc_tls_ca: Option<PathBuf>,
 }
 
 /// `dkrond raft`.
@@ -149,6 +156,34 @@ pub struct AgentArgs {
     /// IP (and optional port) peer RPC listens on, e.g. 0.0.0.0 [default: loopback].
     #[arg(long, value_name = "IP[:PORT]")]
     pub bind_addr: Option<String>,
+    /// Connections served at once on each listener (HTTP API, peer RPC); more wait in the
+    /// kernel's backlog [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<String>,
+    /// A connection that sends no complete request head within this is closed; also the
+    /// keep-alive idle timeout and the TLS handshake bound [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    pub http_header_timeout: Option<String>,
+    /// A request not answered within this gets a 503; peer RPC allows at least 5m
+    /// [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub http_request_timeout: Option<String>,
+    /// Certificate chain (PEM) of the HTTP API: serve HTTPS (with --api-tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub api_tls_cert: Option<String>,
+    /// Private key (PEM) of --api-tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub api_tls_key: Option<String>,
+    /// Certificate chain (PEM) of peer RPC: serve and call peers over TLS (with --rpc-tls-key
+    /// and --rpc-tls-ca; every node of the cluster must use TLS).
+    #[arg(long, value_name = "FILE")]
+    pub rpc_tls_cert: Option<String>,
+    /// Private key (PEM) of --rpc-tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub rpc_tls_key: Option<String>,
+    /// CA certificates (PEM) peers' RPC certificates are verified against.
+    #[arg(long, value_name = "FILE")]
+    pub rpc_tls_ca: Option<String>,
 }
 
 impl AgentArgs {
@@ -175,6 +210,14 @@ impl AgentArgs {
             ("failure-timeout", &self.failure_timeout),
             ("encrypt", &self.encrypt),
             ("bind-addr", &self.bind_addr),
+            ("max-connections", &self.max_connections),
+            ("http-header-timeout", &self.http_header_timeout),
+            ("http-request-timeout", &self.http_request_timeout),
+            ("api-tls-cert", &self.api_tls_cert),
+            ("api-tls-key", &self.api_tls_key),
+            ("rpc-tls-cert", &self.rpc_tls_cert),
+            ("rpc-tls-key", &self.rpc_tls_key),
+            ("rpc-tls-ca", &self.rpc_tls_ca),
         ];
         for (key, value) in texts {
             if let Some(text) = value {

@@ -100,6 +100,15 @@ pub struct RawConfig {
     pub bind_addr: Option<(IpAddr, Option<u16>)>,
     /// `advertise-rpc-port`.
     pub advertise_rpc_port: Option<u16>,
+    /// `max-connections` (dkron-rs): connections served at once, per listener.
+    pub max_connections: Option<usize>,
+    /// `http-header-timeout` (dkron-rs): request head (and keep-alive idle) bound.
+    pub http_header_timeout: Option<Duration>,
+    /// `http-request-timeout` (dkron-rs): handler bound.
+    pub http_request_timeout: Option<Duration>,
+    /// `api-tls-cert`, `api-tls-key`, `rpc-tls-cert`, `rpc-tls-key`, `rpc-tls-ca` (dkron-rs):
+    /// PEM files, by key.
+    pub tls_files: BTreeMap<&'static str, PathBuf>,
     /// Values that could not be used, one sentence each.
     pub problems: Vec<String>,
     /// Accepted but without effect, one sentence each.
@@ -196,6 +205,17 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// A node that sends no heartbeat for this long is failed.
     pub failure_timeout: Duration,
+    /// Connections served at once, per listener (API, RPC).
+    pub max_connections: usize,
+    /// A connection that sends no complete request head within this is closed (also the
+    /// keep-alive idle timeout).
+    pub http_header_timeout: Duration,
+    /// A request not answered within this gets a 503 (peer RPC: at least 5 minutes).
+    pub http_request_timeout: Duration,
+    /// TLS of the HTTP API.
+    pub api_tls: Option<dkron_node::TlsFiles>,
+    /// TLS of peer RPC (with the CA peers are verified against).
+    pub rpc_tls: Option<dkron_node::TlsFiles>,
     /// Settings accepted without effect, to log at start.
     pub warnings: Vec<String>,
 }
@@ -217,6 +237,20 @@ pub const DEFAULT_RPC_PORT: u16 = 6868;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `failure-timeout`: a few missed heartbeats (one a second).
 pub const DEFAULT_FAILURE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default `max-connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default `http-header-timeout`.
+pub const DEFAULT_HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `http-request-timeout`.
+pub const DEFAULT_HTTP_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The TLS file keys (dkron-rs), PEM each.
+const TLS_KEYS: [&str; 5] = [
+    "api-tls-cert",
+    "api-tls-key",
+    "rpc-tls-cert",
+    "rpc-tls-key",
+    "rpc-tls-ca",
+];
 /// Default `retry-interval` (dkron's).
 pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -335,6 +369,21 @@ impl RawConfig {
                 .map(|v| self.bind_addr = Some(v)),
             "advertise-rpc-port" => to_int(&value, 1, i64::from(u16::MAX))
                 .map(|v| self.advertise_rpc_port = u16::try_from(v).ok()),
+            "max-connections" => {
+                to_int(&value, 1, 1 << 20).map(|v| self.max_connections = usize::try_from(v).ok())
+            }
+            "http-header-timeout" => to_text(&value)
+                .and_then(|t| parse_positive_duration(&t))
+                .map(|v| self.http_header_timeout = Some(v)),
+            "http-request-timeout" => to_text(&value)
+                .and_then(|t| parse_positive_duration(&t))
+                .map(|v| self.http_request_timeout = Some(v)),
+            key if TLS_KEYS.contains(&key) => {
+                let name = TLS_KEYS.iter().find(|k| **k == key).copied().unwrap_or("");
+                to_text(&value)
+                    .and_then(non_empty)
+                    .map(|v| drop(self.tls_files.insert(name, PathBuf::from(v))))
+            }
             key if INERT_KEYS.contains(&key) => {
                 self.warnings.push(format!(
                     "{origin}: {key} is not supported by dkron-rs yet and has no effect"
@@ -498,6 +547,9 @@ impl Config {
         let http_addr = pick(&layers, |l| &l.http_addr)
             .or_else(|| parse_listen_addr(DEFAULT_HTTP_ADDR).ok())
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080)));
+        let tls_file = |key: &str| layers.iter().find_map(|l| l.tls_files.get(key).cloned());
+        let api_tls = tls_pair(&tls_file, "api", &mut problems);
+        let rpc_tls = tls_pair(&tls_file, "rpc", &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -528,6 +580,14 @@ impl Config {
             failure_timeout: pick(&layers, |l| &l.failure_timeout)
                 .unwrap_or(DEFAULT_FAILURE_TIMEOUT),
             cors_origins: pick(&layers, |l| &l.cors_origins).unwrap_or_default(),
+            max_connections: pick(&layers, |l| &l.max_connections)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            http_header_timeout: pick(&layers, |l| &l.http_header_timeout)
+                .unwrap_or(DEFAULT_HTTP_HEADER_TIMEOUT),
+            http_request_timeout: pick(&layers, |l| &l.http_request_timeout)
+                .unwrap_or(DEFAULT_HTTP_REQUEST_TIMEOUT),
+            api_tls,
+            rpc_tls,
             warnings,
         })
     }
@@ -567,8 +627,11 @@ fn is_known_key(key: &str) -> bool {
         "encrypt",
         "bind-addr",
         "advertise-rpc-port",
+        "max-connections",
+        "http-header-timeout",
+        "http-request-timeout",
     ];
-    KEYS.contains(&key) || INERT_KEYS.contains(&key)
+    KEYS.contains(&key) || TLS_KEYS.contains(&key) || INERT_KEYS.contains(&key)
 }
 
 /// A file value as a [`Value`]; `None` for shapes no setting takes (nested maps of maps, …).
@@ -891,6 +954,44 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         rest = next;
     }
     Ok(Duration::from_millis(total))
+}
+
+/// A duration of more than 0.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        Err("must be more than 0".to_owned())
+    } else {
+        Ok(duration)
+    }
+}
+
+/// The TLS files of `listener` (`api` or `rpc`): cert and key together (and the CA for RPC,
+/// which verifies peers), or none. Files are read at start, where a bad one is reported.
+fn tls_pair(
+    file: &dyn Fn(&str) -> Option<PathBuf>,
+    listener: &str,
+    problems: &mut Vec<String>,
+) -> Option<dkron_node::TlsFiles> {
+    let cert = file(&format!("{listener}-tls-cert"));
+    let key = file(&format!("{listener}-tls-key"));
+    let ca = file(&format!("{listener}-tls-ca"));
+    let needs_ca = listener == "rpc";
+    match (cert, key) {
+        (Some(cert), Some(key)) if ca.is_some() || !needs_ca => {
+            Some(dkron_node::TlsFiles { cert, key, ca })
+        }
+        (None, None) if ca.is_none() => None,
+        _ => {
+            let all = if needs_ca {
+                "rpc-tls-cert, rpc-tls-key and rpc-tls-ca"
+            } else {
+                "api-tls-cert and api-tls-key"
+            };
+            problems.push(format!("{all} go together: give all of them or none"));
+            None
+        }
+    }
 }
 
 /// The first line of a parser's message (YAML and TOML errors span several lines).

@@ -177,6 +177,13 @@ pub fn node_config(config: &Config) -> NodeConfig {
     node.retry_interval = config.retry_interval;
     node.retry_max = config.retry_max;
     node.cluster_key = config.cluster_key.clone();
+    node.serve = dkron_node::ServeOptions {
+        max_connections: config.max_connections,
+        header_timeout: config.http_header_timeout,
+        request_timeout: config.http_request_timeout,
+    };
+    node.api_tls = config.api_tls.clone();
+    node.rpc_tls = config.rpc_tls.clone();
     node.advertise_rpc_port = config.advertise_rpc_port;
     node.server = config.server;
     node.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -202,7 +209,7 @@ pub async fn run(
     if config.ui {
         tracing::info!("the web UI is not bundled in this build yet; serving the API only");
     }
-    if let Some(warning) = exposure_warning(&listeners.rpc, config.cluster_key.is_some()) {
+    if let Some(warning) = exposure_warning(&listeners.rpc, config.rpc_tls.is_some()) {
         tracing::warn!("{warning}");
     }
     let Some(http) = listeners.http else {
@@ -247,16 +254,16 @@ async fn reload_tags_on_hangup(
     }
 }
 
-/// The warning to log when peer RPC (bound by `rpc`) is reachable beyond loopback and no
-/// cluster key authenticates peers: anyone who can reach the port could vote, append entries
-/// or read snapshots.
-pub fn exposure_warning(rpc: &TcpListener, has_key: bool) -> Option<String> {
+/// The warning to log when peer RPC (bound by `rpc`) is reachable beyond loopback without
+/// TLS: the cluster key authenticates peers, but it and the Raft traffic (jobs, their
+/// commands and outputs) cross the network in clear text.
+pub fn exposure_warning(rpc: &TcpListener, has_tls: bool) -> Option<String> {
     let addr = rpc.local_addr().ok()?;
-    if has_key || addr.ip().is_loopback() {
+    if has_tls || addr.ip().is_loopback() {
         return None;
     }
     Some(format!(
-        "peer RPC listens on {addr}, beyond loopback, without a cluster key: anyone who reaches it can join the Raft group; set one with --encrypt (make a key with `dkrond keygen`, the same on every server)"
+        "peer RPC listens on {addr}, beyond loopback, without TLS: the cluster key and Raft traffic cross the network in clear text; on an untrusted network set --rpc-tls-cert, --rpc-tls-key and --rpc-tls-ca"
     ))
 }
 
@@ -305,17 +312,41 @@ pub fn peers_table(peers: &[Peer]) -> String {
 const CONTROL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The cluster key of an operator command: `--encrypt`, else `env_key` (`DKRON_ENCRYPT`),
-/// checked as the agent checks it.
+/// checked as the agent checks it; else the key a server stored in `--data-dir` (default
+/// `dkron.data`) on this machine.
 ///
 /// # Errors
-/// When the key is not base64 of 16, 24 or 32 bytes.
-pub fn control_key(args: &ControlArgs, env_key: Option<String>) -> anyhow::Result<Option<String>> {
-    let Some(key) = args.encrypt.clone().or(env_key) else {
-        return Ok(None);
-    };
-    config::check_cluster_key(key.trim())
-        .map(Some)
-        .map_err(|reason| anyhow::anyhow!("--encrypt: {reason}"))
+/// When the key is not base64 of 16, 24 or 32 bytes, or none is found: every server requires
+/// one.
+pub fn control_key(args: &ControlArgs, env_key: Option<String>) -> anyhow::Result<String> {
+    if let Some(key) = args.encrypt.clone().or(env_key) {
+        return config::check_cluster_key(key.trim())
+            .map_err(|reason| anyhow::anyhow!("--encrypt: {reason}"));
+    }
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    match dkron_node::read_cluster_key(&data_dir) {
+        Ok(Some(key)) => Ok(key),
+        Ok(None) => anyhow::bail!(
+            "no cluster key: give --encrypt (or DKRON_ENCRYPT), or --data-dir of a server on this machine (its {} holds the key; {} has none)",
+            dkron_node::CLUSTER_KEY_FILE,
+            data_dir.display()
+        ),
+        Err(error) => Err(anyhow::Error::new(error)),
+    }
+}
+
+/// What an operator command presents: the key ([`control_key`]) and the RPC CA.
+fn credentials(
+    args: &ControlArgs,
+    env_key: Option<String>,
+) -> anyhow::Result<dkron_node::control::Credentials> {
+    Ok(dkron_node::control::Credentials {
+        cluster_key: Some(control_key(args, env_key)?),
+        rpc_tls_ca: args.rpc_tls_ca.clone(),
+    })
 }
 
 /// Runs `dkrond raft …`; returns what to print.
@@ -328,18 +359,18 @@ pub async fn raft_command(
 ) -> anyhow::Result<String> {
     match command {
         RaftCommand::ListPeers(control) => {
-            let key = control_key(control, env_key)?;
+            let credentials = credentials(control, env_key)?;
             let peers =
-                dkron_node::control::list_peers(&control.rpc_addr, key.as_deref(), CONTROL_TIMEOUT)
+                dkron_node::control::list_peers(&control.rpc_addr, &credentials, CONTROL_TIMEOUT)
                     .await
                     .with_context(|| format!("cannot list the peers of {}", control.rpc_addr))?;
             Ok(peers_table(&peers))
         }
         RaftCommand::RemovePeer { peer_id, control } => {
-            let key = control_key(control, env_key)?;
+            let credentials = credentials(control, env_key)?;
             let removed = dkron_node::control::remove_peer(
                 &control.rpc_addr,
-                key.as_deref(),
+                &credentials,
                 peer_id,
                 CONTROL_TIMEOUT,
             )
@@ -361,8 +392,8 @@ pub async fn leave_command(
     control: &ControlArgs,
     env_key: Option<String>,
 ) -> anyhow::Result<String> {
-    let key = control_key(control, env_key)?;
-    dkron_node::control::leave(&control.rpc_addr, key.as_deref(), CONTROL_TIMEOUT)
+    let credentials = credentials(control, env_key)?;
+    dkron_node::control::leave(&control.rpc_addr, &credentials, CONTROL_TIMEOUT)
         .await
         .with_context(|| format!("{} could not leave the cluster", control.rpc_addr))?;
     Ok(format!("{} left the cluster\n", control.rpc_addr))
@@ -373,12 +404,7 @@ pub async fn leave_command(
 /// # Errors
 /// When the system's random source cannot be read.
 pub fn keygen() -> anyhow::Result<String> {
-    use base64::Engine as _;
-    let mut key = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut key))
-        .context("cannot read /dev/urandom")?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(key))
+    dkron_node::generate_cluster_key().context("cannot read /dev/urandom")
 }
 
 /// Installs the log subscriber on stderr: the configured level (`RUST_LOG` overrides it) and

@@ -111,7 +111,9 @@ fn operator_commands_parse() {
         leave,
         ControlArgs {
             rpc_addr: "127.0.0.1:6868".to_owned(),
-            encrypt: None
+            encrypt: None,
+            data_dir: None,
+            rpc_tls_ca: None,
         }
     );
     let Ok(Command::Raft(raft)) = parse(&[
@@ -129,7 +131,9 @@ fn operator_commands_parse() {
         raft.command,
         RaftCommand::ListPeers(ControlArgs {
             rpc_addr: "10.0.0.1:6868".to_owned(),
-            encrypt: Some("k".to_owned())
+            encrypt: Some("k".to_owned()),
+            data_dir: None,
+            rpc_tls_ca: None,
         })
     );
     let Ok(Command::Raft(raft)) = parse(&["dkrond", "raft", "remove-peer", "--peer-id", "node-b"])
@@ -146,26 +150,44 @@ fn operator_commands_parse() {
     );
 }
 
-/// An operator command's key is checked like the agent's, from the flag or the environment.
+/// An operator command's key is checked like the agent's, from the flag or the environment,
+/// else read from a server's data dir; without any it is an error naming the ways to give it.
 #[test]
 fn operator_keys_are_checked() {
     use crate::cli::ControlArgs;
     let key = crate::keygen().expect("a key");
+    let dir = tempfile::tempdir().expect("temp dir");
     let with = |encrypt: Option<&str>| ControlArgs {
         rpc_addr: "127.0.0.1:6868".to_owned(),
         encrypt: encrypt.map(str::to_owned),
+        data_dir: Some(dir.path().to_owned()),
+        rpc_tls_ca: None,
     };
-    assert_eq!(crate::control_key(&with(None), None).expect("no key"), None);
+    let error = crate::control_key(&with(None), None).expect_err("no key");
+    let message = error.to_string();
+    assert!(
+        message.contains("--encrypt") && message.contains("--data-dir"),
+        "{message}"
+    );
     assert_eq!(
         crate::control_key(&with(None), Some(key.clone())).expect("env key"),
-        Some(key.clone())
+        key
     );
     assert_eq!(
         crate::control_key(&with(Some(&key)), Some("ignored".to_owned())).expect("flag key"),
-        Some(key)
+        key
     );
     let error = crate::control_key(&with(Some("short")), None).expect_err("bad key");
     assert!(error.to_string().contains("dkrond keygen"), "{error}");
+    std::fs::write(
+        dir.path().join(dkron_node::CLUSTER_KEY_FILE),
+        format!("{key}\n"),
+    )
+    .expect("write");
+    assert_eq!(
+        crate::control_key(&with(None), None).expect("stored key"),
+        key
+    );
 }
 
 /// dkron's `raft list-peers` columns, padded; the leader's state is `leader`.
@@ -196,10 +218,10 @@ fn peers_table_has_dkrons_columns() {
     );
 }
 
-/// Peer RPC beyond loopback without a key is warned about, naming the fix; loopback or a key
-/// is not.
+/// Peer RPC beyond loopback without TLS is warned about, naming the fix; loopback or TLS is
+/// not.
 #[tokio::test]
-async fn exposed_rpc_without_a_key_is_warned_about() {
+async fn exposed_rpc_without_tls_is_warned_about() {
     let loopback = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -208,9 +230,6 @@ async fn exposed_rpc_without_a_key_is_warned_about() {
         .await
         .expect("bind");
     let warning = crate::exposure_warning(&everywhere, false).expect("a warning");
-    assert!(
-        warning.contains("--encrypt") && warning.contains("dkrond keygen"),
-        "{warning}"
-    );
+    assert!(warning.contains("--rpc-tls-cert"), "{warning}");
     assert_eq!(crate::exposure_warning(&everywhere, true), None);
 }

@@ -26,7 +26,9 @@ pub struct Agent {
     runner: Arc<Runner>,
     /// Stops the heartbeats (which then say goodbye) and the re-delivery loop.
     stop: CancellationToken,
-    rpc_task: JoinHandle<dkron_raft::Result<()>>,
+    /// Stops node RPC (graceful).
+    rpc_stop: CancellationToken,
+    rpc_task: JoinHandle<std::io::Result<()>>,
     heartbeat_task: JoinHandle<()>,
     redeliver_task: JoinHandle<()>,
     member: Arc<watch::Sender<Member>>,
@@ -39,8 +41,9 @@ impl Agent {
     ///
     /// # Errors
     /// [`Error::Io`] when the data dir, the outbox or the ports file cannot be written;
-    /// [`Error::NothingToJoin`] without servers to join.
-    pub async fn start(config: NodeConfig, rpc: TcpListener) -> Result<Agent, Error> {
+    /// [`Error::NothingToJoin`] without servers to join; [`Error::NoClusterKey`] without the
+    /// cluster key.
+    pub async fn start(mut config: NodeConfig, rpc: TcpListener) -> Result<Agent, Error> {
         let io = |context: String| move |source| Error::Io { context, source };
         if config.join.is_empty() {
             return Err(Error::NothingToJoin);
@@ -51,6 +54,17 @@ impl Agent {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .map_err(io(format!("cannot create data dir {}", data_dir.display())))?;
+        config.cluster_key = Some(crate::key::resolve(&config)?);
+        let rpc_acceptor = config
+            .rpc_tls
+            .as_ref()
+            .map(crate::tls::acceptor)
+            .transpose()?;
+        let rpc_client_tls = config
+            .rpc_tls
+            .as_ref()
+            .map(crate::tls::client_config)
+            .transpose()?;
         let ledger = runner::ledger_path(&data_dir);
         let orphans = runner::kill_orphans(&ledger);
         if orphans > 0 {
@@ -69,7 +83,7 @@ impl Agent {
                 "finished executions from before a restart will be re-delivered"
             );
         }
-        let client = NodeClient::new(config.cluster_key.as_deref());
+        let client = NodeClient::new(config.cluster_key.as_deref(), rpc_client_tls);
         let report = Arc::new(RemoteReport::new(
             client.clone(),
             config.join.clone(),
@@ -84,7 +98,14 @@ impl Agent {
             server: None,
             key: config.cluster_key.as_deref().map(ClusterKey::new),
         });
-        let rpc_task = tokio::spawn(dkron_raft::serve(rpc, rpc::router(slot)));
+        let rpc_stop = CancellationToken::new();
+        let rpc_task = tokio::spawn(crate::serve(
+            rpc,
+            rpc::router(slot),
+            config.serve.for_rpc(),
+            rpc_acceptor,
+            rpc_stop.clone().cancelled_owned(),
+        ));
 
         let advertised_rpc = SocketAddr::new(
             rpc_addr.ip(),
@@ -129,6 +150,7 @@ impl Agent {
             rpc_addr,
             runner,
             stop,
+            rpc_stop,
             rpc_task,
             heartbeat_task,
             redeliver_task,
@@ -178,8 +200,8 @@ impl Agent {
             tracing::warn!("the goodbye heartbeat did not finish within 5s");
         }
         let _ = tokio::time::timeout(bound, self.redeliver_task).await;
-        self.rpc_task.abort();
-        let _ = self.rpc_task.await;
+        self.rpc_stop.cancel();
+        crate::node::stop_rpc(self.rpc_task).await;
         let _ = std::fs::remove_file(self.config.data_dir.join(PORTS_FILE));
         tracing::info!("agent stopped");
         Ok(())

@@ -5,6 +5,8 @@ use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 use dkron_api::ApiOptions;
 use dkron_model::Limits;
 
+use crate::{ServeOptions, tls::TlsFiles};
+
 /// Name of the file, in the data dir, where a started node writes the addresses it listens on
 /// (JSON `{"http": "ip:port", "rpc": "ip:port"}`). Written once the node serves requests, so
 /// its appearance also means "ready".
@@ -31,8 +33,17 @@ pub struct NodeConfig {
     pub retry_interval: Duration,
     /// Join attempts before giving up (0: no limit).
     pub retry_max: u32,
-    /// The cluster key (`--encrypt`): peers must present it on every RPC.
+    /// The cluster key (`--encrypt`): peers must present it on every RPC. `None`: the one
+    /// stored in the data dir, or a new one for a single server (see [`crate::CLUSTER_KEY_FILE`]).
     pub cluster_key: Option<String>,
+    /// Connection limit and timeouts of the HTTP API; the RPC port uses
+    /// [`ServeOptions::for_rpc`] of them.
+    pub serve: ServeOptions,
+    /// TLS of the HTTP API; `None`: plain HTTP.
+    pub api_tls: Option<TlsFiles>,
+    /// TLS of peer RPC, served and used to call peers (verified against its CA); `None`: plain
+    /// HTTP. Every node of a cluster must agree.
+    pub rpc_tls: Option<TlsFiles>,
     /// User tags.
     pub tags: BTreeMap<String, String>,
     /// Datacenter (`dc` tag).
@@ -65,7 +76,8 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// A node named `name` keeping its data in `data_dir`, with bootstrap-expect 1, dkron's
     /// limits and region names, a 30 s shutdown timeout, nothing to join (retried every 30 s
-    /// without limit when asked to) and no cluster key.
+    /// without limit when asked to), no cluster key given, [`ServeOptions::API`] bounds and
+    /// no TLS.
     pub fn new(name: impl Into<String>, data_dir: impl Into<PathBuf>) -> NodeConfig {
         NodeConfig {
             name: name.into(),
@@ -77,6 +89,9 @@ impl NodeConfig {
             retry_interval: Duration::from_secs(30),
             retry_max: 0,
             cluster_key: None,
+            serve: ServeOptions::API,
+            api_tls: None,
+            rpc_tls: None,
             tags: BTreeMap::new(),
             datacenter: "dc1".to_owned(),
             region: "global".to_owned(),

@@ -10,8 +10,15 @@ use dkron_raft::ClusterKey;
 ///
 /// Transparent over dkron-raft's error, so a `{:#}` chain names each cause once.
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct ControlError(#[from] dkron_raft::Error);
+#[non_exhaustive]
+pub enum ControlError {
+    /// The call failed (see dkron-raft's error).
+    #[error(transparent)]
+    Rpc(#[from] dkron_raft::Error),
+    /// The CA of `--rpc-tls-ca` could not be loaded.
+    #[error("{0}")]
+    Tls(String),
+}
 
 /// A member of the cluster's Raft group, as a server knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,18 +47,55 @@ impl From<dkron_raft::Peer> for Peer {
     }
 }
 
-/// The members as the server at `rpc_addr` knows them, presenting `cluster_key` when given.
+/// What an operator call presents to the server: the cluster key and, when peer RPC uses TLS,
+/// the CA that verifies the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// The cluster key (every server requires it).
+    pub cluster_key: Option<String>,
+    /// CA certificates (PEM) of the servers' RPC certificates; `None`: plain HTTP.
+    pub rpc_tls_ca: Option<std::path::PathBuf>,
+}
+
+impl Credentials {
+    /// Credentials with `key` and no TLS.
+    pub fn key(key: Option<&str>) -> Credentials {
+        Credentials {
+            cluster_key: key.map(str::to_owned),
+            rpc_tls_ca: None,
+        }
+    }
+
+    fn network(&self) -> Result<dkron_raft::Network, ControlError> {
+        let tls = match &self.rpc_tls_ca {
+            Some(ca) => {
+                let files = crate::TlsFiles {
+                    cert: std::path::PathBuf::new(),
+                    key: std::path::PathBuf::new(),
+                    ca: Some(ca.clone()),
+                };
+                let config = crate::tls::client_config(&files)
+                    .map_err(|error| ControlError::Tls(error.to_string()))?;
+                Some(config)
+            }
+            None => None,
+        };
+        let key = self.cluster_key.as_deref().map(ClusterKey::new);
+        Ok(dkron_raft::Network::with_tls(0, key, tls))
+    }
+}
+
+/// The members as the server at `rpc_addr` knows them.
 ///
 /// # Errors
 /// [`ControlError`] when the server cannot be reached, refuses the key or does not answer within
-/// `timeout`.
+/// `timeout`, or the CA cannot be loaded.
 pub async fn list_peers(
     rpc_addr: &str,
-    cluster_key: Option<&str>,
+    credentials: &Credentials,
     timeout: Duration,
 ) -> Result<Vec<Peer>, ControlError> {
-    let key = cluster_key.map(ClusterKey::new);
-    let peers = dkron_raft::list_peers(rpc_addr, key.as_ref(), timeout).await?;
+    let peers = credentials.network()?.list_peers(rpc_addr, timeout).await?;
     Ok(peers.into_iter().map(Peer::from).collect())
 }
 
@@ -59,30 +103,34 @@ pub async fn list_peers(
 /// does it, followed if `rpc_addr` is not the leader. Returns the member removed.
 ///
 /// # Errors
-/// [`ControlError`]: no such member, no leader, a refused change, or the transport failures of
+/// [`ControlError`]: no such member, no leader, a refused change, or the failures of
 /// [`list_peers`].
 pub async fn remove_peer(
     rpc_addr: &str,
-    cluster_key: Option<&str>,
+    credentials: &Credentials,
     peer: &str,
     timeout: Duration,
 ) -> Result<Peer, ControlError> {
-    let key = cluster_key.map(ClusterKey::new);
-    let removed = dkron_raft::remove_peer(rpc_addr, key.as_ref(), peer, timeout).await?;
+    let removed = credentials
+        .network()?
+        .remove_member(rpc_addr, peer, timeout)
+        .await?;
     Ok(removed.into())
 }
 
 /// Asks the server at `rpc_addr` to leave the cluster: the leader removes it from the members.
 ///
 /// # Errors
-/// [`ControlError`]: no leader, a refused change, or the transport failures of [`list_peers`].
+/// [`ControlError`]: no leader, a refused change, or the failures of [`list_peers`].
 pub async fn leave(
     rpc_addr: &str,
-    cluster_key: Option<&str>,
+    credentials: &Credentials,
     timeout: Duration,
 ) -> Result<(), ControlError> {
-    let key = cluster_key.map(ClusterKey::new);
-    dkron_raft::leave(rpc_addr, key.as_ref(), timeout).await?;
+    credentials
+        .network()?
+        .ask_to_leave(rpc_addr, timeout)
+        .await?;
     Ok(())
 }
 

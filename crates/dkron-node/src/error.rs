@@ -42,6 +42,21 @@ pub enum Error {
     /// An agent was started without servers to join.
     #[error("an agent needs servers to join: give --join or --retry-join with their RPC addresses")]
     NothingToJoin,
+    /// A node that must share the cluster's key (a server joining or forming a cluster, an
+    /// agent) was given none.
+    #[error(
+        "no cluster key: servers joining or forming a cluster and agents need the cluster's key; give it with --encrypt (a single server stores the key it generated in its data dir, as {path}; make a new one with `dkrond keygen`)"
+    )]
+    NoClusterKey {
+        /// Where this node would have found a stored key.
+        path: PathBuf,
+    },
+    /// A TLS certificate, key or CA could not be loaded, or the key does not match.
+    #[error("{reason}")]
+    Tls {
+        /// Which file and why.
+        reason: String,
+    },
     /// The scheduler could not start.
     #[error("scheduler: {0}")]
     Scheduler(#[source] Box<dkron_scheduler::Error>),

@@ -56,7 +56,9 @@ pub struct Node {
     /// Stops the HTTP server (graceful) and the leadership task.
     stop: CancellationToken,
     http_task: JoinHandle<std::io::Result<()>>,
-    rpc_task: JoinHandle<dkron_raft::Result<()>>,
+    /// Stops the RPC server (graceful) once Raft is down.
+    rpc_stop: CancellationToken,
+    rpc_task: JoinHandle<std::io::Result<()>>,
     leader_task: JoinHandle<()>,
     /// Records this server as a member, then closes its executions a crash interrupted.
     register_task: JoinHandle<()>,
@@ -76,7 +78,7 @@ impl Node {
     /// [`Error::DataDirVersion`], [`Error::Store`], [`Error::Raft`],
     /// [`Error::NothingToBootstrap`], [`Error::Io`], [`Error::Metrics`].
     pub async fn start(
-        config: NodeConfig,
+        mut config: NodeConfig,
         http: TcpListener,
         rpc: TcpListener,
     ) -> Result<Node, Error> {
@@ -94,6 +96,23 @@ impl Node {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .map_err(io(format!("cannot create data dir {}", data_dir.display())))?;
+        config.cluster_key = Some(crate::key::resolve(&config)?);
+        // Certificates are checked before anything starts: a bad path is a start-up error.
+        let api_acceptor = config
+            .api_tls
+            .as_ref()
+            .map(crate::tls::acceptor)
+            .transpose()?;
+        let rpc_acceptor = config
+            .rpc_tls
+            .as_ref()
+            .map(crate::tls::acceptor)
+            .transpose()?;
+        let rpc_client_tls = config
+            .rpc_tls
+            .as_ref()
+            .map(crate::tls::client_config)
+            .transpose()?;
         let metrics = metrics::handle()?;
         // Before anything can run a job: process groups a crash of this node left running.
         let ledger = crate::runner::ledger_path(&data_dir);
@@ -127,12 +146,20 @@ impl Node {
         );
         raft_config.applied_feed = Some(feed);
         raft_config.cluster_key = config.cluster_key.as_deref().map(ClusterKey::new);
+        raft_config.tls = rpc_client_tls.clone();
         let raft = RaftNode::start(raft_config, store.clone(), &data_dir.join("snapshots")).await?;
         // Raft's routes serve at once (forming the cluster needs them); the node routes answer
         // once the rest of the server exists.
         let rpc_slot = Arc::new(RpcSlot::default());
         let rpc_router = raft.router().merge(rpc::router(Arc::clone(&rpc_slot)));
-        let rpc_task = tokio::spawn(dkron_raft::serve(rpc, rpc_router));
+        let rpc_stop = CancellationToken::new();
+        let rpc_task = tokio::spawn(crate::serve(
+            rpc,
+            rpc_router,
+            config.serve.for_rpc(),
+            rpc_acceptor,
+            rpc_stop.clone().cancelled_owned(),
+        ));
 
         let restarted = raft.is_initialized().await?;
         membership::form(&raft, &config).await?;
@@ -159,9 +186,10 @@ impl Node {
             metrics,
             member,
             leave: CancellationToken::new(),
-            peers: dkron_raft::Network::new(
+            peers: dkron_raft::Network::with_tls(
                 raft_id,
                 config.cluster_key.as_deref().map(ClusterKey::new),
+                rpc_client_tls.clone(),
             ),
             config,
         });
@@ -180,7 +208,7 @@ impl Node {
             })
         };
 
-        let client = NodeClient::new(handles.config.cluster_key.as_deref());
+        let client = NodeClient::new(handles.config.cluster_key.as_deref(), rpc_client_tls);
         let liveness = Arc::new(Liveness::new(handles.config.failure_timeout));
         rpc_slot.set(RpcState {
             runner: Arc::clone(&runner),
@@ -226,9 +254,13 @@ impl Node {
         ));
         let router = crate::api::router(cluster, handles.config.api.clone());
         let http_stop = stop.clone();
-        let http_task = tokio::spawn(dkron_api::serve(http, router, async move {
-            http_stop.cancelled().await
-        }));
+        let http_task = tokio::spawn(crate::serve(
+            http,
+            router,
+            handles.config.serve,
+            api_acceptor,
+            async move { http_stop.cancelled().await },
+        ));
 
         write_ports_file(&data_dir, ports)?;
         tracing::info!(http = %http_addr, rpc = %rpc_addr, node = %handles.name(), "node started");
@@ -238,6 +270,7 @@ impl Node {
             ports,
             stop,
             http_task,
+            rpc_stop,
             rpc_task,
             leader_task,
             register_task,
@@ -308,11 +341,23 @@ impl Node {
             Err(_) => tracing::warn!("http server did not stop within 5s"),
         }
         let result = self.handles.raft.shutdown().await;
-        self.rpc_task.abort();
-        let _ = self.rpc_task.await;
+        self.rpc_stop.cancel();
+        stop_rpc(self.rpc_task).await;
         let _ = std::fs::remove_file(self.handles.config.data_dir.join(PORTS_FILE));
         tracing::info!("node stopped");
         result.map_err(Error::from)
+    }
+}
+
+/// Waits (bounded) for a stopping RPC server's requests in flight, then gives up on them.
+pub(crate) async fn stop_rpc(mut task: JoinHandle<std::io::Result<()>>) {
+    if tokio::time::timeout(Duration::from_secs(5), &mut task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("peer rpc server did not stop within 5s");
+        task.abort();
+        let _ = task.await;
     }
 }
 

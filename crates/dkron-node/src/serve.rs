@@ -5,14 +5,7 @@
 //! Why our own loop rather than `axum::serve`: axum's has no connection limit and no timeouts,
 //! and neither bound can be added from outside it.
 
-use std::{
-    convert::Infallible,
-    future::Future,
-    io,
-    net::SocketAddr,
-    sync::Arc,
-    time::Duration,
-};
+use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -221,9 +214,10 @@ fn timed_out(after: Duration) -> Response<Body> {
         header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     // The connection may still be mid-upload: close it rather than read the rest.
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
     response
 }
 

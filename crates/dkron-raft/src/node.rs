@@ -44,6 +44,8 @@ pub struct RaftConfig {
     pub node: NodeInfo,
     /// Shared secret of the cluster; peer requests without it are refused.
     pub cluster_key: Option<ClusterKey>,
+    /// TLS to call peers with (`https`, verified by this config); `None`: plain HTTP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Leader heartbeat period.
     pub heartbeat_interval: Duration,
     /// Lower bound of the randomized election timeout.
@@ -83,6 +85,7 @@ impl RaftConfig {
                 api_addr: api_addr.to_owned(),
             },
             cluster_key: None,
+            tls: None,
             heartbeat_interval: Duration::from_millis(50),
             election_timeout_min: Duration::from_millis(150),
             election_timeout_max: Duration::from_millis(300),
@@ -250,7 +253,7 @@ impl RaftNode {
         let stats = log.stats();
         let state_machine =
             StateMachine::open(store.clone(), snapshot_dir)?.with_feed(config.applied_feed.clone());
-        let network = Network::new(config.id, config.cluster_key.clone());
+        let network = Network::with_tls(config.id, config.cluster_key.clone(), config.tls.clone());
         let raft = Raft::new(
             config.id,
             openraft_config,

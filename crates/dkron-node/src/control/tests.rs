@@ -37,12 +37,17 @@ async fn an_absent_server_is_an_error_naming_it() {
         .expect("bind");
     let addr = closed.local_addr().expect("addr").to_string();
     drop(closed);
-    let error = list_peers(&addr, None, Duration::from_secs(5))
+    let error = list_peers(&addr, &Credentials::default(), Duration::from_secs(5))
         .await
         .expect_err("nobody listens");
     assert!(error.to_string().contains(&addr), "{error}");
-    let error = remove_peer(&addr, Some("key"), "a", Duration::from_secs(5))
-        .await
-        .expect_err("nobody listens");
+    let error = remove_peer(
+        &addr,
+        &Credentials::key(Some("key")),
+        "a",
+        Duration::from_secs(5),
+    )
+    .await
+    .expect_err("nobody listens");
     assert!(error.to_string().contains(&addr), "{error}");
 }

@@ -1,6 +1,6 @@
 //! [`NodeClient`]: the calling side of the node routes (see `rpc`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use dkron_model::Execution;
 use dkron_raft::KEY_HEADER;
@@ -34,24 +34,40 @@ pub(crate) enum CallError {
 pub(crate) struct NodeClient {
     http: reqwest::Client,
     key: Option<String>,
+    /// `http` or `https` (peer RPC over TLS).
+    scheme: &'static str,
 }
 
 /// One call's bound: a node that does not answer within it counts as unreachable.
 const CALL: Duration = Duration::from_secs(5);
 
 impl NodeClient {
-    pub(crate) fn new(key: Option<&str>) -> NodeClient {
+    /// A client presenting `key`, over HTTPS verified by `tls` when given.
+    pub(crate) fn new(key: Option<&str>, tls: Option<Arc<rustls::ClientConfig>>) -> NodeClient {
         dkron_executor::ensure_crypto_provider();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             // Node RPC goes straight to the peer, never through an HTTP proxy.
             .no_proxy()
             .connect_timeout(Duration::from_secs(1))
-            .timeout(CALL)
-            .build()
-            .unwrap_or_default();
+            .timeout(CALL);
+        let scheme = match tls {
+            Some(tls) => {
+                builder = builder
+                    .tls_backend_preconfigured(Arc::unwrap_or_clone(tls))
+                    .https_only(true);
+                "https"
+            }
+            None => "http",
+        };
+        let http = builder.build().unwrap_or_else(|error| {
+            // Only a broken TLS backend gets here; calls then fail and say so.
+            tracing::error!(%error, "cannot build the node RPC client");
+            reqwest::Client::default()
+        });
         NodeClient {
             http,
             key: key.map(str::to_owned),
+            scheme,
         }
     }
 
@@ -61,7 +77,7 @@ impl NodeClient {
         path: &str,
         body: Option<&B>,
     ) -> Result<Option<T>, CallError> {
-        let url = format!("http://{rpc_addr}{path}");
+        let url = format!("{}://{rpc_addr}{path}", self.scheme);
         let mut request = match body {
             Some(body) => {
                 let bytes = serde_json::to_vec(body).map_err(|e| CallError::BadAnswer {

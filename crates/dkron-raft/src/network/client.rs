@@ -1,11 +1,12 @@
 //! The peer RPC client side: openraft's network factory over one pooled keep-alive HTTP/1.1
-//! client (hyper-util; plain HTTP, no TLS stack).
+//! client (hyper-util), over TLS (hyper-rustls) when the node's RPC uses it.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
+use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::{TokioExecutor, TokioTimer},
@@ -54,7 +55,9 @@ pub async fn list_peers(
     key: Option<&ClusterKey>,
     timeout: Duration,
 ) -> crate::Result<Vec<Peer>> {
-    Network::new(0, key.cloned()).peers(rpc_addr, timeout).await
+    Network::new(0, key.cloned())
+        .list_peers(rpc_addr, timeout)
+        .await
 }
 
 /// Removes a member from the cluster through the server at `rpc_addr` (`raft remove-peer`):
@@ -72,19 +75,9 @@ pub async fn remove_peer(
     peer: &str,
     timeout: Duration,
 ) -> crate::Result<Peer> {
-    let deadline = Instant::now() + timeout;
-    let network = Network::new(0, key.cloned());
-    let members = network.peers(rpc_addr, timeout).await?;
-    let Some(member) = resolve_peer(&members, peer) else {
-        return Err(Error::UnknownPeer {
-            peer: peer.to_owned(),
-            members: members.iter().map(|m| m.node.name.clone()).collect(),
-        });
-    };
-    network
-        .request_remove(rpc_addr, member.id, deadline)
-        .await?;
-    Ok(member.clone())
+    Network::new(0, key.cloned())
+        .remove_member(rpc_addr, peer, timeout)
+        .await
 }
 
 /// Asks the server at `rpc_addr` to leave the cluster (`dkrond leave`): it has the leader
@@ -99,10 +92,53 @@ pub async fn leave(
     key: Option<&ClusterKey>,
     timeout: Duration,
 ) -> crate::Result<()> {
-    let reply: Result<(), ForwardRefused> = Network::new(0, key.cloned())
-        .control_call(rpc_addr, Method::POST, LEAVE_PATH, Vec::new(), timeout)
-        .await?;
-    reply.map_err(Error::from)
+    Network::new(0, key.cloned())
+        .ask_to_leave(rpc_addr, timeout)
+        .await
+}
+
+/// The operator calls as methods, for a network with TLS ([`Network::with_tls`]).
+impl Network {
+    /// As [`list_peers`], through this network.
+    ///
+    /// # Errors
+    /// As [`list_peers`].
+    pub async fn list_peers(&self, rpc_addr: &str, timeout: Duration) -> crate::Result<Vec<Peer>> {
+        self.peers(rpc_addr, timeout).await
+    }
+
+    /// As [`remove_peer`], through this network.
+    ///
+    /// # Errors
+    /// As [`remove_peer`].
+    pub async fn remove_member(
+        &self,
+        rpc_addr: &str,
+        peer: &str,
+        timeout: Duration,
+    ) -> crate::Result<Peer> {
+        let deadline = Instant::now() + timeout;
+        let members = self.peers(rpc_addr, timeout).await?;
+        let Some(member) = resolve_peer(&members, peer) else {
+            return Err(Error::UnknownPeer {
+                peer: peer.to_owned(),
+                members: members.iter().map(|m| m.node.name.clone()).collect(),
+            });
+        };
+        self.request_remove(rpc_addr, member.id, deadline).await?;
+        Ok(member.clone())
+    }
+
+    /// As [`leave`], through this network.
+    ///
+    /// # Errors
+    /// As [`leave`].
+    pub async fn ask_to_leave(&self, rpc_addr: &str, timeout: Duration) -> crate::Result<()> {
+        let reply: Result<(), ForwardRefused> = self
+            .control_call(rpc_addr, Method::POST, LEAVE_PATH, Vec::new(), timeout)
+            .await?;
+        reply.map_err(Error::from)
+    }
 }
 
 /// The member named `peer`, or numbered `peer` when no member has that name.
@@ -136,26 +172,64 @@ enum CallError {
     Other(String),
 }
 
+/// The pooled client: plain HTTP, or HTTPS only (a TLS cluster never falls back to plain).
+#[derive(Debug, Clone)]
+enum Transport {
+    Http(Client<HttpConnector, Full<Bytes>>),
+    Https(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+}
+
 /// Openraft's network factory: one pooled HTTP client shared by every peer connection.
 #[derive(Debug, Clone)]
 pub struct Network {
     id: NodeId,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Transport,
     key: Option<ClusterKey>,
 }
 
 impl Network {
-    /// A factory for node `id`, presenting `key` to peers when given. Needs a tokio runtime
-    /// with time enabled (the pool's idle timer).
+    /// A factory for node `id`, presenting `key` to peers when given, over plain HTTP. Needs
+    /// a tokio runtime with time enabled (the pool's idle timer).
     pub fn new(id: NodeId, key: Option<ClusterKey>) -> Network {
+        Network::with_tls(id, key, None)
+    }
+
+    /// As [`Network::new`], over HTTPS with `tls` (which verifies the peers' certificates)
+    /// when given.
+    pub fn with_tls(
+        id: NodeId,
+        key: Option<ClusterKey>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Network {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let http = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .build(connector);
+            .pool_idle_timeout(POOL_IDLE);
+        let http = match tls {
+            None => Transport::Http(builder.build(connector)),
+            Some(tls) => {
+                // `enforce_http(false)`: the TLS connector hands https URLs to it.
+                connector.enforce_http(false);
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(Arc::unwrap_or_clone(tls))
+                    .https_only()
+                    .enable_http1()
+                    .wrap_connector(connector);
+                Transport::Https(builder.build(connector))
+            }
+        };
         Network { id, http, key }
+    }
+
+    /// `scheme://rpc_addr`, as this network reaches peers.
+    fn base(&self, rpc_addr: &str) -> String {
+        match self.http {
+            Transport::Http(_) => format!("http://{rpc_addr}"),
+            Transport::Https(_) => format!("https://{rpc_addr}"),
+        }
     }
 
     /// One request/response exchange with `timeout` over the whole of it.
@@ -174,7 +248,11 @@ impl Network {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| CallError::Other(e.to_string()))?;
         let exchange = async {
-            let response = self.http.request(request).await.map_err(|e| {
+            let response = match &self.http {
+                Transport::Http(client) => client.request(request).await,
+                Transport::Https(client) => client.request(request).await,
+            };
+            let response = response.map_err(|e| {
                 if e.is_connect() {
                     CallError::Connect(crate::command::error_chain(&e))
                 } else {
@@ -300,7 +378,7 @@ impl Network {
             target: rpc_addr.to_owned(),
             reason,
         };
-        let url = format!("http://{rpc_addr}{path}");
+        let url = format!("{}{path}", self.base(rpc_addr));
         let (status, body) = match self.exchange(method, &url, body, timeout).await {
             Ok(reply) => reply,
             Err(CallError::Timeout) => {
@@ -342,7 +420,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             network: self.clone(),
             target,
             node: node.clone(),
-            base: format!("http://{}", node.rpc_addr),
+            base: self.base(&node.rpc_addr),
         }
     }
 }
