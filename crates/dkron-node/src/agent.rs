@@ -55,16 +55,7 @@ impl Agent {
         std::fs::create_dir_all(&data_dir)
             .map_err(io(format!("cannot create data dir {}", data_dir.display())))?;
         config.cluster_key = Some(crate::key::resolve(&config)?);
-        let rpc_acceptor = config
-            .rpc_tls
-            .as_ref()
-            .map(crate::tls::acceptor)
-            .transpose()?;
-        let rpc_client_tls = config
-            .rpc_tls
-            .as_ref()
-            .map(crate::tls::client_config)
-            .transpose()?;
+        let (rpc_acceptor, rpc_client_tls) = crate::tls::rpc(config.rpc_tls.as_ref())?;
         let ledger = runner::ledger_path(&data_dir);
         let orphans = runner::kill_orphans(&ledger);
         if orphans > 0 {

@@ -76,7 +76,8 @@ impl Node {
     ///
     /// # Errors
     /// [`Error::DataDirVersion`], [`Error::Store`], [`Error::Raft`],
-    /// [`Error::NothingToBootstrap`], [`Error::Io`], [`Error::Metrics`].
+    /// [`Error::NothingToBootstrap`], [`Error::NoClusterKey`], [`Error::Tls`], [`Error::Io`],
+    /// [`Error::Metrics`].
     pub async fn start(
         mut config: NodeConfig,
         http: TcpListener,
@@ -96,23 +97,13 @@ impl Node {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .map_err(io(format!("cannot create data dir {}", data_dir.display())))?;
-        config.cluster_key = Some(crate::key::resolve(&config)?);
         // Certificates are checked before anything starts: a bad path is a start-up error.
         let api_acceptor = config
             .api_tls
             .as_ref()
             .map(crate::tls::acceptor)
             .transpose()?;
-        let rpc_acceptor = config
-            .rpc_tls
-            .as_ref()
-            .map(crate::tls::acceptor)
-            .transpose()?;
-        let rpc_client_tls = config
-            .rpc_tls
-            .as_ref()
-            .map(crate::tls::client_config)
-            .transpose()?;
+        let (rpc_acceptor, rpc_client_tls) = crate::tls::rpc(config.rpc_tls.as_ref())?;
         let metrics = metrics::handle()?;
         // Before anything can run a job: process groups a crash of this node left running.
         let ledger = crate::runner::ledger_path(&data_dir);
@@ -132,6 +123,9 @@ impl Node {
         {
             return Err(Error::NothingToBootstrap { path: data_dir });
         }
+        // After the store opened (a data dir of another version is refused untouched) and
+        // before Raft starts: no RPC is served without a key.
+        config.cluster_key = Some(crate::key::resolve(&config)?);
         let advertise = |addr: SocketAddr| advertised(config.advertise_host.as_deref(), addr);
         // Peers reach the RPC port at the advertised port when one is set (NAT, port maps).
         let advertised_rpc = SocketAddr::new(

@@ -93,3 +93,16 @@ pub(crate) fn client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
+
+/// Both sides of peer RPC over TLS (`files`), or neither.
+///
+/// # Errors
+/// As [`acceptor`] and [`client_config`].
+pub(crate) fn rpc(
+    files: Option<&TlsFiles>,
+) -> Result<(Option<TlsAcceptor>, Option<Arc<rustls::ClientConfig>>), Error> {
+    match files {
+        Some(files) => Ok((Some(acceptor(files)?), Some(client_config(files)?))),
+        None => Ok((None, None)),
+    }
+}

@@ -95,10 +95,35 @@ fn raft_list_peers_prints_the_members() {
     assert_eq!(row[2], rpc);
     assert_eq!(&row[3..], ["leader", "true"]);
 
-    let (code, _, err) = dkrond(&["raft", "list-peers", "--rpc-addr", &rpc]);
+    let wrong = {
+        let (_, out, _) = dkrond(&["keygen"]);
+        out.trim().to_owned()
+    };
+    let (code, _, err) = dkrond(&[
+        "raft",
+        "list-peers",
+        "--rpc-addr",
+        &rpc,
+        "--encrypt",
+        &wrong,
+    ]);
     assert_eq!(code, 1);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("401"), "a missing key is refused: {err}");
+    assert!(err.contains("401"), "a wrong key is refused: {err}");
+
+    // The key a server stored in its data dir serves an operator on the same machine.
+    let data_dir = node.data_dir();
+    let data_dir = data_dir.to_str().expect("utf-8 path");
+    let (code, out, err) = dkrond(&[
+        "raft",
+        "list-peers",
+        "--rpc-addr",
+        &rpc,
+        "--data-dir",
+        data_dir,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("test-node"), "{out}");
 
     let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
     let closed_addr = closed.local_addr().expect("addr").to_string();

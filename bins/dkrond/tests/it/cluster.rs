@@ -264,6 +264,7 @@ fn remove_peer_and_sigterm_shrink_the_group() {
     let s3 = servers.pop().expect("s3");
     let removed = std::process::Command::new(BIN)
         .args(["raft", "remove-peer", "--peer-id", "s3", "--rpc-addr"])
+        .env("DKRON_ENCRYPT", crate::support::TEST_KEY)
         .arg(servers[0].rpc())
         .output()
         .expect("run dkrond raft remove-peer");
@@ -278,6 +279,7 @@ fn remove_peer_and_sigterm_shrink_the_group() {
     }
     let peers = std::process::Command::new(BIN)
         .args(["raft", "list-peers", "--rpc-addr"])
+        .env("DKRON_ENCRYPT", crate::support::TEST_KEY)
         .arg(servers[1].rpc())
         .output()
         .expect("run dkrond raft list-peers");

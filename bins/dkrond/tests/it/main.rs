@@ -11,5 +11,7 @@ mod cli;
 mod routes;
 // A single server end to end: routes, the seed document's examples, scheduling, restart.
 mod single;
+// The cluster key, peer RPC refusals, HTTPS on the API, RPC over TLS.
+mod transport;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;

@@ -15,6 +15,10 @@ use tempfile::TempDir;
 /// The dkrond binary under test.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_dkrond");
 
+/// The cluster key every test node shares (through `DKRON_ENCRYPT`, so a test's own
+/// `--encrypt` flag overrides it): servers that join and agents need one.
+pub(crate) const TEST_KEY: &str = "dGVzdC1jbHVzdGVyLWtleQ==";
+
 /// How long a node may take to start (first RocksDB open, Raft election).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -96,7 +100,7 @@ impl Dkrond {
 
     /// Runs `command` (whose data dir is `dir`/data) and waits for its ports file. The log
     /// (appended across restarts) is `dir`/dkrond.log.
-    fn spawn(dir: TempDir, mut command: Command) -> Dkrond {
+    pub(crate) fn spawn(dir: TempDir, mut command: Command) -> Dkrond {
         let data = dir.path().join("data");
         let ports_file = data.join("dkrond.ports.json");
         let _ = std::fs::remove_file(&ports_file);
@@ -155,6 +159,7 @@ impl Dkrond {
             .arg("--data-dir")
             .arg(&data)
             .env("DKRON_SHUTDOWN_TIMEOUT", "5s")
+            .env("DKRON_ENCRYPT", TEST_KEY)
             .env_remove("RUST_LOG");
         for server in join {
             command.args(["--retry-join", server]);
@@ -301,6 +306,7 @@ pub(crate) fn server_command_on(
         .args(["--http-addr", http_addr, "--rpc-port", rpc_port])
         // Through the environment, so a test's `--shutdown-timeout` flag overrides it.
         .env("DKRON_SHUTDOWN_TIMEOUT", "5s")
+        .env("DKRON_ENCRYPT", TEST_KEY)
         .env_remove("RUST_LOG")
         .env_remove("DKRON_HTTP_ADDR");
     command
@@ -367,7 +373,7 @@ pub(crate) fn request_typed(
     parse_reply(&raw)
 }
 
-fn parse_reply(raw: &[u8]) -> Reply {
+pub(crate) fn parse_reply(raw: &[u8]) -> Reply {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
