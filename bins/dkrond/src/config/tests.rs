@@ -437,3 +437,63 @@ fn cors_origins_are_web_origins() {
         ["https://ui.example.com", "http://10.0.0.5:8080"]
     );
 }
+
+/// Connection bounds and TLS files: defaults, values from any source, and the TLS files that
+/// must come together.
+#[test]
+fn serving_bounds_and_tls_files_are_read() {
+    let defaults = resolve(server(), RawConfig::default(), RawConfig::default()).expect("valid");
+    assert_eq!(defaults.max_connections, 1024);
+    assert_eq!(defaults.http_header_timeout, Duration::from_secs(10));
+    assert_eq!(defaults.http_request_timeout, Duration::from_secs(60));
+    assert_eq!(
+        (defaults.api_tls.clone(), defaults.rpc_tls.clone()),
+        (None, None)
+    );
+
+    let config = resolve(
+        flags(&[
+            ("server", "true"),
+            ("max-connections", "2"),
+            ("http-request-timeout", "2m"),
+            ("api-tls-cert", "/etc/dkron/api.pem"),
+            ("api-tls-key", "/etc/dkron/api-key.pem"),
+        ]),
+        env(&[
+            ("DKRON_HTTP_HEADER_TIMEOUT", "500ms"),
+            ("DKRON_RPC_TLS_CERT", "rpc.pem"),
+            ("DKRON_RPC_TLS_KEY", "rpc-key.pem"),
+            ("DKRON_RPC_TLS_CA", "ca.pem"),
+        ]),
+        RawConfig::default(),
+    )
+    .expect("valid");
+    assert_eq!(config.max_connections, 2);
+    assert_eq!(config.http_header_timeout, Duration::from_millis(500));
+    assert_eq!(config.http_request_timeout, Duration::from_secs(120));
+    let api = config.api_tls.expect("api tls");
+    assert_eq!(api.cert, PathBuf::from("/etc/dkron/api.pem"));
+    assert_eq!(api.ca, None);
+    let rpc = config.rpc_tls.expect("rpc tls");
+    assert_eq!(rpc.ca, Some(PathBuf::from("ca.pem")));
+
+    for bad in [
+        ("max-connections", "0"),
+        ("http-header-timeout", "0s"),
+        ("http-request-timeout", "soon"),
+    ] {
+        assert_eq!(flags(&[bad]).problems.len(), 1, "{bad:?}");
+    }
+    let halves = [
+        vec![("api-tls-cert", "a.pem")],
+        vec![("rpc-tls-cert", "a.pem"), ("rpc-tls-key", "k.pem")],
+        vec![("rpc-tls-ca", "ca.pem")],
+    ];
+    for half in halves {
+        let mut pairs = vec![("server", "true")];
+        pairs.extend(half.iter().copied());
+        let error = resolve(flags(&pairs), RawConfig::default(), RawConfig::default())
+            .expect_err("refused");
+        assert!(error.to_string().contains("go together"), "{error}");
+    }
+}

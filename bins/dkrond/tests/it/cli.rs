@@ -128,9 +128,33 @@ fn raft_list_peers_prints_the_members() {
     let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
     let closed_addr = closed.local_addr().expect("addr").to_string();
     drop(closed);
-    let (code, _, err) = dkrond(&["raft", "list-peers", "--rpc-addr", &closed_addr]);
+    let (code, _, err) = dkrond(&[
+        "raft",
+        "list-peers",
+        "--rpc-addr",
+        &closed_addr,
+        "--encrypt",
+        &key,
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("cannot list the peers"), "{err}");
+
+    // Without any key (no flag, no variable, no key file) nothing is sent.
+    let empty = tempfile::tempdir().expect("temp dir");
+    let empty = empty.path().to_str().expect("utf-8 path").to_owned();
+    let (code, _, err) = dkrond(&[
+        "raft",
+        "list-peers",
+        "--rpc-addr",
+        &rpc,
+        "--data-dir",
+        &empty,
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no cluster key") && err.contains("--encrypt"),
+        "{err}"
+    );
 
     let (code, _, err) = dkrond(&[
         "raft",
