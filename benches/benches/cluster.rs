@@ -193,6 +193,9 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The cluster key every node of the bench shares (16 bytes, base64, as `dkrond keygen`).
+const CLUSTER_KEY: &str = "YmVuY2gtY2x1c3Rlci1reQ==";
+
 /// One `dkrond agent` process (a server, or an agent without `--server`); killed (SIGKILL) and
 /// reaped on drop.
 struct Server {
@@ -255,6 +258,8 @@ impl Server {
             .arg(&data)
             .env_remove("RUST_LOG")
             .env_remove("DKRON_HTTP_ADDR")
+            // Servers that join and agents need the cluster key: one for the whole bench.
+            .env("DKRON_ENCRYPT", CLUSTER_KEY)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

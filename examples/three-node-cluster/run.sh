@@ -20,6 +20,10 @@ cargo build --release -p dkrond
 bin=target/release/dkrond
 [ -n "${CARGO_TARGET_DIR:-}" ] && bin="$CARGO_TARGET_DIR/release/dkrond"
 mkdir -p cluster.data
+# Servers forming a cluster share one cluster key (peer RPC refuses any request without it):
+# made once, kept with the data (delete cluster.data to start afresh).
+[ -s cluster.data/cluster.key ] || "$bin" keygen >cluster.data/cluster.key
+key=$(cat cluster.data/cluster.key)
 
 pids=()
 stop() {
@@ -33,7 +37,7 @@ trap stop EXIT INT TERM
 join=(--retry-join 127.0.0.1:6871 --retry-join 127.0.0.1:6872 --retry-join 127.0.0.1:6873)
 for i in 1 2 3; do
   "$bin" agent --server --node-name "s$i" --bootstrap-expect 3 "${join[@]}" \
-    --retry-interval 2s --data-dir "cluster.data/s$i" \
+    --retry-interval 2s --data-dir "cluster.data/s$i" --encrypt "$key" \
     --http-addr "127.0.0.1:808$i" --rpc-port "687$i" \
     >"cluster.data/s$i.log" 2>&1 &
   pids+=("$!")
