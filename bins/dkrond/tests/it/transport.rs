@@ -311,3 +311,77 @@ fn a_server_and_an_agent_run_a_job_over_rpc_tls() {
     );
     assert!(out.contains("s1"), "{out}");
 }
+
+/// The API's bounds on a real dkrond: a client that sends half a request head is disconnected
+/// after `--http-header-timeout`; with `--max-connections 2`, a third connection is served
+/// only once one of the first two closes.
+#[test]
+fn the_api_bounds_slow_clients_and_connections() {
+    let node = Dkrond::start_in(
+        temp_dir(),
+        &["--http-header-timeout", "2s", "--max-connections", "2"],
+    );
+    let keep_alive = |stream: &mut TcpStream| {
+        let head = format!("GET /health HTTP/1.1\r\nHost: {}\r\n\r\n", node.http);
+        stream.write_all(head.as_bytes()).expect("write");
+    };
+    // A reply head and a body of Content-Length bytes, on a kept-alive connection.
+    let read_reply = |stream: &mut TcpStream| -> Option<u16> {
+        let mut raw = Vec::new();
+        let mut byte = [0u8; 1];
+        while !raw.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => raw.push(byte[0]),
+                _ => return None,
+            }
+        }
+        let reply = parse_reply(&raw);
+        let length: usize = reply.headers.get("content-length")?.parse().ok()?;
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).ok()?;
+        Some(reply.status)
+    };
+
+    // Half a request head, then silence: the server closes the connection.
+    let mut slow = TcpStream::connect(node.http).expect("connect");
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: sl")
+        .expect("write");
+    let mut rest = Vec::new();
+    slow.read_to_end(&mut rest)
+        .expect("closed by the server, not by our read timeout");
+    assert!(!rest.starts_with(b"HTTP/1.1 200"), "{rest:?}");
+
+    // Two kept-alive connections take both slots.
+    let mut first = TcpStream::connect(node.http).expect("connect");
+    let mut second = TcpStream::connect(node.http).expect("connect");
+    for stream in [&mut first, &mut second] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        keep_alive(stream);
+        assert_eq!(read_reply(stream), Some(200));
+    }
+    let mut third = TcpStream::connect(node.http).expect("the kernel's backlog accepts it");
+    keep_alive(&mut third);
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut byte = [0u8; 1];
+    let early = third.read(&mut byte);
+    assert!(
+        early.is_err(),
+        "a third connection was served while two held the slots: {early:?}"
+    );
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    assert_eq!(
+        read_reply(&mut third),
+        Some(200),
+        "served once a slot freed"
+    );
+    drop(second);
+}
