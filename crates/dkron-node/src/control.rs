@@ -67,19 +67,12 @@ impl Credentials {
     }
 
     fn network(&self) -> Result<dkron_raft::Network, ControlError> {
-        let tls = match &self.rpc_tls_ca {
-            Some(ca) => {
-                let files = crate::TlsFiles {
-                    cert: std::path::PathBuf::new(),
-                    key: std::path::PathBuf::new(),
-                    ca: Some(ca.clone()),
-                };
-                let config = crate::tls::client_config(&files)
-                    .map_err(|error| ControlError::Tls(error.to_string()))?;
-                Some(config)
-            }
-            None => None,
-        };
+        let tls = self
+            .rpc_tls_ca
+            .as_deref()
+            .map(crate::tls::client_config)
+            .transpose()
+            .map_err(|error| ControlError::Tls(error.to_string()))?;
         let key = self.cluster_key.as_deref().map(ClusterKey::new);
         Ok(dkron_raft::Network::with_tls(0, key, tls))
     }

@@ -49,6 +49,11 @@
 //!   - `rpc`: node-to-node routes on the RPC port next to Raft's (run, cancel, busy, report,
 //!     heartbeat) and their client.
 //!   - `agent`: the composition of an agent.
+//!   - `serve` ([`serve()`], [`ServeOptions`]): the one HTTP serving loop of both listeners:
+//!     connection limit, header and request timeouts, optional TLS, the peer's address in
+//!     every request, graceful shutdown.
+//!   - `key`: the cluster key the node runs with ([`CLUSTER_KEY_FILE`]); `tls`: PEM files
+//!     into rustls ([`TlsFiles`]).
 //!   - `metrics`: the Prometheus recorder.
 //! - [`control`]: the operator's calls to a running server's peer RPC (list and remove Raft
 //!   peers, leave), for `dkrond raft …` and `dkrond leave`.

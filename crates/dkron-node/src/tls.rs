@@ -1,6 +1,9 @@
 //! TLS of the node's listeners: PEM files loaded into rustls (ring provider, as the executors).
 
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use tokio_rustls::TlsAcceptor;
@@ -28,7 +31,7 @@ fn tls_error(what: &str, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-fn load_certs(path: &std::path::Path, what: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
+fn load_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
     let what = format!("{what} {}", path.display());
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| tls_error(&what, e))?
@@ -69,17 +72,11 @@ pub(crate) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, Error> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// The client side of peer RPC over TLS: servers are verified against `files.ca`.
+/// The client side of peer RPC over TLS: servers are verified against the CA file `ca`.
 ///
 /// # Errors
 /// [`Error::Tls`] when the CA file is missing, unreadable or holds no usable certificate.
-pub(crate) fn client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let Some(ca) = &files.ca else {
-        return Err(tls_error(
-            "peer RPC TLS",
-            "a CA (rpc-tls-ca) is needed to verify peers",
-        ));
-    };
+pub(crate) fn client_config(ca: &Path) -> Result<Arc<rustls::ClientConfig>, Error> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in load_certs(ca, "TLS CA")? {
         roots
@@ -101,8 +98,14 @@ pub(crate) fn client_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig
 pub(crate) fn rpc(
     files: Option<&TlsFiles>,
 ) -> Result<(Option<TlsAcceptor>, Option<Arc<rustls::ClientConfig>>), Error> {
-    match files {
-        Some(files) => Ok((Some(acceptor(files)?), Some(client_config(files)?))),
-        None => Ok((None, None)),
-    }
+    let Some(files) = files else {
+        return Ok((None, None));
+    };
+    let Some(ca) = &files.ca else {
+        return Err(tls_error(
+            "peer RPC TLS",
+            "a CA (rpc-tls-ca) is needed to verify peers",
+        ));
+    };
+    Ok((Some(acceptor(files)?), Some(client_config(ca)?)))
 }

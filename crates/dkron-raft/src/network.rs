@@ -1,4 +1,4 @@
-//! Peer RPC over HTTP/1.1: the server routes ([`server::router`]) mounted on the node's RPC
+//! Peer RPC over HTTP/1.1 (HTTPS when the caller gives the client a rustls config): the server routes ([`server::router`]) mounted on the node's RPC
 //! port, and the pooled client ([`client::Network`]) openraft replicates through.
 //!
 //! [`Command`]: crate::Command
