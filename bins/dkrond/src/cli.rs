@@ -9,6 +9,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{RawConfig, Value};
 
+mod bounds;
+
+pub use bounds::BoundsArgs;
+
 /// dkrond: a distributed, fault-tolerant job scheduler speaking dkron's REST API.
 #[derive(Debug, Parser)]
 #[command(name = "dkrond", version, about, propagate_version = true)]
@@ -149,6 +153,9 @@ pub struct AgentArgs {
     /// IP (and optional port) peer RPC listens on, e.g. 0.0.0.0 [default: loopback].
     #[arg(long, value_name = "IP[:PORT]")]
     pub bind_addr: Option<String>,
+    /// Ceilings, request sizes, execution slots.
+    #[command(flatten)]
+    pub bounds: BoundsArgs,
 }
 
 impl AgentArgs {
@@ -192,6 +199,7 @@ impl AgentArgs {
                 raw.set(key, Value::List(values.clone()), &format!("flag --{flag}"));
             }
         }
+        self.bounds.add_to(&mut raw);
         raw
     }
 }

@@ -21,8 +21,11 @@ use std::{
     time::Duration,
 };
 
+mod bounds;
 #[cfg(test)]
 mod tests;
+
+pub use bounds::{Bounds, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESTORE_BYTES, RawBounds};
 
 /// Where a value came from, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +103,8 @@ pub struct RawConfig {
     pub bind_addr: Option<(IpAddr, Option<u16>)>,
     /// `advertise-rpc-port`.
     pub advertise_rpc_port: Option<u16>,
+    /// The bounds group (`max-*`, `execution-*`).
+    pub bounds: RawBounds,
     /// Values that could not be used, one sentence each.
     pub problems: Vec<String>,
     /// Accepted but without effect, one sentence each.
@@ -196,6 +201,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// A node that sends no heartbeat for this long is failed.
     pub failure_timeout: Duration,
+    /// Ceilings, body sizes and execution slots.
+    pub bounds: Bounds,
     /// Settings accepted without effect, to log at start.
     pub warnings: Vec<String>,
 }
@@ -335,6 +342,7 @@ impl RawConfig {
                 .map(|v| self.bind_addr = Some(v)),
             "advertise-rpc-port" => to_int(&value, 1, i64::from(u16::MAX))
                 .map(|v| self.advertise_rpc_port = u16::try_from(v).ok()),
+            key if bounds::KEYS.contains(&key) => self.bounds.set(key, &value),
             key if INERT_KEYS.contains(&key) => {
                 self.warnings.push(format!(
                     "{origin}: {key} is not supported by dkron-rs yet and has no effect"
@@ -498,6 +506,7 @@ impl Config {
         let http_addr = pick(&layers, |l| &l.http_addr)
             .or_else(|| parse_listen_addr(DEFAULT_HTTP_ADDR).ok())
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080)));
+        let bounds = Bounds::resolve(&layers, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -528,6 +537,7 @@ impl Config {
             failure_timeout: pick(&layers, |l| &l.failure_timeout)
                 .unwrap_or(DEFAULT_FAILURE_TIMEOUT),
             cors_origins: pick(&layers, |l| &l.cors_origins).unwrap_or_default(),
+            bounds,
             warnings,
         })
     }
@@ -568,7 +578,7 @@ fn is_known_key(key: &str) -> bool {
         "bind-addr",
         "advertise-rpc-port",
     ];
-    KEYS.contains(&key) || INERT_KEYS.contains(&key)
+    KEYS.contains(&key) || bounds::KEYS.contains(&key) || INERT_KEYS.contains(&key)
 }
 
 /// A file value as a [`Value`]; `None` for shapes no setting takes (nested maps of maps, …).

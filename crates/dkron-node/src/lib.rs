@@ -82,3 +82,4 @@ pub use agent::Agent;
 pub use config::{NodeConfig, PORTS_FILE};
 pub use error::Error;
 pub use node::{Node, Ports, Tags};
+pub use runner::{ExecutionSlots, Overflow};

@@ -24,7 +24,13 @@ fn at_the_ceiling_is_accepted() {
 #[test]
 fn each_field_above_its_ceiling_is_named_with_value_and_setting() {
     let cases: [(fn(&mut Job), &str, u64, u64, &str); 5] = [
-        (|j| j.name = "ninechars".to_owned(), "name", 9, 8, "max-job-name-length"),
+        (
+            |j| j.name = "ninechars".to_owned(),
+            "name",
+            9,
+            8,
+            "max-job-name-length",
+        ),
         (
             |j| j.display_name = "x".repeat(9),
             "displayname",
@@ -32,8 +38,20 @@ fn each_field_above_its_ceiling_is_named_with_value_and_setting() {
             8,
             "max-job-name-length",
         ),
-        (|j| j.history_limit = Some(11), "history_limit", 11, 10, "max-history-limit"),
-        (|j| j.output_limit = Some(1001), "output_limit", 1001, 1000, "max-output-limit"),
+        (
+            |j| j.history_limit = Some(11),
+            "history_limit",
+            11,
+            10,
+            "max-history-limit",
+        ),
+        (
+            |j| j.output_limit = Some(1001),
+            "output_limit",
+            1001,
+            1000,
+            "max-output-limit",
+        ),
         (|j| j.retries = 4, "retries", 4, 3, "max-retries"),
     ];
     for (change, field, value, max, setting) in cases {

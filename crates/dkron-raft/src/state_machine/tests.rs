@@ -195,7 +195,10 @@ async fn a_panicking_command_is_refused_and_later_entries_apply() {
     let Response::Batch(batch) = &responses[0] else {
         panic!("a batch response: {responses:?}")
     };
-    assert!(matches!(batch[0], Response::JobWritten { created: true, .. }));
+    assert!(matches!(
+        batch[0],
+        Response::JobWritten { created: true, .. }
+    ));
     for refused in [&batch[1], &responses[1]] {
         assert!(
             matches!(refused, Response::Refused(Refusal::Failed { kind, message })
@@ -242,6 +245,8 @@ async fn a_saturated_counter_does_not_stop_applying() {
         .apply([entry(2, done(10)), entry(3, done(20)), entry(4, toggle())])
         .await
         .expect("applied");
-    assert!(matches!(&responses[1], Response::ExecutionDone { job, .. } if job.success_count == u64::MAX));
+    assert!(
+        matches!(&responses[1], Response::ExecutionDone { job, .. } if job.success_count == u64::MAX)
+    );
     assert!(matches!(&responses[2], Response::Job(job) if job.disabled));
 }
