@@ -284,11 +284,9 @@ fn apply_unguarded(
         Command::RecordLaunch { launch, next } => {
             group.record_launch(&launch, next).map(|()| Response::Done)
         }
-        Command::Batch(_) => {
-            return Ok(Response::Refused(Refusal::Invalid {
-                message: "a batch inside a batch".to_owned(),
-            }));
-        }
+        Command::Batch(_) => Ok(Response::Refused(Refusal::Invalid {
+            message: "a batch inside a batch".to_owned(),
+        })),
         Command::RunJob { name } => group.job(&name).map(|job| {
             if let Some(changes) = changes {
                 changes.push(Change::RunRequested(job.name.clone()));

@@ -21,9 +21,12 @@ fn at_the_ceiling_is_accepted() {
     assert_eq!(job.check_ceilings(&small()), Ok(()));
 }
 
+/// A change to a job, the field it pushes over, its value, the ceiling, the setting.
+type Case = (fn(&mut Job), &'static str, u64, u64, &'static str);
+
 #[test]
 fn each_field_above_its_ceiling_is_named_with_value_and_setting() {
-    let cases: [(fn(&mut Job), &str, u64, u64, &str); 5] = [
+    let cases: [Case; 5] = [
         (
             |j| j.name = "ninechars".to_owned(),
             "name",
