@@ -314,3 +314,41 @@ fn execution_history_is_paged() {
         Some("3")
     );
 }
+
+/// An execution waiting for a slot can be cancelled: it is recorded as failed, saying so, and
+/// the running one is not disturbed.
+#[test]
+fn a_waiting_execution_can_be_cancelled() {
+    let node = Dkrond::start_in(
+        tempfile::tempdir().expect("temp dir"),
+        &["--max-concurrent-executions=1"],
+    );
+    for name in ["first", "second"] {
+        assert_eq!(
+            node.post("/v1/jobs", &shell_job(name, TIMED).to_string())
+                .status,
+            201
+        );
+    }
+    assert_eq!(node.post("/v1/jobs/first", "").status, 200);
+    wait_for("the first to run", Duration::from_secs(10), || {
+        let busy = node.get("/v1/busy").json();
+        (busy.as_array()?.len() == 1).then_some(())
+    });
+    assert_eq!(node.post("/v1/jobs/second", "").status, 200);
+    let waiting = wait_for("the second to wait", Duration::from_secs(10), || {
+        let list = node.get("/v1/jobs/second/executions").json();
+        list.as_array()?.first().cloned()
+    });
+    let id = waiting["id"].as_str().expect("an id");
+    let reply = node.post(&format!("/v1/jobs/second/executions/{id}/cancel"), "");
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let second = &finished(&node, "second", 1)[0];
+    assert_eq!(second["success"], false, "{second}");
+    assert_eq!(
+        second["output"],
+        "execution cancelled while waiting for a free execution slot"
+    );
+    let first = &finished(&node, "first", 1)[0];
+    assert_eq!(first["success"], true, "{first}");
+}
