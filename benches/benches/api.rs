@@ -27,8 +27,8 @@ use axum::{
 };
 use criterion::{BenchmarkId, Criterion};
 use dkron_api::{
-    ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, Health, JobQuery, NodeInfo, Page,
-    UpsertOptions,
+    ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, ExecQuery, Health, JobQuery, NodeInfo,
+    Page, UpsertOptions,
 };
 use dkron_benches::workload::bench_job;
 use dkron_model::{Execution, Job, Member};
@@ -111,8 +111,12 @@ impl Cluster for Memory {
     fn toggle_job(&self, _: String) -> BoxFuture<'_, Result<Job, ClusterError>> {
         unsupported()
     }
-    fn list_executions(&self, _: String) -> BoxFuture<'_, Result<Vec<Execution>, ClusterError>> {
-        ready(Ok(self.executions.clone()))
+    fn list_executions(
+        &self,
+        _: String,
+        query: ExecQuery,
+    ) -> BoxFuture<'_, Result<Page<Execution>, ClusterError>> {
+        ready(Ok(query.apply(self.executions.clone())))
     }
     fn get_execution(
         &self,

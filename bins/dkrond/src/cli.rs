@@ -9,6 +9,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{RawConfig, Value};
 
+mod bounds;
+
+pub use bounds::BoundsArgs;
+
 /// dkrond: a distributed, fault-tolerant job scheduler speaking dkron's REST API.
 #[derive(Debug, Parser)]
 #[command(name = "dkrond", version, about, propagate_version = true)]
@@ -184,6 +188,9 @@ pub struct AgentArgs {
     /// CA certificates (PEM) peers' RPC certificates are verified against.
     #[arg(long, value_name = "FILE")]
     pub rpc_tls_ca: Option<String>,
+    /// Ceilings, request sizes, execution slots.
+    #[command(flatten)]
+    pub bounds: BoundsArgs,
 }
 
 impl AgentArgs {
@@ -235,6 +242,7 @@ impl AgentArgs {
                 raw.set(key, Value::List(values.clone()), &format!("flag --{flag}"));
             }
         }
+        self.bounds.add_to(&mut raw);
         raw
     }
 }

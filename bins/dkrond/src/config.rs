@@ -21,8 +21,11 @@ use std::{
     time::Duration,
 };
 
+mod bounds;
 #[cfg(test)]
 mod tests;
+
+pub use bounds::{Bounds, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESTORE_BYTES, RawBounds};
 
 /// Where a value came from, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +112,8 @@ pub struct RawConfig {
     /// `api-tls-cert`, `api-tls-key`, `rpc-tls-cert`, `rpc-tls-key`, `rpc-tls-ca` (dkron-rs):
     /// PEM files, by key.
     pub tls_files: BTreeMap<&'static str, PathBuf>,
+    /// The bounds group (`max-*`, `execution-*`).
+    pub bounds: RawBounds,
     /// Values that could not be used, one sentence each.
     pub problems: Vec<String>,
     /// Accepted but without effect, one sentence each.
@@ -216,6 +221,8 @@ pub struct Config {
     pub api_tls: Option<dkron_node::TlsFiles>,
     /// TLS of peer RPC (with the CA peers are verified against).
     pub rpc_tls: Option<dkron_node::TlsFiles>,
+    /// Ceilings, body sizes and execution slots.
+    pub bounds: Bounds,
     /// Settings accepted without effect, to log at start.
     pub warnings: Vec<String>,
 }
@@ -384,6 +391,7 @@ impl RawConfig {
                     .and_then(non_empty)
                     .map(|v| drop(self.tls_files.insert(name, PathBuf::from(v))))
             }
+            key if bounds::KEYS.contains(&key) => self.bounds.set(key, &value),
             key if INERT_KEYS.contains(&key) => {
                 self.warnings.push(format!(
                     "{origin}: {key} is not supported by dkron-rs yet and has no effect"
@@ -550,6 +558,7 @@ impl Config {
         let tls_file = |key: &str| layers.iter().find_map(|l| l.tls_files.get(key).cloned());
         let api_tls = tls_pair(&tls_file, "api", &mut problems);
         let rpc_tls = tls_pair(&tls_file, "rpc", &mut problems);
+        let bounds = Bounds::resolve(&layers, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -588,6 +597,7 @@ impl Config {
                 .unwrap_or(DEFAULT_HTTP_REQUEST_TIMEOUT),
             api_tls,
             rpc_tls,
+            bounds,
             warnings,
         })
     }
@@ -631,7 +641,10 @@ fn is_known_key(key: &str) -> bool {
         "http-header-timeout",
         "http-request-timeout",
     ];
-    KEYS.contains(&key) || TLS_KEYS.contains(&key) || INERT_KEYS.contains(&key)
+    KEYS.contains(&key)
+        || TLS_KEYS.contains(&key)
+        || bounds::KEYS.contains(&key)
+        || INERT_KEYS.contains(&key)
 }
 
 /// A file value as a [`Value`]; `None` for shapes no setting takes (nested maps of maps, …).

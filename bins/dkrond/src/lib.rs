@@ -191,7 +191,11 @@ pub fn node_config(config: &Config) -> NodeConfig {
     node.api = node
         .api
         .with_ui(false)
-        .with_cors_origins(config.cors_origins.clone());
+        .with_cors_origins(config.cors_origins.clone())
+        .with_max_body_bytes(config.bounds.max_request_bytes)
+        .with_max_restore_bytes(config.bounds.max_restore_bytes);
+    node.ceilings = config.bounds.ceilings;
+    node.execution_slots = config.bounds.execution_slots;
     node
 }
 

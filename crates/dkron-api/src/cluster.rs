@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, future::Future, pin::Pin};
 use dkron_model::{Execution, Job, Member};
 use jiff::civil::Date;
 
-use crate::{ClusterError, JobQuery, Page};
+use crate::{ClusterError, ExecQuery, JobQuery, Page};
 
 /// A boxed, sendable future: the return type of every async [`Cluster`] method.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -80,10 +80,16 @@ pub trait Cluster: Send + Sync + 'static {
     /// Flips `disabled` and returns the job as stored. Not blocked by pause.
     fn toggle_job(&self, name: String) -> BoxFuture<'_, Result<Job, ClusterError>>;
 
-    /// Every retained execution of the job, in any order (the API sorts and pages). An unknown
-    /// job may give [`ClusterError::JobNotFound`] or an empty list: the API checks existence
-    /// with [`Cluster::get_job`] first.
-    fn list_executions(&self, job: String) -> BoxFuture<'_, Result<Vec<Execution>, ClusterError>>;
+    /// One page of the job's retained executions, sorted and sliced as `query` says, with the
+    /// number retained ([`Page::total`], `X-Total-Count`); [`ExecQuery::apply`] does it over a
+    /// list. An implementation with a large history should read only the page (dkron-node does
+    /// for the default order). An unknown job may give [`ClusterError::JobNotFound`] or an
+    /// empty page: the API checks existence with [`Cluster::get_job`] first.
+    fn list_executions(
+        &self,
+        job: String,
+        query: ExecQuery,
+    ) -> BoxFuture<'_, Result<Page<Execution>, ClusterError>>;
 
     /// One execution by its id (`<started_at unix nanos>-<node>`), with its full stored output.
     /// Errors: [`ClusterError::JobNotFound`], [`ClusterError::ExecutionNotFound`].

@@ -100,6 +100,18 @@ pub enum Error {
     /// `history_limit` is `Some(0)`: a job must keep at least its latest execution.
     #[error("history limit must be at least 1")]
     InvalidHistoryLimit,
+    /// A field is above the server's ceiling for it ([`crate::Ceilings`]).
+    #[error("{field} {value} is above this server's limit of {max} (setting {setting})")]
+    AboveCeiling {
+        /// The job field, in dkron's wire naming (`history_limit`, `displayname`, …).
+        field: &'static str,
+        /// Its value (a length in characters for `name` and `displayname`).
+        value: u64,
+        /// The ceiling.
+        max: u64,
+        /// The dkrond setting that holds the ceiling.
+        setting: &'static str,
+    },
     /// A textual enum value (job status, trigger, member status) is not recognised.
     #[error("unknown {kind} value \"{value}\"")]
     UnknownValue {
@@ -129,6 +141,7 @@ impl Error {
             Error::InvalidHistoryLimit => "history_limit",
             Error::ExecutorConfig { component, .. } if component == "processors" => "processors",
             Error::ExecutorConfig { .. } => "executor_config",
+            Error::AboveCeiling { field, .. } => field,
             Error::UnknownValue { .. } => return None,
         })
     }

@@ -21,7 +21,8 @@
 //! # Overview
 //!
 //! - [`Job`] with [`Concurrency`], [`JobStatus`], [`MisfirePolicy`], [`RetryBackoff`], and the
-//!   node-wide [`Limits`] that fill in per-job limits left unset.
+//!   node-wide [`Limits`] that fill in per-job limits left unset, and the server-wide
+//!   [`Ceilings`] no job may exceed.
 //! - [`Execution`] (one run of a job on one node, one attempt) with [`Trigger`], and
 //!   [`LaunchRecord`], what the leader commits before dispatching a fire.
 //! - [`Member`] with [`MemberStatus`].
@@ -41,6 +42,7 @@
 
 #![warn(missing_docs)]
 
+mod ceilings;
 mod error;
 mod execution;
 mod job;
@@ -50,6 +52,7 @@ mod sort;
 mod target;
 mod validate;
 
+pub use ceilings::Ceilings;
 pub use error::Error;
 pub use execution::{Execution, LaunchRecord, Trigger, group_status, parse_execution_id};
 pub use job::{

@@ -81,7 +81,9 @@ impl Agent {
             outbox,
         ));
         let runner = Arc::new(
-            Runner::new(&config.name, config.limits, Arc::clone(&report) as _).with_ledger(ledger),
+            Runner::new(&config.name, config.limits, Arc::clone(&report) as _)
+                .with_ledger(ledger)
+                .with_slots(config.execution_slots),
         );
         let slot = Arc::new(RpcSlot::default());
         slot.set(RpcState {

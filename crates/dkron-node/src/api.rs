@@ -6,8 +6,8 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use axum::{Router, routing::get};
 use dkron_api::{
-    ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, Health, JobQuery, NodeInfo, Page,
-    UpsertOptions,
+    ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, ExecQuery, ExecSort, Health, JobQuery,
+    NodeInfo, Page, UpsertOptions,
 };
 use dkron_model::{Execution, Job, Member, MemberStatus};
 use dkron_raft::{Command, Refusal, Response};
@@ -292,6 +292,7 @@ impl Cluster for NodeCluster {
             }
             // Checked here too (the store refuses the same) so the answer is a 400, not a 500.
             let store = &self.handles.store;
+            job.check_ceilings(&self.handles.config.ceilings)?;
             self.runner.validate(&job)?;
             dkron_model::validate_parent_chain(&job, &|name| {
                 store.job(name).ok().flatten().and_then(|j| j.parent_job)
@@ -342,15 +343,34 @@ impl Cluster for NodeCluster {
         Box::pin(async move { self.write_job(Command::ToggleJob { name }).await })
     }
 
-    fn list_executions(&self, job: String) -> BoxFuture<'_, Result<Vec<Execution>, ClusterError>> {
+    fn list_executions(
+        &self,
+        job: String,
+        query: ExecQuery,
+    ) -> BoxFuture<'_, Result<Page<Execution>, ClusterError>> {
         Box::pin(async move {
-            match self.handles.store.executions(&job, None) {
-                Ok(listed) => Ok(listed.into_iter().map(|l| l.execution).collect()),
-                Err(dkron_store::Error::JobNotFound { job }) => {
-                    Err(ClusterError::JobNotFound { job })
-                }
-                Err(error) => Err(ClusterError::internal(error)),
+            let not_found = |error| match error {
+                dkron_store::Error::JobNotFound { job } => ClusterError::JobNotFound { job },
+                error => ClusterError::internal(error),
+            };
+            let store = &self.handles.store;
+            if query.sort == ExecSort::StartedAt {
+                // Start order is key order: only the page is read.
+                let page = dkron_store::HistoryPage {
+                    newest_first: query.descending,
+                    start: query.start,
+                    end: query.end,
+                };
+                let (listed, total) = store.executions_page(&job, page, None).map_err(not_found)?;
+                return Ok(Page {
+                    items: listed.into_iter().map(|l| l.execution).collect(),
+                    total,
+                });
             }
+            // Other orders load the job's history, which its history limit bounds (at most
+            // `max-history-limit` executions).
+            let listed = store.executions(&job, None).map_err(not_found)?;
+            Ok(query.apply(listed.into_iter().map(|l| l.execution).collect()))
         })
     }
 

@@ -3,7 +3,9 @@
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use dkron_api::ApiOptions;
-use dkron_model::Limits;
+use dkron_model::{Ceilings, Limits};
+
+use crate::ExecutionSlots;
 
 use crate::{ServeOptions, tls::TlsFiles};
 
@@ -52,6 +54,10 @@ pub struct NodeConfig {
     pub region: String,
     /// Per-job history and output limits for jobs that set none.
     pub limits: Limits,
+    /// Largest values a written job may hold (checked at write time: 400 above).
+    pub ceilings: Ceilings,
+    /// Executions run at once on this node, and what happens to the rest.
+    pub execution_slots: ExecutionSlots,
     /// REST API settings (body limits, UI redirect).
     pub api: ApiOptions,
     /// How long a stop (or a lost leadership) waits for running executions before cancelling.
@@ -96,6 +102,8 @@ impl NodeConfig {
             datacenter: "dc1".to_owned(),
             region: "global".to_owned(),
             limits: Limits::DKRON,
+            ceilings: Ceilings::DEFAULT,
+            execution_slots: ExecutionSlots::DEFAULT,
             api: ApiOptions::default(),
             shutdown_timeout: Duration::from_secs(30),
             leader_timeout: Duration::from_secs(10),

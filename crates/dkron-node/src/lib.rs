@@ -91,5 +91,6 @@ pub use config::{NodeConfig, PORTS_FILE};
 pub use error::Error;
 pub use key::{CLUSTER_KEY_FILE, generate_cluster_key, read_cluster_key};
 pub use node::{Node, Ports, Tags};
+pub use runner::{ExecutionSlots, Overflow};
 pub use serve::{RPC_REQUEST_TIMEOUT, ServeOptions, serve};
 pub use tls::TlsFiles;

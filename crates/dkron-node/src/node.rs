@@ -189,7 +189,9 @@ impl Node {
         });
         let report = Arc::new(RaftReport::new(Arc::clone(&handles)));
         let runner = Arc::new(
-            Runner::new(handles.name(), handles.config.limits, report).with_ledger(ledger),
+            Runner::new(handles.name(), handles.config.limits, report)
+                .with_ledger(ledger)
+                .with_slots(handles.config.execution_slots),
         );
         let register_task = {
             let (handles, runner) = (Arc::clone(&handles), Arc::clone(&runner));

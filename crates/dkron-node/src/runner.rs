@@ -22,9 +22,13 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::metrics;
 
+mod admission;
 mod ledger;
 
+pub use admission::{ExecutionSlots, Overflow};
 pub(crate) use ledger::{kill_orphans, ledger_path};
+
+use admission::Admission;
 
 use ledger::Ledger;
 
@@ -60,6 +64,8 @@ pub(crate) struct Runner {
     tasks: TaskTracker,
     /// Where the process groups of running shell executions are recorded, if anywhere.
     ledger: Option<Ledger>,
+    /// Slots for running executions, and the queue for them.
+    admission: Admission,
 }
 
 /// How [`Runner::shutdown`] ended.
@@ -80,7 +86,14 @@ impl Runner {
             report,
             tasks: TaskTracker::new(),
             ledger: None,
+            admission: Admission::new(ExecutionSlots::DEFAULT),
         }
+    }
+
+    /// Runs at most `slots.max_concurrent` executions at once; see [`ExecutionSlots`].
+    pub(crate) fn with_slots(mut self, slots: ExecutionSlots) -> Runner {
+        self.admission = Admission::new(slots);
+        self
     }
 
     /// Records the process group of every running shell execution in the ledger at `path`, so
@@ -157,8 +170,15 @@ impl Runner {
                 cancel: cancel.clone(),
             },
         );
-        match self.executors.get(&job.executor) {
-            Ok(executor) => {
+        // Waits here (listed as running, cancellable) while every slot is taken.
+        let admitted = self.admission.admit(&self.node_name, &cancel).await;
+        match admitted.map(|permit| (permit, self.executors.get(&job.executor))) {
+            Err(refused) => {
+                tracing::warn!(%id, reason = %refused, "execution not run");
+                execution.output = refused;
+                execution.finished_at = Some(Timestamp::now().max(started_at));
+            }
+            Ok((_permit, Ok(executor))) => {
                 let limit = job.effective_output_limit(&self.limits);
                 let progress = Progress {
                     runner: Arc::clone(self),
@@ -180,7 +200,7 @@ impl Runner {
                 execution.exit_code = outcome.exit_code;
                 execution.finished_at = Some(outcome.finished_at.max(started_at));
             }
-            Err(error) => {
+            Ok((_permit, Err(error))) => {
                 execution.output = error.to_string();
                 execution.finished_at = Some(Timestamp::now().max(started_at));
             }

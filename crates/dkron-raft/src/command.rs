@@ -66,6 +66,9 @@ pub enum Command {
     /// Pause (`true`) or unpause the cluster: while paused, the API refuses new and changed
     /// jobs on every server (dkron's `/v1/pause`, replicated here instead of per node).
     SetPaused(bool),
+    /// Test only: panics inside apply, standing in for a bug in a command's code.
+    #[cfg(test)]
+    PanicForTest,
     /// Several commands in one log entry, applied in order. [`crate::RaftNode::write`] forms
     /// these from concurrent writes (group commit: one entry, one fsync, many writes); a batch
     /// inside a batch is refused.
@@ -89,6 +92,8 @@ impl Command {
             Command::RemoveMember { .. } => "remove_member",
             Command::SetPaused(_) => "set_paused",
             Command::Batch(_) => "batch",
+            #[cfg(test)]
+            Command::PanicForTest => "panic_for_test",
         }
     }
 }
@@ -183,6 +188,16 @@ pub enum Refusal {
         /// The store's message, with its causes.
         message: String,
     },
+    /// Applying the command failed in a way that is not a storage I/O failure: a record that
+    /// does not decode, a value that does not encode, a bug that panicked. Its writes were
+    /// dropped and later entries apply as usual (logged at ERROR with the log index).
+    #[error("command `{kind}` could not be applied: {message}")]
+    Failed {
+        /// [`Command::kind`].
+        kind: String,
+        /// What went wrong.
+        message: String,
+    },
     /// This build's store cannot apply the command (kept in the log; applied as a no-op).
     #[error("command `{kind}` is not supported by this store")]
     Unsupported {
@@ -192,11 +207,22 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The refusal for a store error, or `None` when the error is a storage failure (which must
-    /// stop Raft instead).
-    pub(crate) fn from_store(error: &dkron_store::Error) -> Option<Refusal> {
-        if !error.is_refusal() {
+    /// The refusal for a store error, or `None` when the error is a storage I/O failure (which
+    /// must stop Raft instead: a disk that fails writes nothing reliably). Any other failure
+    /// (a corrupt stored record, an encoding failure) refuses this one command ([`Refusal::Failed`]),
+    /// so one bad record never stops a node from applying every later entry.
+    pub(crate) fn from_store(error: &dkron_store::Error, kind: &str) -> Option<Refusal> {
+        if matches!(
+            error,
+            dkron_store::Error::Rocks(_) | dkron_store::Error::Io { .. }
+        ) {
             return None;
+        }
+        if !error.is_refusal() {
+            return Some(Refusal::Failed {
+                kind: kind.to_owned(),
+                message: error_chain(error),
+            });
         }
         Some(match error {
             dkron_store::Error::JobNotFound { job } => Refusal::JobNotFound { job: job.clone() },

@@ -172,9 +172,46 @@ fn read_applied(store: &Store) -> Result<AppliedMeta, StorageError<NodeId>> {
     }
 }
 
-/// Applies one command in `group`; refusals become [`Response::Refused`], storage failures
-/// are returned.
+/// Applies one command in `group`; refusals become [`Response::Refused`], storage I/O
+/// failures are returned. A panic while applying is caught and refused
+/// ([`Refusal::Failed`]): a store operation's writes join the group only when it returns
+/// (`WriteGroup`), and the code around the operations only builds the response, so the
+/// panicking command leaves no trace and the commands before it in the group stay.
 pub(crate) fn apply_command(
+    group: &mut WriteGroup<'_>,
+    command: Command,
+    changes: Option<&mut Vec<Change>>,
+) -> Result<Response, dkron_store::Error> {
+    let kind = command.kind();
+    // Unwind safety: on a panic the group is left as it was before this command (see above)
+    // and `changes` gains entries only after an operation succeeded.
+    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        apply_unguarded(group, command, changes)
+    }));
+    let result = match applied {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            return Ok(Response::Refused(Refusal::Failed {
+                kind: kind.to_owned(),
+                message: format!("panicked: {message}"),
+            }));
+        }
+    };
+    match result {
+        Ok(response) => Ok(response),
+        Err(error) => match Refusal::from_store(&error, kind) {
+            Some(refusal) => Ok(Response::Refused(refusal)),
+            None => Err(error),
+        },
+    }
+}
+
+fn apply_unguarded(
     group: &mut WriteGroup<'_>,
     command: Command,
     changes: Option<&mut Vec<Change>>,
@@ -182,7 +219,7 @@ pub(crate) fn apply_command(
     // Set for an execution report when the feed wants it: the execution without its output
     // (taken out and put back, so the report itself is not copied).
     let mut finished = None;
-    let result = match command {
+    match command {
         Command::SetJob(job) => group.set_job(*job).map(|written| {
             if let Some(changes) = changes {
                 changes.push(Change::Job(written.job.name.clone()));
@@ -247,11 +284,9 @@ pub(crate) fn apply_command(
         Command::RecordLaunch { launch, next } => {
             group.record_launch(&launch, next).map(|()| Response::Done)
         }
-        Command::Batch(_) => {
-            return Ok(Response::Refused(Refusal::Invalid {
-                message: "a batch inside a batch".to_owned(),
-            }));
-        }
+        Command::Batch(_) => Ok(Response::Refused(Refusal::Invalid {
+            message: "a batch inside a batch".to_owned(),
+        })),
         Command::RunJob { name } => group.job(&name).map(|job| {
             if let Some(changes) = changes {
                 changes.push(Change::RunRequested(job.name.clone()));
@@ -261,13 +296,23 @@ pub(crate) fn apply_command(
         Command::SetMember(member) => group.set_member(&member).map(|()| Response::Done),
         Command::RemoveMember { name } => group.remove_member(&name).map(|_removed| Response::Done),
         Command::SetPaused(paused) => group.set_paused(paused).map(|()| Response::Done),
-    };
-    match result {
-        Ok(response) => Ok(response),
-        Err(error) => match Refusal::from_store(&error) {
-            Some(refusal) => Ok(Response::Refused(refusal)),
-            None => Err(error),
-        },
+        #[cfg(test)]
+        Command::PanicForTest => panic!("a bug in apply"),
+    }
+}
+
+/// Logs a command the state machine could not apply (the entry is applied all the same).
+fn log_failed(index: u64, response: &Response) {
+    match response {
+        Response::Refused(refusal @ Refusal::Failed { .. }) => {
+            tracing::error!(log_index = index, %refusal, "a committed command was refused");
+        }
+        Response::Batch(answers) => {
+            for answer in answers {
+                log_failed(index, answer);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -319,6 +364,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     apply_command(&mut group, command, changes).map_err(failed)?
                 }
             };
+            log_failed(log_id.index, &response);
             responses.push(response);
             unwritten = Some(log_id);
             if group.batch_bytes() >= GROUP_BYTES {

@@ -1170,14 +1170,14 @@ impl Engine {
             .ok()
             .and_then(|wait| now.checked_add(wait).ok())
             .unwrap_or(now);
-        debug!(job = %job.name, attempt = record.attempt + 1, ?wait, "retrying failed run");
+        debug!(job = %job.name, attempt = record.attempt.saturating_add(1), ?wait, "retrying failed run");
         self.delay(
             at,
             Delayed::Retry {
                 name: job.name.clone(),
                 scheduled_at: record.scheduled_at,
                 group: record.group,
-                attempt: record.attempt + 1,
+                attempt: record.attempt.saturating_add(1),
                 targets,
                 prior: group,
             },

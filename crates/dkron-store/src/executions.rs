@@ -52,6 +52,17 @@ pub struct ListedExecution {
     pub output_truncated: bool,
 }
 
+/// Which executions [`Store::executions_page`] returns: ranks `start..end` in start order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Newest first (dkron's default order) or oldest first.
+    pub newest_first: bool,
+    /// First rank returned.
+    pub start: usize,
+    /// Rank after the last returned; `None` = to the last. Clamped to the total.
+    pub end: Option<usize>,
+}
+
 /// Successes and failures finished on one UTC day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayStats {
@@ -254,6 +265,78 @@ impl Store {
             });
         }
         Ok(listed)
+    }
+
+    /// One page of a job's executions in start order (newest first with `newest_first`):
+    /// ranks `start..end` (`end` `None` = to the last), and how many are stored. Reads only
+    /// the page's executions: ranks are counted on the small `m` index, the page's records are
+    /// then fetched in one multi-get, and the total is the job's stored counter. Outputs are
+    /// cut as in [`Store::executions`].
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`], [`Error::Corrupt`], [`Error::Rocks`].
+    pub fn executions_page(
+        &self,
+        job_name: &str,
+        page: HistoryPage,
+        output_limit: Option<usize>,
+    ) -> Result<(Vec<ListedExecution>, usize)> {
+        keys::check_name(job_name).map_err(|_| Error::JobNotFound {
+            job: job_name.to_owned(),
+        })?;
+        self.require_job(job_name)?;
+        let count_key = keys::count_key(job_name);
+        let total = match self.get(Cf::Indexes, &count_key)? {
+            Some(bytes) => codec::decode_u64(Cf::Indexes, &count_key, &bytes)?,
+            None => 0,
+        };
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        let end = page.end.unwrap_or(total).min(total);
+        if page.start >= end {
+            return Ok((Vec::new(), total));
+        }
+        // Ascending scans start at the trim floor, above the tombstones of trimmed executions.
+        let prefix = keys::index_prefix(IDX_META, job_name);
+        let prefix_len = prefix.len();
+        let mut lower = prefix;
+        if let Some(floor) = self.get(Cf::Indexes, &keys::floor_key(job_name))? {
+            lower.extend_from_slice(&floor);
+        }
+        let upper = keys::index_prefix_end(IDX_META, job_name);
+        let mode = if page.newest_first {
+            IteratorMode::End
+        } else {
+            IteratorMode::Start
+        };
+        let mut execution_keys = Vec::with_capacity(end - page.start);
+        let ranks =
+            self.db()
+                .iterator_cf_opt(self.cf(Cf::Indexes), Store::bounded(lower, upper), mode);
+        for item in ranks.skip(page.start).take(end - page.start) {
+            let (key, _) = item?;
+            execution_keys.push(keys::execution_key(job_name, &key[prefix_len..]));
+        }
+        let values =
+            self.db()
+                .batched_multi_get_cf(self.cf(Cf::Executions), execution_keys.iter(), false);
+        let mut listed = Vec::with_capacity(execution_keys.len());
+        for (key, value) in execution_keys.iter().zip(values) {
+            let Some(bytes) = value? else {
+                return Err(Error::Corrupt {
+                    cf: Cf::Indexes.name(),
+                    key: keys::printable(key),
+                    reason: "execution meta without an execution".to_owned(),
+                });
+            };
+            let mut execution: Execution = codec::decode(Cf::Executions, key, &bytes)?;
+            let output_truncated = output_limit
+                .is_some_and(|limit| truncate_output_tail(&mut execution.output, limit));
+            listed.push(ListedExecution {
+                execution,
+                output_truncated,
+            });
+        }
+        Ok((listed, total))
     }
 
     /// One execution by its id (`<started_at ns>-<node>`), output in full; `None` when the job,

@@ -68,7 +68,7 @@ pub mod testing;
 
 pub use error::{Error, Result};
 pub use executions::{
-    DayStats, ExecutionDone, ExecutionStarted, ListedExecution, truncate_output_tail,
+    DayStats, ExecutionDone, ExecutionStarted, HistoryPage, ListedExecution, truncate_output_tail,
 };
 pub use group::WriteGroup;
 pub use index::SortOrder;

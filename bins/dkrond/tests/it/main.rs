@@ -1,6 +1,8 @@
 //! Whole-binary tests: each starts real `dkrond` processes on ephemeral 127.0.0.1 ports with a
 //! temp data dir, and talks to them over HTTP.
 
+// Bounds: job ceilings, body sizes, client counters, execution slots, paged history.
+mod bounds;
 // Three servers and two agents: targeting by tags, lost agents, result re-delivery.
 mod agents;
 // Three servers: forming, forwarding, failover.

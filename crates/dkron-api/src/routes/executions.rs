@@ -22,8 +22,9 @@ fn zone_of(job: &Job) -> TimeZone {
 }
 
 /// `GET /v1/jobs/{job}/executions`: sorted (`_sort`, `_order`, newest first by default), paged
-/// (`_start`, `_end`; dkron ignored them), each output cut to its last `output_size_limit`
-/// bytes with `output_truncated` set. `X-Total-Count` is the number retained.
+/// (`_start`, `_end`; dkron ignored them) by the cluster, each output cut to its last
+/// `output_size_limit` bytes with `output_truncated` set. `X-Total-Count` is the number
+/// retained.
 pub(super) async fn list(
     State(api): State<Api>,
     Path(job): Path<String>,
@@ -33,8 +34,7 @@ pub(super) async fn list(
     let query = params.exec_query()?;
     let limit = params.index("output_size_limit")?;
     let job = api.cluster.get_job(job).await?;
-    let executions = api.cluster.list_executions(job.name.clone()).await?;
-    let mut page = query.apply(executions);
+    let mut page = api.cluster.list_executions(job.name.clone(), query).await?;
     if let Some(limit) = limit {
         for execution in &mut page.items {
             execution.truncate_output(u64::try_from(limit).unwrap_or(u64::MAX));

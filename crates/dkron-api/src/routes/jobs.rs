@@ -76,6 +76,10 @@ async fn upsert(
         return Err(ClusterError::Paused.into());
     }
     let mut job = parse_job(body)?;
+    // Counters, status and the like belong to the cluster: a client's values are accepted
+    // for compatibility and dropped, so the stored ones win (zero for a new job). A restore
+    // keeps them instead (dkron's backup contract).
+    job.clear_server_fields();
     if job.name.is_empty()
         && let Some(name) = path_name
     {

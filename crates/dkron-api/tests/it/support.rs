@@ -11,8 +11,8 @@ use axum::{
     http::{HeaderMap, Method, Request, StatusCode},
 };
 use dkron_api::{
-    ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, Health, JobQuery, NodeInfo, Page,
-    UpsertOptions,
+    ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, ExecQuery, Health, JobQuery, NodeInfo,
+    Page, UpsertOptions,
 };
 use dkron_model::{Execution, Job, Member, MemberStatus, Trigger};
 use jiff::{Timestamp, civil::Date};
@@ -303,7 +303,11 @@ impl Cluster for Handle {
         ready(result)
     }
 
-    fn list_executions(&self, job: String) -> BoxFuture<'_, Result<Vec<Execution>, ClusterError>> {
+    fn list_executions(
+        &self,
+        job: String,
+        query: ExecQuery,
+    ) -> BoxFuture<'_, Result<Page<Execution>, ClusterError>> {
         let list = self
             .0
             .lock()
@@ -311,7 +315,7 @@ impl Cluster for Handle {
             .get(&job)
             .cloned()
             .unwrap_or_default();
-        ready(Ok(list))
+        ready(Ok(query.apply(list)))
     }
 
     fn get_execution(

@@ -177,3 +177,76 @@ async fn members_and_the_paused_flag_are_applied_to_the_store() {
     assert!(!sm.store().paused().expect("paused"));
     assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(6)));
 }
+
+/// A command that panics inside apply is refused as its outcome: the commands before it in
+/// the entry and the entries after it apply, and the node keeps applying (issue 13).
+#[tokio::test]
+async fn a_panicking_command_is_refused_and_later_entries_apply() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sm = open(dir.path());
+    let responses = sm
+        .apply([
+            entry(1, Command::Batch(vec![set_job_a(), Command::PanicForTest])),
+            entry(2, Command::PanicForTest),
+            entry(3, toggle()),
+        ])
+        .await
+        .expect("applied despite the panics");
+    let Response::Batch(batch) = &responses[0] else {
+        panic!("a batch response: {responses:?}")
+    };
+    assert!(matches!(
+        batch[0],
+        Response::JobWritten { created: true, .. }
+    ));
+    for refused in [&batch[1], &responses[1]] {
+        assert!(
+            matches!(refused, Response::Refused(Refusal::Failed { kind, message })
+                if kind == "panic_for_test" && message.contains("a bug in apply")),
+            "{refused:?}"
+        );
+    }
+    assert!(matches!(&responses[2], Response::Job(job) if job.disabled));
+    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(3)));
+    // And the next apply call still works.
+    let responses = sm.apply([entry(4, toggle())]).await.expect("applied");
+    assert!(matches!(&responses[0], Response::Job(job) if !job.disabled));
+    assert_eq!(sm.applied_state().await.expect("state").0, Some(log_id(4)));
+}
+
+/// The issue's case: a job whose counter a client set to `u64::MAX` finishes runs without
+/// the state machine stopping; the counter saturates.
+#[tokio::test]
+async fn a_saturated_counter_does_not_stop_applying() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sm = open(dir.path());
+    let job = Job {
+        name: "a".to_owned(),
+        schedule: "@every 1m".to_owned(),
+        success_count: u64::MAX,
+        ..Job::default()
+    };
+    sm.apply([entry(1, Command::SetJob(Box::new(job)))])
+        .await
+        .expect("applied");
+    let done = |second| {
+        let started_at = jiff::Timestamp::from_second(second).expect("timestamp");
+        Command::ExecutionDone(dkron_model::Execution {
+            job_name: "a".to_owned(),
+            started_at,
+            finished_at: Some(started_at),
+            success: true,
+            node_name: "n1".to_owned(),
+            group: second,
+            ..dkron_model::Execution::default()
+        })
+    };
+    let responses = sm
+        .apply([entry(2, done(10)), entry(3, done(20)), entry(4, toggle())])
+        .await
+        .expect("applied");
+    assert!(
+        matches!(&responses[1], Response::ExecutionDone { job, .. } if job.success_count == u64::MAX)
+    );
+    assert!(matches!(&responses[2], Response::Job(job) if job.disabled));
+}

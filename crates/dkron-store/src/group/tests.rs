@@ -365,3 +365,26 @@ fn overlay_slots_match_the_family_list() {
     }
     assert_eq!(Overlay::default().points.len(), Cf::ALL.len());
 }
+
+/// An operation that panics after staging writes leaves the group as it was: the state
+/// machine catches the panic, refuses that command and commits the others.
+#[test]
+fn a_panicking_operation_leaves_no_trace_in_the_group() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path(), Options::default()).expect("open");
+    let mut group = store.write_group();
+    group.set_job(job_of(0, None, 10)).expect("set a");
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = group.run(|_, tx| -> crate::Result<()> {
+            tx.put(Cf::Jobs, b"ghost".to_vec(), b"{}".to_vec());
+            panic!("a bug in an operation")
+        });
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(group.accepted(), 1);
+    group.set_job(job_of(1, None, 10)).expect("set b");
+    group.commit(&Apply::default()).expect("commit");
+    assert!(store.job("a").expect("read").is_some());
+    assert!(store.job("b").expect("read").is_some());
+    assert_eq!(store.get(Cf::Jobs, b"ghost").expect("read"), None);
+}

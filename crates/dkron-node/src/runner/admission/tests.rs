@@ -1,0 +1,85 @@
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Admission, ExecutionSlots, Overflow};
+
+fn slots(max_concurrent: usize, queue: usize, overflow: Overflow) -> ExecutionSlots {
+    ExecutionSlots {
+        max_concurrent,
+        queue,
+        overflow,
+    }
+}
+
+#[tokio::test]
+async fn fail_refuses_above_the_limit_with_the_reason() {
+    let admission = Admission::new(slots(1, 10, Overflow::Fail));
+    let cancel = CancellationToken::new();
+    let first = admission.admit("n1", &cancel).await.unwrap();
+    let refused = admission.admit("n1", &cancel).await.unwrap_err();
+    assert_eq!(
+        refused,
+        "node n1 is at its limit of 1 concurrent executions (max-concurrent-executions); execution refused"
+    );
+    drop(first);
+    assert!(admission.admit("n1", &cancel).await.is_ok());
+}
+
+#[tokio::test]
+async fn queue_waits_for_a_free_slot() {
+    let admission = std::sync::Arc::new(Admission::new(slots(1, 1, Overflow::Queue)));
+    let cancel = CancellationToken::new();
+    let first = admission.admit("n1", &cancel).await.unwrap();
+    let waiter = {
+        let admission = std::sync::Arc::clone(&admission);
+        let cancel = cancel.clone();
+        tokio::spawn(async move { admission.admit("n1", &cancel).await.map(drop) })
+    };
+    while admission.waiting() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The queue (of one) is full: the next is refused, naming both settings.
+    let refused = admission.admit("n1", &cancel).await.unwrap_err();
+    assert!(refused.contains("max-concurrent-executions"), "{refused}");
+    assert!(
+        refused.contains("1 are waiting (execution-queue)"),
+        "{refused}"
+    );
+    assert!(!waiter.is_finished());
+    drop(first);
+    assert_eq!(waiter.await.unwrap(), Ok(()));
+    assert_eq!(admission.waiting(), 0);
+}
+
+#[tokio::test]
+async fn a_waiting_execution_can_be_cancelled() {
+    let admission = std::sync::Arc::new(Admission::new(slots(1, 4, Overflow::Queue)));
+    let held = admission
+        .admit("n1", &CancellationToken::new())
+        .await
+        .unwrap();
+    let cancel = CancellationToken::new();
+    let waiter = {
+        let admission = std::sync::Arc::clone(&admission);
+        let cancel = cancel.clone();
+        tokio::spawn(async move { admission.admit("n1", &cancel).await.map(drop) })
+    };
+    while admission.waiting() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cancel.cancel();
+    let outcome = waiter.await.unwrap().unwrap_err();
+    assert!(outcome.contains("cancelled while waiting"), "{outcome}");
+    assert_eq!(admission.waiting(), 0);
+    drop(held);
+}
+
+#[tokio::test]
+async fn an_empty_queue_refuses_at_once() {
+    let admission = Admission::new(slots(2, 0, Overflow::Queue));
+    let cancel = CancellationToken::new();
+    let _a = admission.admit("n1", &cancel).await.unwrap();
+    let _b = admission.admit("n1", &cancel).await.unwrap();
+    assert!(admission.admit("n1", &cancel).await.is_err());
+}
