@@ -17,10 +17,15 @@
 use std::{
     collections::BTreeMap,
     net::{IpAddr, SocketAddr},
-    path::PathBuf,
+    path::{Path, PathBuf},
     time::Duration,
 };
 
+use dkron_api::{Access, ApiToken};
+
+use crate::config::access::{read_token_file, resolve_access, to_tokens};
+
+mod access;
 #[cfg(test)]
 mod tests;
 
@@ -100,6 +105,13 @@ pub struct RawConfig {
     pub bind_addr: Option<(IpAddr, Option<u16>)>,
     /// `advertise-rpc-port`.
     pub advertise_rpc_port: Option<u16>,
+    /// `api-tokens` (dkron-rs; flag `--api-token`, env `DKRON_API_TOKEN`): bearer tokens of
+    /// the HTTP API.
+    pub api_tokens: Option<Vec<ApiToken>>,
+    /// `api-token-file` (dkron-rs): the tokens of a file, already read and checked.
+    pub api_token_file: Option<Vec<ApiToken>>,
+    /// `insecure-open-api` (dkron-rs): serve every address without a token.
+    pub insecure_open_api: Option<bool>,
     /// Values that could not be used, one sentence each.
     pub problems: Vec<String>,
     /// Accepted but without effect, one sentence each.
@@ -196,6 +208,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// A node that sends no heartbeat for this long is failed.
     pub failure_timeout: Duration,
+    /// Who may use the HTTP API: protected mode (loopback only) unless tokens are configured
+    /// (`api-tokens`, `api-token-file`) or `insecure-open-api` is set.
+    pub access: Access,
     /// Settings accepted without effect, to log at start.
     pub warnings: Vec<String>,
 }
@@ -335,6 +350,14 @@ impl RawConfig {
                 .map(|v| self.bind_addr = Some(v)),
             "advertise-rpc-port" => to_int(&value, 1, i64::from(u16::MAX))
                 .map(|v| self.advertise_rpc_port = u16::try_from(v).ok()),
+            "api-tokens" | "api-token" => {
+                to_tokens(&value).map(|v| self.api_tokens.get_or_insert_default().extend(v))
+            }
+            "api-token-file" => to_text(&value)
+                .and_then(non_empty)
+                .and_then(|path| read_token_file(Path::new(&path)))
+                .map(|v| self.api_token_file = Some(v)),
+            "insecure-open-api" => to_bool(&value).map(|v| self.insecure_open_api = Some(v)),
             key if INERT_KEYS.contains(&key) => {
                 self.warnings.push(format!(
                     "{origin}: {key} is not supported by dkron-rs yet and has no effect"
@@ -368,7 +391,7 @@ impl RawConfig {
             }
             let value = if matches!(
                 key.as_str(),
-                "tags" | "join" | "retry-join" | "cors-origins"
+                "tags" | "join" | "retry-join" | "cors-origins" | "api-tokens" | "api-token"
             ) {
                 Value::List(
                     text.split(',')
@@ -488,6 +511,7 @@ impl Config {
         let retry_join = pick(&layers, |l| &l.retry_join);
         let mut join = pick(&layers, |l| &l.join).unwrap_or_default();
         join.extend(retry_join.iter().flatten().cloned());
+        let access = resolve_access(&layers, &mut problems);
         let node_name = match pick(&layers, |l| &l.node_name).or_else(hostname) {
             Some(name) => name,
             None => {
@@ -528,6 +552,7 @@ impl Config {
             failure_timeout: pick(&layers, |l| &l.failure_timeout)
                 .unwrap_or(DEFAULT_FAILURE_TIMEOUT),
             cors_origins: pick(&layers, |l| &l.cors_origins).unwrap_or_default(),
+            access,
             warnings,
         })
     }
@@ -567,6 +592,10 @@ fn is_known_key(key: &str) -> bool {
         "encrypt",
         "bind-addr",
         "advertise-rpc-port",
+        "api-tokens",
+        "api-token",
+        "api-token-file",
+        "insecure-open-api",
     ];
     KEYS.contains(&key) || INERT_KEYS.contains(&key)
 }
