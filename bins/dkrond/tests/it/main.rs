@@ -11,5 +11,7 @@ mod cli;
 mod routes;
 // A single server end to end: routes, the seed document's examples, scheduling, restart.
 mod single;
+// Who may use the API: cross-origin writes, tokens and roles, protected mode from a network namespace.
+mod security;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;
