@@ -134,7 +134,8 @@ pub struct AgentArgs {
     #[arg(long, value_name = "ADDR")]
     pub retry_join: Vec<String>,
     /// A web origin (`https://host[:port]`) allowed to write to the API besides its own
-    /// (repeatable); writes from other origins are refused.
+    /// (repeatable); writes from other origins are refused, and only these origins get CORS
+    /// grants.
     #[arg(long, value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
     /// Pause between join attempts, e.g. 30s [default: 30s].

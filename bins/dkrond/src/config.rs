@@ -93,7 +93,8 @@ pub struct RawConfig {
     pub join: Option<Vec<String>>,
     /// `retry-join`: as `join`, retried.
     pub retry_join: Option<Vec<String>>,
-    /// `cors-origins` (dkron-rs): web origins allowed to write besides the API's own.
+    /// `cors-origins` (dkron-rs): web origins allowed to write, and granted CORS, besides the
+    /// API's own.
     pub cors_origins: Option<Vec<String>>,
     /// `retry-interval`.
     pub retry_interval: Option<Duration>,

@@ -16,6 +16,8 @@
 //! - A configuration problem is reported with every other problem at once, before anything is
 //!   bound or opened.
 //! - Peer RPC listens on loopback unless `bind-addr` says otherwise.
+//! - The HTTP API serves loopback only (protected mode) unless API tokens or
+//!   `insecure-open-api` say otherwise; no token is ever logged.
 
 pub mod cli;
 pub mod config;
