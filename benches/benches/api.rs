@@ -16,12 +16,14 @@
 use std::{
     collections::BTreeMap,
     hint::black_box,
+    net::SocketAddr,
     sync::{Arc, RwLock},
 };
 
 use axum::{
     Router,
     body::{Body, to_bytes},
+    extract::ConnectInfo,
     http::{Method, Request},
     routing::get,
 };
@@ -187,11 +189,13 @@ fn memory(jobs: usize) -> Arc<Memory> {
     })
 }
 
-/// One request through `router`, body read whole; returns the body length.
+/// One request through `router` from a loopback peer (as `dkron_api::serve` gives it; the
+/// default protected mode serves loopback), body read whole; returns the body length.
 async fn call(router: &Router, method: Method, uri: &str, body: &'static str) -> usize {
     let request = Request::builder()
         .method(method)
         .uri(uri)
+        .extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))))
         .body(Body::from(body))
         .unwrap_or_default();
     let Ok(response) = router.clone().oneshot(request).await;

@@ -145,7 +145,8 @@ pub struct AgentArgs {
     #[arg(long, value_name = "ADDR")]
     pub retry_join: Vec<String>,
     /// A web origin (`https://host[:port]`) allowed to write to the API besides its own
-    /// (repeatable); writes from other origins are refused.
+    /// (repeatable); writes from other origins are refused, and only these origins get CORS
+    /// grants.
     #[arg(long, value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
     /// Pause between join attempts, e.g. 30s [default: 30s].
@@ -191,6 +192,21 @@ pub struct AgentArgs {
     /// Ceilings, request sizes, execution slots.
     #[command(flatten)]
     pub bounds: BoundsArgs,
+    /// A bearer token of the HTTP API (repeatable): `read:SECRET` (GET and HEAD only),
+    /// `write:SECRET` or `SECRET` (everything); at least 16 characters (`dkrond keygen` makes
+    /// one). With any token, every request but /health needs one, from loopback too. Prefer
+    /// --api-token-file or DKRON_API_TOKEN: other users can see command lines.
+    #[arg(long = "api-token", value_name = "[ROLE:]SECRET")]
+    pub api_tokens: Vec<String>,
+    /// File of API tokens, one per line as --api-token, `#` comments allowed; it must be its
+    /// owner's only (chmod 600).
+    #[arg(long, value_name = "FILE")]
+    pub api_token_file: Option<String>,
+    /// Serve the HTTP API to every address without a token, turning protected mode off
+    /// (without tokens only loopback clients are served). Anyone who reaches the API can run
+    /// commands on this machine.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub insecure_open_api: Option<String>,
 }
 
 impl AgentArgs {
@@ -225,6 +241,8 @@ impl AgentArgs {
             ("rpc-tls-cert", &self.rpc_tls_cert),
             ("rpc-tls-key", &self.rpc_tls_key),
             ("rpc-tls-ca", &self.rpc_tls_ca),
+            ("api-token-file", &self.api_token_file),
+            ("insecure-open-api", &self.insecure_open_api),
         ];
         for (key, value) in texts {
             if let Some(text) = value {
@@ -236,6 +254,7 @@ impl AgentArgs {
             ("join", "join", &self.join),
             ("retry-join", "retry-join", &self.retry_join),
             ("cors-origins", "cors-origins", &self.cors_origins),
+            ("api-tokens", "api-token", &self.api_tokens),
         ];
         for (key, flag, values) in lists {
             if !values.is_empty() {

@@ -17,11 +17,16 @@
 use std::{
     collections::BTreeMap,
     net::{IpAddr, SocketAddr},
-    path::PathBuf,
+    path::{Path, PathBuf},
     time::Duration,
 };
 
 mod bounds;
+use dkron_api::{Access, ApiToken};
+
+use crate::config::access::{read_token_file, resolve_access, to_tokens};
+
+mod access;
 #[cfg(test)]
 mod tests;
 
@@ -91,7 +96,8 @@ pub struct RawConfig {
     pub join: Option<Vec<String>>,
     /// `retry-join`: as `join`, retried.
     pub retry_join: Option<Vec<String>>,
-    /// `cors-origins` (dkron-rs): web origins allowed to write besides the API's own.
+    /// `cors-origins` (dkron-rs): web origins allowed to write, and granted CORS, besides the
+    /// API's own.
     pub cors_origins: Option<Vec<String>>,
     /// `retry-interval`.
     pub retry_interval: Option<Duration>,
@@ -114,6 +120,13 @@ pub struct RawConfig {
     pub tls_files: BTreeMap<&'static str, PathBuf>,
     /// The bounds group (`max-*`, `execution-*`).
     pub bounds: RawBounds,
+    /// `api-tokens` (dkron-rs; flag `--api-token`, env `DKRON_API_TOKEN`): bearer tokens of
+    /// the HTTP API.
+    pub api_tokens: Option<Vec<ApiToken>>,
+    /// `api-token-file` (dkron-rs): the tokens of a file, already read and checked.
+    pub api_token_file: Option<Vec<ApiToken>>,
+    /// `insecure-open-api` (dkron-rs): serve every address without a token.
+    pub insecure_open_api: Option<bool>,
     /// Values that could not be used, one sentence each.
     pub problems: Vec<String>,
     /// Accepted but without effect, one sentence each.
@@ -223,6 +236,9 @@ pub struct Config {
     pub rpc_tls: Option<dkron_node::TlsFiles>,
     /// Ceilings, body sizes and execution slots.
     pub bounds: Bounds,
+    /// Who may use the HTTP API: protected mode (loopback only) unless tokens are configured
+    /// (`api-tokens`, `api-token-file`) or `insecure-open-api` is set.
+    pub access: Access,
     /// Settings accepted without effect, to log at start.
     pub warnings: Vec<String>,
 }
@@ -392,6 +408,14 @@ impl RawConfig {
                     .map(|v| drop(self.tls_files.insert(name, PathBuf::from(v))))
             }
             key if bounds::KEYS.contains(&key) => self.bounds.set(key, &value),
+            "api-tokens" | "api-token" => {
+                to_tokens(&value).map(|v| self.api_tokens.get_or_insert_default().extend(v))
+            }
+            "api-token-file" => to_text(&value)
+                .and_then(non_empty)
+                .and_then(|path| read_token_file(Path::new(&path)))
+                .map(|v| self.api_token_file = Some(v)),
+            "insecure-open-api" => to_bool(&value).map(|v| self.insecure_open_api = Some(v)),
             key if INERT_KEYS.contains(&key) => {
                 self.warnings.push(format!(
                     "{origin}: {key} is not supported by dkron-rs yet and has no effect"
@@ -425,7 +449,7 @@ impl RawConfig {
             }
             let value = if matches!(
                 key.as_str(),
-                "tags" | "join" | "retry-join" | "cors-origins"
+                "tags" | "join" | "retry-join" | "cors-origins" | "api-tokens" | "api-token"
             ) {
                 Value::List(
                     text.split(',')
@@ -545,6 +569,7 @@ impl Config {
         let retry_join = pick(&layers, |l| &l.retry_join);
         let mut join = pick(&layers, |l| &l.join).unwrap_or_default();
         join.extend(retry_join.iter().flatten().cloned());
+        let access = resolve_access(&layers, &mut problems);
         let node_name = match pick(&layers, |l| &l.node_name).or_else(hostname) {
             Some(name) => name,
             None => {
@@ -598,6 +623,7 @@ impl Config {
             api_tls,
             rpc_tls,
             bounds,
+            access,
             warnings,
         })
     }
@@ -640,6 +666,10 @@ fn is_known_key(key: &str) -> bool {
         "max-connections",
         "http-header-timeout",
         "http-request-timeout",
+        "api-tokens",
+        "api-token",
+        "api-token-file",
+        "insecure-open-api",
     ];
     KEYS.contains(&key)
         || TLS_KEYS.contains(&key)

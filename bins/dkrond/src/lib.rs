@@ -16,6 +16,8 @@
 //! - A configuration problem is reported with every other problem at once, before anything is
 //!   bound or opened.
 //! - Peer RPC listens on loopback unless `bind-addr` says otherwise.
+//! - The HTTP API serves loopback only (protected mode) unless API tokens or
+//!   `insecure-open-api` say otherwise; no token is ever logged.
 
 pub mod cli;
 pub mod config;
@@ -29,6 +31,7 @@ use std::{
 };
 
 use anyhow::Context;
+use dkron_api::Access;
 use dkron_node::{Agent, Node, NodeConfig, Tags, control::Peer};
 use tokio::net::TcpListener;
 
@@ -193,7 +196,8 @@ pub fn node_config(config: &Config) -> NodeConfig {
         .with_ui(false)
         .with_cors_origins(config.cors_origins.clone())
         .with_max_body_bytes(config.bounds.max_request_bytes)
-        .with_max_restore_bytes(config.bounds.max_restore_bytes);
+        .with_max_restore_bytes(config.bounds.max_restore_bytes)
+        .with_access(config.access.clone());
     node.ceilings = config.bounds.ceilings;
     node.execution_slots = config.bounds.execution_slots;
     node
@@ -225,6 +229,10 @@ pub async fn run(
         reloads.abort();
         return result.context("the agent did not stop cleanly");
     };
+    match access_summary(&config.access) {
+        (true, line) => tracing::warn!("{line}"),
+        (false, line) => tracing::info!("{line}"),
+    }
     let node = Node::start(node_config(&config), http, listeners.rpc)
         .await
         .context("cannot start the node")?;
@@ -255,6 +263,30 @@ async fn reload_tags_on_hangup(
             }
             Err(error) => tracing::warn!(%error, "SIGHUP: configuration not reloaded"),
         }
+    }
+}
+
+/// The line logged once at start saying who may use the HTTP API (never a token), and whether
+/// it is a warning (the API open to everyone).
+pub fn access_summary(access: &Access) -> (bool, String) {
+    match access {
+        Access::Protected => (
+            false,
+            "HTTP API in protected mode: loopback clients only (configure --api-token to serve other addresses)".to_owned(),
+        ),
+        Access::Tokens(_) => {
+            let (read, write) = access.token_counts();
+            (
+                false,
+                format!(
+                    "HTTP API requires a bearer token on every request but /health: {read} read and {write} write tokens"
+                ),
+            )
+        }
+        Access::Open => (
+            true,
+            "HTTP API open to every address without a token (--insecure-open-api): anyone who reaches it can run commands on this machine".to_owned(),
+        ),
     }
 }
 

@@ -233,3 +233,23 @@ async fn exposed_rpc_without_tls_is_warned_about() {
     assert!(warning.contains("--rpc-tls-cert"), "{warning}");
     assert_eq!(crate::exposure_warning(&everywhere, true), None);
 }
+
+/// The start-up line names the mode and counts tokens; only the open API is a warning.
+#[test]
+fn access_summary_names_the_mode() {
+    use dkron_api::{Access, ApiToken};
+    let (warn, line) = crate::access_summary(&Access::Protected);
+    assert!(!warn && line.contains("protected mode"), "{line}");
+    let tokens = Access::with_tokens(vec![
+        ApiToken::parse("read:read-secret-0123456789").expect("token"),
+        ApiToken::parse("write-secret-0123456789").expect("token"),
+        ApiToken::parse("write:write-secret-9876543210").expect("token"),
+    ]);
+    let (warn, line) = crate::access_summary(&tokens);
+    assert!(
+        !warn && line.contains("1 read and 2 write tokens"),
+        "{line}"
+    );
+    let (warn, line) = crate::access_summary(&Access::Open);
+    assert!(warn && line.contains("--insecure-open-api"), "{line}");
+}

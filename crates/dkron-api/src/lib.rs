@@ -9,15 +9,19 @@
 //! # What it does not do
 //!
 //! No storage, consensus, scheduling or execution: it never names `dkron-store`, `dkron-raft`,
-//! `dkron-scheduler` or `dkron-executor`. It does not serve the web UI's files (the node mounts
-//! them with `router(..).nest_service("/ui", ui)`; this router only redirects `/` there,
-//! relatively), nor `/metrics` or `/debug/vars` (the node owns the recorder and can `merge` or
-//! `route` them into the returned [`axum::Router`], which has no fallback).
+//! `dkron-scheduler` or `dkron-executor`. It does not serve the web UI's files nor `/metrics`
+//! (the node owns the recorder): the node passes such routes to [`router_with`], which puts
+//! them behind the same layers (access control, CORS); this router only redirects `/` to the
+//! UI, relatively. Routes added to the returned [`axum::Router`] afterwards would bypass
+//! access control.
 //!
 //! # Overview
 //!
 //! - [`router`] builds the [`axum::Router`] for a [`Cluster`] and [`ApiOptions`]; [`serve`]
-//!   runs it on a listener until a shutdown future completes.
+//!   runs it on a listener until a shutdown future completes, giving every request its peer
+//!   address ([`axum::extract::ConnectInfo`]).
+//! - [`Access`] says who may call: protected mode (loopback only, the default), bearer
+//!   [`ApiToken`]s with a read or write [`Role`], or open.
 //! - [`Cluster`] is the seam: object safe, async through [`BoxFuture`], failing with
 //!   [`ClusterError`].
 //! - [`JobQuery`], [`ExecQuery`] and [`Page`] carry react-admin's list parameters;
@@ -28,8 +32,11 @@
 //!
 //! # Invariants
 //!
-//! - Every response carries `X-Whom` and permissive CORS headers; every JSON endpoint honours
-//!   `?pretty`; a handler panic becomes an empty 500, never a dropped connection.
+//! - No handler runs for a request [`Access`] refuses; `/health` is open in every mode; a
+//!   request without a peer address is not loopback.
+//! - Every response carries `X-Whom`; CORS grants go only to the API's own origin and
+//!   [`ApiOptions::cors_origins`]; every JSON endpoint honours `?pretty`; a handler panic
+//!   becomes an empty 500, never a dropped connection.
 //! - Request bodies are read as JSON whatever their `Content-Type` (curl's `-d` sends
 //!   `application/x-www-form-urlencoded`), and are bounded ([`ApiOptions::max_body_bytes`]).
 //! - A rejected request changes nothing: bodies are parsed and validated before the cluster
@@ -38,7 +45,9 @@
 //!   under a path prefix.
 //! - Every [`ClusterError`] maps to its status code in one exhaustive match (`reply.rs`).
 
+mod access;
 mod cluster;
+mod cors;
 mod error;
 mod openapi;
 mod origin;
@@ -49,9 +58,10 @@ mod restore;
 mod routes;
 mod wire;
 
-use std::{future::Future, io, sync::Arc};
+use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
 pub use crate::{
+    access::{Access, ApiToken, Role, TokenError},
     cluster::{BoxFuture, Cluster, DayStats, Health, NodeInfo, UpsertOptions},
     error::ClusterError,
     openapi::OPENAPI_JSON,
@@ -75,6 +85,8 @@ pub struct ApiOptions {
     /// from any other `Origin` is refused (403), so a page an operator opens cannot create
     /// jobs.
     pub cors_origins: Vec<String>,
+    /// Who may call the API: protected mode (loopback only) by default.
+    pub access: Access,
 }
 
 impl Default for ApiOptions {
@@ -85,6 +97,7 @@ impl Default for ApiOptions {
             ui: false,
             max_next_count: 1000,
             cors_origins: Vec::new(),
+            access: Access::default(),
         }
     }
 }
@@ -114,16 +127,35 @@ impl ApiOptions {
         self.cors_origins = origins;
         self
     }
+
+    /// Sets [`ApiOptions::access`].
+    #[must_use]
+    pub fn with_access(mut self, access: Access) -> ApiOptions {
+        self.access = access;
+        self
+    }
 }
 
 /// The REST API for `cluster`: every dkron 4.1 route, the older paths, and ours (see
-/// `docs/api.md`), with CORS, `X-Whom`, body limits, request tracing and panic catching.
+/// `docs/api.md`), with access control, CORS, `X-Whom`, body limits, request tracing and panic
+/// catching.
 pub fn router(cluster: Arc<dyn Cluster>, options: ApiOptions) -> axum::Router {
-    routes::router(cluster, options)
+    routes::router(cluster, options, axum::Router::new())
+}
+
+/// [`router`] plus the caller's `routes` (the node's `/metrics`, the UI), merged before the
+/// layers so that they get the same access control, CORS and headers.
+pub fn router_with(
+    cluster: Arc<dyn Cluster>,
+    options: ApiOptions,
+    routes: axum::Router,
+) -> axum::Router {
+    routes::router(cluster, options, routes)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish.
+/// finish. Every request carries its peer address as `ConnectInfo<SocketAddr>` (protected
+/// mode needs it).
 ///
 /// # Errors
 /// Only what accepting connections on `listener` reports.
@@ -132,7 +164,10 @@ pub async fn serve(
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

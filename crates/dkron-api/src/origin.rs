@@ -3,7 +3,8 @@
 //! otherwise create a shell job on `localhost:8080`. Writes (every method but GET, HEAD and
 //! OPTIONS) that carry an `Origin` other than the API's own, or one of the configured
 //! `cors-origins`, are refused with 403 and change nothing. Requests without `Origin` (curl,
-//! scripts, other servers) are not affected.
+//! scripts, other servers) are not affected. The same origins, and only they, get CORS grants
+//! (`cors.rs`).
 
 use std::sync::Arc;
 
@@ -35,7 +36,7 @@ pub(crate) async fn guard_writes(
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
     let origin = origin.to_str().unwrap_or_default();
-    if write_allowed(origin, host, &allowed) {
+    if is_allowed(origin, host, &allowed) {
         return next.run(request).await;
     }
     (
@@ -51,9 +52,9 @@ fn is_read(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Whether a write from `origin` may go on: the API's own origin (same host and port as the
-/// request's `Host`) or one listed. `null` (a sandboxed page, a `file://` page) never is.
-pub(crate) fn write_allowed(origin: &str, host: &str, allowed: &[String]) -> bool {
+/// Whether `origin` may write and get CORS grants: the API's own origin (same host and port as
+/// the request's `Host`) or one listed. `null` (a sandboxed page, a `file://` page) never is.
+pub(crate) fn is_allowed(origin: &str, host: &str, allowed: &[String]) -> bool {
     if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
         return true;
     }
@@ -65,35 +66,27 @@ pub(crate) fn write_allowed(origin: &str, host: &str, allowed: &[String]) -> boo
 
 #[cfg(test)]
 mod tests {
-    use super::write_allowed;
+    use crate::origin::is_allowed;
 
     /// Same host and port, a listed origin: allowed; another site, another port, `null`,
     /// garbage: refused.
     #[test]
     fn origins_that_may_write() {
         let listed = ["https://ui.example.com".to_owned()];
-        assert!(write_allowed(
-            "http://localhost:8080",
-            "localhost:8080",
-            &[]
-        ));
-        assert!(write_allowed(
+        assert!(is_allowed("http://localhost:8080", "localhost:8080", &[]));
+        assert!(is_allowed(
             "https://ui.example.com",
             "localhost:8080",
             &listed
         ));
-        assert!(!write_allowed(
+        assert!(!is_allowed(
             "http://evil.example",
             "localhost:8080",
             &listed
         ));
-        assert!(!write_allowed(
-            "http://localhost:9999",
-            "localhost:8080",
-            &[]
-        ));
-        assert!(!write_allowed("null", "localhost:8080", &[]));
-        assert!(!write_allowed("localhost:8080", "localhost:8080", &[]));
-        assert!(!write_allowed("http://localhost:8080", "", &[]));
+        assert!(!is_allowed("http://localhost:9999", "localhost:8080", &[]));
+        assert!(!is_allowed("null", "localhost:8080", &[]));
+        assert!(!is_allowed("localhost:8080", "localhost:8080", &[]));
+        assert!(!is_allowed("http://localhost:8080", "", &[]));
     }
 }

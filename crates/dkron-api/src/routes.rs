@@ -18,10 +18,7 @@ use axum::{
     routing::{MethodRouter, get, post},
 };
 use tower_http::{
-    catch_panic::CatchPanicLayer,
-    cors::{Any, CorsLayer},
-    set_header::SetResponseHeaderLayer,
-    trace::TraceLayer,
+    catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
 };
 
 use crate::{ApiOptions, Cluster, reply};
@@ -67,11 +64,12 @@ pub(crate) const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/jobs/{job}/executions/{execution}/cancel", &["POST"]),
 ];
 
-pub(crate) fn router(cluster: Arc<dyn Cluster>, options: ApiOptions) -> Router {
+pub(crate) fn router(cluster: Arc<dyn Cluster>, options: ApiOptions, extra: Router) -> Router {
     let whom = whom_value(cluster.node_name());
     let body_limit = options.max_body_bytes;
     let restore_limit = options.max_restore_bytes;
-    let options_origins = options.cors_origins.clone();
+    let allowed: crate::origin::AllowedOrigins = options.cors_origins.clone().into();
+    let access = Arc::new(options.access.clone());
     let api = Api {
         cluster,
         options: Arc::new(options),
@@ -131,23 +129,28 @@ pub(crate) fn router(cluster: Arc<dyn Cluster>, options: ApiOptions) -> Router {
         router = with_trailing_slash(router, path, methods);
     }
 
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods(Any)
-        .allow_headers(Any)
-        .expose_headers(Any);
-    let allowed: crate::origin::AllowedOrigins = options_origins.into();
     router
         .with_state(api)
+        .merge(extra)
         // Before anything runs: a refused cross-origin write must change nothing.
         .layer(axum::middleware::from_fn_with_state(
-            allowed,
+            Arc::clone(&allowed),
             crate::origin::guard_writes,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
+        // Who may call at all, before any handler; inside tracing so refusals are traced.
+        .layer(axum::middleware::from_fn_with_state(
+            access,
+            crate::access::guard,
+        ))
         .layer(TraceLayer::new_for_http())
-        .layer(cors)
+        // Outside access control: preflights carry no credentials, and a refusal's status
+        // must be readable by an allowed origin's page.
+        .layer(axum::middleware::from_fn_with_state(
+            allowed,
+            crate::cors::cors,
+        ))
         // Outermost, so that answers the CORS layer gives by itself (preflights) carry it too.
         .layer(SetResponseHeaderLayer::overriding(WHOM_HEADER, whom))
 }

@@ -26,7 +26,7 @@ use crate::{
 /// is committed either way).
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The REST API of `cluster`, plus `/metrics` (Prometheus text).
+/// The REST API of `cluster`, plus `/metrics` (Prometheus text) behind the same access control.
 pub(crate) fn router(cluster: Arc<NodeCluster>, options: ApiOptions) -> Router {
     let handles = Arc::clone(&cluster.handles);
     let metrics_route = get(move || {
@@ -44,7 +44,11 @@ pub(crate) fn router(cluster: Arc<NodeCluster>, options: ApiOptions) -> Router {
             )
         }
     });
-    dkron_api::router(cluster, options).route("/metrics", metrics_route)
+    dkron_api::router_with(
+        cluster,
+        options,
+        Router::new().route("/metrics", metrics_route),
+    )
 }
 
 /// The node as the API sees it.

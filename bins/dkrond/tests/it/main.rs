@@ -15,5 +15,7 @@ mod routes;
 mod single;
 // The cluster key, peer RPC refusals, HTTPS on the API, RPC over TLS.
 mod transport;
+// Who may use the API: cross-origin writes, tokens and roles, protected mode from a network namespace.
+mod security;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;

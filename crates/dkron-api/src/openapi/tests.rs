@@ -51,3 +51,20 @@ fn document_lists_every_route() {
         }
     }
 }
+
+/// The document declares the bearer tokens, optional at the top (protected mode serves
+/// loopback without one) and absent on `/health`.
+#[test]
+fn document_declares_bearer_tokens() {
+    let doc: Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
+    let scheme = &doc["components"]["securitySchemes"]["bearer"];
+    assert_eq!(
+        (&scheme["type"], &scheme["scheme"]),
+        (&"http".into(), &"bearer".into())
+    );
+    assert_eq!(doc["security"], serde_json::json!([{ "bearer": [] }, {}]));
+    assert_eq!(
+        doc["paths"]["/health"]["get"]["security"],
+        serde_json::json!([])
+    );
+}

@@ -174,51 +174,109 @@ async fn root_redirect() {
     assert_eq!(browser.status, StatusCode::NOT_FOUND);
 }
 
-/// CORS: a preflight from any origin is answered, and responses expose every header.
+/// CORS: the API's own origin and listed ones get preflights answered (with `Authorization`
+/// allowed) and responses that expose every header; other origins get no grant, and their
+/// preflights are refused.
 #[tokio::test]
 async fn cors() {
-    let (router, _fake) = app();
-    let preflight = send(
+    let (router, _fake) =
+        app_with(ApiOptions::default().with_cors_origins(vec!["https://ui.example".to_owned()]));
+    for origin in ["https://ui.example", "http://localhost:8080"] {
+        let preflight = send(
+            &router,
+            Method::OPTIONS,
+            "/v1/jobs/a",
+            None,
+            &[
+                ("host", "localhost:8080"),
+                ("origin", origin),
+                ("access-control-request-method", "DELETE"),
+                (
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                ),
+            ],
+        )
+        .await;
+        assert_eq!(preflight.status, StatusCode::OK, "{origin}");
+        assert_eq!(
+            preflight.header("access-control-allow-origin"),
+            Some(origin)
+        );
+        assert_eq!(preflight.header("x-whom"), Some("node1"));
+        let methods = preflight
+            .header("access-control-allow-methods")
+            .unwrap_or_default();
+        assert!(methods.contains("DELETE"), "{methods}");
+        assert_eq!(
+            preflight.header("access-control-allow-headers"),
+            Some("authorization,content-type")
+        );
+        let simple = send(
+            &router,
+            Method::GET,
+            "/v1/jobs",
+            None,
+            &[("host", "localhost:8080"), ("origin", origin)],
+        )
+        .await;
+        assert_eq!(simple.header("access-control-allow-origin"), Some(origin));
+        assert_eq!(simple.header("access-control-expose-headers"), Some("*"));
+        let missing = send(
+            &router,
+            Method::GET,
+            "/v1/jobs/nope",
+            None,
+            &[("host", "localhost:8080"), ("origin", origin)],
+        )
+        .await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.header("access-control-allow-origin"), Some(origin));
+        assert_eq!(missing.header("x-whom"), Some("node1"));
+    }
+
+    let refused = send(
         &router,
         Method::OPTIONS,
         "/v1/jobs/a",
         None,
         &[
+            ("host", "localhost:8080"),
             ("origin", "https://elsewhere.example"),
             ("access-control-request-method", "DELETE"),
-            (
-                "access-control-request-headers",
-                "authorization,content-type",
-            ),
+            ("access-control-request-headers", "authorization"),
         ],
     )
     .await;
-    assert_eq!(preflight.status, StatusCode::OK);
-    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
-    assert_eq!(preflight.header("x-whom"), Some("node1"));
-    assert!(preflight.header("access-control-allow-methods").is_some());
-    assert!(preflight.header("access-control-allow-headers").is_some());
-    let simple = send(
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    for grant in [
+        "access-control-allow-origin",
+        "access-control-allow-methods",
+        "access-control-allow-headers",
+    ] {
+        assert_eq!(refused.header(grant), None, "{grant}");
+    }
+    assert!(
+        refused.text().contains("--cors-origins"),
+        "{}",
+        refused.text()
+    );
+    // Reads are still served (curl sends no Origin; a browser hides the answer from the page).
+    let read = send(
         &router,
         Method::GET,
         "/v1/jobs",
         None,
-        &[("origin", "https://elsewhere.example")],
+        &[
+            ("host", "localhost:8080"),
+            ("origin", "https://elsewhere.example"),
+        ],
     )
     .await;
-    assert_eq!(simple.header("access-control-allow-origin"), Some("*"));
-    assert_eq!(simple.header("access-control-expose-headers"), Some("*"));
-    let missing = send(
-        &router,
-        Method::GET,
-        "/v1/jobs/nope",
-        None,
-        &[("origin", "https://elsewhere.example")],
-    )
-    .await;
-    assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert_eq!(missing.header("access-control-allow-origin"), Some("*"));
-    assert_eq!(missing.header("x-whom"), Some("node1"));
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.header("access-control-allow-origin"), None);
+    assert_eq!(read.header("access-control-expose-headers"), None);
+    assert!(read.header("vary").is_some_and(|v| v.contains("origin")));
 }
 
 /// A panicking handler answers an empty 500 and the router keeps serving.

@@ -16,7 +16,8 @@ const SEED_JOB: &str = r#"{
 
 /// The seed document's flow over HTTP: create (no Content-Type, trailing slash), run (answers
 /// while the execution is still running), the execution finishes in the background, delete by
-/// the singular alias; then a graceful shutdown.
+/// the singular alias; CORS preflights; then a graceful shutdown. The writes pass protected
+/// mode (the default) because `serve` gives every request its loopback peer address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_flow_over_a_socket() {
     // reqwest is built without a default TLS provider; plain HTTP still needs one installed.
@@ -92,21 +93,26 @@ async fn seed_flow_over_a_socket() {
         .expect("delete");
     assert_eq!(deleted.status().as_u16(), 200);
 
-    let preflight = client
-        .request(reqwest::Method::OPTIONS, format!("{base}/v1/jobs"))
-        .header("origin", "http://ui.example")
-        .header("access-control-request-method", "POST")
-        .send()
+    // Only the API's own origin gets a CORS grant by default.
+    let preflight = |origin: String| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{base}/v1/jobs"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let own = preflight(base.clone()).await.expect("preflight");
+    assert_eq!(own.status().as_u16(), 200);
+    let granted = own
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok());
+    assert_eq!(granted, Some(base.as_str()));
+    let other = preflight("http://ui.example".to_owned())
         .await
         .expect("preflight");
-    assert_eq!(preflight.status().as_u16(), 200);
-    assert_eq!(
-        preflight
-            .headers()
-            .get("access-control-allow-origin")
-            .and_then(|v| v.to_str().ok()),
-        Some("*")
-    );
+    assert_eq!(other.status().as_u16(), 403);
+    assert!(other.headers().get("access-control-allow-origin").is_none());
 
     stop.send(()).expect("server still running");
     let served = tokio::time::timeout(Duration::from_secs(10), server)

@@ -2,12 +2,14 @@
 
 use std::{
     collections::BTreeMap,
+    net::SocketAddr,
     sync::{Arc, Mutex, MutexGuard},
 };
 
 use axum::{
     Router,
     body::{Body, to_bytes},
+    extract::ConnectInfo,
     http::{HeaderMap, Method, Request, StatusCode},
 };
 use dkron_api::{
@@ -464,7 +466,12 @@ impl Reply {
     }
 }
 
-/// Sends one request through the router (no socket) and reads the whole response.
+/// The peer address of requests sent with [`send`]: loopback, which protected mode (the
+/// default) serves.
+const LOOPBACK_PEER: ([u8; 4], u16) = ([127, 0, 0, 1], 40000);
+
+/// Sends one request through the router (no socket) from a loopback peer and reads the whole
+/// response.
 pub(crate) async fn send(
     router: &Router,
     method: Method,
@@ -472,7 +479,23 @@ pub(crate) async fn send(
     body: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Reply {
+    let peer = Some(SocketAddr::from(LOOPBACK_PEER));
+    send_from(router, peer, method, uri, body, headers).await
+}
+
+/// [`send`] from `peer`, as `serve` gives it; `None`: without a peer address.
+pub(crate) async fn send_from(
+    router: &Router,
+    peer: Option<SocketAddr>,
+    method: Method,
+    uri: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
     let mut request = Request::builder().method(method).uri(uri);
+    if let Some(peer) = peer {
+        request = request.extension(ConnectInfo(peer));
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
