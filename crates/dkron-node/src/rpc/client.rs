@@ -49,6 +49,9 @@ impl NodeClient {
             // Node RPC goes straight to the peer, never through an HTTP proxy.
             .no_proxy()
             .connect_timeout(Duration::from_secs(1))
+            // Why: below the serving loop's default idle close (the 10 s header timeout), so
+            // a call never goes out on a connection the peer is closing.
+            .pool_idle_timeout(Duration::from_secs(5))
             .timeout(CALL);
         let scheme = match tls {
             Some(tls) => {

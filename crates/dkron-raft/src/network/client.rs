@@ -158,7 +158,10 @@ pub(crate) fn resolve_peer<'a>(members: &'a [Peer], peer: &str) -> Option<&'a Pe
 struct Failure(String);
 
 /// Idle keep-alive connections are kept this long (heartbeats reuse them every 50-ish ms).
-const POOL_IDLE: Duration = Duration::from_secs(90);
+/// Why below the server's default header timeout (10 s), which also closes idle connections:
+/// the client drops a connection before the server does, rather than sending on one the
+/// server is closing.
+const POOL_IDLE: Duration = Duration::from_secs(5);
 /// A peer that does not accept a connection within this is treated as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
