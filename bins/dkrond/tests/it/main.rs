@@ -17,5 +17,7 @@ mod single;
 mod transport;
 // Who may use the API: cross-origin writes, tokens and roles, protected mode from a network namespace.
 mod security;
+// The browser test harness: headless chromium through chromedriver, and its own test.
+mod browser;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;
