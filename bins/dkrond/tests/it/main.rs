@@ -19,5 +19,7 @@ mod transport;
 mod security;
 // The browser test harness: headless chromium through chromedriver, and its own test.
 mod browser;
+// The web UI in headless chromium: a job's life, paging and search, errors, tokens, screenshots.
+mod ui;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;
