@@ -24,7 +24,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::Value;
+use base64::Engine as _;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 use thirtyfour::{
     By, ChromiumLikeCapabilities as _, DesiredCapabilities, WebDriver, WebElement,
@@ -364,6 +365,63 @@ impl Browser {
         );
         std::fs::write(&path, &png).expect("write screenshot");
         path
+    }
+
+    /// Emulates a phone's screen (390 x 844 CSS px, mobile) until [`Browser::desktop`].
+    pub(crate) async fn phone(&self) {
+        let metrics =
+            json!({ "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true });
+        self.cdp("Emulation.setDeviceMetricsOverride", metrics)
+            .await;
+    }
+
+    /// Back to the window's own size after [`Browser::phone`].
+    pub(crate) async fn desktop(&self) {
+        self.cdp("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await;
+    }
+
+    /// Sends a DevTools command through chromedriver.
+    async fn cdp(&self, method: &str, params: Value) -> Value {
+        self.driver()
+            .cdp()
+            .send_raw(method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// Saves a PNG of the whole page, beyond the viewport, as `<screenshot dir>/<name>.png`.
+    pub(crate) async fn screenshot_page(&self, name: &str) -> PathBuf {
+        let layout = self.cdp("Page.getLayoutMetrics", json!({})).await;
+        let size = &layout["cssContentSize"];
+        let capture = json!({
+            "format": "png",
+            "captureBeyondViewport": true,
+            "clip": { "x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1 },
+        });
+        let shot = self.cdp("Page.captureScreenshot", capture).await;
+        let png = shot["data"]
+            .as_str()
+            .and_then(|data| base64::engine::general_purpose::STANDARD.decode(data).ok())
+            .unwrap_or_else(|| panic!("screenshot {name}: no PNG data"));
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "screenshot {name} is not a PNG"
+        );
+        let path = screenshot_dir().join(format!("{name}.png"));
+        std::fs::write(&path, &png).expect("write screenshot");
+        path
+    }
+
+    /// Whether the page is wider than the viewport (a person would have to scroll sideways).
+    pub(crate) async fn scrolls_sideways(&self) -> bool {
+        self.script(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
+            Vec::new(),
+        )
+        .await
+        .as_bool()
+        .unwrap_or(true)
     }
 
     /// The navigation timing of the current page.

@@ -206,8 +206,10 @@ fn a_job_created_through_the_form_runs_and_is_disabled_and_deleted() {
         assert_eq!(browser.hook_text("toggle").await, "Enable");
         assert_eq!(rest_job(&node, "from-the-form").1["disabled"], true);
 
-        // Delete it.
+        // Delete it (the UI asks first, on a page of its own).
         press(&browser, "delete").await;
+        browser.wait_page("confirm-delete").await;
+        press(&browser, "confirm-delete").await;
         browser
             .wait_until("the job to be deleted", WAIT, || async {
                 (rest_job(&node, "from-the-form").0 == 404).then_some(())
@@ -547,8 +549,9 @@ async fn login(browser: &Browser, node: &Dkrond, token: &str) {
         .await;
 }
 
-/// Each main view in both themes, saved as `<view>-<theme>.png`; the dashboard and members hooks
-/// hold what the node says.
+/// Each main view in both themes, saved whole as `<view>-<theme>.png`, and at a phone's width
+/// (`<view>-phone.png`) where none may scroll sideways; the dashboard and members hooks hold
+/// what the node says.
 #[test]
 fn each_main_view_in_light_and_dark_is_screenshotted() {
     let Some(browser) = Browser::start() else {
@@ -557,7 +560,7 @@ fn each_main_view_in_light_and_dark_is_screenshotted() {
     let node = Dkrond::start();
     let jobs = (0..30)
         .map(|i| {
-            let mut job = shell_job(&format!("report-{i:02}"), "echo report; date");
+            let mut job = shell_job(&format!("report-{i:02}"), "echo nightly report done");
             job["displayname"] = json!(format!("Nightly report {i}"));
             job["schedule"] = json!(format!("0 {i} 3 * * *"));
             job["timezone"] = json!("Europe/Berlin");
@@ -597,10 +600,24 @@ fn each_main_view_in_light_and_dark_is_screenshotted() {
                         })
                         .await;
                 }
-                saved.push(browser.screenshot(&format!("{view}-{theme}")).await);
+                saved.push(browser.screenshot_page(&format!("{view}-{theme}")).await);
             }
         }
         assert_eq!(saved.len(), 10);
+
+        // On a phone (390 CSS px): no view makes a person scroll sideways.
+        browser.phone().await;
+        let mut too_wide = Vec::new();
+        for (view, path, page) in views {
+            browser.goto(&ui(&node, path)).await;
+            browser.wait_page(page).await;
+            browser.screenshot_page(&format!("{view}-phone")).await;
+            if browser.scrolls_sideways().await {
+                too_wide.push(view);
+            }
+        }
+        browser.desktop().await;
+        assert!(too_wide.is_empty(), "wider than a phone: {too_wide:?}");
 
         browser.goto(&ui(&node, "")).await;
         browser.wait_page("dashboard").await;
