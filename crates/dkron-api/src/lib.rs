@@ -40,6 +40,8 @@
 
 mod cluster;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod openapi;
 mod origin;
 mod params;
