@@ -69,6 +69,8 @@ mod api;
 mod config;
 pub mod control;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod handles;
 mod leader;
 mod membership;
