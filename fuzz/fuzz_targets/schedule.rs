@@ -29,7 +29,7 @@ const INSTANTS: [i64; 5] = [
     1_730_613_600,   // 2024-11-03T06:00:00Z, New York's fall-back hour
     1_325_239_200,   // 2011-12-30T10:00:00Z, the day Apia skipped
     -62_135_596_800, // 0001-01-01T00:00:00Z
-    253_402_300_000, // 9999-12-31T23:46:40Z, just before the end of time
+    253_402_200_000, // 9999-12-30T20:00:00Z, just before the end of jiff's range
 ];
 
 /// Fires checked after the first, per instant.
