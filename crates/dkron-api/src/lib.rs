@@ -49,6 +49,8 @@ mod access;
 mod cluster;
 mod cors;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod openapi;
 mod origin;
 mod params;
