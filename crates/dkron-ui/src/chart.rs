@@ -20,8 +20,10 @@ pub(crate) fn executions_per_day(days: &[DayStats]) -> Markup {
         .map(|d| d.success_count.saturating_add(d.failed_count))
         .max()
         .unwrap_or(0);
-    // A round top for the axis: at least 1 so an empty chart still has a scale.
-    let top = nice_ceiling(max.max(1));
+    // Up to four equal, round steps up to at least the highest day (1 when nothing ran).
+    let step = nice_ceiling(max.div_ceil(4).max(1));
+    let lines = max.div_ceil(step).max(1);
+    let top = step.saturating_mul(lines);
     let plot_h = HEIGHT - TOP - BOTTOM;
     let plot_w = WIDTH - LEFT - 8;
     let count = u32::try_from(days.len().max(1)).unwrap_or(u32::MAX);
@@ -45,8 +47,8 @@ pub(crate) fn executions_per_day(days: &[DayStats]) -> Markup {
             viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) preserveAspectRatio="xMidYMid meet"
             xmlns="http://www.w3.org/2000/svg" {
             title { (label) }
-            @for step in 0..=4u64 {
-                @let value = u64::try_from(u128::from(top) * u128::from(step) / 4).unwrap_or(top);
+            @for line in 0..=lines {
+                @let value = step.saturating_mul(line);
                 @let y = base_y - scale(value);
                 line class="grid" x1=(LEFT) x2=(WIDTH - 8) y1=(y) y2=(y) {}
                 text class="axis" x=(LEFT - 6) y=(y + 4) text-anchor="end" { (value) }
@@ -64,7 +66,8 @@ pub(crate) fn executions_per_day(days: &[DayStats]) -> Markup {
                         rect class="bar-failed" x=(x) y=(base_y - ok_h - failed_h) width=(bar) height=(failed_h) {}
                     }
                 }
-                @if i % 7 == 0 || i + 1 == days.len() {
+                // Weekly labels, counted back from the last day so it always has one.
+                @if (days.len() - 1 - i) % 7 == 0 {
                     text class="axis" x=(x + bar / 2) y=(HEIGHT - 6) text-anchor="middle" {
                         (day.date.strftime("%b %-d").to_string())
                     }
@@ -129,7 +132,10 @@ mod tests {
         assert_eq!(svg.matches("class=\"bar-failed\"").count(), 1, "{svg}");
         assert!(svg.contains("2026-12-02: 6 succeeded, 4 failed"), "{svg}");
         assert!(svg.contains("10 in all, at most 10 in one day"), "{svg}");
-        // Plot height 186 for a top of 10: 6 successes are 111 px, 4 failures 75 px.
+        // Steps of 5 up to 10 on a plot 186 px high: 6 successes are 111 px, 4 failures 75.
+        assert!(svg.contains(">10</text>"), "{svg}");
+        assert!(svg.contains(">5</text>"), "{svg}");
+        assert!(!svg.contains(">15</text>"), "{svg}");
         assert!(svg.contains("height=\"111\""), "{svg}");
         assert!(svg.contains("height=\"75\""), "{svg}");
     }

@@ -75,12 +75,12 @@ pub(crate) fn render(ctx: &Ctx, p: &JobPage) -> Markup {
                 }
             }
         }
-        h2 { "Fields" }
-        div.panel { (fields(ctx, job)) }
         h2 id="executions" { "Executions" }
         section data-test="executions" data-live="" aria-live="polite" {
             (executions(ctx, p, &me))
         }
+        h2 { "Fields" }
+        div.panel { (fields(ctx, job)) }
     };
     page(ctx, &job.name, "job", Section::Jobs, body)
 }
@@ -203,6 +203,9 @@ fn output(e: &Execution, full: Option<&Execution>, id: &str, exec_page: usize) -
         @if text.is_empty() && e.is_running() {
             pre data-test="execution-output" { span.muted { "(no output yet)" } }
         } @else {
+            @if e.is_running() {
+                p.muted { "Latest output the running node has read; all of it is stored when the execution ends." }
+            }
             @if cut { p.muted { "Last " (OUTPUT_PREVIEW_CHARS) " of " (chars) " characters." } }
             pre data-test="execution-output" { (shown) }
             @if cut {

@@ -78,26 +78,26 @@ pub(crate) fn render(
             table {
                 thead {
                     tr {
-                        (sort_header(params, JobSort::Name, "Name"))
-                        (sort_header(params, JobSort::DisplayName, "Display name"))
-                        (sort_header(params, JobSort::Schedule, "Schedule"))
+                        (sort_header(params, JobSort::Name, "Name", false))
+                        (sort_header(params, JobSort::DisplayName, "Display name", true))
+                        (sort_header(params, JobSort::Schedule, "Schedule", false))
                         th { "Status" }
                         th { "Enabled" }
-                        (sort_header(params, JobSort::LastSuccess, "Last success"))
-                        (sort_header(params, JobSort::LastError, "Last error"))
-                        (sort_header(params, JobSort::Next, "Next"))
+                        (sort_header(params, JobSort::LastSuccess, "Last success", true))
+                        (sort_header(params, JobSort::LastError, "Last error", true))
+                        (sort_header(params, JobSort::Next, "Next", false))
                     }
                 }
                 tbody {
                     @for job in &jobs.items {
                         tr data-test="job-row" data-job=(job.name) {
                             td.name { a href=(ctx.link(&format!("jobs/{}", segment(&job.name)))) { (job.name) } }
-                            td { (job.display_name) }
+                            td.hide-narrow { (job.display_name) }
                             td { code { (job.schedule) } }
                             td { span class=(format!("status status-{}", status_param(job.status))) { (status_param(job.status)) } }
                             td { @if job.disabled { "no" } @else { "yes" } }
-                            td { (when(job.last_success)) }
-                            td { (when(job.last_error)) }
+                            td.hide-narrow { (when(job.last_success)) }
+                            td.hide-narrow { (when(job.last_error)) }
                             td { (when(job.next)) }
                         }
                     }
@@ -121,7 +121,8 @@ pub(crate) fn render(
 }
 
 /// A column header that sorts by `key`: ascending first, descending when already ascending.
-fn sort_header(params: &ListParams, key: JobSort, label: &str) -> Markup {
+/// `narrow_hidden`: the column is left out on a phone's width.
+fn sort_header(params: &ListParams, key: JobSort, label: &str, narrow_hidden: bool) -> Markup {
     let active = params.sort == key;
     let descending = active && !params.descending;
     let next = ListParams {
@@ -137,7 +138,7 @@ fn sort_header(params: &ListParams, key: JobSort, label: &str) -> Markup {
         (true, true) => Some("descending"),
     };
     html! {
-        th aria-sort=[sorted] {
+        th.hide-narrow[narrow_hidden] aria-sort=[sorted] {
             a href=(with_query("jobs", &pairs)) {
                 (label)
                 @if let Some(direction) = sorted { @if direction == "ascending" { " ▲" } @else { " ▼" } }
