@@ -291,7 +291,9 @@ fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&[u8]> {
         .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
         .find_map(|pair| {
             let pair = pair.trim_ascii();
-            let value = pair.strip_prefix(UI_TOKEN_COOKIE.as_bytes())?.strip_prefix(b"=")?;
+            let value = pair
+                .strip_prefix(UI_TOKEN_COOKIE.as_bytes())?
+                .strip_prefix(b"=")?;
             (!value.is_empty()).then_some(value)
         })
 }

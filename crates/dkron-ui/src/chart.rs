@@ -67,7 +67,7 @@ pub(crate) fn executions_per_day(days: &[DayStats]) -> Markup {
                     }
                 }
                 // Weekly labels, counted back from the last day so it always has one.
-                @if (days.len() - 1 - i) % 7 == 0 {
+                @if (days.len() - 1 - i).is_multiple_of(7) {
                     text class="axis" x=(x + bar / 2) y=(HEIGHT - 6) text-anchor="middle" {
                         (day.date.strftime("%b %-d").to_string())
                     }

@@ -227,7 +227,9 @@ mod tests {
         let mut stored = Job::new("backup");
         stored.history_limit = Some(7);
         stored.processors.insert("log".into(), Default::default());
-        stored.executor_config.insert("command".into(), "old".into());
+        stored
+            .executor_config
+            .insert("command".into(), "old".into());
         stored.tags.insert("role".into(), "web".into());
         let mut form = JobForm::from_job(&stored);
         assert_eq!(form.command, "old");

@@ -73,7 +73,11 @@ impl ListParams {
                 )),
             }
         }
-        match pairs.non_blank("order").map(str::to_ascii_lowercase).as_deref() {
+        match pairs
+            .non_blank("order")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("asc") => {}
             Some("desc") => params.descending = true,
             Some(_) => errors.push(FieldError::new("order", "order must be asc or desc")),
@@ -81,7 +85,10 @@ impl ListParams {
         if let Some(page) = pairs.non_blank("page") {
             match page.parse::<usize>() {
                 Ok(page) if page >= 1 => params.page = page,
-                _ => errors.push(FieldError::new("page", "page must be a whole number from 1")),
+                _ => errors.push(FieldError::new(
+                    "page",
+                    "page must be a whole number from 1",
+                )),
             }
         }
         if let Some(per_page) = pairs.non_blank("per_page") {
@@ -115,8 +122,14 @@ impl ListParams {
     /// out, so links stay short).
     pub(crate) fn pairs_for_page(&self, page: usize) -> Vec<(&'static str, String)> {
         let mut pairs = vec![("q", self.q.clone())];
-        pairs.push(("status", self.status.map(status_param).unwrap_or_default().to_owned()));
-        pairs.push(("enabled", self.enabled.map(|e| e.to_string()).unwrap_or_default()));
+        pairs.push((
+            "status",
+            self.status.map(status_param).unwrap_or_default().to_owned(),
+        ));
+        pairs.push((
+            "enabled",
+            self.enabled.map(|e| e.to_string()).unwrap_or_default(),
+        ));
         if self.sort != JobSort::Name {
             pairs.push(("sort", self.sort.as_str().to_owned()));
         }
@@ -190,7 +203,10 @@ mod tests {
     fn bad_parameters_are_named() {
         let (params, errors) =
             parse("status=bogus&enabled=maybe&sort=size&order=up&page=0&per_page=100000");
-        assert_eq!(errors, ["status", "enabled", "sort", "order", "page", "per_page"]);
+        assert_eq!(
+            errors,
+            ["status", "enabled", "sort", "order", "page", "per_page"]
+        );
         assert_eq!(params, ListParams::default());
         let (params, errors) = parse("page=18446744073709551615&per_page=200");
         assert!(errors.is_empty());

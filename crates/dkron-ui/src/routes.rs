@@ -44,7 +44,10 @@ pub(crate) fn router(cluster: Arc<dyn Cluster>, options: UiOptions) -> Router {
         .route("/ui", get(|| async { Redirect::permanent("ui/") }))
         .route("/ui/", get(pages::dashboard))
         .route("/ui/jobs", get(pages::jobs))
-        .route("/ui/jobs/new", get(pages::new_job).post(actions::create_job))
+        .route(
+            "/ui/jobs/new",
+            get(pages::new_job).post(actions::create_job),
+        )
         .route("/ui/jobs/{job}", get(pages::job))
         .route(
             "/ui/jobs/{job}/edit",

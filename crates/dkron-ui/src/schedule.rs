@@ -140,11 +140,20 @@ mod tests {
         assert!(bad.words.is_err(), "{bad:?}");
         assert!(bad.fires.is_empty());
         let zone = explain(&job("@daily", "Mars/Olympus"), now);
-        assert!(zone.words.expect_err("unknown zone").contains("Mars/Olympus"));
+        assert!(
+            zone.words
+                .expect_err("unknown zone")
+                .contains("Mars/Olympus")
+        );
         let mut child = job("", "");
         child.parent_job = Some("parent".into());
         let child = explain(&child, now);
-        assert!(child.words.expect("explained").contains("parent job parent"));
+        assert!(
+            child
+                .words
+                .expect("explained")
+                .contains("parent job parent")
+        );
         assert!(child.fires.is_empty());
         let manual = explain(&job("@manually", ""), now);
         assert!(manual.words.is_ok());

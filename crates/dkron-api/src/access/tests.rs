@@ -227,7 +227,10 @@ fn ui_cookie_is_read_from_the_cookie_headers() {
     assert_eq!(cookie_token(&headers), None);
     headers.append("cookie", HeaderValue::from_static("a=1; dkron_token_x=no"));
     assert_eq!(cookie_token(&headers), None);
-    headers.append("cookie", HeaderValue::from_static("b=2;  dkron_token=abc ; c=3"));
+    headers.append(
+        "cookie",
+        HeaderValue::from_static("b=2;  dkron_token=abc ; c=3"),
+    );
     assert_eq!(cookie_token(&headers), Some(&b"abc"[..]));
     let mut empty = axum::http::HeaderMap::new();
     empty.append("cookie", HeaderValue::from_static("dkron_token="));
@@ -241,10 +244,20 @@ fn ui_public_paths_and_granted_roles() {
     let access = tokens();
     let far = ip("10.0.0.2");
     for path in ["/ui/login", "/ui/logout", "/ui/assets/app.css"] {
-        assert_eq!(admit(&access, &Method::POST, path, far, None), Ok(None), "{path}");
+        assert_eq!(
+            admit(&access, &Method::POST, path, far, None),
+            Ok(None),
+            "{path}"
+        );
     }
     assert_eq!(
-        admit(&access, &Method::GET, "/ui/login", far, Some(READ.as_bytes())),
+        admit(
+            &access,
+            &Method::GET,
+            "/ui/login",
+            far,
+            Some(READ.as_bytes())
+        ),
         Ok(Some(Role::Read))
     );
     for path in ["/ui/", "/ui", "/ui/jobs", "/ui/assets", "/ui/loginx"] {
@@ -255,12 +268,24 @@ fn ui_public_paths_and_granted_roles() {
         );
     }
     assert_eq!(
-        admit(&access, &Method::GET, "/ui/jobs", far, Some(WRITE.as_bytes())),
+        admit(
+            &access,
+            &Method::GET,
+            "/ui/jobs",
+            far,
+            Some(WRITE.as_bytes())
+        ),
         Ok(Some(Role::Write))
     );
     // Protected mode grants loopback everything and opens nothing to others.
     assert_eq!(
-        admit(&Access::Protected, &Method::POST, "/ui/jobs/new", ip("127.0.0.1"), None),
+        admit(
+            &Access::Protected,
+            &Method::POST,
+            "/ui/jobs/new",
+            ip("127.0.0.1"),
+            None
+        ),
         Ok(Some(Role::Write))
     );
     assert_eq!(

@@ -88,7 +88,10 @@ async fn save(ui: &Ui, ctx: &Ctx, form: JobForm, stored: Option<Job>) -> Respons
             );
         }
         Err(error) => {
-            return refused(vec![FieldError::new("", error.to_string())], status_of(&error));
+            return refused(
+                vec![FieldError::new("", error.to_string())],
+                status_of(&error),
+            );
         }
     }
     match ui.cluster.upsert_job(job, UpsertOptions::default()).await {

@@ -76,9 +76,7 @@ async fn dashboard_data(ui: &Ui) -> Result<Dashboard, dkron_api::ClusterError> {
     .await?;
     let now = Timestamp::now();
     let today = now.to_zoned_datetime(TimeZone::UTC).date();
-    let from = today
-        .checked_sub((CHART_DAYS - 1).days())
-        .unwrap_or(today);
+    let from = today.checked_sub((CHART_DAYS - 1).days()).unwrap_or(today);
     let stats = cluster.stats(from, today).await?;
     let days = (0..CHART_DAYS)
         .filter_map(|offset| from.checked_add(offset.days()).ok())
@@ -127,10 +125,7 @@ pub(super) async fn jobs(
             } else {
                 StatusCode::BAD_REQUEST
             };
-            html(
-                status,
-                views::jobs::render(&ctx, &params, &page, &errors),
-            )
+            html(status, views::jobs::render(&ctx, &params, &page, &errors))
         }
         Err(error) => failure(&ctx, &error, ("", "Back to the dashboard")),
     }
@@ -171,13 +166,20 @@ pub(super) async fn job(
     {
         for e in executions.items.iter_mut().filter(|e| e.is_running()) {
             let id = e.id();
-            if let Some(live) = busy.iter().find(|b| b.job_name == e.job_name && b.id() == id) {
+            if let Some(live) = busy
+                .iter()
+                .find(|b| b.job_name == e.job_name && b.id() == id)
+            {
                 live.output.clone_into(&mut e.output);
             }
         }
     }
     let full = match query.non_blank("full") {
-        Some(id) => ui.cluster.get_execution(name.clone(), id.to_owned()).await.ok(),
+        Some(id) => ui
+            .cluster
+            .get_execution(name.clone(), id.to_owned())
+            .await
+            .ok(),
         None => None,
     };
     let now = Timestamp::now();
@@ -262,7 +264,10 @@ pub(super) async fn schedule_preview(RawQuery(raw): RawQuery) -> Response {
     (
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         body,

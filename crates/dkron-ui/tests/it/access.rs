@@ -63,7 +63,11 @@ async fn without_a_token_a_page_sends_the_browser_to_the_login_form() {
     // The form, its post and the assets need none.
     let reply = send(&router, Method::GET, "/ui/login", None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert!(reply.text().contains("<form class=\"job\" method=\"post\" action=\"login\" data-test=\"login\">"));
+    assert!(
+        reply
+            .text()
+            .contains("<form class=\"job\" method=\"post\" action=\"login\" data-test=\"login\">")
+    );
     assert!(reply.text().contains("name=\"token\""));
     let reply = send(&router, Method::GET, "/ui/assets/app.css", None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -76,7 +80,14 @@ async fn without_a_token_a_page_sends_the_browser_to_the_login_form() {
 async fn login_sets_a_strict_http_only_cookie_and_logout_clears_it() {
     let (router, _) = app_with(tokens());
     let form = [("content-type", "application/x-www-form-urlencoded")];
-    let reply = send(&router, Method::POST, "/ui/login", Some("token=wrong-token-0123456789"), &form).await;
+    let reply = send(
+        &router,
+        Method::POST,
+        "/ui/login",
+        Some("token=wrong-token-0123456789"),
+        &form,
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.text().contains("data-field=\"token\""));
     assert!(reply.header("set-cookie").is_none());

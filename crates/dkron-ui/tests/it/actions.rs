@@ -37,7 +37,10 @@ async fn validation_errors_are_shown_at_their_fields_and_nothing_is_stored() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let html = reply.text();
     assert!(html.contains("data-test=\"page-job-form\""));
-    assert!(html.contains("data-test=\"field-error\" data-field=\"schedule\""), "{html}");
+    assert!(
+        html.contains("data-test=\"field-error\" data-field=\"schedule\""),
+        "{html}"
+    );
     // The form keeps what was typed.
     assert!(html.contains("value=\"61 * * * * *\""), "{html}");
     assert!(fake.lock().jobs.is_empty());
@@ -51,13 +54,19 @@ async fn validation_errors_are_shown_at_their_fields_and_nothing_is_stored() {
     assert!(html.contains("data-field=\"timezone\""), "{html}");
 
     let bad_retries = VALID.replace("retries=1", "retries=many");
-    let html = post_form(&router, "/ui/jobs/new", &bad_retries).await.text();
+    let html = post_form(&router, "/ui/jobs/new", &bad_retries)
+        .await
+        .text();
     assert!(html.contains("data-field=\"retries\""), "{html}");
 
     let orphan = VALID.replace("parent_job=", "parent_job=ghost");
     let reply = post_form(&router, "/ui/jobs/new", &orphan).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
-    assert!(reply.text().contains("data-field=\"parent_job\""), "{}", reply.text());
+    assert!(
+        reply.text().contains("data-field=\"parent_job\""),
+        "{}",
+        reply.text()
+    );
     assert!(fake.lock().jobs.is_empty());
 
     fake.lock().paused = true;
@@ -85,7 +94,10 @@ async fn editing_changes_the_shown_fields_and_keeps_the_rest() {
     job.success_count = 9;
     fake.put(job);
     let form = get(&router, "/ui/jobs/backup/edit").await.text();
-    assert!(form.contains("name=\"name\" value=\"backup\" required readonly"), "{form}");
+    assert!(
+        form.contains("name=\"name\" value=\"backup\" required readonly"),
+        "{form}"
+    );
     assert!(form.contains("action=\"../../jobs/backup/edit\""), "{form}");
     // The path names the job, whatever the form says.
     let body = VALID.replace("name=backup", "name=other");
@@ -107,16 +119,27 @@ async fn run_toggle_and_cancel_go_through_the_cluster() {
     fake.lock().hold_runs = true;
     let reply = post_form(&router, "/ui/jobs/backup/run", "").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    assert_eq!(reply.header("location"), Some("../backup?done=run#executions"));
+    assert_eq!(
+        reply.header("location"),
+        Some("../backup?done=run#executions")
+    );
     assert_eq!(fake.lock().runs, ["backup"]);
 
     let page = get(&router, "/ui/jobs/backup").await.text();
     let start = page.find("data-execution=\"").expect("row") + "data-execution=\"".len();
     let id = &page[start..start + page[start..].find('"').expect("end")];
     assert!(page.contains("data-status=\"running\""));
-    let reply = post_form(&router, &format!("/ui/jobs/backup/executions/{id}/cancel"), "").await;
+    let reply = post_form(
+        &router,
+        &format!("/ui/jobs/backup/executions/{id}/cancel"),
+        "",
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
-    assert_eq!(reply.header("location"), Some("../../../backup?done=cancel#executions"));
+    assert_eq!(
+        reply.header("location"),
+        Some("../../../backup?done=cancel#executions")
+    );
 
     fake.add_execution(Execution {
         job_name: "backup".into(),
@@ -126,7 +149,12 @@ async fn run_toggle_and_cancel_go_through_the_cluster() {
         ..Execution::default()
     });
     let done = Execution::id_for(ts("2026-01-01T00:00:00Z"), "node1");
-    let reply = post_form(&router, &format!("/ui/jobs/backup/executions/{done}/cancel"), "").await;
+    let reply = post_form(
+        &router,
+        &format!("/ui/jobs/backup/executions/{done}/cancel"),
+        "",
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert!(reply.text().contains("already finished"));
 
@@ -150,7 +178,10 @@ async fn delete_asks_first() {
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.text().contains("data-test=\"page-confirm-delete\""));
     assert!(reply.text().contains("data-test=\"confirm-delete\""));
-    assert!(fake.lock().jobs.contains_key("backup"), "not deleted before confirming");
+    assert!(
+        fake.lock().jobs.contains_key("backup"),
+        "not deleted before confirming"
+    );
     let reply = post_form(&router, "/ui/jobs/backup/delete", "confirm=yes").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(reply.header("location"), Some("../../jobs"));

@@ -36,15 +36,24 @@ async fn every_page_has_its_hook_the_theme_and_a_strict_policy() {
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text());
         let html = reply.text();
         assert!(html.starts_with("<!DOCTYPE html>"), "{path}");
-        assert!(html.contains(&format!("<main id=\"main\" data-test=\"{page}\">")), "{path}");
-        assert!(html.contains("<html lang=\"en\" data-theme=\"light\">"), "{path}");
+        assert!(
+            html.contains(&format!("<main id=\"main\" data-test=\"{page}\">")),
+            "{path}"
+        );
+        assert!(
+            html.contains("<html lang=\"en\" data-theme=\"light\">"),
+            "{path}"
+        );
         assert_eq!(reply.count("data-test=\"theme-toggle\""), 1, "{path}");
         let csp = reply.header("content-security-policy").expect("CSP");
         assert!(csp.starts_with("default-src 'self'"), "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
         // No inline script or style (the CSP would block them), no inline handlers.
-        assert!(!html.contains("<script>") && !html.contains(" onclick="), "{path}");
+        assert!(
+            !html.contains("<script>") && !html.contains(" onclick="),
+            "{path}"
+        );
         assert!(!html.contains(" style="), "{path}");
     }
 }
@@ -119,10 +128,21 @@ async fn jobs_list_pages_searches_filters_and_sorts_through_the_cluster() {
     assert!(!html.contains("data-job=\"job-25\""));
     assert_eq!(text_of(&html, "jobs-total"), "60");
     assert_eq!(text_of(&html, "page-number"), "1");
-    assert!(html.contains("<a href=\"jobs/job-00\">job-00</a>"), "{html}");
-    assert!(html.contains("href=\"jobs?page=2\" data-test=\"pager-next\""), "{html}");
+    assert!(
+        html.contains("<a href=\"jobs/job-00\">job-00</a>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"jobs?page=2\" data-test=\"pager-next\""),
+        "{html}"
+    );
     assert!(!html.contains("pager-prev"));
-    assert!(html.contains("<form class=\"filters\" method=\"get\" action=\"jobs\" data-test=\"jobs-search\""), "{html}");
+    assert!(
+        html.contains(
+            "<form class=\"filters\" method=\"get\" action=\"jobs\" data-test=\"jobs-search\""
+        ),
+        "{html}"
+    );
     assert!(html.contains("name=\"q\""));
     // The default list asks the cluster for exactly one page in name order.
     let last = fake.lock().job_queries.last().cloned().expect("asked");
@@ -138,15 +158,25 @@ async fn jobs_list_pages_searches_filters_and_sorts_through_the_cluster() {
     let reply = get(&router, "/ui/jobs?q=job-1&enabled=true").await;
     let html = reply.text();
     assert_eq!(text_of(&html, "jobs-total"), "9");
-    assert!(!html.contains("data-job=\"job-10\""), "disabled one filtered out");
+    assert!(
+        !html.contains("data-job=\"job-10\""),
+        "disabled one filtered out"
+    );
 
-    let reply = get(&router, "/ui/jobs?status=success&sort=name&order=desc&per_page=5").await;
+    let reply = get(
+        &router,
+        "/ui/jobs?status=success&sort=name&order=desc&per_page=5",
+    )
+    .await;
     let html = reply.text();
     assert_eq!(text_of(&html, "jobs-total"), "20");
     let first = html.find("data-job=\"job-57\"").expect("newest first");
     let second = html.find("data-job=\"job-54\"").expect("second");
     assert!(first < second);
-    assert!(html.contains("href=\"jobs?status=success&amp;order=desc&amp;page=2&amp;per_page=5\""), "{html}");
+    assert!(
+        html.contains("href=\"jobs?status=success&amp;order=desc&amp;page=2&amp;per_page=5\""),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -156,8 +186,14 @@ async fn a_bad_list_parameter_is_named_and_the_default_stands_in() {
     let reply = get(&router, "/ui/jobs?status=bogus&page=0").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     let html = reply.text();
-    assert!(html.contains("data-test=\"field-error\" data-field=\"status\""), "{html}");
-    assert!(html.contains("data-test=\"field-error\" data-field=\"page\""), "{html}");
+    assert!(
+        html.contains("data-test=\"field-error\" data-field=\"status\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-test=\"field-error\" data-field=\"page\""),
+        "{html}"
+    );
     assert_eq!(reply.count("data-test=\"job-row\""), 1);
 }
 
@@ -191,9 +227,15 @@ async fn job_page_shows_fields_schedule_fires_actions_and_executions() {
     assert_eq!(reply.status, StatusCode::OK);
     let html = reply.text();
     assert_eq!(text_of(&html, "job-name"), "backup");
-    assert_eq!(text_of(&html, "schedule-words"), "at 09:30 on Monday-Friday");
+    assert_eq!(
+        text_of(&html, "schedule-words"),
+        "at 09:30 on Monday-Friday"
+    );
     assert_eq!(reply.count("data-test=\"next-fire\""), 5);
-    assert!(html.contains("(+01:00)") || html.contains("(+02:00)"), "fires in Paris: {html}");
+    assert!(
+        html.contains("(+01:00)") || html.contains("(+02:00)"),
+        "fires in Paris: {html}"
+    );
     assert_eq!(text_of(&html, "job-enabled"), "true");
     assert_eq!(text_of(&html, "toggle"), "Disable");
     for hook in ["run-now", "delete", "edit"] {
@@ -213,7 +255,9 @@ async fn job_page_shows_fields_schedule_fires_actions_and_executions() {
     assert!(!html.contains(&long), "long output is cut");
     let id = Execution::id_for(ts("2026-12-01T10:00:00Z"), "node1");
     assert!(
-        html.contains(&format!("href=\"?epage=1&amp;full={id}#exec-{id}\" data-test=\"output-show-all\"")),
+        html.contains(&format!(
+            "href=\"?epage=1&amp;full={id}#exec-{id}\" data-test=\"output-show-all\""
+        )),
         "{html}"
     );
     let reply = get(&router, &format!("/ui/jobs/backup?full={id}")).await;
@@ -275,7 +319,10 @@ async fn schedule_preview_explains_as_typed() {
     assert_eq!(json["next"].as_array().expect("list").len(), 5);
     let reply = get(&router, "/ui/schedule?schedule=bad&timezone=").await;
     let json = reply.json();
-    assert!(json["error"].as_str().expect("error").contains("bad"), "{json}");
+    assert!(
+        json["error"].as_str().expect("error").contains("bad"),
+        "{json}"
+    );
     let reply = get(&router, "/ui/jobs/new").await;
     let html = reply.text();
     assert!(html.contains("data-test=\"schedule-preview\""));
@@ -292,11 +339,19 @@ async fn assets_are_compiled_in_and_cached() {
     ] {
         let reply = get(&router, &format!("/ui/assets/{file}")).await;
         assert_eq!(reply.status, StatusCode::OK, "{file}");
-        assert!(reply.header("content-type").expect("type").starts_with(kind));
+        assert!(
+            reply
+                .header("content-type")
+                .expect("type")
+                .starts_with(kind)
+        );
         assert_eq!(reply.header("cache-control"), Some("public, max-age=86400"));
         assert!(!reply.body.is_empty());
     }
-    assert_eq!(get(&router, "/ui/assets/other.js").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&router, "/ui/assets/other.js").await.status,
+        StatusCode::NOT_FOUND
+    );
     let html = get(&router, "/ui/").await.text();
     assert!(html.contains("href=\"assets/app.css?v="), "{html}");
     let html = get(&router, "/ui/jobs/new").await.text();

@@ -17,8 +17,8 @@ use dkron_api::{
     Access, ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, ExecQuery, Health, JobQuery,
     NodeInfo, Page, UpsertOptions,
 };
-use dkron_ui::UiOptions;
 use dkron_model::{Execution, Job, Member, MemberStatus, Trigger};
+use dkron_ui::UiOptions;
 use jiff::{Timestamp, civil::Date};
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -568,7 +568,8 @@ pub(crate) fn shell_job(name: &str) -> Job {
     let mut job = Job::new(name);
     job.schedule = "@every 1m".into();
     job.executor = "shell".into();
-    job.executor_config.insert("command".into(), "echo hi".into());
+    job.executor_config
+        .insert("command".into(), "echo hi".into());
     job
 }
 
