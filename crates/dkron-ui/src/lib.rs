@@ -21,6 +21,29 @@
 //! - Every page sends a `Content-Security-Policy` of `default-src 'self'` (no inline script or
 //!   style), `X-Frame-Options: DENY` and `Cache-Control: no-store`.
 //!
+//! # Routes and test hooks
+//!
+//! `GET /ui/` dashboard; `GET /ui/jobs` (`q`, `status`, `enabled`, `sort`, `order`, `page`,
+//! `per_page`); `GET|POST /ui/jobs/new`; `GET /ui/jobs/{name}` (`epage`, `full`);
+//! `GET|POST /ui/jobs/{name}/edit`; `POST /ui/jobs/{name}/run|toggle|delete` (delete shows a
+//! confirmation unless the body has `confirm=yes`); `POST
+//! /ui/jobs/{name}/executions/{id}/cancel`; `GET /ui/members`; `GET /ui/schedule` (the form's
+//! preview, JSON); `GET|POST /ui/login`; `POST /ui/logout`; `GET /ui/assets/{file}`.
+//! A job named `new` is listed, but its page is shadowed by the form; use the API for it.
+//!
+//! Browser tests select elements by `data-test` attributes, never by classes:
+//! `<main data-test="page-NAME">` (dashboard, jobs, job, job-form, members, login,
+//! confirm-delete, error); `theme-toggle`; dashboard: `leader`, `node-count`, `job-count`,
+//! `stats-chart` (the `<svg>`), `running-now`; list: `job-row` with `data-job`, `jobs-total`,
+//! `jobs-search` (the form, input `q`), `pager-next`, `pager-prev`, `page-number`, `new-job`;
+//! job: `job-name`, `schedule-words`, `next-fires` with `next-fire` items, `run-now`, `toggle`
+//! (Disable/Enable), `delete` (then `confirm-delete` on the confirmation page), `edit`,
+//! `job-enabled`, `notice`, `execution-row` with `data-execution` and `data-status`,
+//! `execution-output` (a `<pre>`), `output-show-all`, `cancel-execution`; form: `job-form`,
+//! inputs named after the JSON fields (`executor_config.command` for the command),
+//! `schedule-preview`, `submit`, `field-error` with `data-field`; members: `member-row` with
+//! `data-member`, `leader-mark`; login: `login` (the form, input `token`), `logout`.
+//!
 //! # Invariants
 //!
 //! - The UI never lists all jobs: lists are pages of [`dkron_api::JobQuery`], counts are
