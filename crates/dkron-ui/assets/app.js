@@ -88,8 +88,13 @@
     var section = document.querySelector("[data-live]");
     if (!section || !window.fetch || !window.DOMParser) { return; }
     function running() { return section.querySelector('[data-status="running"]') !== null; }
+    // Right after "Run now" the execution may not be recorded yet: look a few times anyway.
+    var grace = /[?&]done=run\b/.test(window.location.search) ? 5 : 0;
     function poll() {
-      if (!running()) { return; }
+      if (!running()) {
+        if (grace <= 0) { return; }
+        grace -= 1;
+      }
       fetch(window.location.href, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (text) {

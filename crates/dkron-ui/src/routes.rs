@@ -115,6 +115,7 @@ impl Ui {
             viewer: Viewer {
                 can_write,
                 token_mode,
+                logged_in: token_mode && granted.is_some(),
             },
         }
     }

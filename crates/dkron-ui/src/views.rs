@@ -15,8 +15,10 @@ pub(crate) mod members;
 pub(crate) struct Viewer {
     /// Whether write buttons are shown (a write token, or no token needed).
     pub(crate) can_write: bool,
-    /// Whether the API takes tokens (then pages offer a logout).
+    /// Whether the API takes tokens.
     pub(crate) token_mode: bool,
+    /// Whether the request carried a valid token (then pages offer a logout).
+    pub(crate) logged_in: bool,
 }
 
 /// What every page needs to draw its frame and its links.

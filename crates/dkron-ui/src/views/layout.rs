@@ -42,7 +42,7 @@ pub(crate) fn page(ctx: &Ctx, title: &str, name: &str, section: Section, body: M
                             a href=(ctx.link("members")) aria-current=[current(Section::Members)] { "Members" }
                         }
                         div.tools {
-                            @if ctx.viewer.token_mode {
+                            @if ctx.viewer.logged_in {
                                 span.whoami {
                                     @if ctx.viewer.can_write { "write access" } @else { "read-only" }
                                 }

@@ -69,6 +69,7 @@ async fn without_a_token_a_page_sends_the_browser_to_the_login_form() {
             .contains("<form class=\"job\" method=\"post\" action=\"login\" data-test=\"login\">")
     );
     assert!(reply.text().contains("name=\"token\""));
+    assert!(!reply.text().contains("data-test=\"logout\""), "not logged in yet");
     let reply = send(&router, Method::GET, "/ui/assets/app.css", None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
     // A write without a token is refused, not redirected.
@@ -125,6 +126,7 @@ async fn a_read_token_sees_no_write_button_and_cannot_write() {
             assert!(!reply.text().contains(hook), "{path} shows {hook}");
         }
         assert!(reply.text().contains("read-only"), "{path}");
+        assert!(reply.text().contains("data-test=\"logout\""), "{path}");
     }
     let reply = post_with_cookie(&router, "/ui/jobs/backup/run", "", READ).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
