@@ -69,7 +69,10 @@ async fn without_a_token_a_page_sends_the_browser_to_the_login_form() {
             .contains("<form class=\"job\" method=\"post\" action=\"login\" data-test=\"login\">")
     );
     assert!(reply.text().contains("name=\"token\""));
-    assert!(!reply.text().contains("data-test=\"logout\""), "not logged in yet");
+    assert!(
+        !reply.text().contains("data-test=\"logout\""),
+        "not logged in yet"
+    );
     let reply = send(&router, Method::GET, "/ui/assets/app.css", None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
     // A write without a token is refused, not redirected.
