@@ -17,5 +17,7 @@ mod single;
 mod transport;
 // Who may use the API: cross-origin writes, tokens and roles, protected mode from a network namespace.
 mod security;
+// The web UI served by the node: pages, form writes, token login (no browser).
+mod web_ui;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;
