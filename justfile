@@ -22,6 +22,11 @@ bench AREA="cron" *ARGS:
 cluster:
     bash examples/three-node-cluster/run.sh
 
+# Fuzz one target (schedule, job_json, raft_rpc, node_rpc) for SECONDS (0: until Ctrl-C or a
+# crash), growing a corpus kept in the fuzz target dir; see fuzz/README.md.
+fuzz TARGET SECONDS="0":
+    DKRON_FUZZ_KEEP=1 bash .ci/fuzz {{SECONDS}} {{TARGET}}
+
 # Everything CI runs, from a clean state of mind.
 ci:
     bash .ci/run

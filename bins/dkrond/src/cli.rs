@@ -122,7 +122,7 @@ pub struct AgentArgs {
     /// Log format: text or json [default: text].
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
-    /// Serve the web UI [default: true].
+    /// Serve the web UI at /ui/ (and send browsers asking for / there) [default: true].
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub ui: Option<String>,
     /// Datacenter of this node [default: dc1].

@@ -190,10 +190,9 @@ pub fn node_config(config: &Config) -> NodeConfig {
     node.advertise_rpc_port = config.advertise_rpc_port;
     node.server = config.server;
     node.version = env!("CARGO_PKG_VERSION").to_owned();
-    // The web UI's files are not embedded yet: without them `/` must not redirect to `ui/`.
     node.api = node
         .api
-        .with_ui(false)
+        .with_ui(config.ui)
         .with_cors_origins(config.cors_origins.clone())
         .with_max_body_bytes(config.bounds.max_request_bytes)
         .with_max_restore_bytes(config.bounds.max_restore_bytes)
@@ -214,9 +213,6 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     reload: impl Fn() -> Result<Config, ConfigError> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if config.ui {
-        tracing::info!("the web UI is not bundled in this build yet; serving the API only");
-    }
     if let Some(warning) = exposure_warning(&listeners.rpc, config.rpc_tls.is_some()) {
         tracing::warn!("{warning}");
     }

@@ -8,6 +8,11 @@
 //!   read token may only `GET`/`HEAD`;
 //! - **open**: everyone, without a token (the operator asked for it explicitly).
 //!
+//! The web UI (paths under `/ui/`) also takes the token from the [`UI_TOKEN_COOKIE`] that its
+//! login form sets, since a browser cannot add a header to a navigation; in token mode its
+//! login form, logout and assets are served without one, and a page asked for without a valid
+//! token redirects to the login form.
+//!
 //! `/health` is open in every mode (load balancers probe it without credentials). The peer
 //! address is the [`ConnectInfo<SocketAddr>`] extension the server inserts; a request without
 //! it is treated as coming from elsewhere (fail closed).
@@ -52,6 +57,21 @@ impl Access {
         } else {
             Access::Tokens(tokens)
         }
+    }
+
+    /// The role `token` has in token mode (compared in constant time as every token is), or
+    /// `None`: not configured, or no tokens (protected and open mode take no token). The UI's
+    /// login form checks a typed token with it.
+    pub fn role_of_token(&self, token: &str) -> Option<Role> {
+        match self {
+            Access::Tokens(tokens) => role_of(tokens, token.trim().as_bytes()),
+            Access::Protected | Access::Open => None,
+        }
+    }
+
+    /// Whether requests need a token ([`Access::Tokens`]).
+    pub fn needs_token(&self) -> bool {
+        matches!(self, Access::Tokens(_))
     }
 
     /// How many read and how many write tokens are configured (for the start-up log line).
@@ -200,6 +220,7 @@ pub(crate) enum Refusal {
 
 /// Whether a request to `path` with `method` from `peer` (`None`: unknown) carrying
 /// `authorization` may be served.
+#[cfg(test)]
 pub(crate) fn decide(
     access: &Access,
     method: &Method,
@@ -207,15 +228,33 @@ pub(crate) fn decide(
     peer: Option<IpAddr>,
     authorization: Option<&HeaderValue>,
 ) -> Result<(), Refusal> {
+    admit(access, method, path, peer, authorization.and_then(bearer)).map(|_| ())
+}
+
+/// Whether a request to `path` with `method` from `peer` (`None`: unknown) presenting `token`
+/// (from `Authorization: Bearer`, or the UI's cookie) may be served, and with which role
+/// (`None`: a path open to everyone, served without one).
+pub(crate) fn admit(
+    access: &Access,
+    method: &Method,
+    path: &str,
+    peer: Option<IpAddr>,
+    token: Option<&[u8]>,
+) -> Result<Option<Role>, Refusal> {
     if matches!(path, "/health" | "/health/") {
-        return Ok(());
+        return Ok(None);
     }
     match access {
-        Access::Open => Ok(()),
-        Access::Protected if peer.is_some_and(is_loopback) => Ok(()),
+        Access::Open => Ok(Some(Role::Write)),
+        Access::Protected if peer.is_some_and(is_loopback) => Ok(Some(Role::Write)),
         Access::Protected => Err(Refusal::NotLoopback),
         Access::Tokens(tokens) => {
-            let Some(presented) = authorization.and_then(bearer) else {
+            // The UI's login form, logout and style sheets must load before a token is known;
+            // they read or write nothing of the cluster.
+            if is_ui_public(path) {
+                return Ok(token.and_then(|t| role_of(tokens, t)));
+            }
+            let Some(presented) = token else {
                 return Err(Refusal::MissingToken);
             };
             match role_of(tokens, presented) {
@@ -223,10 +262,40 @@ pub(crate) fn decide(
                 Some(Role::Read) if !matches!(*method, Method::GET | Method::HEAD) => {
                     Err(Refusal::ReadOnly)
                 }
-                Some(_) => Ok(()),
+                Some(role) => Ok(Some(role)),
             }
         }
     }
+}
+
+/// The cookie in which the web UI keeps the token a person typed into `/ui/login` (HttpOnly,
+/// SameSite=Strict): browsers cannot add `Authorization` to a navigation. Accepted on the UI's
+/// paths only.
+pub const UI_TOKEN_COOKIE: &str = "dkron_token";
+
+/// Whether `path` is the web UI's (`/ui`, `/ui/…`), where the token cookie is accepted.
+fn is_ui(path: &str) -> bool {
+    path == "/ui" || path.starts_with("/ui/")
+}
+
+/// The UI paths served without a token in token mode: the login form, logout, static assets.
+fn is_ui_public(path: &str) -> bool {
+    matches!(path, "/ui/login" | "/ui/logout") || path.starts_with("/ui/assets/")
+}
+
+/// The value of the [`UI_TOKEN_COOKIE`] among the request's `Cookie` headers.
+fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&[u8]> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
+        .find_map(|pair| {
+            let pair = pair.trim_ascii();
+            let value = pair
+                .strip_prefix(UI_TOKEN_COOKIE.as_bytes())?
+                .strip_prefix(b"=")?;
+            (!value.is_empty()).then_some(value)
+        })
 }
 
 /// 127.0.0.0/8, `::1`, and IPv4 loopback mapped into IPv6 (`::ffff:127.0.0.1`).
@@ -267,28 +336,48 @@ fn role_of(tokens: &[ApiToken], presented: &[u8]) -> Option<Role> {
     }
 }
 
-/// The middleware: see the module docs.
+/// The middleware: see the module docs. A request it serves carries the granted [`Role`] as
+/// an extension (the UI shows write buttons only for [`Role::Write`]).
 pub(crate) async fn guard(
     State(access): State<Arc<Access>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
-    let decision = decide(
-        &access,
-        request.method(),
-        request.uri().path(),
-        peer,
-        request.headers().get(header::AUTHORIZATION),
-    );
-    let Err(refusal) = decision else {
-        return next.run(request).await;
+    let path = request.uri().path();
+    let headers = request.headers();
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(bearer)
+        .or_else(|| is_ui(path).then(|| cookie_token(headers)).flatten());
+    let decision = admit(&access, request.method(), path, peer, token);
+    let refusal = match decision {
+        Ok(role) => {
+            if let Some(role) = role {
+                request.extensions_mut().insert(role);
+            }
+            return next.run(request).await;
+        }
+        Err(refusal) => refusal,
     };
     let peer = peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     tracing::debug!(%peer, ?refusal, method = %request.method(), path = %request.uri().path(), "API request refused");
+    // A person opening a UI page without a (valid) token is sent to the login form.
+    if matches!(refusal, Refusal::MissingToken | Refusal::UnknownToken)
+        && is_ui(request.uri().path())
+        && matches!(*request.method(), Method::GET | Method::HEAD)
+    {
+        let login = crate::params::relative_link(request.uri().path(), "/ui/login");
+        return (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, login)],
+            "API token required: log in\n",
+        )
+            .into_response();
+    }
     refusal.into_response()
 }
 

@@ -49,6 +49,8 @@ mod access;
 mod cluster;
 mod cors;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod openapi;
 mod origin;
 mod params;
@@ -61,7 +63,7 @@ mod wire;
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
 pub use crate::{
-    access::{Access, ApiToken, Role, TokenError},
+    access::{Access, ApiToken, Role, TokenError, UI_TOKEN_COOKIE},
     cluster::{BoxFuture, Cluster, DayStats, Health, NodeInfo, UpsertOptions},
     error::ClusterError,
     openapi::OPENAPI_JSON,

@@ -26,8 +26,10 @@ use crate::{
 /// is committed either way).
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The REST API of `cluster`, plus `/metrics` (Prometheus text) behind the same access control.
-pub(crate) fn router(cluster: Arc<NodeCluster>, options: ApiOptions) -> Router {
+/// The REST API of `cluster`, plus `/metrics` (Prometheus text) and, when [`ApiOptions::ui`] is
+/// on, the web UI under `/ui/`, all behind the same access control. `tls`: the API is served
+/// over TLS (the UI's token cookie is then `Secure`).
+pub(crate) fn router(cluster: Arc<NodeCluster>, options: ApiOptions, tls: bool) -> Router {
     let handles = Arc::clone(&cluster.handles);
     let metrics_route = get(move || {
         let handles = Arc::clone(&handles);
@@ -44,11 +46,14 @@ pub(crate) fn router(cluster: Arc<NodeCluster>, options: ApiOptions) -> Router {
             )
         }
     });
-    dkron_api::router_with(
-        cluster,
-        options,
-        Router::new().route("/metrics", metrics_route),
-    )
+    let mut routes = Router::new().route("/metrics", metrics_route);
+    if options.ui {
+        let ui = dkron_ui::UiOptions::default()
+            .with_access(options.access.clone())
+            .with_secure_cookies(tls);
+        routes = routes.merge(dkron_ui::router(Arc::clone(&cluster) as _, ui));
+    }
+    dkron_api::router_with(cluster, options, routes)
 }
 
 /// The node as the API sees it.

@@ -74,6 +74,8 @@ mod api;
 mod config;
 pub mod control;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod handles;
 mod key;
 mod leader;

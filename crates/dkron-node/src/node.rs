@@ -248,7 +248,11 @@ impl Node {
             leader,
             client,
         ));
-        let router = crate::api::router(cluster, handles.config.api.clone());
+        let router = crate::api::router(
+            cluster,
+            handles.config.api.clone(),
+            handles.config.api_tls.is_some(),
+        );
         let http_stop = stop.clone();
         let http_task = tokio::spawn(crate::serve(
             http,

@@ -57,6 +57,8 @@ mod applied;
 mod codec;
 mod command;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod log_store;
 mod network;
 mod node;

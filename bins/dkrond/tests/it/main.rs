@@ -21,5 +21,7 @@ mod security;
 mod browser;
 // The web UI in headless chromium: a job's life, paging and search, errors, tokens, screenshots.
 mod ui;
+// The web UI served by the node: pages, form writes, token login (no browser).
+mod web_ui;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;

@@ -89,7 +89,7 @@ fn node_routes_answer_with_their_status_codes() {
     assert_eq!(
         node.get("/").status,
         404,
-        "no UI in this build: / is not redirected"
+        "an API client (no Accept: text/html) is not sent to the UI"
     );
 }
 

@@ -4,7 +4,9 @@ use std::net::IpAddr;
 
 use axum::http::{HeaderValue, Method};
 
-use crate::access::{Access, ApiToken, Refusal, Role, TokenError, decide, is_loopback};
+use crate::access::{
+    Access, ApiToken, Refusal, Role, TokenError, admit, cookie_token, decide, is_loopback,
+};
 
 const READ: &str = "read-secret-0123456789";
 const WRITE: &str = "write-secret-0123456789";
@@ -215,4 +217,83 @@ fn modes_and_counts() {
     );
     assert_ne!(a, ApiToken::parse(&format!("read:{WRITE}")).expect("token"));
     assert_ne!(a, ApiToken::parse(READ).expect("token"));
+}
+
+/// The UI's token cookie is found among other cookies and `Cookie` headers; an empty one is
+/// none.
+#[test]
+fn ui_cookie_is_read_from_the_cookie_headers() {
+    let mut headers = axum::http::HeaderMap::new();
+    assert_eq!(cookie_token(&headers), None);
+    headers.append("cookie", HeaderValue::from_static("a=1; dkron_token_x=no"));
+    assert_eq!(cookie_token(&headers), None);
+    headers.append(
+        "cookie",
+        HeaderValue::from_static("b=2;  dkron_token=abc ; c=3"),
+    );
+    assert_eq!(cookie_token(&headers), Some(&b"abc"[..]));
+    let mut empty = axum::http::HeaderMap::new();
+    empty.append("cookie", HeaderValue::from_static("dkron_token="));
+    assert_eq!(cookie_token(&empty), None);
+}
+
+/// Token mode: the UI's login, logout and assets are open (with the role of a token, if one
+/// comes), every other UI path needs a token; the roles granted are what the UI shows.
+#[test]
+fn ui_public_paths_and_granted_roles() {
+    let access = tokens();
+    let far = ip("10.0.0.2");
+    for path in ["/ui/login", "/ui/logout", "/ui/assets/app.css"] {
+        assert_eq!(
+            admit(&access, &Method::POST, path, far, None),
+            Ok(None),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        admit(
+            &access,
+            &Method::GET,
+            "/ui/login",
+            far,
+            Some(READ.as_bytes())
+        ),
+        Ok(Some(Role::Read))
+    );
+    for path in ["/ui/", "/ui", "/ui/jobs", "/ui/assets", "/ui/loginx"] {
+        assert_eq!(
+            admit(&access, &Method::GET, path, far, None),
+            Err(Refusal::MissingToken),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        admit(
+            &access,
+            &Method::GET,
+            "/ui/jobs",
+            far,
+            Some(WRITE.as_bytes())
+        ),
+        Ok(Some(Role::Write))
+    );
+    // Protected mode grants loopback everything and opens nothing to others.
+    assert_eq!(
+        admit(
+            &Access::Protected,
+            &Method::POST,
+            "/ui/jobs/new",
+            ip("127.0.0.1"),
+            None
+        ),
+        Ok(Some(Role::Write))
+    );
+    assert_eq!(
+        admit(&Access::Protected, &Method::GET, "/ui/login", far, None),
+        Err(Refusal::NotLoopback)
+    );
+    assert_eq!(access.role_of_token(&format!(" {READ} ")), Some(Role::Read));
+    assert_eq!(access.role_of_token("nope"), None);
+    assert_eq!(Access::Open.role_of_token(WRITE), None);
+    assert!(access.needs_token() && !Access::Protected.needs_token());
 }

@@ -1,0 +1,117 @@
+// dkron-rs web UI: the theme toggle, the live schedule explanation, and the refresh of running
+// executions. Pages work without this script; it only adds to them. No inline handlers: the
+// page's Content-Security-Policy allows scripts from this file only.
+(function () {
+  "use strict";
+  var KEY = "dkron-theme";
+  var root = document.documentElement;
+
+  function stored() {
+    try { return window.localStorage.getItem(KEY); } catch (e) { return null; }
+  }
+  function preferred() {
+    var s = stored();
+    if (s === "light" || s === "dark") { return s; }
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+  function apply(theme) {
+    root.setAttribute("data-theme", theme);
+    var button = document.querySelector('[data-test="theme-toggle"]');
+    if (button) {
+      button.setAttribute("aria-pressed", theme === "dark" ? "true" : "false");
+      button.textContent = theme === "dark" ? "Light theme" : "Dark theme";
+    }
+  }
+  // Before the body is painted: no flash of the wrong theme.
+  root.setAttribute("data-theme", preferred());
+
+  function setupTheme() {
+    apply(preferred());
+    var button = document.querySelector('[data-test="theme-toggle"]');
+    if (!button) { return; }
+    button.addEventListener("click", function () {
+      var next = root.getAttribute("data-theme") === "dark" ? "light" : "dark";
+      try { window.localStorage.setItem(KEY, next); } catch (e) { /* private mode: not kept */ }
+      apply(next);
+    });
+  }
+
+  function setupSchedulePreview() {
+    var preview = document.querySelector('[data-test="schedule-preview"]');
+    var form = document.querySelector('[data-test="job-form"]');
+    if (!preview || !form) { return; }
+    var schedule = form.querySelector('[name="schedule"]');
+    var zone = form.querySelector('[name="timezone"]');
+    var url = preview.getAttribute("data-url");
+    var timer = null;
+    var asked = 0;
+    function show(answer) {
+      preview.textContent = "";
+      var line = document.createElement("p");
+      if (answer.error) {
+        line.className = "preview-error";
+        line.textContent = answer.error;
+        preview.appendChild(line);
+        return;
+      }
+      line.textContent = answer.description;
+      preview.appendChild(line);
+      if (answer.next && answer.next.length) {
+        var list = document.createElement("ul");
+        answer.next.forEach(function (fire) {
+          var item = document.createElement("li");
+          item.textContent = fire;
+          list.appendChild(item);
+        });
+        preview.appendChild(list);
+      }
+    }
+    function ask() {
+      var query = new URLSearchParams({ schedule: schedule.value, timezone: zone ? zone.value : "" });
+      var mine = ++asked;
+      fetch(url + "?" + query.toString(), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (answer) { if (mine === asked) { show(answer); } })
+        .catch(function () { /* the server-rendered text stays */ });
+    }
+    function later() {
+      if (timer) { window.clearTimeout(timer); }
+      timer = window.setTimeout(ask, 250);
+    }
+    schedule.addEventListener("input", later);
+    if (zone) { zone.addEventListener("input", later); }
+  }
+
+  // While an execution on the page runs, fetch the page again every 2 s and swap in its
+  // executions section (what the server has stored so far), until none runs.
+  function setupLiveExecutions() {
+    var section = document.querySelector("[data-live]");
+    if (!section || !window.fetch || !window.DOMParser) { return; }
+    function running() { return section.querySelector('[data-status="running"]') !== null; }
+    // Right after "Run now" the execution may not be recorded yet: look a few times anyway.
+    var grace = /[?&]done=run\b/.test(window.location.search) ? 5 : 0;
+    function poll() {
+      if (!running()) {
+        if (grace <= 0) { return; }
+        grace -= 1;
+      }
+      fetch(window.location.href, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (text) {
+          var fresh = new DOMParser().parseFromString(text, "text/html").querySelector("[data-live]");
+          if (fresh) {
+            section.replaceChildren.apply(section, Array.prototype.slice.call(fresh.childNodes));
+          }
+          window.setTimeout(poll, 2000);
+        })
+        .catch(function () { window.setTimeout(poll, 5000); });
+    }
+    window.setTimeout(poll, 2000);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupTheme();
+    setupSchedulePreview();
+    setupLiveExecutions();
+  });
+})();

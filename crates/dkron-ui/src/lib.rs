@@ -1,0 +1,100 @@
+//! `dkron-ui` is the web UI of dkron-rs: HTML pages rendered on the server, over the same
+//! [`dkron_api::Cluster`] the REST API calls.
+//!
+//! [`router`] returns an [`axum::Router`] whose routes all live under `/ui/`. The node passes it
+//! to [`dkron_api::router_with`], so the UI sits behind the API's layers: access control (the
+//! token may also come from the cookie `/ui/login` sets), CORS, the cross-origin write guard,
+//! body limits and panic catching. Mounted anywhere else it would bypass them.
+//!
+//! # Design
+//!
+//! - Pages are written with `maud`, which escapes every interpolated value; the only markup not
+//!   built by it is the compiled-in CSS, JavaScript and favicon (`assets/`, served with cache
+//!   headers and a content version in their links).
+//! - The chart of executions per day is an inline SVG drawn here (`chart.rs`), coloured by the
+//!   style sheet so it follows the theme.
+//! - Writes are HTML form posts to the UI, which calls the [`dkron_api::Cluster`] exactly as the
+//!   API's handlers do (pause check, server fields cleared, [`dkron_model::Job::validate`]), then
+//!   redirects (303) back to a page. Everything works without JavaScript; the small script adds
+//!   the theme toggle, the live schedule explanation and the polling of running executions.
+//! - Every link is relative, so the UI works behind a reverse proxy under a path prefix.
+//! - Every page sends a `Content-Security-Policy` of `default-src 'self'` (no inline script or
+//!   style), `X-Frame-Options: DENY` and `Cache-Control: no-store`.
+//!
+//! # Routes and test hooks
+//!
+//! `GET /ui/` dashboard; `GET /ui/jobs` (`q`, `status`, `enabled`, `sort`, `order`, `page`,
+//! `per_page`); `GET|POST /ui/jobs/new`; `GET /ui/jobs/{name}` (`epage`, `full`);
+//! `GET|POST /ui/jobs/{name}/edit`; `POST /ui/jobs/{name}/run|toggle|delete` (delete shows a
+//! confirmation unless the body has `confirm=yes`); `POST
+//! /ui/jobs/{name}/executions/{id}/cancel`; `GET /ui/members`; `GET /ui/schedule` (the form's
+//! preview, JSON); `GET|POST /ui/login`; `POST /ui/logout`; `GET /ui/assets/{file}`.
+//! A job named `new` is listed, but its page is shadowed by the form; use the API for it.
+//!
+//! Browser tests select elements by `data-test` attributes, never by classes:
+//! `<main data-test="page-NAME">` (dashboard, jobs, job, job-form, members, login,
+//! confirm-delete, error); `theme-toggle`; dashboard: `leader`, `node-count`, `job-count`,
+//! `stats-chart` (the `<svg>`), `running-now`; list: `job-row` with `data-job`, `jobs-total`,
+//! `jobs-search` (the form, input `q`), `pager-next`, `pager-prev`, `page-number`, `new-job`;
+//! job: `job-name`, `schedule-words`, `next-fires` with `next-fire` items, `run-now`, `toggle`
+//! (Disable/Enable), `delete` (then `confirm-delete` on the confirmation page), `edit`,
+//! `job-enabled`, `notice`, `execution-row` with `data-execution` and `data-status`,
+//! `execution-output` (a `<pre>`), `output-show-all`, `cancel-execution`; form: `job-form`,
+//! inputs named after the JSON fields (`executor_config.command` for the command),
+//! `schedule-preview`, `submit`, `field-error` with `data-field`; members: `member-row` with
+//! `data-member`, `leader-mark`; login: `login` (the form, input `token`), `logout`.
+//!
+//! # Invariants
+//!
+//! - The UI never lists all jobs: lists are pages of [`dkron_api::JobQuery`], counts are
+//!   [`dkron_api::Page::total`] of empty pages.
+//! - A bad form or query gives the page again with the error at its field and a 4xx status;
+//!   nothing is written.
+//! - Write buttons are shown only to a [`dkron_api::Role::Write`] caller; the access layer
+//!   refuses a read token's writes anyway.
+
+mod assets;
+mod chart;
+mod fmt;
+mod form;
+mod links;
+mod list;
+mod routes;
+mod schedule;
+mod views;
+
+use std::sync::Arc;
+
+use dkron_api::{Access, Cluster};
+
+/// Settings of the UI router.
+#[derive(Debug, Clone, Default)]
+pub struct UiOptions {
+    /// The API's access settings: in token mode the login form checks tokens against them,
+    /// and the pages offer a logout.
+    pub access: Access,
+    /// Whether the token cookie is marked `Secure` (the API is served over TLS).
+    pub secure_cookies: bool,
+}
+
+impl UiOptions {
+    /// Sets [`UiOptions::access`].
+    #[must_use]
+    pub fn with_access(mut self, access: Access) -> UiOptions {
+        self.access = access;
+        self
+    }
+
+    /// Sets [`UiOptions::secure_cookies`].
+    #[must_use]
+    pub fn with_secure_cookies(mut self, secure: bool) -> UiOptions {
+        self.secure_cookies = secure;
+        self
+    }
+}
+
+/// The UI's routes, all under `/ui/` (and `/ui`, which redirects to `ui/`), for
+/// [`dkron_api::router_with`].
+pub fn router(cluster: Arc<dyn Cluster>, options: UiOptions) -> axum::Router {
+    routes::router(cluster, options)
+}
