@@ -14,7 +14,7 @@ check:
     cargo clippy --workspace --all-targets --all-features -- -D warnings
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
-# Benchmarks of one area (cron, executor, store, scheduler, api); results go to docs/benchmarks.md.
+# Benchmarks of one area (cron, executor, store, scheduler, api, ui, ui-browser, ...); results go to docs/benchmarks.md.
 bench AREA="cron" *ARGS:
     cargo bench -p dkron-benches --features {{AREA}} --bench {{AREA}} -- {{ARGS}}
 
