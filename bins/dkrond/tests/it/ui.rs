@@ -393,6 +393,7 @@ fn a_bad_schedule_is_shown_at_its_field_and_the_schedule_is_explained_as_typed()
         assert_eq!(attr(&error, "data-field").await, "schedule");
         assert!(!text(&error).await.is_empty(), "the error says something");
         browser.wait_page("job-form").await;
+        browser.screenshot_page("form-error").await;
         assert_eq!(rest_job(&node, "bad-schedule").0, 404, "nothing stored");
         assert!(row_names(&browser).await.is_empty());
     });
