@@ -207,23 +207,124 @@ fn summary_rows(summary: &Summary) -> Vec<(String, String)> {
     vec![
         ("fires expected".into(), summary.expected.to_string()),
         (
-            "delivered".into(),
+            "arrived at the sink".into(),
             format!(
                 "{} ({:.3}%)",
-                summary.delivered,
-                100.0 * summary.delivered as f64 / summary.expected.max(1) as f64
+                summary.arrivals,
+                100.0 * summary.arrivals as f64 / summary.expected.max(1) as f64
             ),
         ),
-        ("missed".into(), summary.missed.to_string()),
-        ("duplicated".into(), summary.duplicates.to_string()),
+        ("missed (expected − arrived)".into(), summary.missed.to_string()),
         (
-            "lateness p50 / p99 / max".into(),
+            "collisions (a 2nd arrival in a job's second: ≥ 1 s late or duplicate)".into(),
+            summary.duplicates.to_string(),
+        ),
+        (
+            "lateness p50 / p99 / max (mod 1 s if collisions)".into(),
             format!(
                 "{:.1} / {:.1} / {:.1} ms",
                 summary.p50_ms, summary.p99_ms, summary.max_ms
             ),
         ),
     ]
+}
+
+/// What the execution records of a sample of jobs show.
+#[derive(Clone, Copy, Debug, Default)]
+struct Records {
+    /// Executions beyond the first with the same `scheduled_at` and `attempt`.
+    duplicates: u64,
+    checked: u64,
+    /// The earliest `started_at` (ns) of an execution scheduled at or after `after_ns`.
+    first_start_after: Option<i64>,
+}
+
+/// Reads the execution records of `sample` jobs spread over `0..jobs` (each job's retained
+/// history).
+async fn records(client: &reqwest::Client, server: &Node, jobs: usize, sample: usize, after_ns: i64) -> Records {
+    let mut out = Records::default();
+    let step = (jobs / sample.max(1)).max(1);
+    let time = |v: &serde_json::Value| -> Option<i64> {
+        let t: jiff::Timestamp = v.as_str()?.parse().ok()?;
+        i64::try_from(t.as_nanosecond()).ok()
+    };
+    for index in (0..jobs).step_by(step).take(sample) {
+        let url = server.url(&format!("/v1/jobs/{}/executions", job_name(index)));
+        let Ok(list) = get_json(client, &url).await else {
+            continue;
+        };
+        let mut seen = std::collections::HashSet::new();
+        for e in list.as_array().into_iter().flatten() {
+            out.checked += 1;
+            let key = (e["scheduled_at"].to_string(), e["attempt"].as_i64().unwrap_or(0));
+            if !seen.insert(key) {
+                out.duplicates += 1;
+            }
+            if let (Some(scheduled), Some(started)) = (time(&e["scheduled_at"]), time(&e["started_at"]))
+                && scheduled >= after_ns
+            {
+                out.first_start_after = Some(out.first_start_after.map_or(started, |f| f.min(started)));
+            }
+        }
+    }
+    out
+}
+
+/// The leader's own view from `/metrics`: for the scheduler lateness and Raft commit
+/// histograms, the observation count and mean, and the share of observations at or under each
+/// bucket bound. Tells where end-to-end lateness goes (timer → start vs commit vs the rest).
+async fn leader_metrics(client: &reqwest::Client, server: &Node) -> serde_json::Value {
+    let Ok(response) = client.get(server.url("/metrics")).send().await else {
+        return serde_json::Value::Null;
+    };
+    let text = response.text().await.unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for name in ["dkron_scheduler_lateness_seconds", "dkron_raft_commit_seconds"] {
+        let value = |suffix: &str| -> f64 {
+            text.lines()
+                .filter(|l| l.starts_with(&format!("{name}{suffix}")))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        let (sum, count) = (value("_sum"), value("_count"));
+        let buckets: Vec<serde_json::Value> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}_bucket")))
+            .filter_map(|l| {
+                let le = l.split("le=\"").nth(1)?.split('"').next()?.to_owned();
+                let n: f64 = l.rsplit(' ').next()?.parse().ok()?;
+                Some(json!({"le": le, "share": n / count.max(1.0)}))
+            })
+            .collect();
+        out.insert(
+            name.to_owned(),
+            json!({"count": count, "mean_ms": sum / count.max(1.0) * 1000.0, "buckets": buckets}),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+/// One table row from [`leader_metrics`]: count, mean and the share within 50 ms / 1 s.
+fn metrics_row(metrics: &serde_json::Value, name: &str, label: &str) -> (String, String) {
+    let m = &metrics[name];
+    let share = |le: &str| {
+        m["buckets"]
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["le"] == le))
+            .and_then(|b| b["share"].as_f64())
+            .unwrap_or(f64::NAN)
+            * 100.0
+    };
+    (
+        label.to_owned(),
+        format!(
+            "{} observations, mean {:.1} ms, {:.1}% ≤ 50 ms, {:.1}% ≤ 1 s",
+            m["count"].as_f64().unwrap_or(0.0),
+            m["mean_ms"].as_f64().unwrap_or(f64::NAN),
+            share("0.05"),
+            share("1")
+        ),
+    )
 }
 
 /// RSS (MB) of `name` in the first sample at or after `t`, and in the last sample.
@@ -295,6 +396,8 @@ async fn sustain_on(
     let to_s = from_s + duration as i64;
     let left = u64::try_from(to_s * NS - now_ns()).unwrap_or(0) / 1_000_000_000 + GRACE_S;
     watch(client, cluster, sink, zero_ns, left, "measuring", &mut rss, leader).await;
+    let Records { duplicates: dups, checked, .. } = records(client, &cluster.servers[leader], jobs, 50, 0).await;
+    let metrics = leader_metrics(client, &cluster.servers[leader]).await;
     let arrivals = sink.snapshot();
     let due = due_per_second(&arrivals, jobs, period);
     let (summary, seconds) = report::analyse(&arrivals, zero_ns / NS, from_s, to_s, &|s| due(s));
@@ -308,14 +411,22 @@ async fn sustain_on(
     ];
     rows.extend(summary_rows(&summary));
     rows.push((
+        "duplicates in the execution records".into(),
+        format!("{dups} in {checked} executions of 50 jobs"),
+    ));
+    rows.push((
         format!("leader {leader_name} RSS start → end"),
         format!("{rss_from:.0} → {rss_to:.0} MB"),
     ));
+    rows.push(metrics_row(&metrics, "dkron_scheduler_lateness_seconds", "leader: scheduled → execution start (whole run)"));
+    rows.push(metrics_row(&metrics, "dkron_raft_commit_seconds", "leader: Raft commit (whole run)"));
     rows.push(("agent a1 RSS start → end".into(), format!("{agent_from:.0} → {agent_to:.0} MB")));
     rows.push(api_row(&rss));
     rows.push(("load average start / end".into(), format!("{load_start} / {}", loadavg())));
     let mut json = base_json(args, jobs, &summary, &seconds, &rss);
     json["period_s"] = json!(period);
+    json["record_duplicates"] = json!({"duplicates": dups, "executions_checked": checked});
+    json["leader_metrics"] = metrics;
     json["leader"] = json!(leader_name);
     json["job_creation_s"] = json!(created.as_secs_f64());
     json["loadavg_start"] = json!(load_start);
@@ -370,10 +481,11 @@ async fn failover(args: &Args, bin: &std::path::Path) -> Result<Report> {
         rows.push((
             format!("run {run}: kill→leader / kill→next fire / leader→next fire"),
             format!(
-                "{:.0} / {:.0} / {:.0} ms (killed {} {:.0} ms after a tick; new leader {})",
+                "{:.0} / {:.0} / {:.0} ms (next fire: the first recorded start of a fire scheduled after the kill; first arrival at the sink after it {:.0} ms; killed {} {:.0} ms after a tick; new leader {})",
                 figures.kill_to_leader_ms,
                 figures.kill_to_fire_ms,
                 figures.kill_to_fire_ms - figures.kill_to_leader_ms,
+                figures.kill_to_arrival_ms,
                 figures.killed,
                 figures.kill_offset_ms,
                 figures.new_leader
@@ -382,16 +494,20 @@ async fn failover(args: &Args, bin: &std::path::Path) -> Result<Report> {
         rows.push((
             format!("run {run}: around the kill (−5 s … +10 s)"),
             format!(
-                "{} expected, {} missed (skipped ticks), {} duplicated; p99 {:.0} ms",
-                figures.summary.expected, figures.summary.missed, figures.summary.duplicates, figures.summary.p99_ms
+                "{} expected, {} missed (skipped ticks), {} collisions; p99 {:.0} ms; {} duplicates in {} execution records of 50 jobs",
+                figures.summary.expected, figures.summary.missed, figures.summary.duplicates, figures.summary.p99_ms,
+                figures.record_dups.0, figures.record_dups.1
             ),
         ));
         runs_json.push(json!({
             "kill_to_leader_ms": figures.kill_to_leader_ms,
             "kill_to_fire_ms": figures.kill_to_fire_ms,
+            "kill_to_first_arrival_ms": figures.kill_to_arrival_ms,
             "kill_offset_ms": figures.kill_offset_ms,
             "killed": figures.killed,
             "new_leader": figures.new_leader,
+            "record_duplicates": figures.record_dups.0,
+            "record_executions_checked": figures.record_dups.1,
             "summary": report::summary_json(&figures.summary),
             "seconds": report::seconds_json(&figures.seconds),
             "rss": report::rss_json(&figures.rss),
@@ -426,10 +542,15 @@ async fn failover(args: &Args, bin: &std::path::Path) -> Result<Report> {
 }
 
 struct FailoverFigures {
+    /// Duplicates and executions checked in the records of 50 jobs.
+    record_dups: (u64, u64),
     killed: String,
     new_leader: String,
     kill_offset_ms: f64,
     kill_to_leader_ms: f64,
+    /// The first arrival at the sink after the kill: any fire, also one launched before it.
+    kill_to_arrival_ms: f64,
+    /// The earliest recorded start of a fire scheduled after the kill.
     kill_to_fire_ms: f64,
     summary: Summary,
     seconds: Vec<Second>,
@@ -483,6 +604,11 @@ async fn failover_once(
     };
     let leader_ns = now_ns();
     watch(client, cluster, sink, kill_ns, 10, "after the kill", &mut rss, new_leader).await;
+    let seen = records(client, &cluster.servers[new_leader], jobs, 50, kill_ns).await;
+    let record_dups = (seen.duplicates, seen.checked);
+    let first_start = seen
+        .first_start_after
+        .ok_or("no execution scheduled after the kill in the records of 50 jobs")?;
     let arrivals = sink.snapshot();
     let next_fire = arrivals
         .iter()
@@ -497,11 +623,13 @@ async fn failover_once(
         sample.t -= (kill_ns - pre_ns) as f64 / 1e9;
     }
     Ok(FailoverFigures {
+        record_dups,
         new_leader: cluster.servers[new_leader].name.clone(),
         killed,
         kill_offset_ms: kill_ns.rem_euclid(NS) as f64 / 1e6,
         kill_to_leader_ms: (leader_ns - kill_ns) as f64 / 1e6,
-        kill_to_fire_ms: (next_fire - kill_ns) as f64 / 1e6,
+        kill_to_arrival_ms: (next_fire - kill_ns) as f64 / 1e6,
+        kill_to_fire_ms: (first_start - kill_ns) as f64 / 1e6,
         summary,
         seconds,
         rss: rss.into_iter().filter(|s| s.t >= -5.0).collect(),
