@@ -763,7 +763,7 @@ async fn stored_on(
 }
 
 /// `overload`: N jobs `@every 1s` on 3 servers + 1 agent for `--duration` s, then half of them
-/// disabled (`POST /v1/jobs/<job>/toggle`) for `--low` s; lateness, missed fires, RSS and API
+/// disabled (an upsert with `"disabled": true`) for `--low` s; lateness, missed fires, RSS and API
 /// latency per second over both phases.
 async fn overload(args: &Args, bin: &std::path::Path) -> Result<Report> {
     let client = http_client();
@@ -798,26 +798,38 @@ async fn overload_on(
     let mut rss = Vec::new();
     let from_s = now_ns() / NS + 1;
     watch(client, cluster, sink, zero_ns, high, "overloaded", &mut rss, leader).await;
-    // Disable the upper half, recording when each toggle was acknowledged.
+    // Disable the upper half, recording when each write was acknowledged.
     let toggled: Arc<std::sync::Mutex<Vec<i64>>> = Arc::default();
     let toggle_start = Instant::now();
     {
         let next = Arc::new(AtomicUsize::new(jobs / 2));
         let mut set: JoinSet<Result<()>> = JoinSet::new();
         for _ in 0..args.clients.max(1) {
-            let (client, next, toggled, base) = (
-                client.clone(),
-                next.clone(),
-                toggled.clone(),
-                cluster.servers[leader].url("/v1/jobs/"),
-            );
+            let (client, next, toggled) = (client.clone(), next.clone(), toggled.clone());
+            let bases: Vec<String> = cluster.servers.iter().map(|s| s.url("/v1/jobs")).collect();
             set.spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= jobs {
                         return Ok(());
                     }
-                    post(&client, &format!("{base}{}/toggle", job_name(i)), String::new()).await?;
+                    // An overloaded cluster may change leaders (a 503 during the election):
+                    // try the servers in turn, bounded, before failing the run.
+                    let mut attempt = 0;
+                    // An upsert with `disabled`, not `/toggle`: a retried toggle that had
+                    // succeeded would enable the job again.
+                    let mut body: serde_json::Value =
+                        serde_json::from_str(&job_body(i, "@every 1s", "agent", addr)).unwrap_or_default();
+                    body["disabled"] = json!(true);
+                    while let Err(error) =
+                        post(&client, &bases[attempt % bases.len()], body.to_string()).await
+                    {
+                        attempt += 1;
+                        if attempt >= 60 {
+                            return Err(error);
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                     if let Ok(mut t) = toggled.lock() {
                         t.push(now_ns() / NS);
                     }
