@@ -168,7 +168,7 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     /// Starts `servers` servers (s1 bootstraps, the others join it) and, with `agent`, one agent
-    /// joining s1; waits until every server lists every node alive.
+    /// given every server's RPC address; waits until every server lists every node alive.
     pub(crate) async fn start(
         bin: &Path,
         client: &reqwest::Client,
@@ -204,6 +204,7 @@ impl Cluster {
         let s1 = Node::spawn(&bin, &dir, "s1", server_args("s1", &["--bootstrap-expect", "1"])).await?;
         let join = s1.rpc.clone();
         self.servers.push(s1);
+        // Servers join s1; the agent gets every server (below).
         for i in 2..=servers {
             let name = format!("s{i}");
             let flags = ["--bootstrap-expect", "0", "--join", &join];
@@ -211,18 +212,15 @@ impl Cluster {
             self.servers.push(node);
         }
         if agent {
-            let args = [
-                "agent",
-                "--node-name",
-                "a1",
-                "--rpc-port",
-                "0",
-                "--retry-join",
-                &join,
-                "--tag",
-                "pool=agent",
-            ];
-            let args = args.iter().map(|a| (*a).to_owned()).collect();
+            // Every server, as docs/operations.md says: an agent reports only to the servers
+            // it was given, so one joined through s1 alone loses its reports with s1.
+            let mut args: Vec<String> = ["agent", "--node-name", "a1", "--rpc-port", "0", "--tag", "pool=agent"]
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect();
+            for server in &self.servers {
+                args.extend(["--retry-join".to_owned(), server.rpc.clone()]);
+            }
             self.agent = Some(Node::spawn(&bin, &dir, "a1", args).await?);
         }
         let size = servers + usize::from(agent);
