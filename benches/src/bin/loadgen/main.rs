@@ -157,9 +157,7 @@ fn main() -> ExitCode {
             }
             let svg_path = out.with_extension("svg");
             let text = serde_json::to_string_pretty(&report.json).unwrap_or_default();
-            match std::fs::write(&out, text)
-                .and_then(|()| std::fs::write(&svg_path, &report.svg))
-            {
+            match std::fs::write(&out, text).and_then(|()| std::fs::write(&svg_path, &report.svg)) {
                 Ok(()) => println!("JSON: {}\nplot: {}", out.display(), svg_path.display()),
                 Err(error) => eprintln!("loadgen: cannot write {}: {error}", out.display()),
             }

@@ -34,7 +34,12 @@ pub(crate) struct Node {
 impl Node {
     /// Runs `bin args --data-dir <dir>/<name>` (stderr in `<dir>/<name>.log`) and waits for its
     /// ports file.
-    pub(crate) async fn spawn(bin: &Path, dir: &Path, name: &str, args: Vec<String>) -> Result<Node> {
+    pub(crate) async fn spawn(
+        bin: &Path,
+        dir: &Path,
+        name: &str,
+        args: Vec<String>,
+    ) -> Result<Node> {
         let mut node = Node {
             name: name.to_owned(),
             child: None,
@@ -201,7 +206,13 @@ impl Cluster {
     async fn form(&mut self, client: &reqwest::Client, servers: usize, agent: bool) -> Result<()> {
         let dir = self.dir();
         let bin = self.bin.clone();
-        let s1 = Node::spawn(&bin, &dir, "s1", server_args("s1", &["--bootstrap-expect", "1"])).await?;
+        let s1 = Node::spawn(
+            &bin,
+            &dir,
+            "s1",
+            server_args("s1", &["--bootstrap-expect", "1"]),
+        )
+        .await?;
         let join = s1.rpc.clone();
         self.servers.push(s1);
         // Servers join s1; the agent gets every server (below).
@@ -214,10 +225,18 @@ impl Cluster {
         if agent {
             // Every server, as docs/operations.md says: an agent reports only to the servers
             // it was given, so one joined through s1 alone loses its reports with s1.
-            let mut args: Vec<String> = ["agent", "--node-name", "a1", "--rpc-port", "0", "--tag", "pool=agent"]
-                .iter()
-                .map(|a| (*a).to_owned())
-                .collect();
+            let mut args: Vec<String> = [
+                "agent",
+                "--node-name",
+                "a1",
+                "--rpc-port",
+                "0",
+                "--tag",
+                "pool=agent",
+            ]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
             for server in &self.servers {
                 args.extend(["--retry-join".to_owned(), server.rpc.clone()]);
             }
@@ -266,7 +285,11 @@ impl Cluster {
     }
 
     /// The index of the server that `/v1/leader` on server `on` names.
-    pub(crate) async fn leader_seen_by(&self, client: &reqwest::Client, on: usize) -> Option<usize> {
+    pub(crate) async fn leader_seen_by(
+        &self,
+        client: &reqwest::Client,
+        on: usize,
+    ) -> Option<usize> {
         let leader = crate::get_json(client, &self.servers[on].url("/v1/leader"))
             .await
             .ok()?;
@@ -315,7 +338,14 @@ fn server_args(name: &str, extra: &[&str]) -> Vec<String> {
     ["agent", "--server", "--node-name", name]
         .iter()
         .chain(extra)
-        .chain(&["--http-addr", "127.0.0.1:0", "--rpc-port", "0", "--tag", "pool=server"])
+        .chain(&[
+            "--http-addr",
+            "127.0.0.1:0",
+            "--rpc-port",
+            "0",
+            "--tag",
+            "pool=server",
+        ])
         .map(|s| (*s).to_owned())
         .collect()
 }

@@ -163,12 +163,7 @@ async fn watch(
         late.sort_by(f64::total_cmp);
         let nodes = cluster.servers.iter().chain(cluster.agent.as_ref());
         let mb: Vec<(String, f64)> = nodes
-            .map(|n| {
-                (
-                    n.name.clone(),
-                    n.rss().map_or(f64::NAN, |b| b as f64 / 1e6),
-                )
-            })
+            .map(|n| (n.name.clone(), n.rss().map_or(f64::NAN, |b| b as f64 / 1e6)))
             .collect();
         let api_start = Instant::now();
         let api = get_json(client, &cluster.servers[api_on].url("/v1/jobs/lg-000000")).await;
@@ -193,7 +188,13 @@ async fn watch(
 }
 
 /// Fields every report's JSON shares.
-fn base_json(args: &Args, jobs: usize, summary: &Summary, seconds: &[Second], rss: &[RssSample]) -> serde_json::Value {
+fn base_json(
+    args: &Args,
+    jobs: usize,
+    summary: &Summary,
+    seconds: &[Second],
+    rss: &[RssSample],
+) -> serde_json::Value {
     json!({
         "scenario": args.scenario.name(),
         "jobs": jobs,
@@ -216,7 +217,10 @@ fn summary_rows(summary: &Summary) -> Vec<(String, String)> {
                 100.0 * summary.arrivals as f64 / summary.expected.max(1) as f64
             ),
         ),
-        ("missed (expected − arrived)".into(), summary.missed.to_string()),
+        (
+            "missed (expected − arrived)".into(),
+            summary.missed.to_string(),
+        ),
         (
             "collisions (a 2nd arrival in a job's second: ≥ 1 s late or duplicate)".into(),
             summary.duplicates.to_string(),
@@ -243,7 +247,13 @@ struct Records {
 
 /// Reads the execution records of `sample` jobs spread over `0..jobs` (each job's retained
 /// history).
-async fn records(client: &reqwest::Client, server: &Node, jobs: usize, sample: usize, after_ns: i64) -> Records {
+async fn records(
+    client: &reqwest::Client,
+    server: &Node,
+    jobs: usize,
+    sample: usize,
+    after_ns: i64,
+) -> Records {
     let mut out = Records::default();
     let step = (jobs / sample.max(1)).max(1);
     let time = |v: &serde_json::Value| -> Option<i64> {
@@ -258,14 +268,19 @@ async fn records(client: &reqwest::Client, server: &Node, jobs: usize, sample: u
         let mut seen = std::collections::HashSet::new();
         for e in list.as_array().into_iter().flatten() {
             out.checked += 1;
-            let key = (e["scheduled_at"].to_string(), e["attempt"].as_i64().unwrap_or(0));
+            let key = (
+                e["scheduled_at"].to_string(),
+                e["attempt"].as_i64().unwrap_or(0),
+            );
             if !seen.insert(key) {
                 out.duplicates += 1;
             }
-            if let (Some(scheduled), Some(started)) = (time(&e["scheduled_at"]), time(&e["started_at"]))
+            if let (Some(scheduled), Some(started)) =
+                (time(&e["scheduled_at"]), time(&e["started_at"]))
                 && scheduled >= after_ns
             {
-                out.first_start_after = Some(out.first_start_after.map_or(started, |f| f.min(started)));
+                out.first_start_after =
+                    Some(out.first_start_after.map_or(started, |f| f.min(started)));
             }
         }
     }
@@ -281,7 +296,10 @@ async fn leader_metrics(client: &reqwest::Client, server: &Node) -> serde_json::
     };
     let text = response.text().await.unwrap_or_default();
     let mut out = serde_json::Map::new();
-    for name in ["dkron_scheduler_lateness_seconds", "dkron_raft_commit_seconds"] {
+    for name in [
+        "dkron_scheduler_lateness_seconds",
+        "dkron_raft_commit_seconds",
+    ] {
         let value = |suffix: &str| -> f64 {
             text.lines()
                 .filter(|l| l.starts_with(&format!("{name}{suffix}")))
@@ -347,7 +365,11 @@ fn rss_growth(rss: &[RssSample], name: &str, t: f64) -> (f64, f64) {
 }
 
 fn api_row(rss: &[RssSample]) -> (String, String) {
-    let mut ms: Vec<f64> = rss.iter().map(|s| s.api_ms).filter(|v| v.is_finite()).collect();
+    let mut ms: Vec<f64> = rss
+        .iter()
+        .map(|s| s.api_ms)
+        .filter(|v| v.is_finite())
+        .collect();
     let failed = rss.len() - ms.len();
     ms.sort_by(f64::total_cmp);
     (
@@ -398,12 +420,29 @@ async fn sustain_on(
     // A 60 s job first fires a period after its creation: the window starts once all have.
     let warmup = args.warmup + if period > 1 { period as u64 } else { 0 };
     let mut rss = Vec::new();
-    watch(client, cluster, sink, zero_ns, warmup, "warm-up", &mut rss, leader).await;
+    watch(
+        client, cluster, sink, zero_ns, warmup, "warm-up", &mut rss, leader,
+    )
+    .await;
     let from_s = now_ns() / NS + 1;
     let to_s = from_s + duration as i64;
     let left = u64::try_from(to_s * NS - now_ns()).unwrap_or(0) / 1_000_000_000 + GRACE_S;
-    watch(client, cluster, sink, zero_ns, left, "measuring", &mut rss, leader).await;
-    let Records { duplicates: dups, checked, .. } = records(client, &cluster.servers[leader], jobs, 50, 0).await;
+    watch(
+        client,
+        cluster,
+        sink,
+        zero_ns,
+        left,
+        "measuring",
+        &mut rss,
+        leader,
+    )
+    .await;
+    let Records {
+        duplicates: dups,
+        checked,
+        ..
+    } = records(client, &cluster.servers[leader], jobs, 50, 0).await;
     let metrics = leader_metrics(client, &cluster.servers[leader]).await;
     let arrivals = sink.snapshot();
     let due = due_per_second(&arrivals, jobs, period);
@@ -412,9 +451,22 @@ async fn sustain_on(
     let (rss_from, rss_to) = rss_growth(&rss, &leader_name, (from_s * NS - zero_ns) as f64 / 1e9);
     let (agent_from, agent_to) = rss_growth(&rss, "a1", (from_s * NS - zero_ns) as f64 / 1e9);
     let mut rows = vec![
-        ("jobs".into(), format!("{jobs} × @every {period}s, http, on agent a1; 3 servers")),
-        ("job creation".into(), format!("{:.1} s ({:.0}/s)", created.as_secs_f64(), jobs as f64 / created.as_secs_f64())),
-        ("measured".into(), format!("{duration} s after {warmup} s of warm-up")),
+        (
+            "jobs".into(),
+            format!("{jobs} × @every {period}s, http, on agent a1; 3 servers"),
+        ),
+        (
+            "job creation".into(),
+            format!(
+                "{:.1} s ({:.0}/s)",
+                created.as_secs_f64(),
+                jobs as f64 / created.as_secs_f64()
+            ),
+        ),
+        (
+            "measured".into(),
+            format!("{duration} s after {warmup} s of warm-up"),
+        ),
     ];
     rows.extend(summary_rows(&summary));
     rows.push((
@@ -425,11 +477,25 @@ async fn sustain_on(
         format!("leader {leader_name} RSS start → end"),
         format!("{rss_from:.0} → {rss_to:.0} MB"),
     ));
-    rows.push(metrics_row(&metrics, "dkron_scheduler_lateness_seconds", "leader: scheduled → execution start (whole run)"));
-    rows.push(metrics_row(&metrics, "dkron_raft_commit_seconds", "leader: Raft commit (whole run)"));
-    rows.push(("agent a1 RSS start → end".into(), format!("{agent_from:.0} → {agent_to:.0} MB")));
+    rows.push(metrics_row(
+        &metrics,
+        "dkron_scheduler_lateness_seconds",
+        "leader: scheduled → execution start (whole run)",
+    ));
+    rows.push(metrics_row(
+        &metrics,
+        "dkron_raft_commit_seconds",
+        "leader: Raft commit (whole run)",
+    ));
+    rows.push((
+        "agent a1 RSS start → end".into(),
+        format!("{agent_from:.0} → {agent_to:.0} MB"),
+    ));
     rows.push(api_row(&rss));
-    rows.push(("load average start / end".into(), format!("{load_start} / {}", loadavg())));
+    rows.push((
+        "load average start / end".into(),
+        format!("{load_start} / {}", loadavg()),
+    ));
     let mut json = base_json(args, jobs, &summary, &seconds, &rss);
     json["period_s"] = json!(period);
     json["record_duplicates"] = json!({"duplicates": dups, "executions_checked": checked});
@@ -437,7 +503,10 @@ async fn sustain_on(
     json["leader"] = json!(leader_name);
     json["job_creation_s"] = json!(created.as_secs_f64());
     json["loadavg_start"] = json!(load_start);
-    let title = format!("{}: {jobs} jobs @every {period}s, 3 servers + 1 agent", args.scenario.name());
+    let title = format!(
+        "{}: {jobs} jobs @every {period}s, 3 servers + 1 agent",
+        args.scenario.name()
+    );
     Ok(Report {
         headline: format!("{jobs} jobs @every {period}s for {duration} s"),
         rows,
@@ -449,7 +518,11 @@ async fn sustain_on(
 /// How many fires are due in each second. Period 1: every job. Longer periods: a job's phase
 /// (its scheduled second modulo the period) comes from its arrivals; a job that never arrived
 /// still counts once per period, at phase 0, so it shows as missed.
-fn due_per_second(arrivals: &[crate::sink::Arrival], jobs: usize, period: i64) -> impl Fn(i64) -> u64 {
+fn due_per_second(
+    arrivals: &[crate::sink::Arrival],
+    jobs: usize,
+    period: i64,
+) -> impl Fn(i64) -> u64 {
     let mut by_phase = vec![0u64; usize::try_from(period).unwrap_or(1)];
     if period == 1 {
         by_phase[0] = jobs as u64;
@@ -541,7 +614,10 @@ async fn failover(args: &Args, bin: &std::path::Path) -> Result<Report> {
     ));
     rows.push(("load average".into(), loadavg()));
     Ok(Report {
-        headline: format!("{jobs} jobs @every 1s, kill -9 of the leader, {} run(s)", args.runs.max(1)),
+        headline: format!(
+            "{jobs} jobs @every 1s, kill -9 of the leader, {} run(s)",
+            args.runs.max(1)
+        ),
         rows,
         json: json!({"scenario": "failover", "jobs": jobs, "runs": runs_json, "loadavg_end": loadavg(),
             "date": jiff::Timestamp::now().to_string()}),
@@ -585,15 +661,30 @@ async fn failover_once(
     .await?;
     let mut rss = Vec::new();
     let pre_ns = now_ns();
-    watch(client, cluster, sink, pre_ns, args.warmup, "warm-up", &mut rss, leader).await;
+    watch(
+        client,
+        cluster,
+        sink,
+        pre_ns,
+        args.warmup,
+        "warm-up",
+        &mut rss,
+        leader,
+    )
+    .await;
     // Kill 0.4 s after a tick: mid-second, as a kill at a random time most often is.
     let now = now_ns();
     let kill_at = (now / NS + 1) * NS + 400_000_000;
-    tokio::time::sleep(Duration::from_nanos(u64::try_from(kill_at - now).unwrap_or(0))).await;
+    tokio::time::sleep(Duration::from_nanos(
+        u64::try_from(kill_at - now).unwrap_or(0),
+    ))
+    .await;
     let killed = cluster.servers[leader].name.clone();
     let kill_ns = now_ns();
     cluster.servers[leader].kill();
-    let survivors: Vec<usize> = (0..cluster.servers.len()).filter(|&i| i != leader).collect();
+    let survivors: Vec<usize> = (0..cluster.servers.len())
+        .filter(|&i| i != leader)
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
     let new_leader = loop {
         let mut named = Vec::new();
@@ -612,7 +703,17 @@ async fn failover_once(
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     let leader_ns = now_ns();
-    watch(client, cluster, sink, kill_ns, AFTER_KILL_S, "after the kill", &mut rss, new_leader).await;
+    watch(
+        client,
+        cluster,
+        sink,
+        kill_ns,
+        AFTER_KILL_S,
+        "after the kill",
+        &mut rss,
+        new_leader,
+    )
+    .await;
     let seen = records(client, &cluster.servers[new_leader], jobs, 50, kill_ns).await;
     let record_dups = (seen.duplicates, seen.checked);
     // None: no fire scheduled after the kill had started within the watch (reported as such).
@@ -623,10 +724,13 @@ async fn failover_once(
         .filter(|a| a.at_ns > kill_ns)
         .map(|a| a.at_ns)
         .min()
-        .ok_or(format!("no fire reached the sink within {AFTER_KILL_S} s of the kill"))?;
+        .ok_or(format!(
+            "no fire reached the sink within {AFTER_KILL_S} s of the kill"
+        ))?;
     let from_s = kill_ns / NS - 5;
     let to_s = kill_ns / NS + i64::try_from(AFTER_KILL_S).unwrap_or(20) - 2;
-    let (summary, seconds) = report::analyse(&arrivals, kill_ns / NS, from_s, to_s, &|_| jobs as u64);
+    let (summary, seconds) =
+        report::analyse(&arrivals, kill_ns / NS, from_s, to_s, &|_| jobs as u64);
     for sample in &mut rss {
         sample.t -= (kill_ns - pre_ns) as f64 / 1e9;
     }
@@ -688,17 +792,50 @@ async fn stored_on(
     let disk = cluster.disk_usage(0);
     let per_job = |rss: u64| rss.saturating_sub(rss_empty) as f64 / jobs as f64;
     let mut rows = vec![
-        ("jobs".into(), format!("{jobs} on 1 server ({FAST} @every 1s, the rest @every 1h), http, {body_size} B of JSON each")),
-        ("job creation".into(), format!("{:.1} s ({:.0}/s)", created.as_secs_f64(), jobs as f64 / created.as_secs_f64())),
-        ("RSS empty → with the jobs".into(), format!("{:.1} → {:.1} MB", rss_empty as f64 / 1e6, rss_full as f64 / 1e6)),
-        ("RSS per stored job".into(), format!("{:.0} B (etcd here 1.4–2.2 KB; ratio {:.2} to 2.2 KB)", per_job(rss_full), per_job(rss_full) / 2200.0)),
-        ("data dir on disk".into(), format!("{:.1} MB", disk as f64 / 1e6)),
+        (
+            "jobs".into(),
+            format!(
+                "{jobs} on 1 server ({FAST} @every 1s, the rest @every 1h), http, {body_size} B of JSON each"
+            ),
+        ),
+        (
+            "job creation".into(),
+            format!(
+                "{:.1} s ({:.0}/s)",
+                created.as_secs_f64(),
+                jobs as f64 / created.as_secs_f64()
+            ),
+        ),
+        (
+            "RSS empty → with the jobs".into(),
+            format!(
+                "{:.1} → {:.1} MB",
+                rss_empty as f64 / 1e6,
+                rss_full as f64 / 1e6
+            ),
+        ),
+        (
+            "RSS per stored job".into(),
+            format!(
+                "{:.0} B (etcd here 1.4–2.2 KB; ratio {:.2} to 2.2 KB)",
+                per_job(rss_full),
+                per_job(rss_full) / 2200.0
+            ),
+        ),
+        (
+            "data dir on disk".into(),
+            format!("{:.1} MB", disk as f64 / 1e6),
+        ),
     ];
     let mut json = json!({"scenario": args.scenario.name(), "jobs": jobs, "job_json_bytes": body_size,
         "rss_empty": rss_empty, "rss_with_jobs": rss_full, "rss_per_job": per_job(rss_full),
         "disk_bytes": disk, "job_creation_s": created.as_secs_f64(), "loadavg_start": loadavg()});
     let mut restarts = Vec::new();
-    let runs = if args.scenario == Scenario::ColdStart { args.runs.max(1) } else { 1 };
+    let runs = if args.scenario == Scenario::ColdStart {
+        args.runs.max(1)
+    } else {
+        1
+    };
     let mut rss = Vec::new();
     for run in 1..=runs {
         cluster.servers[0].kill();
@@ -720,7 +857,12 @@ async fn stored_on(
         };
         let first_fire = loop {
             let arrivals = sink.since(0).1;
-            if let Some(at) = arrivals.iter().filter(|a| a.at_ns > start_ns).map(|a| a.at_ns).min() {
+            if let Some(at) = arrivals
+                .iter()
+                .filter(|a| a.at_ns > start_ns)
+                .map(|a| a.at_ns)
+                .min()
+            {
                 break Duration::from_nanos(u64::try_from(at - start_ns).unwrap_or(0));
             }
             if Instant::now() > deadline {
@@ -749,13 +891,24 @@ async fn stored_on(
         }
         rows.push((
             format!("restart {run}: RSS 5 s after the first fire"),
-            format!("{:.1} MB ({:.0} B per job)", rss_after as f64 / 1e6, per_job(rss_after)),
+            format!(
+                "{:.1} MB ({:.0} B per job)",
+                rss_after as f64 / 1e6,
+                per_job(rss_after)
+            ),
         ));
         restarts.push(json!({"process_up_ms": up.as_secs_f64() * 1000.0,
             "first_read_ms": first_read.as_secs_f64() * 1000.0,
             "first_fire_ms": first_fire.as_secs_f64() * 1000.0, "rss_after": rss_after}));
     }
-    rows.push(("load average start / end".into(), format!("{} / {}", json["loadavg_start"].as_str().unwrap_or("?"), loadavg())));
+    rows.push((
+        "load average start / end".into(),
+        format!(
+            "{} / {}",
+            json["loadavg_start"].as_str().unwrap_or("?"),
+            loadavg()
+        ),
+    ));
     json["restarts"] = json!(restarts);
     json["loadavg_end"] = json!(loadavg());
     json["date"] = json!(jiff::Timestamp::now().to_string());
@@ -763,7 +916,11 @@ async fn stored_on(
         headline: format!("{jobs} stored jobs on 1 server"),
         rows,
         json,
-        svg: report::svg(&format!("{}: {jobs} stored jobs", args.scenario.name()), &[], &rss),
+        svg: report::svg(
+            &format!("{}: {jobs} stored jobs", args.scenario.name()),
+            &[],
+            &rss,
+        ),
     })
 }
 
@@ -802,7 +959,17 @@ async fn overload_on(
     .await?;
     let mut rss = Vec::new();
     let from_s = now_ns() / NS + 1;
-    watch(client, cluster, sink, zero_ns, high, "overloaded", &mut rss, leader).await;
+    watch(
+        client,
+        cluster,
+        sink,
+        zero_ns,
+        high,
+        "overloaded",
+        &mut rss,
+        leader,
+    )
+    .await;
     // Disable the upper half, recording when each write was acknowledged.
     let toggled: Arc<std::sync::Mutex<Vec<i64>>> = Arc::default();
     let toggle_start = Instant::now();
@@ -824,7 +991,8 @@ async fn overload_on(
                     // An upsert with `disabled`, not `/toggle`: a retried toggle that had
                     // succeeded would enable the job again.
                     let mut body: serde_json::Value =
-                        serde_json::from_str(&job_body(i, "@every 1s", "agent", addr)).unwrap_or_default();
+                        serde_json::from_str(&job_body(i, "@every 1s", "agent", addr))
+                            .unwrap_or_default();
                     body["disabled"] = json!(true);
                     while let Err(error) =
                         post(&client, &bases[attempt % bases.len()], body.to_string()).await
@@ -846,7 +1014,17 @@ async fn overload_on(
         }
     }
     let toggle_took = toggle_start.elapsed();
-    watch(client, cluster, sink, zero_ns, args.low, "half disabled", &mut rss, leader).await;
+    watch(
+        client,
+        cluster,
+        sink,
+        zero_ns,
+        args.low,
+        "half disabled",
+        &mut rss,
+        leader,
+    )
+    .await;
     let to_s = now_ns() / NS - i64::try_from(GRACE_S).unwrap_or(3);
     let arrivals = sink.snapshot();
     let mut toggled = toggled.lock().map(|t| t.clone()).unwrap_or_default();
@@ -856,27 +1034,65 @@ async fn overload_on(
     let (summary, seconds) = report::analyse(&arrivals, zero_ns / NS, from_s, to_s, &due);
     let split = toggled.first().copied().unwrap_or(to_s);
     let phase = |lo: i64, hi: i64| {
-        let part: Vec<&Second> = seconds.iter().filter(|s| s.t + zero_ns / NS >= lo && s.t + zero_ns / NS < hi).collect();
-        let missed: u64 = part.iter().map(|s| s.expected.saturating_sub(s.delivered)).sum();
+        let part: Vec<&Second> = seconds
+            .iter()
+            .filter(|s| s.t + zero_ns / NS >= lo && s.t + zero_ns / NS < hi)
+            .collect();
+        let missed: u64 = part
+            .iter()
+            .map(|s| s.expected.saturating_sub(s.delivered))
+            .sum();
         let expected: u64 = part.iter().map(|s| s.expected).sum();
-        let mut p99: Vec<f64> = part.iter().map(|s| s.p99_ms).filter(|v| v.is_finite()).collect();
+        let mut p99: Vec<f64> = part
+            .iter()
+            .map(|s| s.p99_ms)
+            .filter(|v| v.is_finite())
+            .collect();
         p99.sort_by(f64::total_cmp);
-        format!("{missed} of {expected} missed; per-second p99 median {:.0} ms, worst {:.0} ms", report::quantile(&p99, 0.5), p99.last().copied().unwrap_or(f64::NAN))
+        format!(
+            "{missed} of {expected} missed; per-second p99 median {:.0} ms, worst {:.0} ms",
+            report::quantile(&p99, 0.5),
+            p99.last().copied().unwrap_or(f64::NAN)
+        )
     };
     let last_10 = phase(to_s - 10, to_s);
     let leader_name = cluster.servers[leader].name.clone();
-    let peak = |name: &str| rss.iter().filter_map(|s| s.mb.iter().find(|(n, _)| n == name).map(|(_, v)| *v)).fold(0.0_f64, f64::max);
+    let peak = |name: &str| {
+        rss.iter()
+            .filter_map(|s| s.mb.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+            .fold(0.0_f64, f64::max)
+    };
     let mut rows = vec![
-        ("jobs".into(), format!("{jobs} × @every 1s for {high} s, then {} of them disabled for {} s", jobs - jobs / 2, args.low)),
+        (
+            "jobs".into(),
+            format!(
+                "{jobs} × @every 1s for {high} s, then {} of them disabled for {} s",
+                jobs - jobs / 2,
+                args.low
+            ),
+        ),
         ("overloaded phase".into(), phase(from_s, split)),
-        ("disabling half".into(), format!("{:.1} s for {} toggles", toggle_took.as_secs_f64(), jobs - jobs / 2)),
+        (
+            "disabling half".into(),
+            format!(
+                "{:.1} s for {} toggles",
+                toggle_took.as_secs_f64(),
+                jobs - jobs / 2
+            ),
+        ),
         ("half-load phase".into(), phase(split, to_s)),
         ("last 10 s".into(), last_10),
-        (format!("peak RSS leader {leader_name} / agent a1"), format!("{:.0} / {:.0} MB", peak(&leader_name), peak("a1"))),
+        (
+            format!("peak RSS leader {leader_name} / agent a1"),
+            format!("{:.0} / {:.0} MB", peak(&leader_name), peak("a1")),
+        ),
     ];
     rows.extend(summary_rows(&summary));
     rows.push(api_row(&rss));
-    rows.push(("load average start / end".into(), format!("{load_start} / {}", loadavg())));
+    rows.push((
+        "load average start / end".into(),
+        format!("{load_start} / {}", loadavg()),
+    ));
     let mut json = base_json(args, jobs, &summary, &seconds, &rss);
     json["toggle_s"] = json!(toggle_took.as_secs_f64());
     json["half_from_s"] = json!(split - zero_ns / NS);
@@ -885,7 +1101,14 @@ async fn overload_on(
         headline: format!("{jobs} jobs @every 1s, then half"),
         rows,
         json,
-        svg: report::svg(&format!("overload: {jobs} jobs @every 1s, half disabled from t={} s", split - zero_ns / NS), &seconds, &rss),
+        svg: report::svg(
+            &format!(
+                "overload: {jobs} jobs @every 1s, half disabled from t={} s",
+                split - zero_ns / NS
+            ),
+            &seconds,
+            &rss,
+        ),
     })
 }
 

@@ -96,7 +96,12 @@ impl Sink {
     pub(crate) fn since(&self, from: usize) -> (usize, Vec<Arrival>) {
         self.arrivals
             .lock()
-            .map(|l| (l.len(), l.get(from..).map(<[_]>::to_vec).unwrap_or_default()))
+            .map(|l| {
+                (
+                    l.len(),
+                    l.get(from..).map(<[_]>::to_vec).unwrap_or_default(),
+                )
+            })
             .unwrap_or_default()
     }
 }
