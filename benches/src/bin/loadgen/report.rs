@@ -173,6 +173,9 @@ pub(crate) fn table(rows: &[(String, String)]) -> String {
     out
 }
 
+/// One line of a plot panel: name, colour, (t, value) points.
+type Line<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
 /// An SVG with three panels over the run's time: lateness p50/p99 per second, RSS per process,
 /// and missed fires per second.
 pub(crate) fn svg(title: &str, seconds: &[Second], rss: &[RssSample]) -> String {
@@ -197,7 +200,7 @@ pub(crate) fn svg(title: &str, seconds: &[Second], rss: &[RssSample]) -> String 
         TOP + 3.0 * (PH + GAP),
         escape(title)
     );
-    let mut panel = |index: usize, label: &str, lines: Vec<(&str, &str, Vec<(f64, f64)>)>| {
+    let mut panel = |index: usize, label: &str, lines: Vec<Line<'_>>| {
         let top = TOP + index as f64 * (PH + GAP);
         let y_max = lines
             .iter()
@@ -266,7 +269,7 @@ pub(crate) fn svg(title: &str, seconds: &[Second], rss: &[RssSample]) -> String 
         .map(|r| r.mb.iter().map(|(n, _)| n.clone()).collect())
         .unwrap_or_default();
     let colors = ["#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
-    let rss_lines: Vec<(&str, &str, Vec<(f64, f64)>)> = names
+    let rss_lines: Vec<Line<'_>> = names
         .iter()
         .enumerate()
         .map(|(i, name)| {
