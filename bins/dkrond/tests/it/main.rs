@@ -23,5 +23,7 @@ mod browser;
 mod ui;
 // The web UI served by the node: pages, form writes, token login (no browser).
 mod web_ui;
+// The fault-injection soak and its history checker (ignored: minutes long; CI runs a short one).
+mod soak;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;
