@@ -157,6 +157,12 @@ fn soak() {
         runs.len(),
         runs.iter().filter(|r| r.end_us.is_none()).count()
     );
+    if !violations.is_empty() {
+        // Evidence for a look: the history as read, and every node's whole log.
+        let lines: Vec<String> = execs.iter().map(|e| format!("{e:?}")).collect();
+        std::fs::write(work.path().join("history.txt"), lines.join("\n")).expect("write");
+        cluster.copy_logs(work.path());
+    }
     report(&violations, work, cluster.log_tails());
 }
 
@@ -176,7 +182,10 @@ fn report(violations: &[Violation], work: tempfile::TempDir, logs: String) {
     }
     if !violations.is_empty() {
         let kept = work.keep();
-        println!("soak: sink and job script kept in {}", kept.display());
+        println!(
+            "soak: sink, history, node logs and job script kept in {}",
+            kept.display()
+        );
         println!("soak: node logs (tails):\n{logs}");
         panic!("the soak found {} violations", violations.len());
     }
@@ -218,7 +227,11 @@ fn create_jobs(api: SocketAddr, script: &Path) -> Vec<Value> {
         jobs.push(job);
     }
     for i in 0..RETRIES {
-        let mut job = base(format!("retry-{i}"), "@every 3s", &format!("0 {}", 2 + i % 2));
+        let mut job = base(
+            format!("retry-{i}"),
+            "@every 3s",
+            &format!("0 {}", 2 + i % 2),
+        );
         job["retries"] = json!(2);
         job["retry_backoff"] = json!({ "initial": "1s", "max": "2s" });
         jobs.push(job);
@@ -234,7 +247,13 @@ fn create_jobs(api: SocketAddr, script: &Path) -> Vec<Value> {
     for job in &jobs {
         let body = job.to_string();
         let reply = request(api, "POST", "/v1/jobs", Some(body.as_bytes()));
-        assert_eq!(reply.status, 201, "create {}: {}", job["name"], reply.text());
+        assert_eq!(
+            reply.status,
+            201,
+            "create {}: {}",
+            job["name"],
+            reply.text()
+        );
     }
     jobs
 }

@@ -353,15 +353,27 @@ mod tests {
             "c".to_owned(),
             sent(&[(Write::Upsert(1), true), (Write::Upsert(2), false)]),
         );
-        let good: BTreeMap<String, Final> =
-            [("a".into(), Some(2)), ("b".into(), None), ("c".into(), Some(1))].into();
+        let good: BTreeMap<String, Final> = [
+            ("a".into(), Some(2)),
+            ("b".into(), None),
+            ("c".into(), Some(1)),
+        ]
+        .into();
         assert_eq!(writes_kept(&writes, &good), vec![]);
-        let good_c: BTreeMap<String, Final> =
-            [("a".into(), Some(2)), ("b".into(), None), ("c".into(), Some(2))].into();
+        let good_c: BTreeMap<String, Final> = [
+            ("a".into(), Some(2)),
+            ("b".into(), None),
+            ("c".into(), Some(2)),
+        ]
+        .into();
         assert_eq!(writes_kept(&writes, &good_c), vec![]);
 
-        let lost: BTreeMap<String, Final> =
-            [("a".into(), Some(1)), ("b".into(), Some(1)), ("c".into(), None)].into();
+        let lost: BTreeMap<String, Final> = [
+            ("a".into(), Some(1)),
+            ("b".into(), Some(1)),
+            ("c".into(), None),
+        ]
+        .into();
         let found = writes_kept(&writes, &lost);
         assert_eq!(found.len(), 3, "{found:?}");
         assert!(found.iter().all(|v| v.rule == "acknowledged write lost"));
@@ -373,7 +385,10 @@ mod tests {
         let at = "2026-12-04T22:00:01Z";
         let one = exec("j", "a1", at, 1, 100);
         let retry = exec("j", "a2", at, 2, 200);
-        let runs = vec![run("j", "a1", 100, Some(110)), run("j", "a2", 200, Some(210))];
+        let runs = vec![
+            run("j", "a1", 100, Some(110)),
+            run("j", "a2", 200, Some(210)),
+        ];
         assert_eq!(no_double_runs(&[one.clone(), retry.clone()], &runs), vec![]);
 
         // The same attempt on the same node recorded twice.
@@ -392,7 +407,10 @@ mod tests {
         // Two processes both claiming one execution (its output names both tokens).
         let mut both = one.clone();
         both.output = "token=a1-100 token=a1-105".into();
-        let found = no_double_runs(&[both], &[run("j", "a1", 100, None), run("j", "a1", 105, None)]);
+        let found = no_double_runs(
+            &[both],
+            &[run("j", "a1", 100, None), run("j", "a1", 105, None)],
+        );
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule, "executed twice (sink)");
     }
@@ -425,15 +443,27 @@ mod tests {
         let forbid: BTreeSet<String> = ["f".to_owned()].into();
         let a = exec("f", "a1", "2026-12-04T22:00:01Z", 1, 100);
         let b = exec("f", "a2", "2026-12-04T22:00:03Z", 1, 300);
-        let apart = vec![run("f", "a1", 100, Some(250)), run("f", "a2", 300, Some(400))];
-        assert_eq!(forbid_held(&forbid, &[a.clone(), b.clone()], &apart), vec![]);
+        let apart = vec![
+            run("f", "a1", 100, Some(250)),
+            run("f", "a2", 300, Some(400)),
+        ];
+        assert_eq!(
+            forbid_held(&forbid, &[a.clone(), b.clone()], &apart),
+            vec![]
+        );
 
-        let overlap = vec![run("f", "a1", 100, Some(350)), run("f", "a2", 300, Some(400))];
+        let overlap = vec![
+            run("f", "a1", 100, Some(350)),
+            run("f", "a2", 300, Some(400)),
+        ];
         let found = forbid_held(&forbid, &[a.clone(), b.clone()], &overlap);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule, "forbid overlapped");
         // A job without `forbid` may overlap.
-        assert_eq!(forbid_held(&BTreeSet::new(), &[a.clone(), b.clone()], &overlap), vec![]);
+        assert_eq!(
+            forbid_held(&BTreeSet::new(), &[a.clone(), b.clone()], &overlap),
+            vec![]
+        );
 
         // A killed run lasts until the cluster closed its execution.
         let mut killed = a.clone();

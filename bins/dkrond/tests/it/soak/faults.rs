@@ -74,7 +74,15 @@ fn server(dir: &Path, name: &str, rpc_port: &str, cluster: &[&str]) -> Command {
 fn agent(dir: &Path, name: &str, join: &[String]) -> Command {
     let mut command = Command::new(BIN);
     command
-        .args(["agent", "--node-name", name, "--rpc-port", "0", "--tag", "soak=yes"])
+        .args([
+            "agent",
+            "--node-name",
+            name,
+            "--rpc-port",
+            "0",
+            "--tag",
+            "soak=yes",
+        ])
         .arg("--data-dir")
         .arg(dir.join("data"))
         .env("DKRON_SHUTDOWN_TIMEOUT", "5s")
@@ -100,7 +108,12 @@ impl Cluster {
         let mut procs = vec![s1];
         for name in ["s2", "s3"] {
             let d = dir();
-            let command = server(d.path(), name, "0", &["--bootstrap-expect", "0", "--join", &join]);
+            let command = server(
+                d.path(),
+                name,
+                "0",
+                &["--bootstrap-expect", "0", "--join", &join],
+            );
             procs.push(Dkrond::spawn(d, command));
         }
         let rpcs: Vec<String> = procs.iter().map(Dkrond::rpc).collect();
@@ -164,6 +177,18 @@ impl Cluster {
             }
         }
         out
+    }
+
+    /// Copies each node's log to `to`/`<name>.log`.
+    pub(crate) fn copy_logs(&self, to: &Path) {
+        for node in &self.nodes {
+            if let Some(proc) = &node.proc {
+                let _ = std::fs::copy(
+                    proc.dir().join("dkrond.log"),
+                    to.join(format!("{}.log", node.name)),
+                );
+            }
+        }
     }
 
     fn rpcs(&self) -> Vec<String> {
@@ -257,11 +282,17 @@ pub(crate) fn inject(cluster: &Mutex<Cluster>, rng: &mut Rng, deadline: Instant)
                 .as_ref()
                 .expect("running")
                 .http;
-            wait_for("the server to see a leader", Duration::from_secs(60), || {
-                crate::soak::try_request(http, "GET", "/v1/leader", b"")
-                    .filter(|r| r.status == 200)
-            });
+            wait_for(
+                "the server to see a leader",
+                Duration::from_secs(60),
+                || {
+                    crate::soak::try_request(http, "GET", "/v1/leader", b"")
+                        .filter(|r| r.status == 200)
+                },
+            );
         }
     }
+    // The writer and the jobs go on to the deadline.
+    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
     injected
 }
