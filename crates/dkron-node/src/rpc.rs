@@ -4,7 +4,7 @@
 //!
 //! | route | who calls | body | answer |
 //! |---|---|---|---|
-//! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202, or 503 while stopping |
+//! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202, 409 past its `start_by`, or 503 while stopping |
 //! | `POST /node/cancel` | any server | [`CancelRequest`] | 200 with the [`Execution`], 404 |
 //! | `GET /node/busy` | any server | — | the running [`Execution`]s |
 //! | `POST /node/report` | a node, to any server | [`ReportRequest`] | 200 once committed, 503 |
@@ -47,6 +47,21 @@ pub(crate) struct RunRequest {
     /// of its own.
     #[serde(default)]
     pub(crate) started_at: Option<Timestamp>,
+    /// The node starts the run only before this instant (the leader's clock when it sent the
+    /// request, plus [`client::HAND_OVER`]), and refuses it after: a node that was paused or cut
+    /// off may read the request long after the leader gave up on it (its call timed out, so it
+    /// recorded the run as failed and may fire the job elsewhere), and running it then would
+    /// overlap a `forbid` job and run a fire the history says failed. `None` (an older leader):
+    /// no bound.
+    #[serde(default)]
+    pub(crate) start_by: Option<Timestamp>,
+}
+
+impl RunRequest {
+    /// Whether the hand-over came too late to start at `now`.
+    pub(crate) fn expired(&self, now: Timestamp) -> bool {
+        self.start_by.is_some_and(|by| now > by)
+    }
 }
 
 /// Cancel execution `id` of `job` if it runs on the receiving node.
@@ -192,6 +207,13 @@ type Answer = Result<Response, Refused>;
 async fn run(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {
     let state = admit(&slot, &headers)?;
     let request: RunRequest = parse(&body)?;
+    if request.expired(Timestamp::now()) {
+        tracing::warn!(job = %request.job.name, start_by = ?request.start_by, "refused a run handed over too late");
+        return Err(refused(
+            StatusCode::CONFLICT,
+            "the hand-over expired before this node read it",
+        ));
+    }
     let started = state.runner.start_at(
         Arc::new(request.job),
         request.launch,
@@ -246,4 +268,25 @@ async fn heartbeat(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: B
         server.liveness.beat(&server.handles, beat).await;
     }
     Ok(json(StatusCode::OK, &BeatReply { accepted, leader }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_handed_over_too_late_is_expired() {
+        let at = |s: i64| Timestamp::from_second(s).expect("in range");
+        let mut request = RunRequest {
+            job: Job::new("j"),
+            launch: LaunchRecord::default(),
+            started_at: None,
+            start_by: Some(at(100)),
+        };
+        assert!(!request.expired(at(99)));
+        assert!(!request.expired(at(100)));
+        assert!(request.expired(at(101)));
+        request.start_by = None;
+        assert!(!request.expired(at(1_000_000)));
+    }
 }

@@ -76,6 +76,7 @@ fn seeds() -> Vec<(&'static str, Route, Vec<u8>)> {
                 job: job(),
                 launch: launch.clone(),
                 started_at: Some(ts(1_769_477_404)),
+                start_by: Some(ts(1_769_477_406)),
             }),
         ),
         (
@@ -85,6 +86,7 @@ fn seeds() -> Vec<(&'static str, Route, Vec<u8>)> {
                 job: Job::new("minimal"),
                 launch,
                 started_at: None,
+                start_by: None,
             }),
         ),
         (

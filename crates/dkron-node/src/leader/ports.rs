@@ -15,7 +15,10 @@ use rand::{SeedableRng, rngs::StdRng};
 
 use crate::{
     handles::Handles,
-    rpc::{RunRequest, client::NodeClient},
+    rpc::{
+        RunRequest,
+        client::{HAND_OVER, NodeClient},
+    },
     runner::Runner,
 };
 
@@ -191,6 +194,7 @@ impl HandOff {
                 job: (*job).clone(),
                 launch,
                 started_at: Some(started_at),
+                start_by: Timestamp::now().checked_add(HAND_OVER).ok(),
             };
             let Err(error) = client.run(&target.rpc_addr, &request).await else {
                 return;

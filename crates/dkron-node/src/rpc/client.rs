@@ -41,6 +41,12 @@ pub(crate) struct NodeClient {
 /// One call's bound: a node that does not answer within it counts as unreachable.
 const CALL: Duration = Duration::from_secs(5);
 
+/// How long after the leader sends a run the target may still start it ([`RunRequest::start_by`]):
+/// half the call's bound, so a node that accepts in time also answers before the leader's call
+/// times out (the rest of the bound carries the answer back). Assumes the nodes' clocks agree
+/// within it, as cron scheduling does anyway.
+pub(crate) const HAND_OVER: Duration = Duration::from_millis(2500);
+
 impl NodeClient {
     /// A client presenting `key`, over HTTPS verified by `tls` when given.
     pub(crate) fn new(key: Option<&str>, tls: Option<Arc<rustls::ClientConfig>>) -> NodeClient {
