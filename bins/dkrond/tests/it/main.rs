@@ -24,6 +24,10 @@ mod ui;
 // The web UI served by the node: pages, form writes, token login (no browser).
 mod web_ui;
 // The fault-injection soak and its history checker (ignored: minutes long; CI runs a short one).
+#[expect(
+    clippy::print_stdout,
+    reason = "the soak's report (faults, checks, violations) is its output"
+)]
 mod soak;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;
