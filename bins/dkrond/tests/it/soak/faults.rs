@@ -68,6 +68,7 @@ fn server(dir: &Path, name: &str, rpc_port: &str, cluster: &[&str]) -> Command {
     command
         .args(["--tag", "soak=yes", "--max-history-limit", "5000"])
         .env("SOAK_NODE", name);
+    quiet(&mut command);
     command
 }
 
@@ -92,7 +93,15 @@ fn agent(dir: &Path, name: &str, join: &[String]) -> Command {
     for server in join {
         command.args(["--retry-join", server]);
     }
+    quiet(&mut command);
     command
+}
+
+/// Keeps the soak's own settings from the node, which would warn that they are not dkron's.
+fn quiet(command: &mut Command) {
+    command
+        .env_remove("DKRON_SOAK_MINUTES")
+        .env_remove("DKRON_SOAK_SEED");
 }
 
 use std::path::Path;
