@@ -250,8 +250,8 @@ impl Refusal {
     }
 }
 
-/// `error: cause: cause…`, for messages that cross the network.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+/// `error: cause: cause…`, for messages that cross the network (Raft's and the node RPC's).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

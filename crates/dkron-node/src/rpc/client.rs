@@ -102,7 +102,7 @@ impl NodeClient {
         }
         let unreachable = |e: reqwest::Error| CallError::Unreachable {
             target: rpc_addr.to_owned(),
-            reason: error_chain(&e),
+            reason: dkron_raft::error_chain(&e),
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
@@ -171,16 +171,4 @@ impl NodeClient {
                 reason: "empty heartbeat answer".to_owned(),
             })
     }
-}
-
-/// `error: cause: cause…`, for messages that cross the network.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
