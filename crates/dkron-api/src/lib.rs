@@ -58,6 +58,8 @@ mod query;
 mod reply;
 mod restore;
 mod routes;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod wire;
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
