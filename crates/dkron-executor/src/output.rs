@@ -87,6 +87,22 @@ impl TailBuffer {
         out
     }
 
+    /// The last `n` kept bytes (all of them when fewer are kept), oldest first: the newest
+    /// output without copying the whole tail.
+    pub fn last(&self, n: usize) -> Vec<u8> {
+        let n = n.min(self.bytes.len());
+        // The kept bytes are `bytes[head..]` then `bytes[..head]`; the newest end at `head`.
+        let mut out = Vec::with_capacity(n);
+        if n <= self.head {
+            out.extend_from_slice(&self.bytes[self.head - n..self.head]);
+        } else {
+            let from_end = n - self.head;
+            out.extend_from_slice(&self.bytes[self.bytes.len() - from_end..]);
+            out.extend_from_slice(&self.bytes[..self.head]);
+        }
+        out
+    }
+
     /// The kept bytes as text: invalid UTF-8 becomes U+FFFD, and when the buffer was truncated a
     /// character cut in half at the start is dropped rather than shown as garbage.
     pub fn to_string_lossy(&self) -> String {

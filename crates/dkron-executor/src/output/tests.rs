@@ -25,6 +25,14 @@ fn keeps_the_tail_of_any_chunking() {
             assert_eq!(buffer.total_bytes(), model.len() as u64);
             assert_eq!(buffer.truncated(), model.len() > capacity);
             assert!(buffer.len() <= capacity);
+            for n in [0, 1, 5, capacity, capacity + 1] {
+                let kept = buffer.to_vec();
+                assert_eq!(
+                    buffer.last(n),
+                    kept[kept.len().saturating_sub(n)..],
+                    "last({n})"
+                );
+            }
         }
     }
 }
