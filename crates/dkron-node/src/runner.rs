@@ -24,13 +24,16 @@ use crate::metrics;
 
 mod admission;
 mod ledger;
+mod live;
 
 pub use admission::{ExecutionSlots, Overflow};
 pub(crate) use ledger::{kill_orphans, ledger_path};
+pub(crate) use live::{End, Frame, Subscription};
 
 use admission::Admission;
 
 use ledger::Ledger;
+use live::Live;
 
 /// After the grace period ran out and runs were cancelled, how long to wait for them to end.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
@@ -43,11 +46,12 @@ pub(crate) trait Report: Send + Sync + fmt::Debug {
     fn finished(&self, execution: Execution) -> BoxFuture<'_, ()>;
 }
 
-/// A running execution, for `/v1/busy` and cancellation.
+/// A running execution, for `/v1/busy`, cancellation and its live output.
 #[derive(Debug)]
 struct Busy {
     execution: Execution,
     cancel: CancellationToken,
+    live: Arc<Live>,
 }
 
 /// Runs executions on this node; see the module docs.
@@ -163,11 +167,14 @@ impl Runner {
         // A child: cancelling it (a cancel request, a shutdown whose grace ran out) stops this
         // execution alone; the run's own token (a `replace` fire) stops it too.
         let cancel = cancel.child_token();
+        let limit = job.effective_output_limit(&self.limits);
+        let live = Arc::new(Live::new(usize::try_from(limit).unwrap_or(usize::MAX)));
         self.busy().insert(
             id.clone(),
             Busy {
                 execution: execution.clone(),
                 cancel: cancel.clone(),
+                live: Arc::clone(&live),
             },
         );
         // Waits here (listed as running, cancellable) while every slot is taken.
@@ -175,20 +182,27 @@ impl Runner {
         match admitted.map(|permit| (permit, self.executors.get(&job.executor))) {
             Err(refused) => {
                 tracing::warn!(%id, reason = %refused, "execution not run");
+                live.push_line(&refused);
                 execution.output = refused;
                 execution.finished_at = Some(Timestamp::now().max(started_at));
             }
             Ok((_permit, Ok(executor))) => {
-                let limit = job.effective_output_limit(&self.limits);
                 let progress = Progress {
                     runner: Arc::clone(self),
                     id: id.clone(),
+                    live: Arc::clone(&live),
                 };
                 let request = ExecutionRequest::new(&job.name, &job.executor_config)
                     .with_output_limit(usize::try_from(limit).unwrap_or(usize::MAX))
                     .with_cancel(cancel.clone())
                     .with_progress(&progress);
                 let outcome = executor.execute(request).await;
+                if outcome.stopped.is_some()
+                    && let Some(line) = &outcome.error
+                {
+                    // Followers see why it stopped, as the stored output ends with it.
+                    live.push_line(line);
+                }
                 // The executor killed and reaped the group before returning.
                 if let Some(ledger) = &self.ledger {
                     ledger.remove(&id);
@@ -202,6 +216,7 @@ impl Runner {
             }
             Ok((_permit, Err(error))) => {
                 execution.output = error.to_string();
+                live.push_line(&execution.output);
                 execution.finished_at = Some(Timestamp::now().max(started_at));
             }
         }
@@ -211,6 +226,11 @@ impl Runner {
                 tracing::warn!(%error, %id, "processor failed");
             }
         }
+        live.finish(End {
+            success: execution.success,
+            finished_at: execution.finished_at,
+            exit_code: execution.exit_code,
+        });
         self.busy().remove(&id);
         execution
     }
@@ -242,9 +262,22 @@ impl Runner {
         self.tasks.spawn(task);
     }
 
-    /// The executions running here.
+    /// The executions running here, each with its newest output chunk (as dkron's busy list).
     pub(crate) fn running(&self) -> Vec<Execution> {
-        self.busy().values().map(|b| b.execution.clone()).collect()
+        self.busy()
+            .values()
+            .map(|b| {
+                let mut execution = b.execution.clone();
+                execution.output = b.live.latest();
+                execution
+            })
+            .collect()
+    }
+
+    /// Follows the output of execution `id` if it runs here.
+    pub(crate) fn subscribe(&self, id: &str) -> Option<Subscription> {
+        let live = self.busy().get(id).map(|b| Arc::clone(&b.live))?;
+        Some(live.subscribe())
     }
 
     /// Ids of the executions running here.
@@ -285,18 +318,17 @@ impl Runner {
     }
 }
 
-/// Keeps the latest output chunk of a running execution in the busy map (`/v1/busy` shows the
-/// most recent chunk, as dkron).
+/// Feeds a running execution's output to its [`Live`] (its followers, and `/v1/busy`'s newest
+/// chunk), and records its process group in the ledger.
 struct Progress {
     runner: Arc<Runner>,
     id: String,
+    live: Arc<Live>,
 }
 
 impl OutputSink for Progress {
     fn output(&self, chunk: &[u8]) {
-        if let Some(entry) = self.runner.busy().get_mut(&self.id) {
-            entry.execution.output = String::from_utf8_lossy(chunk).into_owned();
-        }
+        self.live.push(chunk);
     }
 
     fn spawned(&self, pgid: i32) {
