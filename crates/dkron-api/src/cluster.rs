@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, future::Future, pin::Pin};
 use dkron_model::{Execution, Job, Member};
 use jiff::civil::Date;
 
-use crate::{ClusterError, ExecQuery, JobQuery, Page};
+use crate::{ClusterError, ExecQuery, JobQuery, OutputStream, Page};
 
 /// A boxed, sendable future: the return type of every async [`Cluster`] method.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -98,6 +98,25 @@ pub trait Cluster: Send + Sync + 'static {
         job: String,
         id: String,
     ) -> BoxFuture<'_, Result<Execution, ClusterError>>;
+
+    /// Follows the output of execution `id` of `job` (`GET …/executions/{id}/stream`): what it
+    /// output so far (at most its output limit), each new chunk as the node running it reads
+    /// it, then its end; a finished execution's stored output and end at once. The stream
+    /// ends when dropped (the client went away). Errors: [`ClusterError::JobNotFound`],
+    /// [`ClusterError::ExecutionNotFound`], [`ClusterError::Unavailable`] (too many streams).
+    ///
+    /// The default serves the stored execution only ([`crate::stored_output`]): a running
+    /// one's stored output, then [`crate::OutputEvent::Interrupted`].
+    fn execution_output(
+        &self,
+        job: String,
+        id: String,
+    ) -> BoxFuture<'_, Result<OutputStream, ClusterError>> {
+        Box::pin(async move {
+            let execution = self.get_execution(job, id).await?;
+            Ok(crate::stored_output(&execution))
+        })
+    }
 
     /// Deletes every execution of the job, resets `success_count`, `error_count`,
     /// `last_success`, `last_error`, and returns the updated job.

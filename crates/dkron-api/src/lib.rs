@@ -53,6 +53,7 @@ mod error;
 pub mod fuzz;
 mod openapi;
 mod origin;
+mod output;
 mod params;
 mod query;
 mod reply;
@@ -69,6 +70,7 @@ pub use crate::{
     cluster::{BoxFuture, Cluster, DayStats, Health, NodeInfo, UpsertOptions},
     error::ClusterError,
     openapi::OPENAPI_JSON,
+    output::{KEEP_ALIVE, OutputEvent, OutputStream, output_response, stored_output},
     query::{ExecQuery, ExecSort, JobQuery, Page},
     reply::{ERROR_FIELD_HEADER, LEADER_HEADER, TOTAL_COUNT_HEADER},
 };

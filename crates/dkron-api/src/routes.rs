@@ -62,6 +62,7 @@ pub(crate) const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/executions/{job}", &["GET"]),
     ("/v1/jobs/{job}/executions/{execution}", &["GET"]),
     ("/v1/jobs/{job}/executions/{execution}/cancel", &["POST"]),
+    ("/v1/jobs/{job}/executions/{execution}/stream", &["GET"]),
 ];
 
 pub(crate) fn router(cluster: Arc<dyn Cluster>, options: ApiOptions, extra: Router) -> Router {
@@ -122,6 +123,10 @@ pub(crate) fn router(cluster: Arc<dyn Cluster>, options: ApiOptions, extra: Rout
         (
             "/v1/jobs/{job}/executions/{execution}/cancel",
             post(executions::cancel),
+        ),
+        (
+            "/v1/jobs/{job}/executions/{execution}/stream",
+            get(executions::stream),
         ),
     ];
     let mut router = Router::new().route("/", get(node::root));

@@ -1,5 +1,5 @@
 //! Execution routes: list (also at the old `/v1/executions/{job}`), get one, delete all,
-//! cancel one.
+//! cancel one, follow one's output.
 
 use axum::{
     extract::{Path, RawQuery, State},
@@ -100,4 +100,15 @@ pub(super) async fn cancel(
         &ExecutionOut::new(&execution, &zone_of(&stored)),
         params.pretty(),
     )
+}
+
+/// `GET /v1/jobs/{job}/executions/{execution}/stream` (dkron-rs): the execution's output as
+/// server-sent events (see `output.rs`); 404 for an unknown job or execution.
+pub(super) async fn stream(
+    State(api): State<Api>,
+    Path((job, id)): Path<(String, String)>,
+) -> Result<Response, Failure> {
+    let job = api.cluster.get_job(job).await?;
+    let events = api.cluster.execution_output(job.name, id).await?;
+    Ok(crate::output_response(events))
 }

@@ -134,6 +134,20 @@ async fn tokens_and_roles() {
         )
         .await;
         assert_eq!(read.status, StatusCode::OK);
+        // Following an execution's output is a read (404 here: the job does not exist).
+        let stream_path = "/v1/jobs/none/executions/1-n/stream";
+        let bare_stream = send_from(&router, from, Method::GET, stream_path, None, &[]).await;
+        assert_eq!(bare_stream.status, StatusCode::UNAUTHORIZED);
+        let read_stream = send_from(
+            &router,
+            from,
+            Method::GET,
+            stream_path,
+            None,
+            &[("authorization", &read_auth)],
+        )
+        .await;
+        assert_eq!(read_stream.status, StatusCode::NOT_FOUND);
         let denied = send_from(
             &router,
             from,

@@ -171,3 +171,25 @@ async fn cancel() {
     .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+/// `…/stream` of a finished execution answers its stored output and `end` as server-sent
+/// events at once; an unknown execution or job is 404.
+#[tokio::test]
+async fn stream_of_a_finished_execution() {
+    let (router, fake) = app();
+    post(&router, "/v1/jobs", &shell_job("a")).await;
+    fake.add_execution(finished("a", "2026-01-01T00:00:00Z", "one\ntwo", false));
+    let id = "1767225600000000000-node1";
+    let reply = get(&router, &format!("/v1/jobs/a/executions/{id}/stream")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    assert_eq!(
+        reply.text(),
+        "event: output\ndata: one\ndata: two\n\n\
+         event: end\ndata: {\"exit_code\":null,\"finished_at\":\"2026-01-01T00:00:00Z\",\"success\":false}\n\n"
+    );
+    let missing = get(&router, "/v1/jobs/a/executions/5-node9/stream").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let no_job = get(&router, &format!("/v1/jobs/b/executions/{id}/stream")).await;
+    assert_eq!(no_job.status, StatusCode::NOT_FOUND);
+}
