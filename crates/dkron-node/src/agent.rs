@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Error, NodeConfig, PORTS_FILE,
+    live::OutputStreams,
     membership::Heartbeats,
     node::{Tags, advertised, advertised_ip},
     report::{Outbox, RemoteReport, outbox_dir},
@@ -86,12 +87,14 @@ impl Agent {
                 .with_slots(config.execution_slots),
         );
         let slot = Arc::new(RpcSlot::default());
+        // Relays end when node RPC stops: after the runner drained, so they carry the end.
+        let rpc_stop = CancellationToken::new();
         slot.set(RpcState {
             runner: Arc::clone(&runner),
             server: None,
             key: config.cluster_key.as_deref().map(ClusterKey::new),
+            streams: OutputStreams::new(config.max_output_streams, rpc_stop.clone()),
         });
-        let rpc_stop = CancellationToken::new();
         let rpc_task = tokio::spawn(crate::serve(
             rpc,
             rpc::router(slot),

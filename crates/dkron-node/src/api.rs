@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use axum::{Router, routing::get};
 use dkron_api::{
     ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, ExecQuery, ExecSort, Health, JobQuery,
-    NodeInfo, Page, UpsertOptions,
+    NodeInfo, OutputStream, Page, UpsertOptions,
 };
 use dkron_model::{Execution, Job, Member, MemberStatus};
 use dkron_raft::{Command, Refusal, Response};
@@ -17,6 +17,7 @@ use jiff::{Timestamp, civil::Date};
 use crate::{
     handles::{Handles, WriteError},
     leader::Leader,
+    live::{Follow, OutputStreams},
     metrics,
     rpc::{CancelRequest, client::NodeClient},
     runner::Runner,
@@ -62,8 +63,10 @@ pub(crate) struct NodeCluster {
     handles: Arc<Handles>,
     runner: Arc<Runner>,
     leader: Arc<Leader>,
-    /// Other nodes' RPC (their running executions, cancellation).
+    /// Other nodes' RPC (their running executions, cancellation, output).
     client: NodeClient,
+    /// Slots for following executions' output.
+    streams: OutputStreams,
 }
 
 impl NodeCluster {
@@ -72,12 +75,14 @@ impl NodeCluster {
         runner: Arc<Runner>,
         leader: Arc<Leader>,
         client: NodeClient,
+        streams: OutputStreams,
     ) -> NodeCluster {
         NodeCluster {
             handles,
             runner,
             leader,
             client,
+            streams,
         }
     }
 
@@ -402,6 +407,20 @@ impl Cluster for NodeCluster {
                 }
             }
         })
+    }
+
+    fn execution_output(
+        &self,
+        job: String,
+        id: String,
+    ) -> BoxFuture<'_, Result<OutputStream, ClusterError>> {
+        let follow = Follow {
+            handles: Arc::clone(&self.handles),
+            runner: Arc::clone(&self.runner),
+            client: self.client.clone(),
+            streams: self.streams.clone(),
+        };
+        Box::pin(async move { follow.follow(job, id).await })
     }
 
     fn delete_executions(&self, job: String) -> BoxFuture<'_, Result<Job, ClusterError>> {

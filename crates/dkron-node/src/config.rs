@@ -58,6 +58,9 @@ pub struct NodeConfig {
     pub ceilings: Ceilings,
     /// Executions run at once on this node, and what happens to the rest.
     pub execution_slots: ExecutionSlots,
+    /// Executions' output streams this node serves at once (API and UI clients, and relays
+    /// to the servers that follow an execution running here); more are refused (503).
+    pub max_output_streams: usize,
     /// REST API settings (body limits, UI redirect).
     pub api: ApiOptions,
     /// How long a stop (or a lost leadership) waits for running executions before cancelling.
@@ -81,7 +84,7 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     /// A node named `name` keeping its data in `data_dir`, with bootstrap-expect 1, dkron's
-    /// limits and region names, a 30 s shutdown timeout, nothing to join (retried every 30 s
+    /// limits and region names, 64 output streams, a 30 s shutdown timeout, nothing to join (retried every 30 s
     /// without limit when asked to), no cluster key given, [`ServeOptions::API`] bounds and
     /// no TLS.
     pub fn new(name: impl Into<String>, data_dir: impl Into<PathBuf>) -> NodeConfig {
@@ -104,6 +107,7 @@ impl NodeConfig {
             limits: Limits::DKRON,
             ceilings: Ceilings::DEFAULT,
             execution_slots: ExecutionSlots::DEFAULT,
+            max_output_streams: crate::DEFAULT_MAX_OUTPUT_STREAMS,
             api: ApiOptions::default(),
             shutdown_timeout: Duration::from_secs(30),
             leader_timeout: Duration::from_secs(10),

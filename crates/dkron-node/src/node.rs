@@ -16,6 +16,7 @@ use crate::{
     api::NodeCluster,
     handles::Handles,
     leader::{self, Leader, Liveness},
+    live::OutputStreams,
     membership::{self, Heartbeats},
     metrics,
     report::RaftReport,
@@ -206,6 +207,9 @@ impl Node {
 
         let client = NodeClient::new(handles.config.cluster_key.as_deref(), rpc_client_tls);
         let liveness = Arc::new(Liveness::new(handles.config.failure_timeout));
+        // Output streams end when the node stops, before HTTP waits for requests in flight.
+        let stop = CancellationToken::new();
+        let streams = OutputStreams::new(handles.config.max_output_streams, stop.clone());
         rpc_slot.set(RpcState {
             runner: Arc::clone(&runner),
             server: Some(ServerSide {
@@ -213,9 +217,9 @@ impl Node {
                 liveness: Arc::clone(&liveness),
             }),
             key: handles.config.cluster_key.as_deref().map(ClusterKey::new),
+            streams: streams.clone(),
         });
 
-        let stop = CancellationToken::new();
         let leader = Leader::new();
         let leader_task = tokio::spawn(leader::lead(
             leader::Services {
@@ -247,6 +251,7 @@ impl Node {
             Arc::clone(&runner),
             leader,
             client,
+            streams,
         ));
         let router = crate::api::router(
             cluster,

@@ -9,10 +9,12 @@
 //! | `GET /node/busy` | any server | — | the running [`Execution`]s |
 //! | `POST /node/report` | a node, to any server | [`ReportRequest`] | 200 once committed, 503 |
 //! | `POST /node/heartbeat` | a node, to the leader | [`Beat`] | [`BeatReply`] |
+//! | `GET /node/output/{id}` | any server | — | the execution's live output, streamed (`output`), 404, 503 past `max-output-streams` |
 //!
-//! Agents serve the first three; servers serve all five.
+//! Agents serve all but report and heartbeat; servers serve all six.
 
 pub(crate) mod client;
+pub(crate) mod output;
 
 use std::sync::{Arc, OnceLock};
 
@@ -30,7 +32,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::{handles::Handles, leader::Liveness, runner::Runner};
+use crate::{handles::Handles, leader::Liveness, live::OutputStreams, runner::Runner};
 
 pub(crate) const RUN_PATH: &str = "/node/run";
 pub(crate) const CANCEL_PATH: &str = "/node/cancel";
@@ -117,6 +119,8 @@ pub(crate) struct RpcState {
     pub(crate) runner: Arc<Runner>,
     pub(crate) server: Option<ServerSide>,
     pub(crate) key: Option<ClusterKey>,
+    /// The node's output-stream slots, shared with its API.
+    pub(crate) streams: OutputStreams,
 }
 
 /// A server's part of [`RpcState`].
@@ -146,6 +150,7 @@ pub(crate) fn router(state: Arc<RpcSlot>) -> Router {
         .route(BUSY_PATH, get(busy))
         .route(REPORT_PATH, post(report))
         .route(HEARTBEAT_PATH, post(heartbeat))
+        .route(output::OUTPUT_PATH, get(output::output))
         .with_state(state)
 }
 

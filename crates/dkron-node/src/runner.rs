@@ -28,12 +28,11 @@ mod live;
 
 pub use admission::{ExecutionSlots, Overflow};
 pub(crate) use ledger::{kill_orphans, ledger_path};
-pub(crate) use live::{End, Frame, Subscription};
+pub(crate) use live::{End, Frame, Live, Subscription};
 
 use admission::Admission;
 
 use ledger::Ledger;
-use live::Live;
 
 /// After the grace period ran out and runs were cancelled, how long to wait for them to end.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);

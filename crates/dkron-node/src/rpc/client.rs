@@ -33,6 +33,9 @@ pub(crate) enum CallError {
 #[derive(Debug, Clone)]
 pub(crate) struct NodeClient {
     http: reqwest::Client,
+    /// For output relays, which last as long as the execution: no overall bound, only one on
+    /// each read (the node pings while quiet).
+    streaming: reqwest::Client,
     key: Option<String>,
     /// `http` or `https` (peer RPC over TLS).
     scheme: &'static str,
@@ -51,33 +54,57 @@ impl NodeClient {
     /// A client presenting `key`, over HTTPS verified by `tls` when given.
     pub(crate) fn new(key: Option<&str>, tls: Option<Arc<rustls::ClientConfig>>) -> NodeClient {
         dkron_executor::ensure_crypto_provider();
-        let mut builder = reqwest::Client::builder()
-            // Node RPC goes straight to the peer, never through an HTTP proxy.
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(1))
-            // Why: below the serving loop's default idle close (the 10 s header timeout), so
-            // a call never goes out on a connection the peer is closing.
-            .pool_idle_timeout(Duration::from_secs(5))
-            .timeout(CALL);
-        let scheme = match tls {
-            Some(tls) => {
-                builder = builder
-                    .tls_backend_preconfigured(Arc::unwrap_or_clone(tls))
-                    .https_only(true);
-                "https"
-            }
-            None => "http",
-        };
-        let http = builder.build().unwrap_or_else(|error| {
-            // Only a broken TLS backend gets here; calls then fail and say so.
-            tracing::error!(%error, "cannot build the node RPC client");
-            reqwest::Client::default()
-        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let http = build(tls.clone(), |builder| builder.timeout(CALL));
+        let streaming = build(tls, |builder| builder.read_timeout(3 * super::output::PING));
         NodeClient {
             http,
+            streaming,
             key: key.map(str::to_owned),
             scheme,
         }
+    }
+
+    /// Follows the output of execution `id` on the node at `rpc_addr`.
+    /// [`CallError::Status`] 404 when it does not run there.
+    pub(crate) async fn output(
+        &self,
+        rpc_addr: &str,
+        id: &str,
+    ) -> Result<dkron_api::OutputStream, CallError> {
+        let unreachable = |reason: String| CallError::Unreachable {
+            target: rpc_addr.to_owned(),
+            reason,
+        };
+        let mut url = reqwest::Url::parse(&format!("{}://{rpc_addr}", self.scheme))
+            .map_err(|e| unreachable(e.to_string()))?;
+        // Why segments: an id holds the node name, which is escaped here, not trusted.
+        url.path_segments_mut()
+            .map_err(|()| unreachable("not a base URL".to_owned()))?
+            .extend(
+                super::output::OUTPUT_PREFIX
+                    .trim_start_matches('/')
+                    .split('/'),
+            )
+            .push(id);
+        let mut request = self.streaming.get(url);
+        if let Some(key) = &self.key {
+            request = request.header(KEY_HEADER, key);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| unreachable(dkron_raft::error_chain(&e)))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(CallError::Status {
+                target: rpc_addr.to_owned(),
+                status: status.as_u16(),
+                body,
+            });
+        }
+        Ok(super::output::relayed(rpc_addr.to_owned(), response))
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(
@@ -171,4 +198,29 @@ impl NodeClient {
                 reason: "empty heartbeat answer".to_owned(),
             })
     }
+}
+
+/// A client for node RPC, with `bound` (the overall or per-read timeout) applied.
+fn build(
+    tls: Option<Arc<rustls::ClientConfig>>,
+    bound: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        // Node RPC goes straight to the peer, never through an HTTP proxy.
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(1))
+        // Why: below the serving loop's default idle close (the 10 s header timeout), so
+        // a call never goes out on a connection the peer is closing.
+        .pool_idle_timeout(Duration::from_secs(5));
+    builder = bound(builder);
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_backend_preconfigured(Arc::unwrap_or_clone(tls))
+            .https_only(true);
+    }
+    builder.build().unwrap_or_else(|error| {
+        // Only a broken TLS backend gets here; calls then fail and say so.
+        tracing::error!(%error, "cannot build the node RPC client");
+        reqwest::Client::default()
+    })
 }
