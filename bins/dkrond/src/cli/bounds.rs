@@ -38,6 +38,10 @@ pub struct BoundsArgs {
     /// (the execution is recorded as failed, saying why) [default: queue].
     #[arg(long, value_name = "POLICY")]
     pub execution_overflow: Option<String>,
+    /// Executions' live output streams this node serves at once (API and UI clients, and
+    /// relays to other servers); more get 503 [default: 64].
+    #[arg(long, value_name = "N")]
+    pub max_output_streams: Option<String>,
 }
 
 impl BoundsArgs {
@@ -53,6 +57,7 @@ impl BoundsArgs {
             ("max-concurrent-executions", &self.max_concurrent_executions),
             ("execution-queue", &self.execution_queue),
             ("execution-overflow", &self.execution_overflow),
+            ("max-output-streams", &self.max_output_streams),
         ];
         for (key, value) in texts {
             if let Some(text) = value {

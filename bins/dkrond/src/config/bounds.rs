@@ -3,7 +3,7 @@
 //! "Bounds".
 
 use dkron_model::{Ceilings, Limits};
-use dkron_node::{ExecutionSlots, Overflow};
+use dkron_node::{DEFAULT_MAX_OUTPUT_STREAMS, ExecutionSlots, Overflow};
 
 use super::{RawConfig, Value, to_int, to_text};
 
@@ -26,6 +26,7 @@ pub(super) const KEYS: &[&str] = &[
     "max-concurrent-executions",
     "execution-queue",
     "execution-overflow",
+    "max-output-streams",
 ];
 
 /// What one source set of this group.
@@ -49,6 +50,8 @@ pub struct RawBounds {
     pub execution_queue: Option<usize>,
     /// `execution-overflow`: `queue` or `fail`.
     pub execution_overflow: Option<Overflow>,
+    /// `max-output-streams`.
+    pub max_output_streams: Option<usize>,
 }
 
 /// The validated bounds.
@@ -62,6 +65,8 @@ pub struct Bounds {
     pub max_restore_bytes: usize,
     /// Executions run at once, the queue, and what happens above them.
     pub execution_slots: ExecutionSlots,
+    /// Executions' output streams served at once (503 above).
+    pub max_output_streams: usize,
 }
 
 impl Default for Bounds {
@@ -71,6 +76,7 @@ impl Default for Bounds {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_restore_bytes: DEFAULT_MAX_RESTORE_BYTES,
             execution_slots: ExecutionSlots::DEFAULT,
+            max_output_streams: DEFAULT_MAX_OUTPUT_STREAMS,
         }
     }
 }
@@ -100,6 +106,7 @@ impl RawBounds {
                 self.max_concurrent_executions = Some(size(count(1, 1_000_000)?)?);
             }
             "execution-queue" => self.execution_queue = Some(size(count(0, 1_000_000)?)?),
+            "max-output-streams" => self.max_output_streams = Some(size(count(1, 1_000_000)?)?),
             "execution-overflow" => {
                 let text = to_text(value)?;
                 self.execution_overflow = Some(match text.to_ascii_lowercase().as_str() {
@@ -165,6 +172,8 @@ impl Bounds {
                 overflow: pick(layers, |b| b.execution_overflow)
                     .unwrap_or(defaults.execution_slots.overflow),
             },
+            max_output_streams: pick(layers, |b| b.max_output_streams)
+                .unwrap_or(defaults.max_output_streams),
         }
     }
 }

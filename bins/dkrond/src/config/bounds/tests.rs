@@ -38,6 +38,7 @@ fn defaults_are_safe_and_documented_values() {
             overflow: Overflow::Queue
         }
     );
+    assert_eq!(config.bounds.max_output_streams, 64);
 }
 
 #[test]
@@ -52,6 +53,7 @@ fn every_key_is_read_and_flags_win_over_env_and_file() {
             ("DKRON_MAX_RETRIES", "9"),
             ("DKRON_MAX_OUTPUT_LIMIT", "300000"),
             ("DKRON_EXECUTION_QUEUE", "0"),
+            ("DKRON_MAX_OUTPUT_STREAMS", "3"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
@@ -82,6 +84,7 @@ fn every_key_is_read_and_flags_win_over_env_and_file() {
                 queue: 0,
                 overflow: Overflow::Fail,
             },
+            max_output_streams: 3,
         }
     );
 }
@@ -90,6 +93,7 @@ fn every_key_is_read_and_flags_win_over_env_and_file() {
 fn bad_values_are_refused_naming_the_setting() {
     let cases = [
         ("max-concurrent-executions", "0"),
+        ("max-output-streams", "0"),
         ("max-history-limit", "0"),
         ("max-request-bytes", "10"),
         ("execution-overflow", "drop"),
