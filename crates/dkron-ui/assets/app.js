@@ -1,5 +1,5 @@
-// dkron-rs web UI: the theme toggle, the live schedule explanation, and the refresh of running
-// executions. Pages work without this script; it only adds to them. No inline handlers: the
+// dkron-rs web UI: the theme toggle, the live schedule explanation, and the live output of
+// running executions. Pages work without this script; it only adds to them. No inline handlers: the
 // page's Content-Security-Policy allows scripts from this file only.
 (function () {
   "use strict";
@@ -82,19 +82,15 @@
     if (zone) { zone.addEventListener("input", later); }
   }
 
-  // While an execution on the page runs, fetch the page again every 2 s and swap in its
-  // executions section (what the server has stored so far), until none runs.
+  // A running execution's output follows its event stream (server-sent events, same origin);
+  // when every followed execution has ended, the executions section is fetched again (status,
+  // duration, stored output) and any execution still running is followed. Right after "Run
+  // now" the execution may not be recorded yet: the section is fetched a few times until it is.
   function setupLiveExecutions() {
     var section = document.querySelector("[data-live]");
-    if (!section || !window.fetch || !window.DOMParser) { return; }
-    function running() { return section.querySelector('[data-status="running"]') !== null; }
-    // Right after "Run now" the execution may not be recorded yet: look a few times anyway.
+    if (!section || !window.fetch || !window.DOMParser || !window.EventSource) { return; }
     var grace = /[?&]done=run\b/.test(window.location.search) ? 5 : 0;
-    function poll() {
-      if (!running()) {
-        if (grace <= 0) { return; }
-        grace -= 1;
-      }
+    function refresh() {
       fetch(window.location.href, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (text) {
@@ -102,11 +98,45 @@
           if (fresh) {
             section.replaceChildren.apply(section, Array.prototype.slice.call(fresh.childNodes));
           }
-          window.setTimeout(poll, 2000);
+          follow();
         })
-        .catch(function () { window.setTimeout(poll, 5000); });
+        .catch(function () { window.setTimeout(refresh, 5000); });
     }
-    window.setTimeout(poll, 2000);
+    function follow() {
+      var outputs = section.querySelectorAll("pre[data-stream]");
+      if (outputs.length === 0) {
+        if (grace > 0) { grace -= 1; window.setTimeout(refresh, 2000); }
+        return;
+      }
+      var open = outputs.length;
+      function ended(source) {
+        source.close();
+        open -= 1;
+        if (open === 0) { window.setTimeout(refresh, 500); }
+      }
+      Array.prototype.forEach.call(outputs, function (pre) {
+        var source = new EventSource(pre.getAttribute("data-stream"));
+        // The first output of each connection holds everything so far: it replaces the text.
+        var replace = true;
+        source.addEventListener("open", function () { replace = true; });
+        source.addEventListener("output", function (event) {
+          if (replace) { pre.textContent = ""; replace = false; }
+          var atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+          pre.appendChild(document.createTextNode(event.data));
+          if (atBottom) { pre.scrollTop = pre.scrollHeight; }
+        });
+        source.addEventListener("lagged", function () {
+          pre.appendChild(document.createTextNode("\n[some output was skipped: the page read too slowly]\n"));
+        });
+        source.addEventListener("end", function () { ended(source); });
+        source.addEventListener("interrupted", function () { ended(source); });
+        // A refused or broken stream (404, 503, the server stopped): the browser gives up on it.
+        source.addEventListener("error", function () {
+          if (source.readyState === EventSource.CLOSED) { ended(source); }
+        });
+      });
+    }
+    follow();
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -16,7 +16,8 @@
 //! - Writes are HTML form posts to the UI, which calls the [`dkron_api::Cluster`] exactly as the
 //!   API's handlers do (pause check, server fields cleared, [`dkron_model::Job::validate`]), then
 //!   redirects (303) back to a page. Everything works without JavaScript; the small script adds
-//!   the theme toggle, the live schedule explanation and the polling of running executions.
+//!   the theme toggle, the live schedule explanation and the live output of running executions
+//!   (an `EventSource` on each one's stream).
 //! - Every link is relative, so the UI works behind a reverse proxy under a path prefix.
 //! - Every page sends a `Content-Security-Policy` of `default-src 'self'` (no inline script or
 //!   style), `X-Frame-Options: DENY` and `Cache-Control: no-store`.
@@ -27,7 +28,8 @@
 //! `per_page`); `GET|POST /ui/jobs/new`; `GET /ui/jobs/{name}` (`epage`, `full`);
 //! `GET|POST /ui/jobs/{name}/edit`; `POST /ui/jobs/{name}/run|toggle|delete` (delete shows a
 //! confirmation unless the body has `confirm=yes`); `POST
-//! /ui/jobs/{name}/executions/{id}/cancel`; `GET /ui/members`; `GET /ui/schedule` (the form's
+//! /ui/jobs/{name}/executions/{id}/cancel`; `GET /ui/jobs/{name}/executions/{id}/stream` (the
+//! execution's output as server-sent events, as the API's); `GET /ui/members`; `GET /ui/schedule` (the form's
 //! preview, JSON); `GET|POST /ui/login`; `POST /ui/logout`; `GET /ui/assets/{file}`.
 //! A job named `new` is listed, but its page is shadowed by the form; use the API for it.
 //!
@@ -39,7 +41,7 @@
 //! job: `job-name`, `schedule-words`, `next-fires` with `next-fire` items, `run-now`, `toggle`
 //! (Disable/Enable), `delete` (then `confirm-delete` on the confirmation page), `edit`,
 //! `job-enabled`, `notice`, `execution-row` with `data-execution` and `data-status`,
-//! `execution-output` (a `<pre>`), `output-show-all`, `cancel-execution`; form: `job-form`,
+//! `execution-output` (a `<pre>`, with `data-stream` while it runs), `output-show-all`, `cancel-execution`; form: `job-form`,
 //! inputs named after the JSON fields (`executor_config.command` for the command),
 //! `schedule-preview`, `submit`, `field-error` with `data-field`; members: `member-row` with
 //! `data-member`, `leader-mark`; login: `login` (the form, input `token`), `logout`.

@@ -60,6 +60,10 @@ pub(crate) fn router(cluster: Arc<dyn Cluster>, options: UiOptions) -> Router {
             "/ui/jobs/{job}/executions/{execution}/cancel",
             post(actions::cancel_execution),
         )
+        .route(
+            "/ui/jobs/{job}/executions/{execution}/stream",
+            get(pages::execution_stream),
+        )
         .route("/ui/members", get(pages::members))
         .route("/ui/schedule", get(pages::schedule_preview))
         .route("/ui/login", get(session::login_form).post(session::login))

@@ -288,3 +288,23 @@ pub(super) async fn members(State(ui): State<Ui>, granted: Granted) -> Response 
         views::members::render(&ctx, &members, leader.as_deref()),
     )
 }
+
+/// `GET /ui/jobs/{job}/executions/{execution}/stream`: the execution's output as server-sent
+/// events, as the API's `…/stream` (here so the login cookie, valid under `/ui/` only, lets the
+/// job page's script follow it).
+pub(super) async fn execution_stream(
+    State(ui): State<Ui>,
+    granted: Granted,
+    Path((name, id)): Path<(String, String)>,
+) -> Response {
+    let ctx = ui.ctx("../../../../", &granted);
+    let back = ("jobs", "Back to the jobs");
+    let job = match ui.cluster.get_job(name).await {
+        Ok(job) => job,
+        Err(error) => return failure(&ctx, &error, back),
+    };
+    match ui.cluster.execution_output(job.name, id).await {
+        Ok(events) => dkron_api::output_response(events),
+        Err(error) => failure(&ctx, &error, back),
+    }
+}

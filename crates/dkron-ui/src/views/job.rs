@@ -170,7 +170,8 @@ fn executions(ctx: &Ctx, p: &JobPage, me: &str) -> Markup {
                         }
                     }
                 }
-                (output(e, full, &id, p.exec_page))
+                @let stream = e.is_running().then(|| ctx.link(&format!("{me}/executions/{}/stream", segment(&id))));
+                (output(e, full, &id, p.exec_page, stream.as_deref()))
             }
         }
         @if p.executions.items.is_empty() { p.muted { "No executions on this page." } }
@@ -185,8 +186,15 @@ fn executions(ctx: &Ctx, p: &JobPage, me: &str) -> Markup {
 }
 
 /// The output of `e`: its tail when long, with a link to show all of it; all of it when
-/// `full` (the execution fetched whole) is given.
-fn output(e: &Execution, full: Option<&Execution>, id: &str, exec_page: usize) -> Markup {
+/// `full` (the execution fetched whole) is given. A running one's carries the URL of its event
+/// stream, which the script follows.
+fn output(
+    e: &Execution,
+    full: Option<&Execution>,
+    id: &str,
+    exec_page: usize,
+    stream: Option<&str>,
+) -> Markup {
     let text = full.map_or(e.output.as_str(), |f| f.output.as_str());
     let chars = text.chars().count();
     let shown = if full.is_none() && chars > OUTPUT_PREVIEW_CHARS {
@@ -201,13 +209,13 @@ fn output(e: &Execution, full: Option<&Execution>, id: &str, exec_page: usize) -
     let cut = shown.len() < text.len();
     html! {
         @if text.is_empty() && e.is_running() {
-            pre data-test="execution-output" { span.muted { "(no output yet)" } }
+            pre data-test="execution-output" data-stream=[stream] { span.muted { "(no output yet)" } }
         } @else {
             @if e.is_running() {
-                p.muted { "Latest output the running node has read; all of it is stored when the execution ends." }
+                p.muted { "Output of the running execution (followed live with scripts on; without them, the latest the node has read); all of it is stored when it ends." }
             }
             @if cut { p.muted { "Last " (OUTPUT_PREVIEW_CHARS) " of " (chars) " characters." } }
-            pre data-test="execution-output" { (shown) }
+            pre data-test="execution-output" data-stream=[stream] { (shown) }
             @if cut {
                 a href=(format!("{}#exec-{id}", with_query("", &[("epage", &exec_page.to_string()), ("full", id)]))) data-test="output-show-all" { "Show all output" }
             }

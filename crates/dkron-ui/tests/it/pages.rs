@@ -278,10 +278,55 @@ async fn running_output_comes_from_the_node_running_it() {
     let id = running.id();
     fake.add_execution(running);
     // The store has no output yet; the node running it has some.
-    fake.lock().live_output.insert(id, "halfway\n".into());
+    fake.lock()
+        .live_output
+        .insert(id.clone(), "halfway\n".into());
     let reply = get(&router, "/ui/jobs/slow").await;
     assert!(reply.text().contains("halfway"), "{}", reply.text());
     assert!(reply.text().contains("data-live"));
+    // The script follows it from the stream under /ui/ (relative to the job page).
+    assert!(
+        reply.text().contains(&format!(
+            "data-test=\"execution-output\" data-stream=\"../jobs/slow/executions/{id}/stream\""
+        )),
+        "{}",
+        reply.text()
+    );
+}
+
+#[tokio::test]
+async fn the_stream_of_an_execution_is_served_under_ui() {
+    let (router, fake) = app();
+    fake.put(shell_job("done"));
+    let execution = Execution {
+        job_name: "done".into(),
+        started_at: ts("2026-12-02T10:00:00Z"),
+        finished_at: Some(ts("2026-12-02T10:00:01Z")),
+        success: true,
+        output: "all\n".into(),
+        node_name: "node1".into(),
+        ..Execution::default()
+    };
+    let id = execution.id();
+    fake.add_execution(execution);
+    let page = get(&router, "/ui/jobs/done").await;
+    assert!(
+        !page.text().contains("data-stream"),
+        "a finished one is not followed"
+    );
+    let reply = get(&router, &format!("/ui/jobs/done/executions/{id}/stream")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    assert!(
+        reply
+            .text()
+            .starts_with("event: output\ndata: all\ndata: \n\nevent: end\n"),
+        "{}",
+        reply.text()
+    );
+    let missing = get(&router, "/ui/jobs/done/executions/1-x/stream").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.text().contains("data-test=\"page-error\""));
 }
 
 #[tokio::test]
