@@ -9,6 +9,8 @@ mod agents;
 mod cluster;
 // The command line: version, keygen, bad flags, cluster flags, raft list-peers, unreadable config.
 mod cli;
+// The live output of running executions: streamed from the server running it, relayed from an agent.
+mod live;
 // Every route and its status codes.
 mod routes;
 // A single server end to end: routes, the seed document's examples, scheduling, restart.
