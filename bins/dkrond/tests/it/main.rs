@@ -9,7 +9,8 @@ mod agents;
 mod cluster;
 // The command line: version, keygen, bad flags, cluster flags, raft list-peers, unreadable config.
 mod cli;
-// The live output of running executions: streamed from the server running it, relayed from an agent.
+// The live output of running executions: streamed from the server running it, relayed from an
+// agent, followed by the job page in a browser.
 mod live;
 // Every route and its status codes.
 mod routes;
