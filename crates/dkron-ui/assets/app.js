@@ -102,19 +102,24 @@
         })
         .catch(function () { window.setTimeout(refresh, 5000); });
     }
+    // Each stream holds a connection, and a browser opens at most 6 to one server over
+    // HTTP/1.1: follow a few; the others show what the node read last until a refresh.
+    var MAX_FOLLOWED = 3;
     function follow() {
-      var outputs = section.querySelectorAll("pre[data-stream]");
+      var outputs = Array.prototype.slice.call(section.querySelectorAll("pre[data-stream]"), 0, MAX_FOLLOWED);
       if (outputs.length === 0) {
         if (grace > 0) { grace -= 1; window.setTimeout(refresh, 2000); }
         return;
       }
       var open = outputs.length;
       function ended(source) {
+        if (source.dkronEnded) { return; }
+        source.dkronEnded = true;
         source.close();
         open -= 1;
         if (open === 0) { window.setTimeout(refresh, 500); }
       }
-      Array.prototype.forEach.call(outputs, function (pre) {
+      outputs.forEach(function (pre) {
         var source = new EventSource(pre.getAttribute("data-stream"));
         // The first output of each connection holds everything so far: it replaces the text.
         var replace = true;
