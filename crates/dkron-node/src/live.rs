@@ -8,7 +8,10 @@
 
 use std::{
     collections::VecDeque,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -61,10 +64,26 @@ impl OutputStreams {
         })
     }
 
-    /// `events`, holding `permit` while it lasts and ending when the node stops.
+    /// `events`, holding `permit` while it lasts and ending when the node stops (with
+    /// [`OutputEvent::Interrupted`] unless it had ended already).
     pub(crate) fn bound(&self, events: OutputStream, permit: OwnedSemaphorePermit) -> OutputStream {
-        let stopped = self.stop.clone().cancelled_owned();
-        Box::pin(events.take_until(stopped).map(move |event| {
+        let stop = self.stop.clone();
+        let ended = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&ended);
+        let events = events
+            .take_until(stop.clone().cancelled_owned())
+            .map(move |event| {
+                if matches!(event, OutputEvent::End { .. } | OutputEvent::Interrupted(_)) {
+                    seen.store(true, Ordering::Relaxed);
+                }
+                event
+            });
+        let stopping = stream::once(async move {
+            (stop.is_cancelled() && !ended.load(Ordering::Relaxed))
+                .then(|| OutputEvent::Interrupted("the node serving it is stopping".to_owned()))
+        })
+        .filter_map(std::future::ready);
+        Box::pin(events.chain(stopping).map(move |event| {
             // Why: the slot is held as long as the stream is, and released when it is dropped.
             let _held = &permit;
             event
@@ -373,7 +392,24 @@ mod tests {
         let permit = streams.permit().expect("freed");
         let mut held = streams.bound(Box::pin(stream::pending()), permit);
         stop.cancel();
-        assert_eq!(held.next().await, None, "a stopping node ends its streams");
+        assert!(
+            matches!(held.next().await, Some(OutputEvent::Interrupted(reason)) if reason.contains("stopping")),
+            "a stopping node ends its streams, saying why"
+        );
+        assert_eq!(held.next().await, None);
+        // A stream that ended before the node stopped gets nothing more.
+        let stop = CancellationToken::new();
+        let streams = OutputStreams::new(1, stop.clone());
+        let permit = streams.permit().expect("a slot");
+        let done = stream::iter([OutputEvent::End {
+            success: true,
+            finished_at: None,
+            exit_code: None,
+        }]);
+        let mut events = streams.bound(Box::pin(done), permit);
+        assert!(matches!(events.next().await, Some(OutputEvent::End { .. })));
+        stop.cancel();
+        assert_eq!(events.next().await, None);
     }
 
     #[test]

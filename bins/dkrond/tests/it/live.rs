@@ -209,8 +209,23 @@ fn follow_while_it_runs(server: &Dkrond, job: &str, go: &Path, node: &str) {
     );
 }
 
+/// Opens the stream at `path` once a slot is free (polling, bounded).
+fn reopen(addr: SocketAddr, path: &str) -> Stream {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        match Stream::open(addr, path) {
+            Ok(stream) => return stream,
+            Err((503, _)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(other) => panic!("{path} not reopened: {other:?}"),
+        }
+    }
+}
+
 /// On a single server: the job runs where it is streamed from; a second stream past
-/// `--max-output-streams=1` gets 503; unknown executions and jobs get 404.
+/// `--max-output-streams=1` gets 503 until the first client goes away; unknown executions and
+/// jobs get 404.
 #[test]
 fn a_running_execution_streams_from_the_server_running_it() {
     let node = Dkrond::start_in(temp_dir(), &["--max-output-streams=1"]);
@@ -233,9 +248,17 @@ fn a_running_execution_streams_from_the_server_running_it() {
     let (status, body) = Stream::open(node.http, &held_path).err().expect("refused");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("max-output-streams"), "{body}");
-    std::fs::write(gate.path().join("go-held"), b"").expect("release the held job");
-    first.until("the held job's end", |e| e.name == "end");
+    // A client that goes away frees its slot: the server notices at a keep-alive write (every
+    // 15 s; the first write after the close may still succeed).
     drop(first);
+    let mut again = reopen(node.http, &held_path);
+    std::fs::write(gate.path().join("go-held"), b"").expect("release the held job");
+    let rest = again.until("the held job's end", |e| e.name == "end");
+    assert!(
+        output_of(&rest).contains("first"),
+        "the output so far: {rest:?}"
+    );
+    drop(again);
 
     follow_while_it_runs(&node, "gated", &go, "test-node");
 
@@ -253,13 +276,31 @@ fn a_running_execution_streams_from_the_server_running_it() {
 #[test]
 fn a_server_relays_the_output_of_an_execution_running_on_an_agent() {
     let server = Dkrond::start_server(temp_dir(), "s1", &["--bootstrap-expect", "1"]);
-    let _agent = Dkrond::start_agent(temp_dir(), "a1", &[server.rpc()], &["pool=live"]);
+    let agent = Dkrond::start_agent(temp_dir(), "a1", &[server.rpc()], &["pool=live"]);
     wait_for_members(&server, &["a1", "s1"]);
     let gate = temp_dir();
     let go = gate.path().join("go");
     let job = gated_job("relayed", &[&go], serde_json::json!({ "pool": "live" }));
     assert_eq!(server.post("/v1/jobs", &job).status, 201);
     follow_while_it_runs(&server, "relayed", &go, "a1");
+
+    // The agent dies while a stream follows one of its executions: the stream says so and ends.
+    let never = gate.path().join("never");
+    let doomed = gated_job("doomed", &[&never], serde_json::json!({ "pool": "live" }));
+    assert_eq!(server.post("/v1/jobs", &doomed).status, 201);
+    let (id, _) = run_and_find(&server, "doomed");
+    let path = format!("/v1/jobs/doomed/executions/{id}/stream");
+    let mut stream = Stream::open(server.http, &path).unwrap_or_else(|e| panic!("{e:?}"));
+    stream.until("the doomed job's first line", |e| e.data.contains("first"));
+    drop(agent.kill());
+    let rest = stream.until("the interruption", |e| e.name != "output");
+    let last = rest.last().expect("an event");
+    assert_eq!(last.name, "interrupted", "{rest:?}");
+    assert!(
+        last.data.contains("a1") || last.data.contains("127.0.0.1"),
+        "{last:?}"
+    );
+    assert_eq!(stream.next(), None, "the stream ends after `interrupted`");
 }
 
 /// In a browser, the job page follows a running execution's output as it comes: after "Run
