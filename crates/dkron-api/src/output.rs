@@ -101,14 +101,23 @@ fn sse_event(event: &OutputEvent) -> Event {
             success,
             finished_at,
             exit_code,
-        } => Event::default().event("end").data(
-            serde_json::json!({
-                "success": success,
-                "finished_at": finished_at.map(|at| at.to_string()),
-                "exit_code": exit_code,
-            })
-            .to_string(),
-        ),
+        } => {
+            // A struct, not `json!`: its field order does not depend on serde_json's features.
+            #[derive(serde::Serialize)]
+            struct EndData {
+                success: bool,
+                finished_at: Option<String>,
+                exit_code: Option<i32>,
+            }
+            let data = EndData {
+                success: *success,
+                finished_at: finished_at.map(|at| at.to_string()),
+                exit_code: *exit_code,
+            };
+            Event::default()
+                .event("end")
+                .data(serde_json::to_string(&data).unwrap_or_default())
+        }
         OutputEvent::Interrupted(reason) => Event::default().event("interrupted").data(reason),
     }
 }
@@ -143,7 +152,7 @@ mod tests {
             body,
             "event: output\ndata: one\ndata: two\ndata: \n\n\
              event: lagged\ndata: {\"skipped\":3}\n\n\
-             event: end\ndata: {\"exit_code\":0,\"finished_at\":\"2026-12-05T00:00:01Z\",\"success\":true}\n\n"
+             event: end\ndata: {\"success\":true,\"finished_at\":\"2026-12-05T00:00:01Z\",\"exit_code\":0}\n\n"
         );
     }
 

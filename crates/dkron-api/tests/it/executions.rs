@@ -186,7 +186,7 @@ async fn stream_of_a_finished_execution() {
     assert_eq!(
         reply.text(),
         "event: output\ndata: one\ndata: two\n\n\
-         event: end\ndata: {\"exit_code\":null,\"finished_at\":\"2026-01-01T00:00:00Z\",\"success\":false}\n\n"
+         event: end\ndata: {\"success\":false,\"finished_at\":\"2026-01-01T00:00:00Z\",\"exit_code\":null}\n\n"
     );
     let missing = get(&router, "/v1/jobs/a/executions/5-node9/stream").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
