@@ -134,7 +134,7 @@ fn output_of(events: &[Event]) -> String {
 
 /// A shell job that prints `first`, then for each file of `gates` waits for it (at most a
 /// minute) and prints the next word (`second`, `third`). `tags` picks the node.
-fn gated_job(name: &str, gates: &[&Path], tags: Value) -> String {
+pub(crate) fn gated_job(name: &str, gates: &[&Path], tags: Value) -> String {
     let mut command = "echo first".to_owned();
     for (gate, word) in gates.iter().zip(["second", "third"]) {
         let gate = gate.to_str().expect("utf-8 path");
@@ -163,7 +163,7 @@ fn run_and_find(server: &Dkrond, job: &str) -> (String, Value) {
 /// pick): the first line arrives while the job still waits for its file, then the second and
 /// the end with success; afterwards the finished execution's stream gives the stored output
 /// and its end at once.
-fn follow_while_it_runs(server: &Dkrond, job: &str, go: &Path, node: &str) {
+pub(crate) fn follow_while_it_runs(server: &Dkrond, job: &str, go: &Path, node: &str) {
     let (id, recorded) = run_and_find(server, job);
     assert_eq!(recorded["node_name"], node, "{recorded}");
     let path = format!("/v1/jobs/{job}/executions/{id}/stream");

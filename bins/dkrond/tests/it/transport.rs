@@ -68,6 +68,11 @@ fn a_single_server_generates_and_keeps_its_cluster_key() {
             "{path} with the key"
         );
     }
+    // The output relay too: refused without the key, answered (nothing runs) with it.
+    let output = "/node/output/1-nowhere";
+    assert_eq!(rpc_status(&rpc, output, None), 401);
+    assert_eq!(rpc_status(&rpc, output, Some(TEST_KEY)), 401);
+    assert_eq!(rpc_status(&rpc, output, Some(&key)), 404);
 
     let (dir, status) = node.stop();
     assert!(status.success(), "{status}");
@@ -257,8 +262,9 @@ fn bad_tls_files_are_start_up_errors() {
     }
 }
 
-/// A server and an agent with RPC TLS: the agent joins, and a job tagged for it runs there;
-/// plain HTTP to the RPC port gets no answer.
+/// A server and an agent with RPC TLS: the agent joins, a job tagged for it runs there, and a
+/// running one's output is relayed through the server; plain HTTP to the RPC port gets no
+/// answer.
 #[test]
 fn a_server_and_an_agent_run_a_job_over_rpc_tls() {
     let pki = Pki::generate();
@@ -290,6 +296,13 @@ fn a_server_and_an_agent_run_a_job_over_rpc_tls() {
             .any(|e| e["node_name"] == "a1" && e["success"] == true)
             .then_some(())
     });
+
+    // A running execution's output is relayed from the agent over RPC TLS.
+    let gate = temp_dir();
+    let go = gate.path().join("go");
+    let live = crate::live::gated_job("tls-live", &[&go], serde_json::json!({ "pool": "tls:1" }));
+    assert_eq!(server.post("/v1/jobs", &live).status, 201);
+    crate::live::follow_while_it_runs(&server, "tls-live", &go, "a1");
 
     let plain = plain_http_bytes(&server.rpc());
     assert!(
