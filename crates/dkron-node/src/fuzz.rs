@@ -1,10 +1,10 @@
 //! Entry points for the fuzz targets in `fuzz/` (hidden, not part of the API): the node RPC
-//! routes' body decoders (`rpc.rs`), each followed by a re-encoding check.
+//! routes' body decoders (`rpc.rs`, `rpc/output.rs`), each followed by a re-encoding check.
 
 use dkron_model::Execution;
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::rpc::{Beat, BeatReply, CancelRequest, ReportRequest, RunRequest};
+use crate::rpc::{Beat, BeatReply, CancelRequest, ReportRequest, RunRequest, output::RelayFrame};
 
 /// A node RPC body, by route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum Route {
     /// `POST /node/heartbeat`: a member record, from any node.
     Heartbeat,
     /// The answers a node decodes: a heartbeat's reply, `GET /node/busy`, a cancelled
-    /// execution.
+    /// execution, a line of `GET /node/output/{id}`.
     Reply,
 }
 
@@ -44,7 +44,8 @@ pub fn decode(route: Route, body: &[u8]) -> Result<bool, String> {
         Route::Heartbeat => round_trip::<Beat>(body),
         Route::Reply => Ok(round_trip::<BeatReply>(body)?
             | round_trip::<Vec<Execution>>(body)?
-            | round_trip::<Execution>(body)?),
+            | round_trip::<Execution>(body)?
+            | round_trip::<RelayFrame>(body)?),
     }
 }
 

@@ -139,6 +139,20 @@ fn seeds() -> Vec<(&'static str, Route, Vec<u8>)> {
         ),
         ("reply-busy", Route::Reply, json(&vec![execution(false)])),
         ("reply-cancelled", Route::Reply, json(&execution(true))),
+        (
+            "reply-output",
+            Route::Reply,
+            json(&RelayFrame::Output("line 1\nline 2 €\n".to_owned())),
+        ),
+        (
+            "reply-output-end",
+            Route::Reply,
+            json(&RelayFrame::End(crate::runner::End {
+                success: true,
+                finished_at: Some(ts(1_769_477_410)),
+                exit_code: Some(0),
+            })),
+        ),
     ]
 }
 
