@@ -248,8 +248,8 @@ fn a_running_execution_streams_from_the_server_running_it() {
     let (status, body) = Stream::open(node.http, &held_path).err().expect("refused");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("max-output-streams"), "{body}");
-    // A client that goes away frees its slot: the server notices at a keep-alive write (every
-    // 15 s; the first write after the close may still succeed).
+    // A client that goes away frees its slot once the server notices the closed connection (at
+    // the latest at a keep-alive write, every 15 s).
     drop(first);
     let mut again = reopen(node.http, &held_path);
     std::fs::write(gate.path().join("go-held"), b"").expect("release the held job");
@@ -258,7 +258,8 @@ fn a_running_execution_streams_from_the_server_running_it() {
         output_of(&rest).contains("first"),
         "the output so far: {rest:?}"
     );
-    drop(again);
+    // The server closes the stream once it dropped it, and with it its slot.
+    assert_eq!(again.next(), None);
 
     follow_while_it_runs(&node, "gated", &go, "test-node");
 
