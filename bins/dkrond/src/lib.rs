@@ -199,6 +199,7 @@ pub fn node_config(config: &Config) -> NodeConfig {
         .with_access(config.access.clone());
     node.ceilings = config.bounds.ceilings;
     node.execution_slots = config.bounds.execution_slots;
+    node.notify = config.notify.clone();
     node
 }
 

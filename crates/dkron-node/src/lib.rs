@@ -82,6 +82,7 @@ mod leader;
 mod membership;
 mod metrics;
 mod node;
+mod notify;
 mod report;
 mod rpc;
 mod runner;

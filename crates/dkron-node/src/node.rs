@@ -23,6 +23,9 @@ use crate::{
     runner::Runner,
 };
 
+/// How long a stop waits for notifications in flight.
+const NOTIFY_STOP: Duration = Duration::from_secs(5);
+
 #[cfg(test)]
 mod tests;
 
@@ -66,6 +69,9 @@ pub struct Node {
     heartbeat_task: JoinHandle<()>,
     /// This server as a member (its tags change on a reload).
     member: Arc<watch::Sender<Member>>,
+    /// Notifications; stopped after the leadership task and the runner, with a bound for the
+    /// deliveries in flight.
+    notifier: dkron_notify::Notifier,
 }
 
 impl Node {
@@ -215,6 +221,15 @@ impl Node {
             key: handles.config.cluster_key.as_deref().map(ClusterKey::new),
         });
 
+        let notifier = {
+            let mut settings = handles.config.notify.clone();
+            settings.reporting_node = handles.name().to_owned();
+            let lookup = crate::notify::StoreLookup {
+                handles: Arc::clone(&handles),
+            };
+            dkron_notify::Notifier::start(settings, Arc::new(lookup))
+                .map_err(|reason| Error::Notify { reason })?
+        };
         let stop = CancellationToken::new();
         let leader = Leader::new();
         let leader_task = tokio::spawn(leader::lead(
@@ -223,6 +238,7 @@ impl Node {
                 runner: Arc::clone(&runner),
                 liveness,
                 client: client.clone(),
+                notifier: notifier.clone(),
             },
             Arc::clone(&leader),
             applied,
@@ -276,6 +292,7 @@ impl Node {
             register_task,
             heartbeat_task,
             member: Arc::new(member_tx),
+            notifier,
         })
     }
 
@@ -331,6 +348,7 @@ impl Node {
                 "running executions were cancelled at shutdown"
             );
         }
+        self.notifier.shutdown(NOTIFY_STOP).await;
         // Its executions are reported: a graceful stop leaves the voters, so the others keep
         // their majority without it.
         membership::leave(&self.handles).await;

@@ -128,6 +128,8 @@ pub(crate) struct HandOff {
     /// The alive members and when they were read: a storm of fires reads the store once per
     /// [`MEMBERS_FRESH`], not twice per fire.
     members: Mutex<Option<(Instant, Arc<[Member]>)>>,
+    /// Told of each start (pre-webhook, Cronitor `run`).
+    notifier: dkron_notify::Notifier,
 }
 
 /// How long a read of the alive members serves target picking. Far below the failure timeout
@@ -144,7 +146,14 @@ impl HandOff {
             client,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             members: Mutex::new(None),
+            notifier: dkron_notify::Notifier::disabled(),
         }
+    }
+
+    /// Tells `notifier` of every start.
+    pub(crate) fn with_notifier(mut self, notifier: dkron_notify::Notifier) -> HandOff {
+        self.notifier = notifier;
+        self
     }
 
     /// The alive members, as replicated (read at most every [`MEMBERS_FRESH`], or now when
@@ -244,6 +253,10 @@ impl Dispatch for HandOff {
         let alive = self.alive(false);
         let mut handed = false;
         for target in &run.launch.targets {
+            if self.notifier.wants_starts() {
+                let execution = run.launch.execution(target, Timestamp::now());
+                self.notifier.started(Arc::clone(&run.job), execution);
+            }
             if *target == self.handles.name() {
                 handed |=
                     self.runner

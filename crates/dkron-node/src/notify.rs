@@ -1,0 +1,67 @@
+//! Where notifications start on a server: the leader, when it learns from the applied feed
+//! that an execution finished (once per execution, whichever node ran it) and when it hands a
+//! fire to its targets. Delivery is `dkron-notify`'s, off both paths; this module only reads
+//! what the notifier needs from the local store.
+//!
+//! Exactly one server sends: the leader, which alone follows the feed with a running scheduler.
+//! An execution finished during a change of leader may be notified by neither or, rarely, both.
+
+use std::sync::Arc;
+
+use dkron_model::{Execution, Job};
+use dkron_notify::{Finished, Lookup, Notifier};
+
+use crate::handles::Handles;
+
+/// The notifier's view of the local store.
+#[derive(Debug)]
+pub(crate) struct StoreLookup {
+    pub(crate) handles: Arc<Handles>,
+}
+
+impl Lookup for StoreLookup {
+    fn finished(&self, execution: &Execution) -> Finished {
+        let store = &self.handles.store;
+        let stored = store
+            .execution(&execution.job_name, &execution.id())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| execution.clone());
+        // Newest first, outputs cut to nothing: the group and the previous run need no output.
+        let listed = store
+            .executions(&execution.job_name, Some(0))
+            .unwrap_or_default();
+        let group = listed
+            .iter()
+            .filter(|l| l.execution.group == execution.group)
+            .map(|l| l.execution.clone())
+            .collect();
+        let recovered = listed
+            .iter()
+            .map(|l| &l.execution)
+            .find(|e| e.group != execution.group && e.finished_at.is_some())
+            .is_some_and(|previous| !previous.success);
+        Finished {
+            execution: stored,
+            group,
+            recovered,
+        }
+    }
+}
+
+/// An execution was recorded finished: notifies it unless it will be retried.
+pub(crate) fn finished(handles: &Handles, notifier: &Notifier, execution: &Execution) {
+    if !notifier.wants_finishes() {
+        return;
+    }
+    // A job deleted meanwhile (ephemeral) still notifies, with no owner to email.
+    let job = handles
+        .store
+        .job(&execution.job_name)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Job::new(execution.job_name.clone()));
+    if dkron_notify::is_final(&job, execution) {
+        notifier.finished(Arc::new(job), execution.clone());
+    }
+}
