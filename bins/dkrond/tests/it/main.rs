@@ -9,6 +9,8 @@ mod agents;
 mod cluster;
 // The command line: version, keygen, bad flags, cluster flags, raft list-peers, unreadable config.
 mod cli;
+// Notifications to an HTTP and an SMTP sink on 127.0.0.1; the job field notify.
+mod notify;
 // Every route and its status codes.
 mod routes;
 // A single server end to end: routes, the seed document's examples, scheduling, restart.
