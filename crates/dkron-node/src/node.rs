@@ -193,7 +193,16 @@ impl Node {
             ),
             config,
         });
-        let report = Arc::new(RaftReport::new(Arc::clone(&handles)));
+        let notifier = {
+            let mut settings = handles.config.notify.clone();
+            settings.reporting_node = handles.name().to_owned();
+            let lookup = crate::notify::StoreLookup {
+                handles: Arc::clone(&handles),
+            };
+            dkron_notify::Notifier::start(settings, Arc::new(lookup))
+                .map_err(|reason| Error::Notify { reason })?
+        };
+        let report = Arc::new(RaftReport::new(Arc::clone(&handles), notifier.clone()));
         let runner = Arc::new(
             Runner::new(handles.name(), handles.config.limits, report)
                 .with_ledger(ledger)
@@ -221,15 +230,6 @@ impl Node {
             key: handles.config.cluster_key.as_deref().map(ClusterKey::new),
         });
 
-        let notifier = {
-            let mut settings = handles.config.notify.clone();
-            settings.reporting_node = handles.name().to_owned();
-            let lookup = crate::notify::StoreLookup {
-                handles: Arc::clone(&handles),
-            };
-            dkron_notify::Notifier::start(settings, Arc::new(lookup))
-                .map_err(|reason| Error::Notify { reason })?
-        };
         let stop = CancellationToken::new();
         let leader = Leader::new();
         let leader_task = tokio::spawn(leader::lead(

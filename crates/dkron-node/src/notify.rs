@@ -1,6 +1,6 @@
 //! Where notifications start on a server: the leader, when it learns from the applied feed
-//! that an execution finished (once per execution, whichever node ran it) and when it hands a
-//! fire to its targets. Delivery is `dkron-notify`'s, off both paths; this module only reads
+//! that an execution finished (once per execution, whichever node ran it), and when it records
+//! a start (`leader::ports::HandOff` for other nodes, `RaftReport` for its own share). Delivery is `dkron-notify`'s, off both paths; this module only reads
 //! what the notifier needs from the local store.
 //!
 //! Exactly one server sends: the leader, which alone follows the feed with a running scheduler.
@@ -46,6 +46,16 @@ impl Lookup for StoreLookup {
             group,
             recovered,
         }
+    }
+}
+
+/// This server starts `execution`: tells the notifier (pre-webhook, Cronitor `run`).
+pub(crate) fn started(handles: &Handles, notifier: &Notifier, execution: &Execution) {
+    if !notifier.wants_starts() {
+        return;
+    }
+    if let Ok(Some(job)) = handles.store.job(&execution.job_name) {
+        notifier.started(Arc::new(job), execution.clone());
     }
 }
 

@@ -128,7 +128,8 @@ pub(crate) struct HandOff {
     /// The alive members and when they were read: a storm of fires reads the store once per
     /// [`MEMBERS_FRESH`], not twice per fire.
     members: Mutex<Option<(Instant, Arc<[Member]>)>>,
-    /// Told of each start (pre-webhook, Cronitor `run`).
+    /// Told of each start it records for another node (pre-webhook, Cronitor `run`); this
+    /// server's own starts are told by its `RaftReport`.
     notifier: dkron_notify::Notifier,
 }
 
@@ -190,12 +191,16 @@ impl HandOff {
     fn send(&self, target: Member, job: Arc<Job>, launch: LaunchRecord) {
         let handles = Arc::clone(&self.handles);
         let client = self.client.clone();
+        let notifier = self.notifier.clone();
         self.runner.spawn(async move {
             // The start is recorded here, through Raft, before the hand-over: the target then
             // reports only the end, one call fewer per run on the dispatch path, and the
             // history shows the run as running from the moment it is sent.
             let started_at = Timestamp::now();
             let started = launch.execution(&target.name, started_at);
+            if notifier.wants_starts() {
+                notifier.started(Arc::clone(&job), started.clone());
+            }
             if let Err(error) = handles.write(Command::ExecutionStarted(started)).await {
                 tracing::warn!(%error, node = %target.name, "cannot record a run's start");
             }
@@ -253,10 +258,6 @@ impl Dispatch for HandOff {
         let alive = self.alive(false);
         let mut handed = false;
         for target in &run.launch.targets {
-            if self.notifier.wants_starts() {
-                let execution = run.launch.execution(target, Timestamp::now());
-                self.notifier.started(Arc::clone(&run.job), execution);
-            }
             if *target == self.handles.name() {
                 handed |=
                     self.runner
