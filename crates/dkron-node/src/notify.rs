@@ -39,7 +39,12 @@ impl Lookup for StoreLookup {
         let recovered = listed
             .iter()
             .map(|l| &l.execution)
-            .find(|e| e.group != execution.group && e.finished_at.is_some())
+            // The run before this one, even when a later one already started.
+            .find(|e| {
+                e.group != execution.group
+                    && e.started_at < execution.started_at
+                    && e.finished_at.is_some()
+            })
             .is_some_and(|previous| !previous.success);
         Finished {
             execution: stored,
