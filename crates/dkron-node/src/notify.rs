@@ -36,22 +36,25 @@ impl Lookup for StoreLookup {
             .filter(|l| l.execution.group == execution.group)
             .map(|l| l.execution.clone())
             .collect();
-        let recovered = listed
-            .iter()
-            .map(|l| &l.execution)
-            // The run before this one, even when a later one already started.
-            .find(|e| {
-                e.group != execution.group
-                    && e.started_at < execution.started_at
-                    && e.finished_at.is_some()
-            })
-            .is_some_and(|previous| !previous.success);
+        let recovered = previous_failed(listed.iter().map(|l| &l.execution), execution);
         Finished {
             execution: stored,
             group,
             recovered,
         }
     }
+}
+
+/// Whether the job's run before `execution` failed: the latest finished execution of another
+/// group that started before it, among `newest_first` (a later run may already have started).
+fn previous_failed<'a>(
+    newest_first: impl Iterator<Item = &'a Execution>,
+    execution: &Execution,
+) -> bool {
+    newest_first
+        .filter(|e| e.group != execution.group && e.started_at < execution.started_at)
+        .find(|e| e.finished_at.is_some())
+        .is_some_and(|previous| !previous.success)
 }
 
 /// This server starts `execution`: tells the notifier (pre-webhook, Cronitor `run`).
@@ -78,5 +81,58 @@ pub(crate) fn finished(handles: &Handles, notifier: &Notifier, execution: &Execu
         .unwrap_or_else(|| Job::new(execution.job_name.clone()));
     if dkron_notify::is_final(&job, execution) {
         notifier.finished(Arc::new(job), execution.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+
+    fn run(group: i64, second: i64, success: bool, finished: bool) -> Execution {
+        let started_at = Timestamp::from_second(second).unwrap();
+        Execution {
+            job_name: "j".into(),
+            group,
+            started_at,
+            finished_at: finished.then_some(started_at),
+            success,
+            ..Execution::default()
+        }
+    }
+
+    #[test]
+    fn a_success_after_a_failed_run_is_a_recovery() {
+        let this = run(3, 30, true, true);
+        // Newest first: a later run already started, this one, then its earlier attempt,
+        // then the previous run (failed), then an older success.
+        let history = [
+            run(4, 40, true, false),
+            this.clone(),
+            run(3, 29, false, true),
+            run(2, 20, false, true),
+            run(1, 10, true, true),
+        ];
+        assert!(previous_failed(history.iter(), &this));
+    }
+
+    #[test]
+    fn a_success_after_a_success_or_nothing_is_not_a_recovery() {
+        let this = run(3, 30, true, true);
+        let history = [
+            this.clone(),
+            run(2, 20, true, true),
+            run(1, 10, false, true),
+        ];
+        assert!(!previous_failed(history.iter(), &this));
+        assert!(!previous_failed([this.clone()].iter(), &this));
+        // A previous run still going does not count; the one before it does.
+        let history = [
+            this.clone(),
+            run(2, 20, false, false),
+            run(1, 10, false, true),
+        ];
+        assert!(previous_failed(history.iter(), &this));
     }
 }

@@ -351,3 +351,51 @@ fn a_bad_notify_field_is_refused_naming_it() {
         json!({"channels": null, "on_success": false, "on_failure": true, "on_recovery": true})
     );
 }
+
+/// A run on an agent is notified by the server (the agent has no notification settings), once,
+/// with the agent as `NodeName`.
+#[test]
+fn runs_on_an_agent_are_notified_by_the_leader() {
+    let log: Log = Arc::default();
+    let http = http_sink(Arc::clone(&log));
+    let (webhook, pre) = (format!("{http}/post"), format!("{http}/pre"));
+    let server = Dkrond::start_in(
+        tempfile::tempdir().unwrap(),
+        &[
+            "--webhook-endpoint",
+            &webhook,
+            "--webhook-payload",
+            "{{.JobName}} {{.NodeName}} {{.ReportingNode}} {{.Output}}",
+            "--pre-webhook-endpoint",
+            &pre,
+            "--pre-webhook-payload",
+            "pre {{.JobName}} {{.NodeName}}",
+        ],
+    );
+    let _agent = Dkrond::start_agent(
+        tempfile::tempdir().unwrap(),
+        "a1",
+        &[server.rpc()],
+        &["pool=web"],
+    );
+    crate::cluster::wait_for_members(&server, &["a1", "test-node"]);
+    let tagged = job("remote", "echo far", json!({"tags": {"pool": "web"}}));
+    assert_eq!(server.post("/v1/jobs", &tagged).status, 201);
+    assert_eq!(server.post("/v1/jobs/remote", "").status, 200);
+    finished(&server, "remote", 1);
+    wait_for("the agent's run notified", WAIT, || {
+        let got = received(&log);
+        (got.iter().any(|(k, _)| k == "POST /post") && got.iter().any(|(k, _)| k == "POST /pre"))
+            .then_some(())
+    });
+    let got = received(&log);
+    let bodies: Vec<(&str, &str)> = got.iter().map(|(k, b)| (k.as_str(), b.as_str())).collect();
+    assert_eq!(
+        bodies,
+        [
+            ("POST /pre", "pre remote a1"),
+            ("POST /post", "remote a1 test-node far\n")
+        ],
+        "{got:?}"
+    );
+}
