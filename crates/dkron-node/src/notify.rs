@@ -10,8 +10,12 @@ use std::sync::Arc;
 
 use dkron_model::{Execution, Job};
 use dkron_notify::{Finished, Lookup, Notifier};
+use dkron_store::HistoryPage;
 
 use crate::handles::Handles;
+
+/// Executions read to find a finished one's group and the run before it.
+const LOOKBACK: usize = 64;
 
 /// The notifier's view of the local store.
 #[derive(Debug)]
@@ -27,9 +31,16 @@ impl Lookup for StoreLookup {
             .ok()
             .flatten()
             .unwrap_or_else(|| execution.clone());
-        // Newest first, outputs cut to nothing: the group and the previous run need no output.
+        // The newest executions only (bounded work per notification, whatever the history
+        // limit), outputs cut to nothing: the group and the previous run need no output.
+        let page = HistoryPage {
+            newest_first: true,
+            start: 0,
+            end: Some(LOOKBACK),
+        };
         let listed = store
-            .executions(&execution.job_name, Some(0))
+            .executions_page(&execution.job_name, page, Some(0))
+            .map(|(listed, _total)| listed)
             .unwrap_or_default();
         let group = listed
             .iter()
