@@ -151,7 +151,7 @@ impl HandOff {
         }
     }
 
-    /// Tells `notifier` of every start.
+    /// Tells `notifier` of the starts it records for other nodes.
     pub(crate) fn with_notifier(mut self, notifier: dkron_notify::Notifier) -> HandOff {
         self.notifier = notifier;
         self
