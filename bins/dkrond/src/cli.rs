@@ -10,8 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{RawConfig, Value};
 
 mod bounds;
+mod notify;
 
 pub use bounds::BoundsArgs;
+pub use notify::NotifyArgs;
 
 /// dkrond: a distributed, fault-tolerant job scheduler speaking dkron's REST API.
 #[derive(Debug, Parser)]
@@ -192,6 +194,9 @@ pub struct AgentArgs {
     /// Ceilings, request sizes, execution slots.
     #[command(flatten)]
     pub bounds: BoundsArgs,
+    /// Notifications (dkron's settings).
+    #[command(flatten)]
+    pub notify: NotifyArgs,
     /// A bearer token of the HTTP API (repeatable): `read:SECRET` (GET and HEAD only),
     /// `write:SECRET` or `SECRET` (everything); at least 16 characters (`dkrond keygen` makes
     /// one). With any token, every request but /health needs one, from loopback too. Prefer
@@ -262,6 +267,7 @@ impl AgentArgs {
             }
         }
         self.bounds.add_to(&mut raw);
+        self.notify.add_to(&mut raw);
         raw
     }
 }

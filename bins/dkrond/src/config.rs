@@ -6,8 +6,7 @@
 //!
 //! Keys are dkron's names (`http-addr`, `bootstrap-expect`, `tags`, …; `reference/dkron.md`
 //! §6.1-6.2). Environment variables are `DKRON_` plus the key upper-cased with `-` as `_`
-//! (`DKRON_HTTP_ADDR`). dkron settings for features dkron-rs does not have (notifications,
-//! statsd, Serf's gossip tuning, …) are accepted with a warning, never silently ignored.
+//! (`DKRON_HTTP_ADDR`). dkron settings for features dkron-rs does not have (statsd, Serf's gossip tuning, …) are accepted with a warning, never silently ignored.
 //!
 //! Cluster settings differ from dkron's where dkron-rs has no Serf: `join` and `retry-join`
 //! take peer RPC addresses (`host:port`, the `rpc-port` of a server), not Serf addresses or
@@ -22,6 +21,7 @@ use std::{
 };
 
 mod bounds;
+mod notify;
 use dkron_api::{Access, ApiToken};
 
 use crate::config::access::{read_token_file, resolve_access, to_tokens};
@@ -120,6 +120,9 @@ pub struct RawConfig {
     pub tls_files: BTreeMap<&'static str, PathBuf>,
     /// The bounds group (`max-*`, `execution-*`).
     pub bounds: RawBounds,
+    /// The notification group (`mail-*`, `webhook-*`, `pre-webhook-*`, `cronitor-endpoint`,
+    /// `notify-*`).
+    pub notify: notify::RawNotify,
     /// `api-tokens` (dkron-rs; flag `--api-token`, env `DKRON_API_TOKEN`): bearer tokens of
     /// the HTTP API.
     pub api_tokens: Option<Vec<ApiToken>>,
@@ -236,6 +239,8 @@ pub struct Config {
     pub rpc_tls: Option<dkron_node::TlsFiles>,
     /// Ceilings, body sizes and execution slots.
     pub bounds: Bounds,
+    /// Notifications (sent by the leader).
+    pub notify: dkron_notify::Settings,
     /// Who may use the HTTP API: protected mode (loopback only) unless tokens are configured
     /// (`api-tokens`, `api-token-file`) or `insecure-open-api` is set.
     pub access: Access,
@@ -280,21 +285,6 @@ pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(30);
 /// dkron settings for features dkron-rs does not have yet: accepted with a warning, so an
 /// existing dkron config file starts.
 const INERT_KEYS: &[&str] = &[
-    "mail-host",
-    "mail-port",
-    "mail-username",
-    "mail-password",
-    "mail-from",
-    "mail-payload",
-    "mail-subject-prefix",
-    "pre-webhook-endpoint",
-    "pre-webhook-payload",
-    "pre-webhook-headers",
-    "webhook-endpoint",
-    "webhook-payload",
-    "webhook-headers",
-    "webhook-url",
-    "cronitor-endpoint",
     "dog-statsd-addr",
     "dog-statsd-tags",
     "statsd-addr",
@@ -408,6 +398,7 @@ impl RawConfig {
                     .map(|v| drop(self.tls_files.insert(name, PathBuf::from(v))))
             }
             key if bounds::KEYS.contains(&key) => self.bounds.set(key, &value),
+            key if notify::KEYS.contains(&key) => self.notify.set(key, &value),
             "api-tokens" | "api-token" => {
                 to_tokens(&value).map(|v| self.api_tokens.get_or_insert_default().extend(v))
             }
@@ -450,7 +441,8 @@ impl RawConfig {
             let value = if matches!(
                 key.as_str(),
                 "tags" | "join" | "retry-join" | "cors-origins" | "api-tokens" | "api-token"
-            ) {
+            ) || notify::LIST_KEYS.contains(&key.as_str())
+            {
                 Value::List(
                     text.split(',')
                         .map(str::trim)
@@ -584,6 +576,7 @@ impl Config {
         let api_tls = tls_pair(&tls_file, "api", &mut problems);
         let rpc_tls = tls_pair(&tls_file, "rpc", &mut problems);
         let bounds = Bounds::resolve(&layers, &mut problems);
+        let notify = notify::resolve(&layers, &mut problems, &mut warnings);
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -623,6 +616,7 @@ impl Config {
             api_tls,
             rpc_tls,
             bounds,
+            notify,
             access,
             warnings,
         })
@@ -674,6 +668,7 @@ fn is_known_key(key: &str) -> bool {
     KEYS.contains(&key)
         || TLS_KEYS.contains(&key)
         || bounds::KEYS.contains(&key)
+        || notify::KEYS.contains(&key)
         || INERT_KEYS.contains(&key)
 }
 

@@ -200,6 +200,7 @@ pub fn node_config(config: &Config) -> NodeConfig {
     node.ceilings = config.bounds.ceilings;
     node.execution_slots = config.bounds.execution_slots;
     node.max_output_streams = config.bounds.max_output_streams;
+    node.notify = config.notify.clone();
     node
 }
 

@@ -5,6 +5,7 @@
 //! or the stored encoding.
 
 mod job;
+mod notify;
 mod time;
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use dkron_cron::Schedule;
 use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Execution};
+use crate::{Error, Execution, NotifyPolicy};
 
 #[cfg(test)]
 mod tests;
@@ -83,6 +83,10 @@ pub struct Job {
     /// dkron-rs: bytes of output kept per execution; `None` = node default
     /// ([`Limits::output_bytes`]).
     pub output_limit: Option<u64>,
+
+    // Notifications (dkron-rs).
+    /// dkron-rs: this job's notification rule; `None` = the servers' default (dkron's).
+    pub notify: Option<NotifyPolicy>,
 }
 
 impl Job {

@@ -48,6 +48,7 @@ mod execution;
 mod job;
 mod launch;
 mod member;
+mod notify;
 mod sort;
 mod target;
 mod validate;
@@ -61,6 +62,7 @@ pub use job::{
 };
 pub use launch::{GroupProgress, group_progress};
 pub use member::{Member, MemberStatus};
+pub use notify::{Channel, NotifyPolicy};
 pub use sort::{JobSort, SortFields};
 pub use target::{TargetSpec, select_targets};
 pub use validate::{MAX_PARENT_CHAIN, parse_mem_limit, validate_name, validate_parent_chain};

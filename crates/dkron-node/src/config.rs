@@ -80,6 +80,9 @@ pub struct NodeConfig {
     /// A node whose heartbeats stop for this long is failed, and its running executions are
     /// closed as failed.
     pub failure_timeout: Duration,
+    /// dkron's notification settings (the leader sends); `reporting_node` is set to `name`
+    /// at start. The default sends nothing.
+    pub notify: dkron_notify::Settings,
 }
 
 impl NodeConfig {
@@ -116,6 +119,7 @@ impl NodeConfig {
             server: true,
             heartbeat_interval: Duration::from_secs(1),
             failure_timeout: Duration::from_secs(5),
+            notify: dkron_notify::Settings::default(),
         }
     }
 }

@@ -75,6 +75,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The notifier could not start.
+    #[error("cannot set up notifications: {reason}")]
+    Notify {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl From<dkron_raft::Error> for Error {

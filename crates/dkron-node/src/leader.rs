@@ -19,6 +19,7 @@ use std::{
 };
 
 use dkron_model::{Execution, GroupProgress, LaunchRecord, Member, MemberStatus};
+use dkron_notify::Notifier;
 use dkron_raft::{Applied, Change, Command, Response};
 use dkron_scheduler::Scheduler;
 use jiff::Timestamp;
@@ -89,6 +90,7 @@ pub(crate) async fn lead(
         runner,
         liveness,
         client,
+        notifier,
     } = services;
     let mut watch = handles.raft.watch_leadership();
     let mut check = tokio::time::interval(LIVENESS_CHECK);
@@ -100,7 +102,7 @@ pub(crate) async fn lead(
         let mut retry = false;
         let running = leader.scheduler();
         if leading && running.is_none() {
-            match start_scheduler(&handles, &runner, &client).await {
+            match start_scheduler(&handles, &runner, &client, &notifier).await {
                 Ok(scheduler) => {
                     tracing::info!("leader: scheduler started");
                     *leader.slot() = Some(scheduler);
@@ -132,7 +134,7 @@ pub(crate) async fn lead(
             () = stop.cancelled() => break,
             changed = watch.changed() => if changed.is_err() { break },
             applied = feed.recv() => match applied {
-                Some(applied) => follow(&handles, &leader, applied).await,
+                Some(applied) => follow(&handles, &leader, &notifier, applied).await,
                 None => break,
             },
             () = tokio::time::sleep(RETRY_START), if retry => {}
@@ -151,7 +153,7 @@ pub(crate) async fn lead(
 }
 
 /// Hands one apply's changes to the scheduler, if one runs, then marks them followed.
-async fn follow(handles: &Handles, leader: &Leader, applied: Applied) {
+async fn follow(handles: &Handles, leader: &Leader, notifier: &Notifier, applied: Applied) {
     if applied.changes.contains(&Change::Restored) {
         // The whole state changed: the simplest correct answer is a fresh load, which the
         // task's next turn starts if this server still leads. A restore is rare (a follower
@@ -163,6 +165,9 @@ async fn follow(handles: &Handles, leader: &Leader, applied: Applied) {
         }
     } else if let Some(scheduler) = leader.scheduler() {
         for change in applied.changes {
+            if let Change::ExecutionDone(finished) = &change {
+                crate::notify::finished(handles, notifier, &finished.execution);
+            }
             if let Err(error) = hand_over(handles, &scheduler, change).await {
                 // The scheduler is stopping (leadership lost); the next one reloads.
                 tracing::debug!(%error, "applied change not handed to the scheduler");
@@ -220,6 +225,8 @@ pub(crate) struct Services {
     pub(crate) runner: Arc<Runner>,
     pub(crate) liveness: Arc<Liveness>,
     pub(crate) client: NodeClient,
+    /// Sends notifications of finished executions and starts (only while leading).
+    pub(crate) notifier: Notifier,
 }
 
 /// A node missed its heartbeat deadline (or does not answer a new leader): it is failed, and
@@ -257,6 +264,7 @@ async fn start_scheduler(
     handles: &Arc<Handles>,
     runner: &Arc<Runner>,
     client: &NodeClient,
+    notifier: &Notifier,
 ) -> Result<Scheduler, crate::Error> {
     // Invariant: the barrier makes the local store hold every committed write before the
     // scheduler loads jobs and launch records from it.
@@ -267,11 +275,10 @@ async fn start_scheduler(
         .in_flight(in_flight(handles))
         .job_source(ports.clone())
         .launch_log(ports)
-        .dispatch(Arc::new(HandOff::new(
-            Arc::clone(handles),
-            Arc::clone(runner),
-            client.clone(),
-        )))
+        .dispatch(Arc::new(
+            HandOff::new(Arc::clone(handles), Arc::clone(runner), client.clone())
+                .with_notifier(notifier.clone()),
+        ))
         .start()
         .await?;
     Ok(scheduler)

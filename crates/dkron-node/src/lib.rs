@@ -83,6 +83,7 @@ mod live;
 mod membership;
 mod metrics;
 mod node;
+mod notify;
 mod report;
 mod rpc;
 mod runner;

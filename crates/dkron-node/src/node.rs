@@ -24,6 +24,9 @@ use crate::{
     runner::Runner,
 };
 
+/// How long a stop waits for notifications in flight.
+const NOTIFY_STOP: Duration = Duration::from_secs(5);
+
 #[cfg(test)]
 mod tests;
 
@@ -67,6 +70,9 @@ pub struct Node {
     heartbeat_task: JoinHandle<()>,
     /// This server as a member (its tags change on a reload).
     member: Arc<watch::Sender<Member>>,
+    /// Notifications; stopped after the leadership task and the runner, with a bound for the
+    /// deliveries in flight.
+    notifier: dkron_notify::Notifier,
 }
 
 impl Node {
@@ -188,7 +194,16 @@ impl Node {
             ),
             config,
         });
-        let report = Arc::new(RaftReport::new(Arc::clone(&handles)));
+        let notifier = {
+            let mut settings = handles.config.notify.clone();
+            settings.reporting_node = handles.name().to_owned();
+            let lookup = crate::notify::StoreLookup {
+                handles: Arc::clone(&handles),
+            };
+            dkron_notify::Notifier::start(settings, Arc::new(lookup))
+                .map_err(|reason| Error::Notify { reason })?
+        };
+        let report = Arc::new(RaftReport::new(Arc::clone(&handles), notifier.clone()));
         let runner = Arc::new(
             Runner::new(handles.name(), handles.config.limits, report)
                 .with_ledger(ledger)
@@ -227,6 +242,7 @@ impl Node {
                 runner: Arc::clone(&runner),
                 liveness,
                 client: client.clone(),
+                notifier: notifier.clone(),
             },
             Arc::clone(&leader),
             applied,
@@ -281,6 +297,7 @@ impl Node {
             register_task,
             heartbeat_task,
             member: Arc::new(member_tx),
+            notifier,
         })
     }
 
@@ -336,6 +353,7 @@ impl Node {
                 "running executions were cancelled at shutdown"
             );
         }
+        self.notifier.shutdown(NOTIFY_STOP).await;
         // Its executions are reported: a graceful stop leaves the voters, so the others keep
         // their majority without it.
         membership::leave(&self.handles).await;

@@ -11,6 +11,7 @@ pub(crate) use remote::RemoteReport;
 use std::{sync::Arc, time::Duration};
 
 use dkron_model::Execution;
+use dkron_notify::Notifier;
 use dkron_raft::{Command, Response};
 use dkron_scheduler::BoxFuture;
 
@@ -25,11 +26,14 @@ const TRIES: u32 = 120;
 #[derive(Debug)]
 pub(crate) struct RaftReport {
     handles: Arc<Handles>,
+    /// Told of the starts this server's runner reports (the leader's own share of a fire), so
+    /// the pre-webhook carries the execution's real id.
+    notifier: Notifier,
 }
 
 impl RaftReport {
-    pub(crate) fn new(handles: Arc<Handles>) -> RaftReport {
-        RaftReport { handles }
+    pub(crate) fn new(handles: Arc<Handles>, notifier: Notifier) -> RaftReport {
+        RaftReport { handles, notifier }
     }
 }
 
@@ -37,6 +41,7 @@ impl Report for RaftReport {
     fn started<'a>(&'a self, execution: &'a Execution) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let id = execution.id();
+            crate::notify::started(&self.handles, &self.notifier, execution);
             // A failure is logged and the run goes on (the fire is launched).
             match self
                 .handles

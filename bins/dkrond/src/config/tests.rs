@@ -123,18 +123,18 @@ fn every_problem_is_reported_at_once() {
     assert_eq!(text.lines().count(), 1, "one line: {text}");
 }
 
-/// dkron settings without an effect in dkron-rs (notifications, Serf tuning) only warn; a bad
+/// dkron settings without an effect in dkron-rs (statsd, Serf tuning) only warn; a bad
 /// cluster key is refused from any source, naming the source but never the key.
 #[test]
 fn inert_dkron_keys_warn_and_bad_keys_are_refused() {
     let file = RawConfig::from_file_text(
-        "retry-join: ['10.0.0.1:6868']\nmail-host: smtp.example.com\nprofile: wan\nraft-multiplier: 2\n",
+        "retry-join: ['10.0.0.1:6868']\nstatsd-addr: 127.0.0.1:8125\nprofile: wan\nraft-multiplier: 2\n",
         "yaml",
         "c.yml",
     );
     assert!(file.problems.is_empty(), "{:?}", file.problems);
     assert_eq!(file.warnings.len(), 3, "{:?}", file.warnings);
-    assert!(file.warnings[0].contains("mail-host"));
+    assert!(file.warnings[0].contains("statsd-addr"));
     let error = resolve(
         server(),
         env(&[("DKRON_ENCRYPT", "not-a-secret-key")]),

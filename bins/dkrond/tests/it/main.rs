@@ -12,6 +12,8 @@ mod cli;
 // The live output of running executions: streamed from the server running it, relayed from an
 // agent, followed by the job page in a browser.
 mod live;
+// Notifications to an HTTP and an SMTP sink on 127.0.0.1; the job field notify.
+mod notify;
 // Every route and its status codes.
 mod routes;
 // A single server end to end: routes, the seed document's examples, scheduling, restart.

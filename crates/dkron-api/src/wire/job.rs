@@ -95,6 +95,8 @@ pub(crate) fn job_from_value(value: &Value) -> Result<Job, BodyError> {
         next: None,
         concurrency: Concurrency::Allow,
         misfire_policy: MisfirePolicy::Skip,
+        // dkron-rs: notifications.
+        notify: super::notify::parse(map.get("notify"))?,
     };
     job.concurrency = f
         .string("concurrency")?
@@ -355,6 +357,8 @@ pub(crate) struct JobOut<'a> {
     retry_backoff: BackoffOut,
     history_limit: Option<u32>,
     output_limit: Option<u64>,
+    // dkron-rs: notifications.
+    notify: Option<super::notify::NotifyOut>,
 }
 
 #[derive(Debug, Serialize)]
@@ -401,6 +405,7 @@ impl<'a> From<&'a Job> for JobOut<'a> {
             },
             history_limit: job.history_limit,
             output_limit: job.output_limit,
+            notify: job.notify.as_ref().map(Into::into),
         }
     }
 }

@@ -128,6 +128,9 @@ pub(crate) struct HandOff {
     /// The alive members and when they were read: a storm of fires reads the store once per
     /// [`MEMBERS_FRESH`], not twice per fire.
     members: Mutex<Option<(Instant, Arc<[Member]>)>>,
+    /// Told of each start it records for another node (pre-webhook, Cronitor `run`); this
+    /// server's own starts are told by its `RaftReport`.
+    notifier: dkron_notify::Notifier,
 }
 
 /// How long a read of the alive members serves target picking. Far below the failure timeout
@@ -144,7 +147,14 @@ impl HandOff {
             client,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             members: Mutex::new(None),
+            notifier: dkron_notify::Notifier::disabled(),
         }
+    }
+
+    /// Tells `notifier` of the starts it records for other nodes.
+    pub(crate) fn with_notifier(mut self, notifier: dkron_notify::Notifier) -> HandOff {
+        self.notifier = notifier;
+        self
     }
 
     /// The alive members, as replicated (read at most every [`MEMBERS_FRESH`], or now when
@@ -181,12 +191,16 @@ impl HandOff {
     fn send(&self, target: Member, job: Arc<Job>, launch: LaunchRecord) {
         let handles = Arc::clone(&self.handles);
         let client = self.client.clone();
+        let notifier = self.notifier.clone();
         self.runner.spawn(async move {
             // The start is recorded here, through Raft, before the hand-over: the target then
             // reports only the end, one call fewer per run on the dispatch path, and the
             // history shows the run as running from the moment it is sent.
             let started_at = Timestamp::now();
             let started = launch.execution(&target.name, started_at);
+            if notifier.wants_starts() {
+                notifier.started(Arc::clone(&job), started.clone());
+            }
             if let Err(error) = handles.write(Command::ExecutionStarted(started)).await {
                 tracing::warn!(%error, node = %target.name, "cannot record a run's start");
             }
