@@ -256,10 +256,7 @@ impl RemoteReport {
                 if stop.is_cancelled() || !self.deliver_finished(chunk, Duration::ZERO).await {
                     break;
                 }
-                tracing::info!(
-                    count = chunk.len(),
-                    "re-delivered finished executions"
-                );
+                tracing::info!(count = chunk.len(), "re-delivered finished executions");
             }
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -327,5 +324,47 @@ impl Report for RemoteReport {
                 tracing::warn!(%id, "no server took a finished execution yet; it stays in the outbox");
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(output: usize) -> Queued {
+        let execution = Execution {
+            job_name: "j".to_owned(),
+            output: "o".repeat(output),
+            ..Execution::default()
+        };
+        Queued {
+            execution,
+            delivered: oneshot::channel().0,
+        }
+    }
+
+    fn sizes(batch: &[Queued]) -> Vec<usize> {
+        batch.iter().map(|q| q.execution.output.len()).collect()
+    }
+
+    /// Batches are cut by count and by output bytes, never empty, in order.
+    #[test]
+    fn batches_are_cut_by_count_and_bytes() {
+        let mut taken: Vec<Queued> = (0..MAX_BATCH + 10).map(|_| queued(1)).collect();
+        assert_eq!(cut_batch(&mut taken).len(), MAX_BATCH);
+        assert_eq!(cut_batch(&mut taken).len(), 10);
+        assert!(taken.is_empty());
+
+        let half = MAX_BATCH_OUTPUT / 2;
+        let mut taken: Vec<Queued> = [half, half, 1, MAX_BATCH_OUTPUT * 3, 2]
+            .into_iter()
+            .map(queued)
+            .collect();
+        assert_eq!(sizes(&cut_batch(&mut taken)), [half, half]);
+        // One execution above the bound still goes, alone.
+        assert_eq!(sizes(&cut_batch(&mut taken)), [1]);
+        assert_eq!(sizes(&cut_batch(&mut taken)), [MAX_BATCH_OUTPUT * 3]);
+        assert_eq!(sizes(&cut_batch(&mut taken)), [2]);
+        assert!(taken.is_empty());
     }
 }

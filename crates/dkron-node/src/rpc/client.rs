@@ -8,7 +8,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     BUSY_PATH, Beat, BeatReply, CANCEL_PATH, CancelRequest, HEARTBEAT_PATH, REPORT_PATH,
-    REPORTS_PATH, ReportBatch, ReportRequest, RUN_PATH, RunRequest,
+    REPORTS_PATH, RUN_PATH, ReportBatch, ReportRequest, RunRequest,
 };
 
 /// Why a node call failed.

@@ -61,7 +61,9 @@ fn decode_at(segment: &[u8], at: usize) -> Option<(Frame<'_>, usize)> {
     };
     let len = u32::from_le_bytes(header[1..5].try_into().ok()?);
     let sum = u64::from_le_bytes(header[5..13].try_into().ok()?);
-    let size = usize::try_from(len).ok().filter(|&size| size <= MAX_PAYLOAD)?;
+    let size = usize::try_from(len)
+        .ok()
+        .filter(|&size| size <= MAX_PAYLOAD)?;
     let start = at + HEADER;
     let payload = segment.get(start..start.checked_add(size)?)?;
     if checksum(kind as u8, len, payload) != sum {

@@ -24,8 +24,7 @@ const LONG_STEM_PREFIX: usize = 160;
 /// name says.
 pub(super) fn read(path: &Path) -> Result<Execution, String> {
     let bytes = std::fs::read(path).map_err(|error| error.to_string())?;
-    let execution: Execution =
-        serde_json::from_slice(&bytes).map_err(|error| error.to_string())?;
+    let execution: Execution = serde_json::from_slice(&bytes).map_err(|error| error.to_string())?;
     let name = path.file_name().and_then(|name| name.to_str());
     if name != Some(file_name(&execution).as_str()) {
         return Err(format!(

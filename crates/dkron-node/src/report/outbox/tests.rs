@@ -145,7 +145,11 @@ fn a_torn_tail_keeps_the_records_before_it() {
         file.set_len(cut).expect("cut");
         drop(file);
         let outbox = open(&dir);
-        assert_eq!(outbox.pending(), std::slice::from_ref(&first), "cut at {cut}");
+        assert_eq!(
+            outbox.pending(),
+            std::slice::from_ref(&first),
+            "cut at {cut}"
+        );
         // Appends go on in a fresh segment and survive the next reopen.
         outbox.push(&second).expect("push after a torn tail");
         drop(outbox);
@@ -283,7 +287,10 @@ fn pending_for_skips_young_executions() {
     let run = execution("a", 1);
     outbox.push(&run).expect("push");
     assert_eq!(outbox.pending_for(Duration::from_secs(3600)), []);
-    assert_eq!(outbox.pending_for(Duration::ZERO), std::slice::from_ref(&run));
+    assert_eq!(
+        outbox.pending_for(Duration::ZERO),
+        std::slice::from_ref(&run)
+    );
     drop(outbox);
     assert_eq!(open(&dir).pending_for(Duration::from_secs(3600)), [run]);
 }
