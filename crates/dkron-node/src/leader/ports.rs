@@ -186,9 +186,10 @@ impl HandOff {
             // (one call fewer per run) and the history shows the run as running. For `forbid`
             // and `replace` jobs it is committed before the hand-over: a leader elected after a
             // crash must see the run to keep it from overlapping (or to cancel it). For `allow`
-            // jobs nothing depends on it, so it travels alongside the run: only the launch
-            // record's commit stays on the path from the timer to the run (the store ignores a
-            // start that arrives after its run's end).
+            // jobs nothing needs it before the run starts, so it travels alongside the run
+            // (written once the target accepted it; a node lost later is still closed from it):
+            // only the launch record's commit stays on the path from the timer to the run (the
+            // store ignores a start that arrives after its run's end).
             let started_at = Timestamp::now();
             let started = launch.execution(&target.name, started_at);
             let record_start = async |handles: &Handles, started: Execution| {
