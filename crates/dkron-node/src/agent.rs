@@ -132,7 +132,7 @@ impl Agent {
             interval: config.heartbeat_interval,
         };
         let heartbeat_task = tokio::spawn(heartbeats.run(stop.clone(), true));
-        let redeliver_task = tokio::spawn(report.redeliver(stop.clone()));
+        let redeliver_task = tokio::spawn(report.run(stop.clone()));
 
         let body = serde_json::json!({ "rpc": rpc_addr.to_string() });
         let path = data_dir.join(PORTS_FILE);

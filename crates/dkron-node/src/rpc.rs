@@ -8,10 +8,11 @@
 //! | `POST /node/cancel` | any server | [`CancelRequest`] | 200 with the [`Execution`], 404 |
 //! | `GET /node/busy` | any server | — | the running [`Execution`]s |
 //! | `POST /node/report` | a node, to any server | [`ReportRequest`] | 200 once committed, 503 |
+//! | `POST /node/reports` | a node, to any server | [`ReportBatch`] | 200 once all are committed (one Raft entry), 503 |
 //! | `POST /node/heartbeat` | a node, to the leader | [`Beat`] | [`BeatReply`] |
 //! | `GET /node/output/{id}` | any server | — | the execution's live output, streamed (`output`), 404, 503 past `max-output-streams` |
 //!
-//! Agents serve all but report and heartbeat; servers serve all six.
+//! Agents serve run, cancel, busy and output; servers serve all seven.
 
 pub(crate) mod client;
 pub(crate) mod output;
@@ -38,6 +39,7 @@ pub(crate) const RUN_PATH: &str = "/node/run";
 pub(crate) const CANCEL_PATH: &str = "/node/cancel";
 pub(crate) const BUSY_PATH: &str = "/node/busy";
 pub(crate) const REPORT_PATH: &str = "/node/report";
+pub(crate) const REPORTS_PATH: &str = "/node/reports";
 pub(crate) const HEARTBEAT_PATH: &str = "/node/heartbeat";
 
 /// Run `launch` of `job` on the receiving node.
@@ -78,6 +80,13 @@ pub(crate) struct CancelRequest {
 pub(crate) struct ReportRequest {
     pub(crate) execution: Execution,
     pub(crate) finished: bool,
+}
+
+/// Executions that finished on the sending node, committed together as one Raft entry: an
+/// agent running a thousand executions a second sends a few dozen requests instead.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReportBatch {
+    pub(crate) executions: Vec<Execution>,
 }
 
 /// "I am alive, with these tags" (or, with `leaving`, "I am going away").
@@ -149,6 +158,7 @@ pub(crate) fn router(state: Arc<RpcSlot>) -> Router {
         .route(CANCEL_PATH, post(cancel))
         .route(BUSY_PATH, get(busy))
         .route(REPORT_PATH, post(report))
+        .route(REPORTS_PATH, post(reports))
         .route(HEARTBEAT_PATH, post(heartbeat))
         .route(output::OUTPUT_PATH, get(output::output))
         .with_state(state)
@@ -257,6 +267,27 @@ async fn report(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Byte
     };
     // Invariant: 200 only once the report is committed; the sender keeps it until then.
     Ok(match server.handles.write(command).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    })
+}
+
+async fn reports(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let state = admit(&slot, &headers)?;
+    let server = server_side(state)?;
+    let batch: ReportBatch = parse(&body)?;
+    if batch.executions.is_empty() {
+        return Ok(StatusCode::OK.into_response());
+    }
+    let commands = batch
+        .executions
+        .into_iter()
+        .map(Command::ExecutionDone)
+        .collect();
+    // Invariant: 200 only once every report is committed; the sender keeps them until then.
+    // One entry: a refusal of one (its job deleted meanwhile) is that one's answer, not the
+    // batch's.
+    Ok(match server.handles.write(Command::Batch(commands)).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
     })

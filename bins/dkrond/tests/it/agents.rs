@@ -227,16 +227,17 @@ fn an_undelivered_result_survives_an_agent_restart_and_counts_once() {
     assert_eq!(stored["success_count"], 1, "{stored}");
 }
 
-/// Waits until the agent's outbox holds a finished execution (its run ended with no server to
-/// report to).
+/// Waits until the agent's outbox holds the finished execution (its run ended with no server to
+/// report to): a segment file holds its output.
 fn a1_outbox_has_one(agent: &Dkrond) -> bool {
     wait_for("a result in a1's outbox", FORM_TIMEOUT, || {
         let entries = std::fs::read_dir(agent.data_dir().join("outbox")).ok()?;
-        let count = entries
+        entries
             .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .count();
-        (count == 1).then_some(true)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .any(|bytes| bytes.windows(8).any(|w| w == b"finished"))
+            .then_some(true)
     })
 }
 

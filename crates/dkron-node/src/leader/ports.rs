@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dkron_model::{Job, LaunchRecord, Member, Trigger};
+use dkron_model::{Concurrency, Execution, Job, LaunchRecord, Member, Trigger};
 use dkron_raft::{Command, Refusal, Response};
 use dkron_scheduler::{BoxError, BoxFuture, Dispatch, Handoff, JobSource, LaunchLog, Run};
 use jiff::Timestamp;
@@ -193,16 +193,27 @@ impl HandOff {
         let client = self.client.clone();
         let notifier = self.notifier.clone();
         self.runner.spawn(async move {
-            // The start is recorded here, through Raft, before the hand-over: the target then
-            // reports only the end, one call fewer per run on the dispatch path, and the
-            // history shows the run as running from the moment it is sent.
+            // The start is recorded here, through Raft, so the target reports only the end
+            // (one call fewer per run) and the history shows the run as running. For `forbid`
+            // and `replace` jobs it is committed before the hand-over: a leader elected after a
+            // crash must see the run to keep it from overlapping (or to cancel it). For `allow`
+            // jobs nothing needs it before the run starts, so it travels alongside the run
+            // (written once the target accepted it; a node lost later is still closed from it):
+            // only the launch record's commit stays on the path from the timer to the run (the
+            // store ignores a start that arrives after its run's end).
             let started_at = Timestamp::now();
             let started = launch.execution(&target.name, started_at);
             if notifier.wants_starts() {
                 notifier.started(Arc::clone(&job), started.clone());
             }
-            if let Err(error) = handles.write(Command::ExecutionStarted(started)).await {
-                tracing::warn!(%error, node = %target.name, "cannot record a run's start");
+            let record_start = async |handles: &Handles, started: Execution| {
+                if let Err(error) = handles.write(Command::ExecutionStarted(started)).await {
+                    tracing::warn!(%error, node = %target.name, "cannot record a run's start");
+                }
+            };
+            let alongside = job.concurrency == Concurrency::Allow;
+            if !alongside {
+                record_start(&handles, started.clone()).await;
             }
             let request = RunRequest {
                 job: (*job).clone(),
@@ -211,6 +222,9 @@ impl HandOff {
                 start_by: Timestamp::now().checked_add(HAND_OVER).ok(),
             };
             let Err(error) = client.run(&target.rpc_addr, &request).await else {
+                if alongside {
+                    record_start(&handles, started).await;
+                }
                 return;
             };
             tracing::warn!(%error, node = %target.name, job = %job.name, "cannot hand a run to its target");

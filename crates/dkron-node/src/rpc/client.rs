@@ -7,8 +7,8 @@ use dkron_raft::KEY_HEADER;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    BUSY_PATH, Beat, BeatReply, CANCEL_PATH, CancelRequest, HEARTBEAT_PATH, REPORT_PATH, RUN_PATH,
-    ReportRequest, RunRequest,
+    BUSY_PATH, Beat, BeatReply, CANCEL_PATH, CancelRequest, HEARTBEAT_PATH, REPORT_PATH,
+    REPORTS_PATH, RUN_PATH, ReportBatch, ReportRequest, RunRequest,
 };
 
 /// Why a node call failed.
@@ -185,6 +185,18 @@ impl NodeClient {
         request: &ReportRequest,
     ) -> Result<(), CallError> {
         self.call::<_, serde_json::Value>(rpc_addr, REPORT_PATH, Some(request))
+            .await
+            .map(drop)
+    }
+
+    /// Reports finished executions to the server at `rpc_addr`; `Ok` once all are committed.
+    /// A server of an earlier version answers 404 ([`CallError::Status`]).
+    pub(crate) async fn report_batch(
+        &self,
+        rpc_addr: &str,
+        batch: &ReportBatch,
+    ) -> Result<(), CallError> {
+        self.call::<_, serde_json::Value>(rpc_addr, REPORTS_PATH, Some(batch))
             .await
             .map(drop)
     }
