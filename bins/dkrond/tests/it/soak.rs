@@ -132,10 +132,32 @@ fn soak() {
     let cluster = cluster.lock().expect("cluster");
     cluster.wait_all_alive();
     let api = cluster.servers()[0];
-    for name in &names {
-        let path = format!("/v1/jobs/{name}/toggle");
-        retry_request(&cluster, "POST", &path, b"", "disable a job");
+    // An upsert with `disabled: true`, not `/toggle`: a retried toggle whose first reply was
+    // lost (a 5 s timeout under load) flips the job back on, and it fires through the reads.
+    for job in &jobs {
+        let mut job = job.clone();
+        job["disabled"] = json!(true);
+        let body = job.to_string();
+        retry_request(
+            &cluster,
+            "POST",
+            "/v1/jobs",
+            body.as_bytes(),
+            "disable a job",
+        );
     }
+    wait_for(
+        "every job to read disabled",
+        Duration::from_secs(60),
+        || {
+            names
+                .iter()
+                .all(|name| {
+                    call(api, "GET", &format!("/v1/jobs/{name}"), b"").json()["disabled"] == true
+                })
+                .then_some(())
+        },
+    );
     let settled = wait_settled(api, &names);
     println!("soak: settled after faults in {settled:?}");
 
