@@ -34,5 +34,9 @@ mod web_ui;
     reason = "the soak's report (faults, checks, violations) is its output"
 )]
 mod soak;
+// A server cut off the network (network namespaces on a bridge): a new leader, then the rejoin.
+mod partition;
+// Helpers: network namespaces on a bridge for tests, cut and restored on demand.
+mod netns;
 // Helpers: the process guard, the HTTP client, deadline waits.
 mod support;

@@ -7,10 +7,12 @@ use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     os::unix::fs::PermissionsExt as _,
     process::{Command, Output},
-    sync::atomic::{AtomicU32, Ordering},
 };
 
-use crate::support::{BIN, Dkrond, agent_command, request, request_with_headers};
+use crate::{
+    netns::TestNet,
+    support::{BIN, Dkrond, agent_command, request, request_with_headers},
+};
 
 const READ: &str = "read-token-0123456789abcdef";
 const WRITE: &str = "write-token-0123456789abcdef";
@@ -189,7 +191,7 @@ fn bad_token_configuration_is_refused() {
 /// reads and writes, and nothing is created; `/health` answers it; loopback is served.
 #[test]
 fn protected_mode_refuses_other_addresses() {
-    let Some(netns) = Netns::create() else {
+    let Some(netns) = client_netns() else {
         return;
     };
     let node = netns.start_dkrond(Ipv4Addr::UNSPECIFIED, &[]);
@@ -215,7 +217,7 @@ fn protected_mode_refuses_other_addresses() {
 /// With a token, the same client is served: 401 without it, 201 and 200 with it.
 #[test]
 fn tokens_serve_other_addresses() {
-    let Some(netns) = Netns::create() else {
+    let Some(netns) = client_netns() else {
         return;
     };
     let token = format!("write:{WRITE}");
@@ -237,7 +239,7 @@ fn tokens_serve_other_addresses() {
 /// `--insecure-open-api` serves the client without a token, and says so with a warning.
 #[test]
 fn insecure_open_api_serves_other_addresses() {
-    let Some(netns) = Netns::create() else {
+    let Some(netns) = client_netns() else {
         return;
     };
     let node = netns.start_dkrond(netns.host_ip, &["--insecure-open-api"]);
@@ -251,12 +253,34 @@ fn insecure_open_api_serves_other_addresses() {
     assert!(warning.contains("WARN"), "{log}");
 }
 
-/// A network namespace joined to the host by a veth pair on its own /30 (from the process id
-/// and a counter, so parallel tests and runs do not collide); deleted on drop.
+/// A network namespace on a bridge, for a client at another address than the server's
+/// (`host_ip`, the bridge's); `None`, with the reason printed, where the machine does not allow
+/// it.
+fn client_netns() -> Option<Netns> {
+    if !Command::new("which")
+        .arg("curl")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("skipped: `curl` is not installed");
+        return None;
+    }
+    match TestNet::create(1) {
+        Ok(net) => Some(Netns {
+            host_ip: net.host_ip,
+            net,
+        }),
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            None
+        }
+    }
+}
+
+/// A client namespace (see [`client_netns`]).
 #[derive(Debug)]
 struct Netns {
-    name: String,
-    host_link: String,
+    net: TestNet,
     host_ip: Ipv4Addr,
 }
 
@@ -268,99 +292,7 @@ struct CurlReply {
 }
 
 impl Netns {
-    /// Creates the namespace, or prints why it cannot and returns `None` (not root, no `ip`
-    /// or `curl`, no permission for namespaces).
-    fn create() -> Option<Netns> {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let pid = std::process::id();
-        for tool in ["ip", "curl"] {
-            if !Command::new("which")
-                .arg(tool)
-                .output()
-                .is_ok_and(|o| o.status.success())
-            {
-                eprintln!("skipped: `{tool}` is not installed");
-                return None;
-            }
-        }
-        // Octets 2-4 from the counter and the pid; the last one is a /30's network address.
-        let [_, _, high, low] = (pid << 2).to_be_bytes();
-        let base = Ipv4Addr::new(10, 200u8.wrapping_add(n as u8), high, low & 0xfc);
-        let [a, b, c, d] = base.octets();
-        let netns = Netns {
-            name: format!("dkr{pid}n{n}"),
-            host_link: format!("dkr{pid}h{n}"),
-            host_ip: Ipv4Addr::new(a, b, c, d + 1),
-        };
-        let ns_link = format!("dkr{pid}c{n}");
-        let ns_ip = Ipv4Addr::new(a, b, c, d + 2);
-        let steps: Vec<Vec<String>> = vec![
-            vec!["netns".into(), "add".into(), netns.name.clone()],
-            vec![
-                "link".into(),
-                "add".into(),
-                netns.host_link.clone(),
-                "type".into(),
-                "veth".into(),
-                "peer".into(),
-                "name".into(),
-                ns_link.clone(),
-            ],
-            vec![
-                "link".into(),
-                "set".into(),
-                ns_link.clone(),
-                "netns".into(),
-                netns.name.clone(),
-            ],
-            vec![
-                "addr".into(),
-                "add".into(),
-                format!("{}/30", netns.host_ip),
-                "dev".into(),
-                netns.host_link.clone(),
-            ],
-            vec![
-                "link".into(),
-                "set".into(),
-                netns.host_link.clone(),
-                "up".into(),
-            ],
-            netns.inside(&["ip", "addr", "add", &format!("{ns_ip}/30"), "dev", &ns_link]),
-            netns.inside(&["ip", "link", "set", &ns_link, "up"]),
-        ];
-        for step in steps {
-            let out = Command::new("ip").args(&step).output();
-            match out {
-                Ok(out) if out.status.success() => {}
-                Ok(out) => {
-                    eprintln!(
-                        "skipped: `ip {}` failed (not root, or namespaces not allowed here): {}",
-                        step.join(" "),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    );
-                    return None;
-                }
-                Err(error) => {
-                    eprintln!("skipped: cannot run `ip`: {error}");
-                    return None;
-                }
-            }
-        }
-        Some(netns)
-    }
-
-    /// `ip` arguments that run `command` inside the namespace.
-    fn inside(&self, command: &[&str]) -> Vec<String> {
-        ["netns", "exec", &self.name]
-            .iter()
-            .chain(command)
-            .map(|s| (*s).to_owned())
-            .collect()
-    }
-
-    /// A single server whose API listens on `ip` (the host side of the veth pair, or every
+    /// A single server whose API listens on `ip` (the bridge's address, or every
     /// interface), with `extra` flags.
     fn start_dkrond(&self, ip: Ipv4Addr, extra: &[&str]) -> Dkrond {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -382,7 +314,6 @@ impl Netns {
     ) -> CurlReply {
         let url = format!("http://{}:{}{path}", self.host_ip, node.http.port());
         let mut args = vec![
-            "curl",
             "-sS",
             "--max-time",
             "20",
@@ -401,10 +332,7 @@ impl Netns {
             args.extend(["--data-binary", body]);
         }
         args.push(&url);
-        let out: Output = Command::new("ip")
-            .args(self.inside(&args))
-            .output()
-            .expect("run curl in the namespace");
+        let out: Output = self.net.output(0, "curl", &args);
         assert!(
             out.status.success(),
             "curl failed: {}",
@@ -416,17 +344,5 @@ impl Netns {
             status: status.trim().parse().expect("a status code"),
             body: body.to_owned(),
         }
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Deleting the namespace deletes its end of the pair, and with it the host's end.
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_link])
-            .output();
     }
 }

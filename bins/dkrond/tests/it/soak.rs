@@ -1,13 +1,15 @@
-//! The fault-injection soak: 3 servers and 2 agents as real `dkrond` processes on 127.0.0.1 run
-//! 200 shell jobs (`@every 1s`, 6-field cron, `forbid`, retries, parent/child) that log every run
-//! to a sink file, while random faults hit the nodes (kill -9 and restart on the same data dir;
-//! SIGSTOP then SIGCONT), one at a time so a majority of servers is always up, and a writer
-//! upserts and deletes jobs through random servers. Then [`checker`] reads the whole history and
-//! the sink and asserts the cluster's promises (docs/testing.md, "Soak").
+//! The fault-injection soak: 3 servers and 2 agents as real `dkrond` processes, each in its own
+//! network namespace on a bridge (on 127.0.0.1 where namespaces are not allowed or
+//! `DKRON_SOAK_PARTITIONS=0`), run 200 shell jobs (`@every 1s`, 6-field cron, `forbid`, retries,
+//! parent/child) that log every run to a sink file, while random faults hit the nodes (kill -9
+//! and restart on the same data dir; SIGSTOP then SIGCONT; cut off the network, then back), one
+//! at a time so a majority of servers is always up, and a writer upserts and deletes jobs through
+//! random servers. Then [`checker`] reads the whole history and the sink and asserts the
+//! cluster's promises (docs/testing.md, "Soak").
 //!
 //! Not run by `cargo test` (it is `#[ignore]`d): `DKRON_SOAK_MINUTES=1 cargo test -p dkrond --test
-//! it soak -- --ignored --nocapture` (CI runs this), 10 minutes of faults by default;
-//! `DKRON_SOAK_SEED` replays a fault sequence.
+//! it soak -- --ignored --nocapture`, 10 minutes of faults by default; `DKRON_SOAK_SEED` replays
+//! a fault sequence.
 
 mod checker;
 mod faults;
@@ -31,7 +33,10 @@ use self::{
     checker::{Exec, Final, Sent, Violation, Write},
     faults::{Cluster, Rng},
 };
-use crate::support::*;
+use crate::{netns::TestNet, support::*};
+
+/// The API token of the soak's servers: on the bridge, the test's client is not loopback.
+const TOKEN: &str = "soak-test-token-0123456789abcdef";
 
 /// How many of each kind of job (200 in all).
 const EVERY_SECOND: usize = 40;
@@ -74,6 +79,21 @@ fn soak() {
         .map(|s| s.parse().expect("DKRON_SOAK_SEED is a number"))
         .unwrap_or_else(|| now_us().unsigned_abs());
     println!("soak: {minutes} min of faults, seed {seed} (DKRON_SOAK_SEED={seed} replays it)");
+    let partitions = match std::env::var("DKRON_SOAK_PARTITIONS").as_deref() {
+        Ok("0") => Err("off (DKRON_SOAK_PARTITIONS=0)".to_owned()),
+        Ok("1") | Err(_) => {
+            TestNet::create(faults::NAMES.len()).map_err(|e| format!("skipped: {e}"))
+        }
+        Ok(other) => panic!("DKRON_SOAK_PARTITIONS is 0 or 1, not {other:?}"),
+    };
+    let partitions_note = match &partitions {
+        Ok(net) => format!(
+            "on: each node in its own network namespace on a bridge ({}/24)",
+            net.host_ip
+        ),
+        Err(why) => format!("{why}; the nodes run on 127.0.0.1"),
+    };
+    println!("soak: partitions {partitions_note}");
 
     let work = tempfile::tempdir().expect("temp dir");
     let sink = work.path().join("sink.log");
@@ -85,7 +105,7 @@ fn soak() {
     .expect("write the job script");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 
-    let cluster = Arc::new(Mutex::new(Cluster::start()));
+    let cluster = Arc::new(Mutex::new(Cluster::start(partitions.ok(), TOKEN)));
     let first = cluster.lock().expect("cluster").servers()[0];
     let jobs = create_jobs(first, &script);
     let forbid: BTreeSet<String> = jobs
@@ -112,10 +132,32 @@ fn soak() {
     let cluster = cluster.lock().expect("cluster");
     cluster.wait_all_alive();
     let api = cluster.servers()[0];
-    for name in &names {
-        let path = format!("/v1/jobs/{name}/toggle");
-        retry_request(&cluster, "POST", &path, b"", "disable a job");
+    // An upsert with `disabled: true`, not `/toggle`: a retried toggle whose first reply was
+    // lost (a 5 s timeout under load) flips the job back on, and it fires through the reads.
+    for job in &jobs {
+        let mut job = job.clone();
+        job["disabled"] = json!(true);
+        let body = job.to_string();
+        retry_request(
+            &cluster,
+            "POST",
+            "/v1/jobs",
+            body.as_bytes(),
+            "disable a job",
+        );
     }
+    wait_for(
+        "every job to read disabled",
+        Duration::from_secs(60),
+        || {
+            names
+                .iter()
+                .all(|name| {
+                    call(api, "GET", &format!("/v1/jobs/{name}"), b"").json()["disabled"] == true
+                })
+                .then_some(())
+        },
+    );
     let settled = wait_settled(api, &names);
     println!("soak: settled after faults in {settled:?}");
 
@@ -142,6 +184,7 @@ fn soak() {
     let retries = execs.iter().filter(|e| e.trigger == "retry").count();
     let dependent = execs.iter().filter(|e| e.trigger == "dependent").count();
     println!("soak: faults injected: {faults}");
+    println!("soak: partitions {partitions_note}");
     println!(
         "soak: writes checked: {writes} sent ({acked} acknowledged) to {} jobs, final state read \
          from each of 3 servers ({finals_checked} reads)",
@@ -246,7 +289,7 @@ fn create_jobs(api: SocketAddr, script: &Path) -> Vec<Value> {
     }
     for job in &jobs {
         let body = job.to_string();
-        let reply = request(api, "POST", "/v1/jobs", Some(body.as_bytes()));
+        let reply = call(api, "POST", "/v1/jobs", body.as_bytes());
         assert_eq!(
             reply.status,
             201,
@@ -304,7 +347,7 @@ fn writer(
 fn finals(server: SocketAddr, sent: &BTreeMap<String, Vec<Sent>>) -> BTreeMap<String, Final> {
     sent.keys()
         .map(|name| {
-            let reply = request(server, "GET", &format!("/v1/jobs/{name}"), None);
+            let reply = call(server, "GET", &format!("/v1/jobs/{name}"), b"");
             let state = match reply.status {
                 200 => Some(
                     reply.json()["metadata"]["v"]
@@ -324,7 +367,7 @@ fn finals(server: SocketAddr, sent: &BTreeMap<String, Vec<Sent>>) -> BTreeMap<St
 fn wait_settled(api: SocketAddr, jobs: &[String]) -> Duration {
     let started = Instant::now();
     while started.elapsed() < SETTLE_TIMEOUT {
-        let busy = request(api, "GET", "/v1/busy", None);
+        let busy = call(api, "GET", "/v1/busy", b"");
         let idle = busy.status == 200 && busy.json().as_array().is_some_and(Vec::is_empty);
         if idle
             && jobs
@@ -348,7 +391,7 @@ fn history(api: SocketAddr, job: &str) -> Vec<Exec> {
             out.len(),
             out.len() + PAGE
         );
-        let reply = request(api, "GET", &path, None);
+        let reply = call(api, "GET", &path, b"");
         assert_eq!(reply.status, 200, "{path}: {}", reply.text());
         let total: usize = reply
             .headers
@@ -393,7 +436,18 @@ fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
-/// A request that may fail (the server is down or stopped): `None` on any error, within 5 s.
+/// A request with the soak's token.
+fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply {
+    let auth = format!("Bearer {TOKEN}");
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Authorization", auth.as_str()),
+    ];
+    request_with_headers(addr, method, path, body, &headers)
+}
+
+/// A request with the soak's token that may fail (the server is down, stopped or cut off):
+/// `None` on any error, within 5 s.
 pub(crate) fn try_request(
     addr: SocketAddr,
     method: &str,
@@ -406,7 +460,8 @@ pub(crate) fn try_request(
     stream.set_write_timeout(Some(timeout)).ok()?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+         Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).ok()?;

@@ -48,6 +48,8 @@ pub(crate) struct Dkrond {
     dir: TempDir,
     /// The HTTP API address, read from the ports file.
     pub(crate) http: SocketAddr,
+    /// The bearer token [`Dkrond::request`] sends, if the node was given one.
+    token: Option<String>,
 }
 
 impl Dkrond {
@@ -115,6 +117,7 @@ impl Dkrond {
             child: Some(child),
             dir,
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: None,
         };
         node.http = wait_for("dkrond to write its ports file", START_TIMEOUT, || {
             if let Some(status) = node
@@ -247,9 +250,24 @@ impl Dkrond {
         self.child.as_mut()?.try_wait().ok().flatten()
     }
 
-    /// Sends a request and reads the whole reply.
+    /// Makes [`Dkrond::request`] (and what uses it) send `token`, which the node was given
+    /// (`--api-token`, `DKRON_API_TOKEN`).
+    pub(crate) fn with_api_token(mut self, token: &str) -> Dkrond {
+        self.token = Some(token.to_owned());
+        self
+    }
+
+    /// Sends a request (with the node's token, if any) and reads the whole reply.
     pub(crate) fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
-        request(self.http, method, path, body)
+        let Some(token) = &self.token else {
+            return request(self.http, method, path, body);
+        };
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", auth.as_str()),
+        ];
+        request_with_headers(self.http, method, path, body.unwrap_or_default(), &headers)
     }
 
     /// `GET path`.

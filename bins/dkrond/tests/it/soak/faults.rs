@@ -1,9 +1,12 @@
-//! The soak's cluster (3 servers, 2 agents, each a [`Dkrond`] guard: killed and reaped on drop)
-//! and its fault injector: one fault at a time, so at most one server is ever down or stopped.
+//! The soak's cluster (3 servers, 2 agents, each a [`Dkrond`] guard: killed and reaped on drop;
+//! each in its own network namespace of a [`TestNet`] where there is one, removed after the
+//! nodes) and its fault injector: one fault at a time, so at most one server is ever down,
+//! stopped or cut off.
 
 use std::{
     fmt,
     net::SocketAddr,
+    path::Path,
     process::Command,
     sync::Mutex,
     time::{Duration, Instant},
@@ -11,10 +14,10 @@ use std::{
 
 use tempfile::TempDir;
 
-use crate::{cluster::wait_for_members, support::*};
+use crate::{cluster::wait_for_members, netns::TestNet, support::*};
 
-/// Every node's name; servers first.
-const NAMES: [&str; 5] = ["s1", "s2", "s3", "a1", "a2"];
+/// Every node's name; servers first. Node `i` runs in namespace `i`.
+pub(crate) const NAMES: [&str; 5] = ["s1", "s2", "s3", "a1", "a2"];
 
 /// A small seeded PRNG (xorshift64*): the fault sequence is printed and replayable by its seed.
 pub(crate) struct Rng(u64);
@@ -43,18 +46,25 @@ impl Rng {
     }
 }
 
-/// One node: running (`proc`), or killed (`dir` kept for its restart).
+/// One node: running (`proc`), or not (`dir` kept for its start: at first, after a kill).
 struct Node {
     name: &'static str,
     proc: Option<Dkrond>,
     dir: Option<TempDir>,
     /// Under SIGSTOP.
     stopped: bool,
+    /// Cut off the network.
+    cut: bool,
 }
 
-/// The five nodes. Dropping it kills every process still running (SIGKILL, reaped).
+/// The five nodes. Dropping it kills every process still running (SIGKILL, reaped), then
+/// removes the network (fields drop in order).
 pub(crate) struct Cluster {
     nodes: Vec<Node>,
+    /// Where the nodes run, if in namespaces: then nodes can be cut off.
+    net: Option<TestNet>,
+    /// The servers' API token.
+    token: &'static str,
 }
 
 fn is_server(name: &str) -> bool {
@@ -62,12 +72,21 @@ fn is_server(name: &str) -> bool {
 }
 
 /// A server's command: the soak's tag, a history limit big enough for 10 minutes of `@every 1s`,
-/// and `SOAK_NODE` for the job script.
-fn server(dir: &Path, name: &str, rpc_port: &str, cluster: &[&str]) -> Command {
-    let mut command = server_command_on(&dir.join("data"), "127.0.0.1:0", rpc_port, name, cluster);
+/// `SOAK_NODE` for the job script and the API token; on `http_ip` (`rpc_port`, "0" for any).
+fn server(
+    dir: &Path,
+    name: &str,
+    http_ip: &str,
+    rpc_port: &str,
+    cluster: &[&str],
+    token: &str,
+) -> Command {
+    let http = format!("{http_ip}:0");
+    let mut command = server_command_on(&dir.join("data"), &http, rpc_port, name, cluster);
     command
         .args(["--tag", "soak=yes", "--max-history-limit", "5000"])
-        .env("SOAK_NODE", name);
+        .env("SOAK_NODE", name)
+        .env("DKRON_API_TOKEN", token);
     quiet(&mut command);
     command
 }
@@ -101,50 +120,62 @@ fn agent(dir: &Path, name: &str, join: &[String]) -> Command {
 fn quiet(command: &mut Command) {
     command
         .env_remove("DKRON_SOAK_MINUTES")
-        .env_remove("DKRON_SOAK_SEED");
+        .env_remove("DKRON_SOAK_SEED")
+        .env_remove("DKRON_SOAK_PARTITIONS");
 }
 
-use std::path::Path;
-
 impl Cluster {
-    /// Three servers (`s1` bootstraps, the others join it) and two agents, all listed alive.
-    pub(crate) fn start() -> Cluster {
-        let dir = || tempfile::tempdir().expect("temp dir");
-        let s1_dir = dir();
-        let s1 = server(s1_dir.path(), "s1", "0", &["--bootstrap-expect", "1"]);
-        let s1 = Dkrond::spawn(s1_dir, s1);
-        let join = s1.rpc();
-        let mut procs = vec![s1];
-        for name in ["s2", "s3"] {
-            let d = dir();
-            let command = server(
-                d.path(),
-                name,
-                "0",
-                &["--bootstrap-expect", "0", "--join", &join],
-            );
-            procs.push(Dkrond::spawn(d, command));
-        }
-        let rpcs: Vec<String> = procs.iter().map(Dkrond::rpc).collect();
-        for name in ["a1", "a2"] {
-            let d = dir();
-            let command = agent(d.path(), name, &rpcs);
-            procs.push(Dkrond::spawn(d, command));
-        }
-        let cluster = Cluster {
+    /// Three servers (`s1` bootstraps, the others join it) and two agents, all listed alive;
+    /// node `i` in namespace `i` of `net` if there is one (else on 127.0.0.1); the servers'
+    /// API takes `token`.
+    pub(crate) fn start(net: Option<TestNet>, token: &'static str) -> Cluster {
+        let mut cluster = Cluster {
             nodes: NAMES
                 .iter()
-                .zip(procs)
-                .map(|(&name, proc)| Node {
+                .map(|&name| Node {
                     name,
-                    proc: Some(proc),
-                    dir: None,
+                    proc: None,
+                    dir: Some(tempfile::tempdir().expect("temp dir")),
                     stopped: false,
+                    cut: false,
                 })
                 .collect(),
+            net,
+            token,
         };
+        cluster.launch(0, "0", &["--bootstrap-expect", "1"]);
+        let join = cluster.rpcs()[0].clone();
+        for i in [1, 2] {
+            cluster.launch(i, "0", &["--bootstrap-expect", "0", "--join", &join]);
+        }
+        for i in [3, 4] {
+            cluster.launch(i, "0", &[]);
+        }
         cluster.wait_all_alive();
         cluster
+    }
+
+    /// Starts node `i` on its data dir (kept from `start` or a kill): a server with its RPC on
+    /// `rpc_port` and the cluster flags `cluster`, an agent joining the running servers.
+    fn launch(&mut self, i: usize, rpc_port: &str, cluster: &[&str]) {
+        let join = self.rpcs();
+        let name = self.nodes[i].name;
+        let dir = self.nodes[i].dir.take().expect("not running");
+        let ip = self.net.as_ref().map(|net| net.ip(i).to_string());
+        let mut command = if is_server(name) {
+            let http_ip = ip.as_deref().unwrap_or("127.0.0.1");
+            server(dir.path(), name, http_ip, rpc_port, cluster, self.token)
+        } else {
+            agent(dir.path(), name, &join)
+        };
+        if let Some(net) = &self.net {
+            command = net.dkrond(i, command);
+        }
+        let mut proc = Dkrond::spawn(dir, command);
+        if is_server(name) {
+            proc = proc.with_api_token(self.token);
+        }
+        self.nodes[i].proc = Some(proc);
     }
 
     /// Waits until every server lists all five nodes alive.
@@ -162,11 +193,11 @@ impl Cluster {
             .collect()
     }
 
-    /// The API addresses of the servers that are running and not stopped.
+    /// The API addresses of the servers that are running, not stopped and not cut off.
     pub(crate) fn live_servers(&self) -> Vec<SocketAddr> {
         self.nodes[..3]
             .iter()
-            .filter(|n| !n.stopped)
+            .filter(|n| !n.stopped && !n.cut)
             .filter_map(|n| n.proc.as_ref().map(|p| p.http))
             .collect()
     }
@@ -213,10 +244,9 @@ impl Cluster {
     }
 
     fn restart(&mut self, i: usize) {
-        let join = self.rpcs();
-        let node = &mut self.nodes[i];
-        let dir = node.dir.take().expect("killed");
-        let command = if is_server(node.name) {
+        let node = &self.nodes[i];
+        let dir = node.dir.as_ref().expect("killed");
+        let rpc_port = if is_server(node.name) {
             // On the RPC port it had: its peers know it by that address.
             let text = std::fs::read_to_string(dir.path().join("data/dkrond.ports.json"))
                 .expect("the ports file of a killed server");
@@ -225,17 +255,35 @@ impl Cluster {
                 .as_str()
                 .and_then(|a| a.parse().ok())
                 .expect("an rpc address");
-            server(dir.path(), node.name, &rpc.port().to_string(), &[])
+            rpc.port().to_string()
         } else {
-            agent(dir.path(), node.name, &join)
+            "0".to_owned()
         };
-        node.proc = Some(Dkrond::spawn(dir, command));
+        self.launch(i, &rpc_port, &[]);
     }
 
     fn signal(&mut self, i: usize, name: &str) {
         let node = &mut self.nodes[i];
         node.proc.as_ref().expect("running").signal(name);
         node.stopped = name == "STOP";
+    }
+
+    /// Cuts node `i` off the network (`false`: restores it).
+    fn set_cut(&mut self, i: usize, cut: bool) {
+        let net = self.net.as_ref().expect("partitions need the namespaces");
+        if cut {
+            net.cut(i);
+        } else {
+            net.restore(i);
+        }
+        self.nodes[i].cut = cut;
+    }
+
+    /// The leader `server` (an API address) names, if it answers.
+    fn leader_seen_by(server: SocketAddr) -> Option<String> {
+        crate::soak::try_request(server, "GET", "/v1/leader", b"")
+            .filter(|r| r.status == 200)
+            .and_then(|r| r.json()["Name"].as_str().map(str::to_owned))
     }
 }
 
@@ -244,6 +292,7 @@ impl Cluster {
 pub(crate) struct Injected {
     kills: usize,
     stops: usize,
+    cuts: usize,
     by_node: std::collections::BTreeMap<&'static str, usize>,
 }
 
@@ -251,52 +300,71 @@ impl fmt::Display for Injected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} kill -9 + restart, {} SIGSTOP/SIGCONT; per node {:?}",
-            self.kills, self.stops, self.by_node
+            "{} kill -9 + restart, {} SIGSTOP/SIGCONT, {} cut off the network; per node {:?}",
+            self.kills, self.stops, self.cuts, self.by_node
         )
     }
 }
 
-/// Until `deadline`: every 2-6 s, one fault on a random node for 1-8 s (kill -9 then restart on
-/// its data dir, or SIGSTOP then SIGCONT; a stop past 5 s makes the leader fail the node). Each
-/// fault is undone before the next, and every node runs when this returns. Prints each fault.
+/// Until `deadline`: every 2-6 s, one fault on a random node for 1-8 s: kill -9 then restart on
+/// its data dir; SIGSTOP then SIGCONT; or, where the nodes run in namespaces, its link cut then
+/// restored (a stop or cut past 5 s makes the leader fail the node). Each fault is undone
+/// before the next, and every node runs when this returns. Prints each fault.
 pub(crate) fn inject(cluster: &Mutex<Cluster>, rng: &mut Rng, deadline: Instant) -> Injected {
     let began = Instant::now();
     let mut injected = Injected::default();
+    // Without namespaces, two kinds: a seed replays runs made before partitions existed.
+    let kinds = if cluster.lock().expect("cluster").net.is_some() {
+        3
+    } else {
+        2
+    };
     while Instant::now() + Duration::from_secs(10) < deadline {
         std::thread::sleep(rng.secs(2.0, 6.0));
         let i = rng.below(NAMES.len());
         let name = NAMES[i];
         let hold = rng.secs(1.0, 8.0);
-        let kill = rng.below(2) == 0;
+        let kind = rng.below(kinds);
         let at = began.elapsed().as_secs_f64();
-        if kill {
-            println!("soak: [{at:6.1}s] kill -9 {name}, restart after {hold:.1?}");
-            cluster.lock().expect("cluster").kill(i);
-            std::thread::sleep(hold);
-            cluster.lock().expect("cluster").restart(i);
-            injected.kills += 1;
-        } else {
-            println!("soak: [{at:6.1}s] SIGSTOP {name} for {hold:.1?}");
-            cluster.lock().expect("cluster").signal(i, "STOP");
-            std::thread::sleep(hold);
-            cluster.lock().expect("cluster").signal(i, "CONT");
-            injected.stops += 1;
+        match kind {
+            0 => {
+                println!("soak: [{at:6.1}s] kill -9 {name}, restart after {hold:.1?}");
+                cluster.lock().expect("cluster").kill(i);
+                std::thread::sleep(hold);
+                cluster.lock().expect("cluster").restart(i);
+                injected.kills += 1;
+            }
+            1 => {
+                println!("soak: [{at:6.1}s] SIGSTOP {name} for {hold:.1?}");
+                cluster.lock().expect("cluster").signal(i, "STOP");
+                std::thread::sleep(hold);
+                cluster.lock().expect("cluster").signal(i, "CONT");
+                injected.stops += 1;
+            }
+            _ => {
+                println!("soak: [{at:6.1}s] cut {name} off the network for {hold:.1?}");
+                cluster.lock().expect("cluster").set_cut(i, true);
+                std::thread::sleep(hold);
+                cluster.lock().expect("cluster").set_cut(i, false);
+                injected.cuts += 1;
+            }
         }
         *injected.by_node.entry(name).or_default() += 1;
         if is_server(name) {
-            // Before the next fault, the server has a leader again: never two servers out.
-            let http = cluster.lock().expect("cluster").nodes[i]
-                .proc
-                .as_ref()
-                .expect("running")
-                .http;
+            // Before the next fault, the server follows the leader the others follow: never
+            // two servers out. (A cut-off leader still names itself until it hears the new one.)
+            let servers = cluster.lock().expect("cluster").servers();
+            let http = servers[i];
             wait_for(
-                "the server to see a leader",
+                "the server to see the others' leader",
                 Duration::from_secs(60),
                 || {
-                    crate::soak::try_request(http, "GET", "/v1/leader", b"")
-                        .filter(|r| r.status == 200)
+                    let leader = Cluster::leader_seen_by(http)?;
+                    let others = servers.iter().filter(|&&s| s != http);
+                    others
+                        .map(|&s| Cluster::leader_seen_by(s))
+                        .all(|l| l.as_ref() == Some(&leader))
+                        .then_some(())
                 },
             );
         }
