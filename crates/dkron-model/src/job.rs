@@ -6,7 +6,7 @@ use dkron_cron::Schedule;
 use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Execution};
+use crate::{Error, Execution, RunOn};
 
 #[cfg(test)]
 mod tests;
@@ -83,6 +83,18 @@ pub struct Job {
     /// dkron-rs: bytes of output kept per execution; `None` = node default
     /// ([`Limits::output_bytes`]).
     pub output_limit: Option<u64>,
+    /// dkron-rs: each timer fire is due up to this much after its scheduled instant, by a delay
+    /// every server computes the same ([`crate::jitter_delay`]); zero means none.
+    pub jitter: Duration,
+    /// dkron-rs: disable the job after this many consecutive failed groups; 0 means never.
+    pub pause_on_failure: u32,
+    /// dkron-rs: failed groups since the last successful one. Server-maintained.
+    pub consecutive_failures: u32,
+    /// dkron-rs: why the cluster disabled the job (`pause_on_failure`); empty otherwise.
+    /// Server-maintained; enabling the job clears it.
+    pub paused_reason: String,
+    /// dkron-rs: which outcome of the parent's group runs this child (dkron: success only).
+    pub run_on: RunOn,
 }
 
 impl Job {
@@ -198,6 +210,7 @@ impl Job {
         if self.schedule == stored.schedule && self.timezone == stored.timezone {
             self.next = self.next.max(stored.next);
         }
+        self.merge_pause_fields(stored);
     }
 
     /// Removes `child` from `dependent_jobs`; returns whether it was there.

@@ -1,0 +1,175 @@
+//! dkron-rs run policies beyond dkron's (issue 16, items 4 and 5): a per-fire jitter, pausing a
+//! job after consecutive failed groups, and which outcome of the parent runs a child.
+//!
+//! Pure rules only: the scheduler applies the jitter, the store counts failed groups inside the
+//! state machine (so every server agrees, and a leader change loses nothing).
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Job, JobStatus};
+
+#[cfg(test)]
+mod tests;
+
+/// Largest `jitter` a job may have: a day. A larger delay would no longer be a jitter of a
+/// schedule, and it keeps the search for a pending jittered fire at start short.
+pub const MAX_JITTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The delay added to the fire of `job_name` scheduled at `at`, for a jitter bound of `bound`:
+/// in `0..=bound`, whole milliseconds.
+///
+/// Derived from a hash of the name and the instant, not from an RNG, so every server (and
+/// `/next`) computes the same delay for the same fire, and a new leader fires it at the same
+/// moment. The hash is our own (FNV-1a, then a 64-bit finaliser): std's hashers promise no
+/// stability across Rust versions, and the delay must not change with the compiler.
+pub fn jitter_delay(job_name: &str, at: Timestamp, bound: Duration) -> Duration {
+    let range = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
+    if range == 0 {
+        return Duration::ZERO;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let instant = at.as_nanosecond().to_be_bytes();
+    for byte in job_name.bytes().chain([0]).chain(instant) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    // FNV's low bits mix poorly; a splitmix64 finaliser spreads every input bit.
+    hash ^= hash >> 30;
+    hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash ^= hash >> 27;
+    hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^= hash >> 31;
+    Duration::from_millis(hash % range.saturating_add(1))
+}
+
+impl Job {
+    /// When the fire scheduled at `at` is due: `at` plus [`jitter_delay`] for this job's
+    /// `jitter` (`at` itself without one). The fire keeps `at` as its scheduled instant.
+    pub fn jittered(&self, at: Timestamp) -> Timestamp {
+        if self.jitter.is_zero() {
+            return at;
+        }
+        let delay = jitter_delay(&self.name, at, self.jitter);
+        SignedDuration::try_from(delay)
+            .ok()
+            .and_then(|d| at.checked_add(d).ok())
+            .unwrap_or(at)
+    }
+
+    /// Counts a group that ended for good (its last attempt complete and no retry left) with
+    /// `status`: a success resets the count of consecutive failed groups, a failure (full or
+    /// partial) increments it, and reaching `pause_on_failure` disables the job with the reason
+    /// in `paused_reason`. Returns whether this call paused the job.
+    pub fn record_group_end(&mut self, status: JobStatus) -> bool {
+        match status {
+            JobStatus::Success => {
+                self.consecutive_failures = 0;
+                false
+            }
+            JobStatus::Failed | JobStatus::PartiallyFailed => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                let limit = self.pause_on_failure;
+                if limit == 0 || self.consecutive_failures < limit || self.disabled {
+                    return false;
+                }
+                self.disabled = true;
+                self.paused_reason = format!(
+                    "paused after {} consecutive failed runs (pause_on_failure: {limit})",
+                    self.consecutive_failures
+                );
+                true
+            }
+            JobStatus::Untriggered => false,
+        }
+    }
+
+    /// Keeps the failure count and pause reason of the `stored` version in this replacement a
+    /// user submitted, unless the replacement enables the job: enabling it (by a write or a
+    /// toggle) clears the reason and starts counting afresh.
+    pub fn merge_pause_fields(&mut self, stored: &Job) {
+        if self.disabled {
+            self.consecutive_failures = stored.consecutive_failures;
+            self.paused_reason.clone_from(&stored.paused_reason);
+        } else {
+            self.consecutive_failures = 0;
+            self.paused_reason.clear();
+        }
+    }
+
+    /// Flips `disabled` (the toggle route). Enabling clears a pause for failures: the reason
+    /// goes, and counting failed groups starts afresh.
+    pub fn toggle_disabled(&mut self) {
+        self.disabled = !self.disabled;
+        if !self.disabled {
+            self.consecutive_failures = 0;
+            self.paused_reason.clear();
+        }
+    }
+
+    /// Whether a finished group of the parent with `status` runs this child (see [`RunOn`]).
+    pub fn runs_after(&self, status: JobStatus) -> bool {
+        self.run_on.matches(status)
+    }
+}
+
+/// Which outcome of its parent's group runs a child job (`run_on`).
+///
+/// dkron runs children after a successful parent group only, which stays the default. A group
+/// counts once its last attempt is complete and no retry is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum RunOn {
+    /// After the parent's group succeeded (dkron's behaviour).
+    #[default]
+    Success,
+    /// After it failed, fully or partly, with its retries used up.
+    Failure,
+    /// After it ended, whatever the outcome.
+    Always,
+}
+
+impl RunOn {
+    /// The wire text: `success`, `failure`, `always`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOn::Success => "success",
+            RunOn::Failure => "failure",
+            RunOn::Always => "always",
+        }
+    }
+
+    /// Whether a parent group that ended with `status` runs the child.
+    pub fn matches(self, status: JobStatus) -> bool {
+        match status {
+            JobStatus::Success => matches!(self, RunOn::Success | RunOn::Always),
+            JobStatus::Failed | JobStatus::PartiallyFailed => {
+                matches!(self, RunOn::Failure | RunOn::Always)
+            }
+            JobStatus::Untriggered => false,
+        }
+    }
+}
+
+impl fmt::Display for RunOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunOn {
+    type Err = Error;
+
+    /// `success` (or empty), `failure`, `always`.
+    fn from_str(s: &str) -> Result<RunOn, Error> {
+        match s {
+            "" | "success" => Ok(RunOn::Success),
+            "failure" => Ok(RunOn::Failure),
+            "always" => Ok(RunOn::Always),
+            _ => Err(Error::InvalidRunOn {
+                value: s.to_owned(),
+            }),
+        }
+    }
+}
