@@ -297,7 +297,7 @@ impl Cluster for Handle {
         let result = match state.jobs.get_mut(&name) {
             None => Err(ClusterError::job_not_found(name)),
             Some(job) => {
-                job.disabled = !job.disabled;
+                job.toggle_disabled();
                 Ok(job.clone())
             }
         };

@@ -9,7 +9,7 @@ use axum::{
     response::Response,
 };
 use dkron_model::Job;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::Api;
@@ -204,11 +204,21 @@ fn upcoming(job: &Job, now: Timestamp, count: usize) -> Result<Vec<String>, Fail
     };
     let tz = schedule.time_zone().clone();
     let mut fires = Vec::with_capacity(count.min(64));
-    let mut cursor = now;
+    // With a jitter, a fire scheduled up to `jitter` ago may still be due: start there, and
+    // list each fire at its jittered instant (what the scheduler fires at).
+    let mut cursor = SignedDuration::try_from(job.jitter)
+        .ok()
+        .and_then(|jitter| now.checked_sub(jitter).ok())
+        .unwrap_or(now);
+    // Fires already due are skipped; at most `count` more than a jitter's worth are looked at,
+    // which `MAX_JITTER` bounds.
     while fires.len() < count {
         match schedule.next_after(cursor) {
             Some(fire) if fire > cursor => {
-                fires.push(format_time(fire, &tz));
+                let due = job.jittered(fire);
+                if due > now {
+                    fires.push(format_time(due, &tz));
+                }
                 cursor = fire;
             }
             _ => break,
