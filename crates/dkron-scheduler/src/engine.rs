@@ -64,6 +64,7 @@ use crate::{
     stats::{Counters, add},
 };
 
+mod policies;
 #[cfg(test)]
 mod tests;
 
@@ -448,7 +449,11 @@ impl Engine {
         };
         let schedule = schedule.with_window(&slot.job);
         let (missed, next) = match last {
-            Some(last) => plan::resume(&schedule, policy, last, now, max_catch_up),
+            Some(last) => {
+                let job = &slot.job;
+                let due = |at| job.jittered(at);
+                plan::resume_jittered(&schedule, policy, last, now, max_catch_up, job.jitter, due)
+            }
             None => (Vec::new(), plan::first_fire(&schedule, now)),
         };
         slot.last_at = PackedTime::new(last.unwrap_or(NO_TIME));
@@ -468,11 +473,13 @@ impl Engine {
         }
     }
 
-    /// Queues the next fire of slot `idx` at `at`, as an entry of the slot's `generation`.
+    /// Queues the next fire of slot `idx`, scheduled at `at`, as an entry of the slot's
+    /// `generation`; the entry is due at the fire's jittered instant ([`Slot::due`]).
     fn queue_fire(&mut self, at: Timestamp, idx: u32, generation: u32) {
+        let due = self.slot(idx).map_or(at, |slot| slot.job.jittered(at));
         reserve_heap_gently(&mut self.heap);
         self.heap.push(Reverse(HeapEntry {
-            at: heap_at(at),
+            at: heap_at(due),
             slot: idx,
             generation,
         }));
@@ -657,7 +664,7 @@ impl Engine {
         let heap = self
             .heap
             .peek()
-            .and_then(|Reverse(e)| self.slot(e.slot)?.next());
+            .and_then(|Reverse(e)| self.slot(e.slot)?.due());
         let delayed = self.delayed.first_key_value().map(|((at, _), _)| *at);
         match (heap, delayed) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -667,7 +674,7 @@ impl Engine {
 
     fn is_live(&self, entry: &HeapEntry) -> bool {
         self.slot(entry.slot).is_some_and(|slot| {
-            slot.generation == entry.generation && slot.next().map(heap_at) == Some(entry.at)
+            slot.generation == entry.generation && slot.due().map(heap_at) == Some(entry.at)
         })
     }
 
@@ -711,7 +718,7 @@ impl Engine {
             .enumerate()
             .filter_map(|(idx, cell)| {
                 let slot = cell.as_deref()?;
-                let at = heap_at(slot.next()?);
+                let at = heap_at(slot.due()?);
                 let generation = slot.generation;
                 Some(Reverse(HeapEntry {
                     at,
@@ -962,7 +969,8 @@ impl Engine {
             && slot.job.timezone == job.timezone
             && slot.job.starts_at == job.starts_at
             && slot.job.expires_at == job.expires_at
-            && slot.job.parent_job == job.parent_job;
+            && slot.job.parent_job == job.parent_job
+            && slot.job.jitter == job.jitter;
         slot.job = job;
         slot.schedule = schedule;
         self.replan(idx, now, same_timing);
@@ -1138,27 +1146,31 @@ impl Engine {
                 let job = Arc::clone(&slot.job);
                 self.succeeded(&job, now);
             }
-            JobStatus::Failed | JobStatus::PartiallyFailed => {
-                self.maybe_retry(&record, progress.failed_nodes, prior, now);
+            status @ (JobStatus::Failed | JobStatus::PartiallyFailed) => {
+                if !self.maybe_retry(&record, progress.failed_nodes, prior, now) {
+                    self.failed_for_good(&record.job_name, status, now);
+                }
             }
             JobStatus::Untriggered => {}
         }
     }
 
+    /// Queues the next attempt of a failed group, if the job has a retry left; returns whether
+    /// it did.
     fn maybe_retry(
         &mut self,
         record: &LaunchRecord,
         targets: Vec<String>,
         mut group: Vec<Execution>,
         now: Timestamp,
-    ) {
+    ) -> bool {
         // The job's current definition decides (it may have been updated or removed meanwhile).
         let Some((_, slot)) = self.slot_named(&record.job_name) else {
-            return;
+            return false;
         };
         let job = Arc::clone(&slot.job);
         if record.attempt > job.retries {
-            return;
+            return false;
         }
         for execution in &mut group {
             // Earlier attempts only matter for the group's status; the sink has their output.
@@ -1182,27 +1194,12 @@ impl Engine {
                 prior: group,
             },
         );
+        true
     }
 
     /// The group succeeded: run the children, then delete the job if it is ephemeral.
     fn succeeded(&mut self, job: &Job, now: Timestamp) {
-        for child in &job.dependent_jobs {
-            let Some((idx, slot)) = self.slot_named(child) else {
-                warn!(job = %job.name, child = %child, "dependent job not found");
-                continue;
-            };
-            if slot.job.disabled || slot.paused || !slot.job.active_at(now) {
-                debug!(job = %child, "dependent run skipped: child disabled, paused or inactive");
-                add(&self.ports.counters.skipped, 1);
-                continue;
-            }
-            if !self.admit(idx) {
-                continue;
-            }
-            let group = self.new_group(now);
-            add(&self.ports.counters.dependent, 1);
-            self.launch(idx, LaunchSpec::first(Trigger::Dependent, now, group));
-        }
+        self.run_children(job, JobStatus::Success, now);
         if job.ephemeral && self.remove(&job.name) {
             add(&self.ports.counters.ephemeral_deleted, 1);
             let source = Arc::clone(&self.ports.source);

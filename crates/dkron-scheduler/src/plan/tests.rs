@@ -103,3 +103,46 @@ fn one_shot_in_the_past_never_fires() {
         Some(ts("2026-01-01T00:00:00Z"))
     );
 }
+
+#[test]
+fn a_jittered_fire_still_ahead_is_resumed_not_missed() {
+    let minutely = schedule("0 * * * * *");
+    let last = ts("2026-01-01T00:00:00Z");
+    let now = ts("2026-01-01T00:03:10Z");
+    let jitter = std::time::Duration::from_secs(30);
+    // The 00:03 fire is due at 00:03:20 (20 s of jitter), the others had no delay.
+    let due = |at: Timestamp| {
+        if at == ts("2026-01-01T00:03:00Z") {
+            ts("2026-01-01T00:03:20Z")
+        } else {
+            at
+        }
+    };
+    let policy = MisfirePolicy::CatchUp {
+        window: std::time::Duration::from_secs(3600),
+    };
+    let (missed, next) = resume_jittered(&minutely, policy, last, now, 100, jitter, due);
+    assert_eq!(next, Some(ts("2026-01-01T00:03:00Z")));
+    assert_eq!(
+        missed,
+        [ts("2026-01-01T00:01:00Z"), ts("2026-01-01T00:02:00Z")]
+    );
+    // Once it is due, it is missed like any other fire.
+    let later = ts("2026-01-01T00:03:25Z");
+    let (missed, next) = resume_jittered(&minutely, policy, last, later, 100, jitter, due);
+    assert_eq!(next, Some(ts("2026-01-01T00:04:00Z")));
+    assert_eq!(missed.len(), 3);
+    // Without a jitter it is exactly `resume`.
+    assert_eq!(
+        resume_jittered(
+            &minutely,
+            policy,
+            last,
+            now,
+            100,
+            std::time::Duration::ZERO,
+            due
+        ),
+        resume(&minutely, policy, last, now, 100)
+    );
+}

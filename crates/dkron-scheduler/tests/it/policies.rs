@@ -1,0 +1,133 @@
+//! Run policies: `jitter` (fires due at a derived delay after their instant) and `run_on`
+//! (children after a failed parent group).
+
+use std::{sync::Arc, time::Duration};
+
+use dkron_model::{LaunchRecord, RetryBackoff, RunOn, Trigger};
+use dkron_scheduler::{MemoryStore, Scheduler, TokioClock};
+use jiff::SignedDuration;
+
+use crate::helpers::*;
+
+#[tokio::test(start_paused = true)]
+async fn jittered_fires_start_after_their_delay_and_keep_their_instant() {
+    let mut spread = job("spread", "@every 10s");
+    spread.jitter = Duration::from_secs(5);
+    let h = Harness::start(vec![spread.clone(), job("plain", "@every 10s")]).await;
+    h.run_for(65.0).await;
+    let seen = h.recorder.seen_of("spread");
+    let scheduled: Vec<_> = seen.iter().map(|s| s.scheduled_at).collect();
+    // The launch keeps the schedule's instants: no drift, none lost.
+    assert_eq!(scheduled, [at(10), at(20), at(30), at(40), at(50), at(60)]);
+    let mut delays = std::collections::BTreeSet::new();
+    for s in &seen {
+        let due = spread.jittered(s.scheduled_at);
+        let late = s.started.duration_since(due);
+        // Started at its jittered instant (the paused clock wakes on time, give or take a tick).
+        assert!(
+            late >= SignedDuration::ZERO && late < SignedDuration::from_millis(50),
+            "{} started {late} after {due}",
+            s.scheduled_at
+        );
+        delays.insert(due.duration_since(s.scheduled_at).as_millis());
+        assert_eq!(s.trigger, Trigger::Scheduled);
+    }
+    assert!(delays.len() > 1, "each fire has its own delay: {delays:?}");
+    // A job without jitter is not affected.
+    assert_eq!(h.recorder.starts("plain"), [10, 20, 30, 40, 50, 60]);
+    h.stop().await;
+}
+
+/// A scheduler that starts while a fire's jitter delay is running (a leader change) fires it
+/// at the same jittered instant, as a regular fire, not as a missed one.
+#[tokio::test(start_paused = true)]
+async fn a_new_scheduler_keeps_a_fire_whose_delay_is_still_running() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Arc::new(Recorder::default());
+    let mut spread = job("spread", "0 * * * * *");
+    spread.jitter = Duration::from_secs(50);
+    // Pick a minute whose fire is delayed by more than 5 s.
+    let minute = (1..100)
+        .map(|m| at(60 * m))
+        .find(|t| spread.jittered(*t).duration_since(*t) > SignedDuration::from_secs(5))
+        .unwrap();
+    store.put_job(spread.clone());
+    let before = minute.checked_sub(SignedDuration::from_secs(60)).unwrap();
+    assert!(store.record(&LaunchRecord {
+        job_name: "spread".into(),
+        scheduled_at: before,
+        group: 1,
+        attempt: 1,
+        targets: Vec::new(),
+        trigger: Trigger::Scheduled,
+    }));
+    // The new scheduler starts 2 s after `minute`: its fire is still 3+ s away.
+    let start = minute.checked_add(SignedDuration::from_secs(2)).unwrap();
+    let scheduler = Scheduler::builder()
+        .memory_store(Arc::clone(&store))
+        .dispatch(recorder.clone())
+        .clock(Arc::new(TokioClock::starting_at(start)))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(59)).await;
+    let seen = recorder.seen_of("spread");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].scheduled_at, minute);
+    let late = seen[0].started.duration_since(spread.jittered(minute));
+    assert!(late >= SignedDuration::ZERO && late < SignedDuration::from_millis(50));
+    assert_eq!(scheduler.stats().misfires, 0);
+    let report = scheduler.shutdown(Duration::from_secs(60)).await;
+    assert!(report.drained);
+}
+
+#[tokio::test(start_paused = true)]
+async fn children_run_on_the_outcome_they_ask_for() {
+    let once = |name: &str| job(name, &format!("@at {}", at(1)));
+    let child = |name: &str, parent: &str, run_on: RunOn| {
+        let mut child = job(name, "");
+        child.parent_job = Some(parent.into());
+        child.run_on = run_on;
+        child
+    };
+    let mut good = once("good");
+    good.dependent_jobs = vec!["good-ok".into(), "good-fail".into(), "good-any".into()];
+    let mut bad = once("bad");
+    bad.retries = 1;
+    bad.retry_backoff = RetryBackoff {
+        initial: Duration::from_secs(2),
+        max: Duration::from_secs(2),
+    };
+    bad.dependent_jobs = vec!["bad-ok".into(), "bad-fail".into(), "bad-any".into()];
+    let h = Harness::start(vec![
+        good,
+        bad,
+        child("good-ok", "good", RunOn::Success),
+        child("good-fail", "good", RunOn::Failure),
+        child("good-any", "good", RunOn::Always),
+        child("bad-ok", "bad", RunOn::Success),
+        child("bad-fail", "bad", RunOn::Failure),
+        child("bad-any", "bad", RunOn::Always),
+    ])
+    .await;
+    h.recorder.set(
+        "bad",
+        Behaviour {
+            duration: Duration::ZERO,
+            fail_attempts: u32::MAX,
+        },
+    );
+    h.run_for(10.0).await;
+    assert_eq!(h.recorder.starts("good-ok"), [1]);
+    assert_eq!(h.recorder.starts("good-any"), [1]);
+    assert!(h.recorder.seen_of("good-fail").is_empty());
+    // `bad` fails at 1 s and on its retry at 3 s: only then has its group failed for good.
+    assert_eq!(h.recorder.starts("bad"), [1, 3]);
+    assert_eq!(h.recorder.starts("bad-fail"), [3]);
+    assert_eq!(h.recorder.starts("bad-any"), [3]);
+    assert!(h.recorder.seen_of("bad-ok").is_empty());
+    for name in ["bad-fail", "bad-any", "good-ok", "good-any"] {
+        assert_eq!(h.recorder.seen_of(name)[0].trigger, Trigger::Dependent);
+    }
+    h.stop().await;
+}
