@@ -33,7 +33,9 @@ pub enum Error {
         error: dkron_cron::Error,
     },
     /// `concurrency` is not one of the known policies.
-    #[error("invalid concurrency policy value, use \"allow\", \"forbid\" or \"replace\"")]
+    #[error(
+        "invalid concurrency policy value, use \"allow\", \"forbid\", \"replace\", \"buffer_one\" or \"buffer_all\""
+    )]
     InvalidConcurrency {
         /// The rejected text.
         value: String,

@@ -314,6 +314,12 @@ pub enum Concurrency {
     Forbid,
     /// dkron-rs: stop the running execution, then run.
     Replace,
+    /// dkron-rs (Temporal's): keep at most one fire while a run is going and start it when the
+    /// run ends; later fires meanwhile are skipped.
+    BufferOne,
+    /// dkron-rs (Temporal's): keep every fire while a run is going (up to a bound) and start
+    /// them one after the other, oldest first.
+    BufferAll,
 }
 
 impl Concurrency {
@@ -323,7 +329,14 @@ impl Concurrency {
             Concurrency::Allow => "allow",
             Concurrency::Forbid => "forbid",
             Concurrency::Replace => "replace",
+            Concurrency::BufferOne => "buffer_one",
+            Concurrency::BufferAll => "buffer_all",
         }
+    }
+
+    /// Whether fires that come while a run is going wait for it (`buffer_one`, `buffer_all`).
+    pub fn buffers(self) -> bool {
+        matches!(self, Concurrency::BufferOne | Concurrency::BufferAll)
     }
 }
 
@@ -336,12 +349,15 @@ impl fmt::Display for Concurrency {
 impl FromStr for Concurrency {
     type Err = Error;
 
-    /// `allow`, `forbid`, `replace`; the empty string means `allow` (dkron accepts it).
+    /// `allow`, `forbid`, `replace`, `buffer_one`, `buffer_all`; the empty string means `allow`
+    /// (dkron accepts it).
     fn from_str(s: &str) -> Result<Concurrency, Error> {
         match s {
             "" | "allow" => Ok(Concurrency::Allow),
             "forbid" => Ok(Concurrency::Forbid),
             "replace" => Ok(Concurrency::Replace),
+            "buffer_one" => Ok(Concurrency::BufferOne),
+            "buffer_all" => Ok(Concurrency::BufferAll),
             _ => Err(Error::InvalidConcurrency {
                 value: s.to_owned(),
             }),

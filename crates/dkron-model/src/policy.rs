@@ -18,6 +18,10 @@ mod tests;
 /// schedule, and it keeps the search for a pending jittered fire at start short.
 pub const MAX_JITTER: Duration = Duration::from_secs(24 * 3600);
 
+/// Most fires a `buffer_all` job keeps while its run goes on; later ones are skipped (and
+/// counted), so a run that hangs cannot grow the buffer without bound.
+pub const MAX_BUFFERED_FIRES: usize = 1000;
+
 /// The delay added to the fire of `job_name` scheduled at `at`, for a jitter bound of `bound`:
 /// in `0..=bound`, whole milliseconds.
 ///

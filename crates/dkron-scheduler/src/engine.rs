@@ -30,7 +30,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, BinaryHeap, HashMap},
+    collections::{BTreeMap, BinaryHeap, HashMap, VecDeque},
     future::Future,
     hash::{BuildHasher, RandomState},
     pin::Pin,
@@ -380,6 +380,9 @@ pub(crate) struct Engine {
     /// Tracked runs in flight, per job. Kept apart from the slots because few jobs are
     /// tracked, and a slot stays smaller without it.
     running: HashMap<String, Vec<InFlight>>,
+    /// Fires of `buffer_one`/`buffer_all` jobs waiting for the job's run to end, per job
+    /// (see `policies.rs`).
+    buffered: HashMap<String, VecDeque<policies::Buffered>>,
     heap: BinaryHeap<Reverse<HeapEntry>>,
     delayed: BTreeMap<(Timestamp, u64), Delayed>,
     seq: u64,
@@ -415,6 +418,7 @@ impl Engine {
             names: HashTable::new(),
             hasher: RandomState::new(),
             running: HashMap::new(),
+            buffered: HashMap::new(),
             heap: BinaryHeap::new(),
             delayed: BTreeMap::new(),
             seq: 0,
@@ -439,6 +443,8 @@ impl Engine {
         max_catch_up: usize,
     ) {
         let policy = job.misfire_policy;
+        // A `buffer_*` job whose run outlived the previous scheduler: its buffer is rebuilt.
+        let buffering = job.concurrency.buffers() && self.running.contains_key(job.name.as_str());
         let idx = self.insert_slot(job, schedule);
         let Some(slot) = self.slot_mut(idx) else {
             return;
@@ -448,13 +454,27 @@ impl Engine {
             return;
         };
         let schedule = schedule.with_window(&slot.job);
-        let (missed, next) = match last {
-            Some(last) => {
-                let job = &slot.job;
-                let due = |at| job.jittered(at);
-                plan::resume_jittered(&schedule, policy, last, now, max_catch_up, job.jitter, due)
+        let job = Arc::clone(&slot.job);
+        let due = |at| job.jittered(at);
+        let (missed, next, buffered) = match last {
+            Some(last) if buffering => {
+                let (buffered, next) =
+                    plan::resume_buffered(&schedule, last, now, job.concurrency, job.jitter, due);
+                (Vec::new(), next, buffered)
             }
-            None => (Vec::new(), plan::first_fire(&schedule, now)),
+            Some(last) => {
+                let (missed, next) = plan::resume_jittered(
+                    &schedule,
+                    policy,
+                    last,
+                    now,
+                    max_catch_up,
+                    job.jitter,
+                    due,
+                );
+                (missed, next, Vec::new())
+            }
+            None => (Vec::new(), plan::first_fire(&schedule, now), Vec::new()),
         };
         slot.last_at = PackedTime::new(last.unwrap_or(NO_TIME));
         slot.next_at = PackedTime::new(next.unwrap_or(NO_TIME));
@@ -471,6 +491,7 @@ impl Engine {
                 },
             );
         }
+        self.buffer_at_start(&job.name, buffered);
     }
 
     /// Queues the next fire of slot `idx`, scheduled at `at`, as an entry of the slot's
@@ -759,7 +780,7 @@ impl Engine {
 
     /// A timer fire (regular or missed) of the job in `idx` at `at`: concurrency, then launch.
     fn fire_timed(&mut self, idx: u32, at: Timestamp) {
-        if !self.admit(idx) {
+        if !self.admit(idx, policies::Buffered::Scheduled(at)) {
             return;
         }
         add(&self.ports.counters.scheduled, 1);
@@ -769,8 +790,9 @@ impl Engine {
     }
 
     /// Applies the job's concurrency policy to a new timer or dependent fire: `forbid` skips it
-    /// while a run is going, `replace` cancels the running ones. Returns whether to launch.
-    fn admit(&mut self, idx: u32) -> bool {
+    /// while a run is going, `replace` cancels the running ones, `buffer_*` keeps it for when
+    /// the run ends. Returns whether to launch.
+    fn admit(&mut self, idx: u32, fire: policies::Buffered) -> bool {
         if self.running.is_empty() {
             return true;
         }
@@ -800,6 +822,11 @@ impl Engine {
                     }
                 }
                 true
+            }
+            policy @ (Concurrency::BufferOne | Concurrency::BufferAll) => {
+                let name = job.name.clone();
+                self.buffer(name, policy, fire);
+                false
             }
         }
     }
@@ -1010,6 +1037,7 @@ impl Engine {
         let (idx, _) = entry.remove();
         // Its heap entries stay until popped; a reused slot gets a new generation.
         self.cells[idx as usize] = None;
+        self.buffered.remove(name);
         self.free.push(idx);
         true
     }
@@ -1078,6 +1106,7 @@ impl Engine {
                 attempt,
             } => {
                 self.take_in_flight(&job, group, attempt);
+                self.release_buffered(&job);
             }
         }
     }
@@ -1138,20 +1167,26 @@ impl Engine {
             ),
         };
         let now = self.ports.clock.now();
-        match progress.status {
+        let retried = match progress.status {
             JobStatus::Success => {
-                let Some((_, slot)) = self.slot_named(&record.job_name) else {
-                    return;
-                };
-                let job = Arc::clone(&slot.job);
-                self.succeeded(&job, now);
+                if let Some((_, slot)) = self.slot_named(&record.job_name) {
+                    let job = Arc::clone(&slot.job);
+                    self.succeeded(&job, now);
+                }
+                false
             }
             status @ (JobStatus::Failed | JobStatus::PartiallyFailed) => {
-                if !self.maybe_retry(&record, progress.failed_nodes, prior, now) {
+                let retried = self.maybe_retry(&record, progress.failed_nodes, prior, now);
+                if !retried {
                     self.failed_for_good(&record.job_name, status, now);
                 }
+                retried
             }
-            JobStatus::Untriggered => {}
+            JobStatus::Untriggered => false,
+        };
+        if !retried {
+            // The group is over: a buffered fire may start.
+            self.release_buffered(&record.job_name);
         }
     }
 

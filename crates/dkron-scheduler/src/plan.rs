@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use dkron_cron::ScheduleKind;
-use dkron_model::{JobSchedule, MisfirePolicy};
+use dkron_model::{Concurrency, JobSchedule, MAX_BUFFERED_FIRES, MisfirePolicy};
 use jiff::{SignedDuration, Timestamp};
 
 #[cfg(test)]
@@ -133,6 +133,36 @@ pub(crate) fn resume_jittered(
         }
     }
     resume(schedule, policy, last, now, max)
+}
+
+/// Where a `buffer_one`/`buffer_all` job resumes when a run of it is still going at start:
+/// the fires since the latest launched one (`last`) are exactly those a scheduler would have
+/// buffered meanwhile, because a buffered fire is launched only after the run ends and fires
+/// launch in order. So the buffer is recomputed from the launch log, not replicated: its first
+/// fire for `buffer_one`, up to [`MAX_BUFFERED_FIRES`] for `buffer_all`, oldest first; and the
+/// next regular fire as [`resume_jittered`] finds it. The misfire policy does not apply: the
+/// job was running, so these fires were not missed but waiting.
+pub(crate) fn resume_buffered(
+    schedule: &JobSchedule,
+    last: Timestamp,
+    now: Timestamp,
+    concurrency: Concurrency,
+    jitter: Duration,
+    due: impl Fn(Timestamp) -> Timestamp,
+) -> (Vec<Timestamp>, Option<Timestamp>) {
+    let (_, next) = resume_jittered(schedule, MisfirePolicy::Skip, last, now, 0, jitter, due);
+    let until = match next {
+        // A fire scheduled before `now` whose jittered instant is ahead stays a regular fire.
+        Some(next) if next <= now => next
+            .checked_sub(SignedDuration::from_nanos(1))
+            .unwrap_or(next),
+        _ => now,
+    };
+    let cap = match concurrency {
+        Concurrency::BufferOne => 1,
+        _ => MAX_BUFFERED_FIRES,
+    };
+    (schedule.fires_between(last, until, cap), next)
 }
 
 /// For `@after <instant> <grace>`: the instant, when it has passed but `now` is still within

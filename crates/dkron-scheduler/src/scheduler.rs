@@ -175,6 +175,10 @@ impl SchedulerBuilder {
         let jobs = source.load_jobs().await.map_err(Error::Load)?;
         let mut engine = Engine::new(ports);
         let now = clock.now();
+        // Adopted first: a `buffer_*` job that still runs rebuilds its buffer when it is loaded.
+        for record in self.in_flight {
+            engine.adopt(record);
+        }
         for job in jobs {
             let schedule = match job.job_schedule() {
                 Ok(schedule) => schedule,
@@ -194,9 +198,6 @@ impl SchedulerBuilder {
             engine.load(Arc::new(job), schedule, last, now, max_catch_up);
         }
 
-        for record in self.in_flight {
-            engine.adopt(record);
-        }
         let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);
         let task = tokio::spawn(engine.run(receiver));
         Ok(Scheduler {

@@ -1,16 +1,17 @@
-//! The loop's run policies beyond dkron's: the jittered instant a fire is due at, and which
-//! children a finished parent group runs (`run_on`).
+//! The loop's run policies beyond dkron's: the jittered instant a fire is due at, which
+//! children a finished parent group runs (`run_on`), and the fires `buffer_one`/`buffer_all`
+//! jobs keep while they run.
 //!
 //! Kept apart from the timer loop so the policies read as one piece; they only use the loop's
 //! slots and its launch path.
 
-use std::sync::Arc;
+use std::{collections::VecDeque, sync::Arc};
 
-use dkron_model::{Job, JobStatus, Trigger};
+use dkron_model::{Concurrency, Job, JobStatus, MAX_BUFFERED_FIRES, Trigger};
 use jiff::Timestamp;
 use tracing::{debug, warn};
 
-use super::{Engine, LaunchSpec, Slot};
+use super::{Engine, LaunchSpec, Slot, group_of};
 use crate::stats::add;
 
 impl Slot {
@@ -50,12 +51,85 @@ impl Engine {
                 add(&self.ports.counters.skipped, 1);
                 continue;
             }
-            if !self.admit(idx) {
+            if !self.admit(idx, Buffered::Dependent) {
                 continue;
             }
             let group = self.new_group(now);
             add(&self.ports.counters.dependent, 1);
             self.launch(idx, LaunchSpec::first(Trigger::Dependent, now, group));
         }
+    }
+}
+
+/// A fire a `buffer_*` job keeps until its running group ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Buffered {
+    /// A timer fire, launched later with its own scheduled instant (and group).
+    Scheduled(Timestamp),
+    /// A run its parent asked for, launched later in a new group.
+    Dependent,
+}
+
+impl Engine {
+    /// Keeps `fire` of the `buffer_one`/`buffer_all` job `name` for when its run ends: at most
+    /// one for `buffer_one`, [`MAX_BUFFERED_FIRES`] for `buffer_all`; a fire beyond is skipped.
+    pub(super) fn buffer(&mut self, name: String, policy: Concurrency, fire: Buffered) {
+        let cap = match policy {
+            Concurrency::BufferOne => 1,
+            _ => MAX_BUFFERED_FIRES,
+        };
+        let queue = self.buffered.entry(name).or_default();
+        if queue.len() >= cap {
+            debug!(?fire, "skipping fire: the job's buffer is full");
+            add(&self.ports.counters.skipped, 1);
+            return;
+        }
+        queue.push_back(fire);
+    }
+
+    /// The fires [`crate::plan::resume_buffered`] rebuilt for `name` at start. Released when the
+    /// adopted run reports its end.
+    pub(super) fn buffer_at_start(&mut self, name: &str, fires: Vec<Timestamp>) {
+        if fires.is_empty() {
+            return;
+        }
+        let queue = self.buffered.entry(name.to_owned()).or_default();
+        queue.extend(fires.into_iter().map(Buffered::Scheduled));
+    }
+
+    /// Starts the oldest buffered fire of `name` once none of its runs is in flight. A fire of a
+    /// job disabled, paused or removed meanwhile is dropped with the rest of its buffer.
+    pub(super) fn release_buffered(&mut self, name: &str) {
+        if self.running.get(name).is_some_and(|runs| !runs.is_empty()) {
+            return;
+        }
+        let Some(fire) = self.buffered.get_mut(name).and_then(VecDeque::pop_front) else {
+            return;
+        };
+        if self.buffered.get(name).is_some_and(VecDeque::is_empty) {
+            self.buffered.remove(name);
+        }
+        let Some((idx, slot)) = self.slot_named(name) else {
+            self.buffered.remove(name);
+            return;
+        };
+        let now = self.ports.clock.now();
+        let spec = match fire {
+            Buffered::Scheduled(at) if slot.timed() => {
+                add(&self.ports.counters.scheduled, 1);
+                self.last_group = self.last_group.max(group_of(at));
+                LaunchSpec::first(Trigger::Scheduled, at, group_of(at))
+            }
+            Buffered::Dependent if !slot.job.disabled && !slot.paused => {
+                add(&self.ports.counters.dependent, 1);
+                LaunchSpec::first(Trigger::Dependent, now, self.new_group(now))
+            }
+            _ => {
+                debug!(job = %name, "buffered fires dropped: job disabled or paused");
+                self.buffered.remove(name);
+                return;
+            }
+        };
+        self.launch(idx, spec);
     }
 }

@@ -146,3 +146,22 @@ fn a_jittered_fire_still_ahead_is_resumed_not_missed() {
         resume(&minutely, policy, last, now, 100)
     );
 }
+
+#[test]
+fn a_buffer_is_rebuilt_from_the_last_launched_fire() {
+    let every = schedule("@every 1s");
+    let last = ts("2026-01-01T00:00:01Z");
+    let now = ts("2026-01-01T00:00:05.5Z");
+    let none = std::time::Duration::ZERO;
+    let (one, next) = resume_buffered(&every, last, now, Concurrency::BufferOne, none, |t| t);
+    assert_eq!(one, [ts("2026-01-01T00:00:02Z")]);
+    assert_eq!(next, Some(ts("2026-01-01T00:00:06Z")));
+    let (all, _) = resume_buffered(&every, last, now, Concurrency::BufferAll, none, |t| t);
+    assert_eq!(all.len(), 4);
+    assert_eq!(all.last(), Some(&ts("2026-01-01T00:00:05Z")));
+    // Bounded: a run that hung for a day keeps only MAX_BUFFERED_FIRES.
+    let day_later = ts("2026-01-02T00:00:00Z");
+    let (all, _) = resume_buffered(&every, last, day_later, Concurrency::BufferAll, none, |t| t);
+    assert_eq!(all.len(), MAX_BUFFERED_FIRES);
+    assert_eq!(all[0], ts("2026-01-01T00:00:02Z"), "oldest first");
+}

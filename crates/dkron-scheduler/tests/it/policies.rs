@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use dkron_model::{LaunchRecord, RetryBackoff, RunOn, Trigger};
+use dkron_model::{Concurrency, LaunchRecord, RetryBackoff, RunOn, Trigger};
 use dkron_scheduler::{MemoryStore, Scheduler, TokioClock};
 use jiff::SignedDuration;
 
@@ -130,4 +130,128 @@ async fn children_run_on_the_outcome_they_ask_for() {
         assert_eq!(h.recorder.seen_of(name)[0].trigger, Trigger::Dependent);
     }
     h.stop().await;
+}
+
+fn buffered(name: &str, concurrency: Concurrency) -> dkron_model::Job {
+    let mut job = job(name, "@every 1s");
+    job.concurrency = concurrency;
+    job
+}
+
+/// Milliseconds after `ORIGIN` at which each run of `name` started, with its scheduled second.
+fn runs(recorder: &Recorder, name: &str) -> Vec<(i64, i64)> {
+    recorder
+        .seen_of(name)
+        .iter()
+        .map(|s| {
+            (
+                s.started.duration_since(at(0)).as_millis() as i64,
+                s.scheduled_at.duration_since(at(0)).as_secs(),
+            )
+        })
+        .collect()
+}
+
+const RUN_2200_MS: Behaviour = Behaviour {
+    duration: Duration::from_millis(2200),
+    fail_attempts: 0,
+};
+
+#[tokio::test(start_paused = true)]
+async fn buffer_one_keeps_one_fire_for_when_the_run_ends() {
+    let h = Harness::start(vec![buffered("one", Concurrency::BufferOne)]).await;
+    h.recorder.set("one", RUN_2200_MS);
+    h.run_for(8.0).await;
+    // 1 s runs to 3.2 s; the 2 s fire waits and starts then (the 3 s fire finds the buffer
+    // full and is skipped); and so on. Each keeps its own scheduled instant.
+    assert_eq!(
+        runs(&h.recorder, "one"),
+        [(1000, 1), (3200, 2), (5400, 4), (7600, 6)]
+    );
+    assert_eq!(h.scheduler.stats().skipped, 3, "the 3, 5 and 7 s fires");
+    assert!(
+        h.recorder
+            .seen_of("one")
+            .iter()
+            .all(|s| s.trigger == Trigger::Scheduled)
+    );
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn buffer_all_runs_every_fire_one_after_the_other() {
+    let h = Harness::start(vec![buffered("all", Concurrency::BufferAll)]).await;
+    h.recorder.set("all", RUN_2200_MS);
+    h.run_for(8.0).await;
+    assert_eq!(
+        runs(&h.recorder, "all"),
+        [(1000, 1), (3200, 2), (5400, 3), (7600, 4)]
+    );
+    assert_eq!(h.scheduler.stats().skipped, 0);
+    // Never two at once: each started after the previous one's 2.2 s.
+    let starts: Vec<_> = runs(&h.recorder, "all").iter().map(|r| r.0).collect();
+    assert!(starts.windows(2).all(|w| w[1] - w[0] >= 2200));
+    h.stop().await;
+}
+
+/// A new scheduler (a leader change) with a run still going rebuilds the buffer from the launch
+/// log: the fires since the last launched one are what the old scheduler had buffered.
+#[tokio::test(start_paused = true)]
+async fn a_new_scheduler_rebuilds_the_buffer_from_the_launch_log() {
+    for (concurrency, expected) in [
+        (Concurrency::BufferOne, vec![2]),
+        (Concurrency::BufferAll, vec![2, 3, 4, 5]),
+    ] {
+        let store = Arc::new(MemoryStore::new());
+        let recorder = Arc::new(Recorder::default());
+        store.put_job(buffered("held", concurrency));
+        let running = LaunchRecord {
+            job_name: "held".into(),
+            scheduled_at: at(1),
+            group: 1,
+            attempt: 1,
+            targets: vec!["n1".into()],
+            trigger: Trigger::Scheduled,
+        };
+        assert!(store.record(&running));
+        // The previous leader launched the 1 s fire and buffered the next ones; this one
+        // starts at 5.5 s while that run still goes on.
+        let scheduler = Scheduler::builder()
+            .memory_store(Arc::clone(&store))
+            .dispatch(recorder.clone())
+            .clock(Arc::new(TokioClock::starting_at(
+                at(5).checked_add(SignedDuration::from_millis(500)).unwrap(),
+            )))
+            .in_flight(vec![running.clone()])
+            .start()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            recorder.seen_of("held").is_empty(),
+            "{concurrency}: waits for the run"
+        );
+        let mut done = running.execution("n1", at(1));
+        done.success = true;
+        done.finished_at = Some(at(5));
+        let progress = dkron_model::GroupProgress {
+            status: dkron_model::JobStatus::Success,
+            attempt: 1,
+            attempt_complete: true,
+            failed_nodes: Vec::new(),
+        };
+        scheduler.report(done, progress).await.unwrap();
+        // The recorder's runs end at once, so the buffer drains; the 6 s fire then runs too.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let scheduled: Vec<_> = recorder
+            .seen_of("held")
+            .iter()
+            .map(|s| s.scheduled_at.duration_since(at(0)).as_secs())
+            .collect();
+        let mut all = expected.clone();
+        all.push(6);
+        assert_eq!(scheduled, all, "{concurrency}");
+        assert_eq!(scheduler.stats().misfires, 0);
+        assert!(scheduler.shutdown(Duration::from_secs(5)).await.drained);
+    }
 }
