@@ -9,7 +9,7 @@ use std::{fmt, str::FromStr, time::Duration};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Job, JobStatus};
+use crate::{Error, Job, JobSchedule, JobStatus};
 
 #[cfg(test)]
 mod tests;
@@ -61,6 +61,37 @@ impl Job {
             .ok()
             .and_then(|d| at.checked_add(d).ok())
             .unwrap_or(at)
+    }
+
+    /// The instants the timer fires this job at after `now`, at most `count`, in schedule
+    /// order: each fire of `schedule` (the job's own) at its jittered instant. A fire scheduled
+    /// before `now` whose delay still runs is included. What `/next` and the web UI show.
+    pub fn upcoming_fires(
+        &self,
+        schedule: &JobSchedule,
+        now: Timestamp,
+        count: usize,
+    ) -> Vec<Timestamp> {
+        let mut fires = Vec::with_capacity(count.min(64));
+        // Fires scheduled up to `jitter` ago may still be due; older ones are not. The walk over
+        // them is bounded by `MAX_JITTER`.
+        let mut cursor = SignedDuration::try_from(self.jitter)
+            .ok()
+            .and_then(|jitter| now.checked_sub(jitter).ok())
+            .unwrap_or(now);
+        while fires.len() < count {
+            match schedule.next_after(cursor) {
+                Some(fire) if fire > cursor => {
+                    let due = self.jittered(fire);
+                    if due > now {
+                        fires.push(due);
+                    }
+                    cursor = fire;
+                }
+                _ => break,
+            }
+        }
+        fires
     }
 
     /// Counts a group that ended for good (its last attempt complete and no retry left) with

@@ -9,7 +9,7 @@ use axum::{
     response::Response,
 };
 use dkron_model::Job;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Api;
@@ -202,29 +202,12 @@ fn upcoming(job: &Job, now: Timestamp, count: usize) -> Result<Vec<String>, Fail
     let Some(schedule) = job.job_schedule().map_err(Failure::Invalid)? else {
         return Ok(Vec::new());
     };
-    let tz = schedule.time_zone().clone();
-    let mut fires = Vec::with_capacity(count.min(64));
-    // With a jitter, a fire scheduled up to `jitter` ago may still be due: start there, and
-    // list each fire at its jittered instant (what the scheduler fires at).
-    let mut cursor = SignedDuration::try_from(job.jitter)
-        .ok()
-        .and_then(|jitter| now.checked_sub(jitter).ok())
-        .unwrap_or(now);
-    // Fires already due are skipped; at most `count` more than a jitter's worth are looked at,
-    // which `MAX_JITTER` bounds.
-    while fires.len() < count {
-        match schedule.next_after(cursor) {
-            Some(fire) if fire > cursor => {
-                let due = job.jittered(fire);
-                if due > now {
-                    fires.push(format_time(due, &tz));
-                }
-                cursor = fire;
-            }
-            _ => break,
-        }
-    }
-    Ok(fires)
+    let tz = schedule.time_zone();
+    Ok(job
+        .upcoming_fires(&schedule, now, count)
+        .into_iter()
+        .map(|fire| format_time(fire, tz))
+        .collect())
 }
 
 /// `POST /v1/restore`: a `multipart/form-data` upload whose `file` field is a JSON array of
