@@ -63,7 +63,7 @@ pub use job::{
 };
 pub use launch::{GroupProgress, group_progress};
 pub use member::{Member, MemberStatus};
-pub use policy::{MAX_BUFFERED_FIRES, MAX_JITTER, RunOn, jitter_delay};
+pub use policy::{BackfillOverlap, MAX_BUFFERED_FIRES, MAX_JITTER, RunOn, jitter_delay};
 pub use sort::{JobSort, SortFields};
 pub use target::{TargetSpec, select_targets};
 pub use validate::{MAX_PARENT_CHAIN, parse_mem_limit, validate_name, validate_parent_chain};

@@ -94,6 +94,19 @@ impl Job {
         fires
     }
 
+    /// The instants of this job's schedule in `from..=to` (its `starts_at`/`expires_at` window
+    /// applies), oldest first, at most `max + 1`, so a caller can tell "more than `max`". Empty
+    /// for a child, a manual schedule or an invalid one. What a backfill runs.
+    pub fn fires_in(&self, from: Timestamp, to: Timestamp, max: usize) -> Vec<Timestamp> {
+        let Ok(Some(schedule)) = self.job_schedule() else {
+            return Vec::new();
+        };
+        let since = from
+            .checked_sub(SignedDuration::from_nanos(1))
+            .unwrap_or(from);
+        schedule.fires_between(since, to, max.saturating_add(1))
+    }
+
     /// Counts a group that ended for good (its last attempt complete and no retry left) with
     /// `status`: a success resets the count of consecutive failed groups, a failure (full or
     /// partial) increments it, and reaching `pause_on_failure` disables the job with the reason
@@ -147,6 +160,47 @@ impl Job {
     /// Whether a finished group of the parent with `status` runs this child (see [`RunOn`]).
     pub fn runs_after(&self, status: JobStatus) -> bool {
         self.run_on.matches(status)
+    }
+}
+
+/// How the runs of a backfill call overlap (the call's `overlap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum BackfillOverlap {
+    /// Start every instant at once.
+    #[default]
+    Allow,
+    /// Start the first instant only, and none if a run of the job is going: the others would
+    /// overlap it (Temporal's `skip` for a backfill).
+    Skip,
+    /// Start them one after the other, oldest first, each when the previous run ended.
+    BufferAll,
+}
+
+impl BackfillOverlap {
+    /// The wire text: `allow`, `skip`, `buffer_all`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackfillOverlap::Allow => "allow",
+            BackfillOverlap::Skip => "skip",
+            BackfillOverlap::BufferAll => "buffer_all",
+        }
+    }
+}
+
+impl FromStr for BackfillOverlap {
+    type Err = Error;
+
+    /// `allow` (or empty), `skip`, `buffer_all`.
+    fn from_str(s: &str) -> Result<BackfillOverlap, Error> {
+        match s {
+            "" | "allow" => Ok(BackfillOverlap::Allow),
+            "skip" => Ok(BackfillOverlap::Skip),
+            "buffer_all" => Ok(BackfillOverlap::BufferAll),
+            _ => Err(Error::UnknownValue {
+                kind: "backfill overlap",
+                value: s.to_owned(),
+            }),
+        }
     }
 }
 

@@ -127,6 +127,12 @@ pub(crate) enum Command {
         name: String,
         reply: oneshot::Sender<Result<i64, Error>>,
     },
+    Backfill {
+        name: String,
+        fires: Vec<Timestamp>,
+        overlap: dkron_model::BackfillOverlap,
+        reply: oneshot::Sender<Result<usize, Error>>,
+    },
     State {
         name: String,
         reply: oneshot::Sender<Option<crate::JobState>>,
@@ -896,7 +902,9 @@ impl Engine {
             targets,
             trigger: spec.trigger,
         };
+        // Backfilled runs are tracked: `buffer_all` backfills start the next one at their end.
         let tracked = job.concurrency != Concurrency::Allow
+            || record.trigger == Trigger::Backfill
             || job.retries > 0
             || !job.dependent_jobs.is_empty()
             || job.ephemeral;
@@ -959,6 +967,14 @@ impl Engine {
             }
             Command::RunNow { name, reply } => {
                 let _ = reply.send(self.run_now(&name));
+            }
+            Command::Backfill {
+                name,
+                fires,
+                overlap,
+                reply,
+            } => {
+                let _ = reply.send(self.backfill(&name, fires, overlap));
             }
             Command::State { name, reply } => {
                 let state = self.slot_named(&name).map(|(_, slot)| crate::JobState {

@@ -326,6 +326,32 @@ impl Scheduler {
         self.ask(|reply| Command::RunNow { name, reply }).await?
     }
 
+    /// Runs `fires` (instants of the job's schedule, oldest first) as backfilled runs: each in
+    /// a group of its own with the instant as its scheduled time and trigger `backfill`,
+    /// whatever the schedule launched already. `overlap` decides how they run: all at once, only
+    /// the first if the job is not running, or one after the other. Returns how many were
+    /// launched or queued. `skip` sees the runs this scheduler tracks: those of jobs with a
+    /// concurrency policy other than `allow`, retries, children or `ephemeral`, backfills, and
+    /// adopted ones; a caller that knows of other runs (a cluster's store) filters first.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`], [`Error::JobDisabled`] or [`Error::ShutDown`].
+    pub async fn backfill(
+        &self,
+        name: &str,
+        fires: Vec<Timestamp>,
+        overlap: dkron_model::BackfillOverlap,
+    ) -> Result<usize, Error> {
+        let name = name.to_owned();
+        self.ask(|reply| Command::Backfill {
+            name,
+            fires,
+            overlap,
+            reply,
+        })
+        .await?
+    }
+
     /// Acts on an execution that finished elsewhere and was recorded in a replicated store,
     /// with the `progress` of its group as the store computed it (`dkron_model::group_progress`
     /// over the stored group). Once the attempt is complete, the group's status decides:

@@ -193,3 +193,42 @@ fn toggling_a_paused_job_on_clears_the_pause() {
     job.toggle_disabled();
     assert!(job.disabled);
 }
+
+#[test]
+fn a_backfill_range_lists_the_schedule_instants_inclusive_and_bounded() {
+    let mut job = Job::new("hourly");
+    job.schedule = "0 0 * * * *".into();
+    let from = ts("2026-01-01T00:00:00Z");
+    let to = ts("2026-01-01T03:00:00Z");
+    let fires = job.fires_in(from, to, 10);
+    assert_eq!(
+        fires,
+        [
+            ts("2026-01-01T00:00:00Z"),
+            ts("2026-01-01T01:00:00Z"),
+            ts("2026-01-01T02:00:00Z"),
+            ts("2026-01-01T03:00:00Z")
+        ],
+        "both ends inclusive"
+    );
+    // One more than the bound tells the caller the range is too large.
+    assert_eq!(job.fires_in(from, to, 2).len(), 3);
+    job.parent_job = Some("parent".into());
+    assert!(
+        job.fires_in(from, to, 10).is_empty(),
+        "a child has no schedule"
+    );
+}
+
+#[test]
+fn backfill_overlap_texts() {
+    use crate::BackfillOverlap;
+    for text in ["allow", "skip", "buffer_all"] {
+        assert_eq!(text.parse::<BackfillOverlap>().unwrap().as_str(), text);
+    }
+    assert_eq!(
+        "".parse::<BackfillOverlap>().unwrap(),
+        BackfillOverlap::Allow
+    );
+    assert!("buffer_one".parse::<BackfillOverlap>().is_err());
+}

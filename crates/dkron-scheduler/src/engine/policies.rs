@@ -7,12 +7,12 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
-use dkron_model::{Concurrency, Job, JobStatus, MAX_BUFFERED_FIRES, Trigger};
+use dkron_model::{BackfillOverlap, Concurrency, Job, JobStatus, MAX_BUFFERED_FIRES, Trigger};
 use jiff::Timestamp;
 use tracing::{debug, warn};
 
 use super::{Engine, LaunchSpec, Slot, group_of};
-use crate::stats::add;
+use crate::{Error, stats::add};
 
 impl Slot {
     /// When the next timer fire is due: its scheduled instant plus the job's jitter for that
@@ -68,9 +68,59 @@ pub(super) enum Buffered {
     Scheduled(Timestamp),
     /// A run its parent asked for, launched later in a new group.
     Dependent,
+    /// An instant a `buffer_all` backfill runs, in a new group, with the instant as its
+    /// scheduled time.
+    Backfill(Timestamp),
 }
 
 impl Engine {
+    /// A backfill of `name`: `fires` (scheduled instants, oldest first) run now as new groups
+    /// (`allow`), only the first and only if no run is going (`skip`), or one after the other
+    /// (`buffer_all`, bounded like a `buffer_all` job). Returns how many were launched or queued.
+    pub(super) fn backfill(
+        &mut self,
+        name: &str,
+        fires: Vec<Timestamp>,
+        overlap: BackfillOverlap,
+    ) -> Result<usize, Error> {
+        let (idx, slot) = self.slot_named(name).ok_or_else(|| Error::JobNotFound {
+            name: name.to_owned(),
+        })?;
+        if slot.job.disabled {
+            return Err(Error::JobDisabled {
+                name: name.to_owned(),
+            });
+        }
+        let running = self.running.get(name).is_some_and(|runs| !runs.is_empty());
+        let now = self.ports.clock.now();
+        match overlap {
+            BackfillOverlap::Allow => {
+                let count = fires.len();
+                for at in fires {
+                    let group = self.new_group(now);
+                    self.launch(idx, LaunchSpec::first(Trigger::Backfill, at, group));
+                }
+                Ok(count)
+            }
+            BackfillOverlap::Skip => match fires.first() {
+                Some(&at) if !running => {
+                    let group = self.new_group(now);
+                    self.launch(idx, LaunchSpec::first(Trigger::Backfill, at, group));
+                    Ok(1)
+                }
+                _ => Ok(0),
+            },
+            BackfillOverlap::BufferAll => {
+                let queue = self.buffered.entry(name.to_owned()).or_default();
+                let room = MAX_BUFFERED_FIRES.saturating_sub(queue.len());
+                let count = fires.len().min(room);
+                queue.extend(fires.into_iter().take(count).map(Buffered::Backfill));
+                self.release_buffered(name);
+                Ok(count)
+            }
+        }
+    }
+
     /// Keeps `fire` of the `buffer_one`/`buffer_all` job `name` for when its run ends: at most
     /// one for `buffer_one`, [`MAX_BUFFERED_FIRES`] for `buffer_all`; a fire beyond is skipped.
     pub(super) fn buffer(&mut self, name: String, policy: Concurrency, fire: Buffered) {
@@ -123,6 +173,9 @@ impl Engine {
             Buffered::Dependent if !slot.job.disabled && !slot.paused => {
                 add(&self.ports.counters.dependent, 1);
                 LaunchSpec::first(Trigger::Dependent, now, self.new_group(now))
+            }
+            Buffered::Backfill(at) if !slot.job.disabled => {
+                LaunchSpec::first(Trigger::Backfill, at, self.new_group(now))
             }
             _ => {
                 debug!(job = %name, "buffered fires dropped: job disabled or paused");

@@ -255,3 +255,68 @@ async fn a_new_scheduler_rebuilds_the_buffer_from_the_launch_log() {
         assert!(scheduler.shutdown(Duration::from_secs(5)).await.drained);
     }
 }
+
+/// Backfills run past instants as groups of their own (trigger `backfill`, the instant as
+/// scheduled time): all at once, the first only, or one after the other.
+#[tokio::test(start_paused = true)]
+async fn backfills_run_past_instants_with_their_overlap_policy() {
+    use dkron_model::BackfillOverlap;
+
+    let past = || vec![at(-3600), at(-1800), at(-60)];
+    let mut jobs = Vec::new();
+    for name in ["all-at-once", "first-only", "in-turn", "busy"] {
+        jobs.push(job(name, "@manually"));
+    }
+    // Tracked, so the scheduler sees its run (see `Scheduler::backfill`).
+    jobs[3].concurrency = Concurrency::Forbid;
+    let h = Harness::start(jobs).await;
+    for name in ["all-at-once", "first-only", "in-turn", "busy"] {
+        h.recorder.set(name, RUN_2200_MS);
+    }
+    let s = &h.scheduler;
+    let allow = s.backfill("all-at-once", past(), BackfillOverlap::Allow);
+    assert_eq!(allow.await.unwrap(), 3);
+    let skip = s.backfill("first-only", past(), BackfillOverlap::Skip);
+    assert_eq!(skip.await.unwrap(), 1);
+    let buffer = s.backfill("in-turn", past(), BackfillOverlap::BufferAll);
+    assert_eq!(buffer.await.unwrap(), 3);
+    s.run_now("busy").await.unwrap();
+    h.run_for(0.1).await;
+    let busy = s.backfill("busy", past(), BackfillOverlap::Skip);
+    assert_eq!(busy.await.unwrap(), 0, "a run is going");
+    h.run_for(10.0).await;
+
+    let instants = |name: &str| -> Vec<_> {
+        h.recorder
+            .seen_of(name)
+            .iter()
+            .filter(|s| s.trigger == Trigger::Backfill)
+            .map(|s| s.scheduled_at)
+            .collect()
+    };
+    assert_eq!(instants("all-at-once"), past());
+    assert_eq!(instants("first-only"), [at(-3600)]);
+    assert_eq!(instants("in-turn"), past());
+    assert!(instants("busy").is_empty());
+    let starts = |name: &str| -> Vec<i64> { runs(&h.recorder, name).iter().map(|r| r.0).collect() };
+    assert_eq!(starts("all-at-once"), [0, 0, 0]);
+    assert_eq!(
+        starts("in-turn"),
+        [0, 2200, 4400],
+        "each after the previous one ended"
+    );
+    let groups: std::collections::BTreeSet<_> = h
+        .recorder
+        .seen_of("all-at-once")
+        .iter()
+        .map(|s| s.group)
+        .collect();
+    assert_eq!(groups.len(), 3, "a group each");
+    assert!(matches!(
+        h.scheduler
+            .backfill("nope", past(), BackfillOverlap::Allow)
+            .await,
+        Err(dkron_scheduler::Error::JobNotFound { .. })
+    ));
+    h.stop().await;
+}
