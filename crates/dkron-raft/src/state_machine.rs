@@ -299,6 +299,20 @@ fn apply_unguarded(
             }
             Response::Job(job)
         }),
+        Command::Backfill {
+            name,
+            fires,
+            overlap,
+        } => group.job(&name).map(|job| {
+            if let Some(changes) = changes {
+                changes.push(Change::BackfillRequested {
+                    name: job.name.clone(),
+                    fires,
+                    overlap,
+                });
+            }
+            Response::Job(job)
+        }),
         Command::SetMember(member) => group.set_member(&member).map(|()| Response::Done),
         Command::RemoveMember { name } => group.remove_member(&name).map(|_removed| Response::Done),
         Command::SetPaused(paused) => group.set_paused(paused).map(|()| Response::Done),

@@ -211,3 +211,56 @@ fn children_run_on_their_parent_failure() {
         "a success child does not run after a failure"
     );
 }
+
+/// A backfill through a real server: the instants of a past range run one after the other
+/// (`buffer_all`) with trigger `backfill` and their instants as `scheduled_at`; a range above
+/// `--max-backfill-fires` is refused.
+#[test]
+fn backfill_runs_a_past_range_one_after_the_other() {
+    let node = Dkrond::start_in(
+        tempfile::tempdir().expect("temp dir"),
+        &["--max-backfill-fires", "3"],
+    );
+    create(
+        &node,
+        &shell("hourly", "0 0 * * * *", "sleep 0.3", json!({})),
+    );
+    let reply = node.post(
+        "/v1/jobs/hourly/backfill",
+        r#"{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T02:00:00Z","overlap":"buffer_all"}"#,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["count"], 3);
+    let runs = finished(&node, "hourly", 3, Duration::from_secs(30));
+    let scheduled: Vec<Timestamp> = runs.iter().map(|r| time(&r["scheduled_at"])).collect();
+    let expected: Vec<Timestamp> = [
+        "2026-01-01T00:00:00Z",
+        "2026-01-01T01:00:00Z",
+        "2026-01-01T02:00:00Z",
+    ]
+    .iter()
+    .map(|t| t.parse().unwrap())
+    .collect();
+    assert_eq!(scheduled, expected);
+    for pair in runs.windows(2) {
+        assert!(
+            time(&pair[1]["started_at"]) >= time(&pair[0]["finished_at"]),
+            "in turn"
+        );
+    }
+    assert!(
+        runs.iter()
+            .all(|r| r["trigger"] == "backfill" && r["success"] == true)
+    );
+
+    let above = node.post(
+        "/v1/jobs/hourly/backfill",
+        r#"{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T03:00:00Z"}"#,
+    );
+    assert_eq!(above.status, 400);
+    assert!(
+        above.text().contains("max-backfill-fires"),
+        "{}",
+        above.text()
+    );
+}

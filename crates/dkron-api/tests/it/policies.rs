@@ -147,3 +147,90 @@ async fn next_shows_the_jittered_times() {
         "stable per fire"
     );
 }
+
+/// A backfill runs the schedule's instants in the range (both ends inclusive) with the overlap
+/// policy, answers which it launched, and refuses a bad body or a range above the setting.
+#[tokio::test]
+async fn backfill_launches_the_instants_of_a_range() {
+    use dkron_api::ApiOptions;
+    use dkron_model::BackfillOverlap;
+
+    let (router, fake) = crate::support::app_with(ApiOptions::default().with_max_backfill_fires(5));
+    post(
+        &router,
+        "/v1/jobs",
+        r#"{"name":"hourly","schedule":"0 0 * * * *","timezone":"Europe/Berlin"}"#,
+    )
+    .await;
+    let body =
+        r#"{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T03:00:00Z","overlap":"buffer_all"}"#;
+    let reply = post(&router, "/v1/jobs/hourly/backfill", body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let out = reply.json();
+    assert_eq!(out["count"], 4);
+    assert_eq!(out["overlap"], "buffer_all");
+    assert_eq!(
+        out["launched"][0], "2026-01-01T01:00:00+01:00",
+        "in the job's zone"
+    );
+    assert_eq!(out["launched"][3], "2026-01-01T04:00:00+01:00");
+    {
+        let state = fake.lock();
+        let (job, fires, overlap) = state.backfills.last().expect("asked the cluster");
+        assert_eq!(job, "hourly");
+        assert_eq!(fires.len(), 4);
+        assert_eq!(*overlap, BackfillOverlap::BufferAll);
+    }
+    // `skip`: the first instant only.
+    let skip = r#"{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T03:00:00Z","overlap":"skip"}"#;
+    let out = post(&router, "/v1/jobs/hourly/backfill", skip).await.json();
+    assert_eq!(out["count"], 1);
+    assert_eq!(fake.lock().backfills.len(), 2);
+
+    let before = fake.lock().backfills.len();
+    for (body, field) in [
+        (r#"{"to":"2026-01-01T03:00:00Z"}"#, "from"),
+        (
+            r#"{"from":"yesterday","to":"2026-01-01T03:00:00Z"}"#,
+            "from",
+        ),
+        (
+            r#"{"from":"2026-01-01T03:00:00Z","to":"2026-01-01T00:00:00Z"}"#,
+            "to",
+        ),
+        (
+            r#"{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T03:00:00Z","overlap":"buffer_one"}"#,
+            "overlap",
+        ),
+        // Six instants: above the setting of 5.
+        (
+            r#"{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T05:00:00Z"}"#,
+            "to",
+        ),
+    ] {
+        let reply = post(&router, "/v1/jobs/hourly/backfill", body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply.header("x-dkron-error-field"), Some(field), "{body}");
+    }
+    let above = r#"{"from":"2026-01-01T00:00:00Z","to":"2026-01-01T05:00:00Z"}"#;
+    let text = post(&router, "/v1/jobs/hourly/backfill", above)
+        .await
+        .text();
+    assert!(text.contains("max-backfill-fires"), "{text}");
+    assert_eq!(
+        fake.lock().backfills.len(),
+        before,
+        "nothing asked of the cluster"
+    );
+    let unknown = post(&router, "/v1/jobs/nope/backfill", above).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    post(
+        &router,
+        "/v1/jobs",
+        r#"{"name":"kid","parent_job":"hourly"}"#,
+    )
+    .await;
+    let child = post(&router, "/v1/jobs/kid/backfill", above).await;
+    assert_eq!(child.status, StatusCode::BAD_REQUEST);
+    assert!(child.text().contains("no schedule to backfill"));
+}
