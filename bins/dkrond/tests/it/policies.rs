@@ -264,3 +264,77 @@ fn backfill_runs_a_past_range_one_after_the_other() {
         above.text()
     );
 }
+
+/// `buffer_one` across a leader change: the leader is killed while a run goes on, and the new
+/// leader rebuilds the buffer from the launch log, so the fire that came during the run still
+/// starts when the run ends, with its own instant, and never overlaps it.
+#[test]
+fn buffer_one_survives_a_leader_change() {
+    use crate::cluster::{FORM_TIMEOUT, executions, is_done, leader_of, node_name, three_servers};
+
+    let mut servers = three_servers();
+    // On every server, so a run survives the leader's death on the others.
+    create(
+        &servers[1],
+        &shell(
+            "held",
+            "* * * * * *",
+            "sleep 8",
+            json!({"concurrency": "buffer_one"}),
+        ),
+    );
+    let first = wait_for("the first run to start", FORM_TIMEOUT, || {
+        let list = executions(&servers[1], "held");
+        let first = list.iter().min_by_key(|e| time(&e["started_at"]))?.clone();
+        let started = time(&first["started_at"]);
+        // Kill once the fire after it has come (and was buffered by this leader).
+        (Timestamp::now().duration_since(started) > SignedDuration::from_secs(2)).then_some(first)
+    });
+    let first_group = first["group"].clone();
+    let leader = leader_of(&servers[0]).expect("a leader");
+    let index = servers
+        .iter()
+        .position(|s| node_name(s) == leader)
+        .expect("the leader among the servers");
+    drop(servers.remove(index).kill());
+    // The group ends (the dead leader's run is closed as lost), then the buffered fire runs.
+    let (group_one, group_two) = wait_for("the buffered fire to run", FORM_TIMEOUT, || {
+        let list = executions(&servers[0], "held");
+        let one: Vec<Value> = list
+            .iter()
+            .filter(|e| e["group"] == first_group)
+            .cloned()
+            .collect();
+        let next_group = list
+            .iter()
+            .filter(|e| e["group"] != first_group && e["trigger"] == "scheduled")
+            .min_by_key(|e| time(&e["scheduled_at"]))?["group"]
+            .clone();
+        let two: Vec<Value> = list
+            .iter()
+            .filter(|e| e["group"] == next_group)
+            .cloned()
+            .collect();
+        (one.len() == 3 && one.iter().all(is_done)).then_some((one, two))
+    });
+    let scheduled_one = time(&first["scheduled_at"]);
+    let scheduled_two = time(&group_two[0]["scheduled_at"]);
+    assert_eq!(
+        scheduled_two.duration_since(scheduled_one),
+        SignedDuration::from_secs(1),
+        "the first fire after the running one was kept: {group_two:?}"
+    );
+    let ended = group_one
+        .iter()
+        .map(|e| time(&e["finished_at"]))
+        .max()
+        .expect("three runs");
+    for run in &group_two {
+        let started = time(&run["started_at"]);
+        assert!(started >= ended, "overlap: {run} before {ended}");
+        assert!(
+            started.duration_since(scheduled_two) > SignedDuration::from_secs(3),
+            "it waited for the run: {run}"
+        );
+    }
+}
