@@ -135,15 +135,16 @@ impl Job {
     }
 
     /// Keeps the failure count and pause reason of the `stored` version in this replacement a
-    /// user submitted, unless the replacement enables the job: enabling it (by a write or a
-    /// toggle) clears the reason and starts counting afresh.
+    /// user submitted (an edit does not end a failure streak), unless the replacement enables
+    /// a disabled job: enabling it (by a write or a toggle) clears the reason and starts
+    /// counting afresh.
     pub fn merge_pause_fields(&mut self, stored: &Job) {
-        if self.disabled {
-            self.consecutive_failures = stored.consecutive_failures;
-            self.paused_reason.clone_from(&stored.paused_reason);
-        } else {
+        if stored.disabled && !self.disabled {
             self.consecutive_failures = 0;
             self.paused_reason.clear();
+        } else {
+            self.consecutive_failures = stored.consecutive_failures;
+            self.paused_reason.clone_from(&stored.paused_reason);
         }
     }
 

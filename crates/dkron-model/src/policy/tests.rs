@@ -128,6 +128,13 @@ fn enabling_a_paused_job_clears_its_reason_and_count() {
     update.merge_server_fields(&stored);
     assert!(update.paused_reason.is_empty());
     assert_eq!(update.consecutive_failures, 0);
+    // An edit of an enabled job keeps its failure streak (the client's values are ignored).
+    let mut running = Job::new("flaky");
+    running.consecutive_failures = 2;
+    let mut edit = Job::new("flaky");
+    edit.consecutive_failures = 9;
+    edit.merge_server_fields(&running);
+    assert_eq!(edit.consecutive_failures, 2);
 }
 
 #[test]

@@ -95,4 +95,8 @@ fn without_pause_on_failure_a_failing_job_keeps_running() {
     let stored = store.job("plain").unwrap().unwrap();
     assert!(!stored.disabled);
     assert_eq!(stored.consecutive_failures, 5);
+    // Editing the job does not end the streak.
+    let mut edited = job("plain");
+    edited.owner = "ops".into();
+    assert_eq!(put(&store, edited).consecutive_failures, 5);
 }
