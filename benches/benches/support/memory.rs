@@ -86,6 +86,14 @@ impl Cluster for Memory {
     fn run_job(&self, _: String) -> BoxFuture<'_, Result<Job, ClusterError>> {
         unsupported()
     }
+    fn backfill_job(
+        &self,
+        _: String,
+        _: Vec<jiff::Timestamp>,
+        _: dkron_model::BackfillOverlap,
+    ) -> BoxFuture<'_, Result<Job, ClusterError>> {
+        unsupported()
+    }
     fn toggle_job(&self, _: String) -> BoxFuture<'_, Result<Job, ClusterError>> {
         unsupported()
     }

@@ -196,6 +196,7 @@ pub fn node_config(config: &Config) -> NodeConfig {
         .with_cors_origins(config.cors_origins.clone())
         .with_max_body_bytes(config.bounds.max_request_bytes)
         .with_max_restore_bytes(config.bounds.max_restore_bytes)
+        .with_max_backfill_fires(config.bounds.max_backfill_fires)
         .with_access(config.access.clone());
     node.ceilings = config.bounds.ceilings;
     node.execution_slots = config.bounds.execution_slots;

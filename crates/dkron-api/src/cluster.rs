@@ -6,8 +6,8 @@
 
 use std::{collections::BTreeMap, future::Future, pin::Pin};
 
-use dkron_model::{Execution, Job, Member};
-use jiff::civil::Date;
+use dkron_model::{BackfillOverlap, Execution, Job, Member};
+use jiff::{Timestamp, civil::Date};
 
 use crate::{ClusterError, ExecQuery, JobQuery, OutputStream, Page};
 
@@ -76,6 +76,16 @@ pub trait Cluster: Send + Sync + 'static {
     /// Errors: [`ClusterError::JobNotFound`], [`ClusterError::JobDisabled`] (a disabled
     /// top-level job, if the node keeps dkron's rule), [`ClusterError::NoTargets`].
     fn run_job(&self, name: String) -> BoxFuture<'_, Result<Job, ClusterError>>;
+
+    /// dkron-rs: runs `fires` (scheduled instants of the job, oldest first, already bounded
+    /// and filtered for `skip` by the API) as backfilled runs with `overlap`, in the background,
+    /// and returns the job at once. Errors: [`ClusterError::JobNotFound`].
+    fn backfill_job(
+        &self,
+        name: String,
+        fires: Vec<Timestamp>,
+        overlap: BackfillOverlap,
+    ) -> BoxFuture<'_, Result<Job, ClusterError>>;
 
     /// Flips `disabled` and returns the job as stored. Not blocked by pause.
     fn toggle_job(&self, name: String) -> BoxFuture<'_, Result<Job, ClusterError>>;

@@ -87,6 +87,9 @@ pub struct ApiOptions {
     pub ui: bool,
     /// Most fire times `GET /v1/jobs/{job}/next` returns (`?count` above is refused).
     pub max_next_count: usize,
+    /// Most instants one `POST /v1/jobs/{job}/backfill` runs (a larger range is refused, 400).
+    /// Default 1000.
+    pub max_backfill_fires: usize,
     /// Web origins (`scheme://host[:port]`) allowed to write besides the API's own: a write
     /// from any other `Origin` is refused (403), so a page an operator opens cannot create
     /// jobs.
@@ -102,6 +105,7 @@ impl Default for ApiOptions {
             max_restore_bytes: 64 << 20,
             ui: false,
             max_next_count: 1000,
+            max_backfill_fires: 1000,
             cors_origins: Vec::new(),
             access: Access::default(),
         }
@@ -118,6 +122,13 @@ impl ApiOptions {
     /// Sets [`ApiOptions::max_restore_bytes`].
     pub fn with_max_restore_bytes(mut self, bytes: usize) -> ApiOptions {
         self.max_restore_bytes = bytes;
+        self
+    }
+
+    /// Sets [`ApiOptions::max_backfill_fires`].
+    #[must_use]
+    pub fn with_max_backfill_fires(mut self, fires: usize) -> ApiOptions {
+        self.max_backfill_fires = fires;
         self
     }
 

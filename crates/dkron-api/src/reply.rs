@@ -43,6 +43,8 @@ pub(crate) enum Failure {
     MissingFile,
     /// A restore file that cannot be used as a whole.
     Restore(String),
+    /// A request that cannot be served as asked, with the reason (plain text, 400).
+    Plain(String),
     /// A response could not be serialised (a bug).
     Render(String),
 }
@@ -83,7 +85,9 @@ impl IntoResponse for Failure {
                 &param,
             ),
             Failure::MissingFile => empty(StatusCode::NOT_FOUND),
-            Failure::Restore(message) => text(StatusCode::BAD_REQUEST, message),
+            Failure::Restore(message) | Failure::Plain(message) => {
+                text(StatusCode::BAD_REQUEST, message)
+            }
             Failure::Render(message) => {
                 tracing::error!(%message, "cannot render response");
                 empty(StatusCode::INTERNAL_SERVER_ERROR)

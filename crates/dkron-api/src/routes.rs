@@ -4,6 +4,7 @@
 //! `/v1/jobs/`; gin redirected, we answer directly). Handlers live in `routes/*.rs`, grouped by
 //! resource.
 
+mod backfill;
 mod executions;
 mod jobs;
 mod node;
@@ -58,6 +59,7 @@ pub(crate) const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/jobs/{job}/run", &["POST"]),
     ("/v1/jobs/{job}/toggle", &["POST"]),
     ("/v1/jobs/{job}/next", &["GET"]),
+    ("/v1/jobs/{job}/backfill", &["POST"]),
     ("/v1/jobs/{job}/executions", &["GET", "DELETE"]),
     ("/v1/executions/{job}", &["GET"]),
     ("/v1/jobs/{job}/executions/{execution}", &["GET"]),
@@ -111,6 +113,7 @@ pub(crate) fn router(cluster: Arc<dyn Cluster>, options: ApiOptions, extra: Rout
         ("/v1/jobs/{job}/run", post(jobs::run_job)),
         ("/v1/jobs/{job}/toggle", post(jobs::toggle_job)),
         ("/v1/jobs/{job}/next", get(jobs::next_fires)),
+        ("/v1/jobs/{job}/backfill", post(backfill::backfill)),
         (
             "/v1/jobs/{job}/executions",
             get(executions::list).delete(executions::delete_all),

@@ -7,7 +7,7 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use dkron_model::{Execution, Job, Member, MemberStatus, Trigger};
+use dkron_model::{BackfillOverlap, Execution, Job, Member, MemberStatus, Trigger};
 use jiff::{Timestamp, civil::Date};
 use tokio::sync::Notify;
 
@@ -29,6 +29,8 @@ pub struct State {
     pub left: bool,
     /// Names passed to `run_job`, in order (also by `?runoncreate`).
     pub runs: Vec<String>,
+    /// Backfills asked for, in order: job, instants, overlap.
+    pub backfills: Vec<(String, Vec<Timestamp>, BackfillOverlap)>,
     /// When set, `get_job` and `list_jobs` fail with it.
     pub fail_reads: Option<ClusterError>,
     /// Whether manual runs stay running until [`FakeCluster::release`] is notified.
@@ -292,12 +294,29 @@ impl Cluster for Handle {
         ready(self.0.start_run(&name))
     }
 
+    fn backfill_job(
+        &self,
+        name: String,
+        fires: Vec<Timestamp>,
+        overlap: BackfillOverlap,
+    ) -> BoxFuture<'_, Result<Job, ClusterError>> {
+        let mut state = self.0.lock();
+        let result = match state.jobs.get(&name).cloned() {
+            None => Err(ClusterError::job_not_found(name)),
+            Some(job) => {
+                state.backfills.push((name, fires, overlap));
+                Ok(job)
+            }
+        };
+        ready(result)
+    }
+
     fn toggle_job(&self, name: String) -> BoxFuture<'_, Result<Job, ClusterError>> {
         let mut state = self.0.lock();
         let result = match state.jobs.get_mut(&name) {
             None => Err(ClusterError::job_not_found(name)),
             Some(job) => {
-                job.disabled = !job.disabled;
+                job.toggle_disabled();
                 Ok(job.clone())
             }
         };

@@ -20,7 +20,7 @@ use serde::Serialize;
 use self::time::format_or_zero;
 pub(crate) use self::{
     job::{BodyError, JobOut, job_from_value, parse_job},
-    time::{format_nullable, format_time},
+    time::{format_nullable, format_time, parse_time},
 };
 
 /// An execution as dkron writes it (`apiExecution`), times in `tz` (the job's zone).

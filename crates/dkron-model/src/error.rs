@@ -33,7 +33,9 @@ pub enum Error {
         error: dkron_cron::Error,
     },
     /// `concurrency` is not one of the known policies.
-    #[error("invalid concurrency policy value, use \"allow\", \"forbid\" or \"replace\"")]
+    #[error(
+        "invalid concurrency policy value, use \"allow\", \"forbid\", \"replace\", \"buffer_one\" or \"buffer_all\""
+    )]
     InvalidConcurrency {
         /// The rejected text.
         value: String,
@@ -112,6 +114,24 @@ pub enum Error {
         /// The dkrond setting that holds the ceiling.
         setting: &'static str,
     },
+    /// `jitter` is above [`crate::MAX_JITTER`] (or, on the wire, not a non-negative duration).
+    #[error("invalid jitter {value}: use a duration from 0s to 24h")]
+    InvalidJitter {
+        /// The rejected text.
+        value: String,
+    },
+    /// `run_on` is not one of the known values.
+    #[error("invalid run_on value \"{value}\", use \"success\", \"failure\" or \"always\"")]
+    InvalidRunOn {
+        /// The rejected text.
+        value: String,
+    },
+    /// `run_on` is set on a job without a `parent_job`: only a child runs after a parent.
+    #[error("run_on {value} needs a parent_job")]
+    RunOnWithoutParent {
+        /// The `run_on` value.
+        value: String,
+    },
     /// A textual enum value (job status, trigger, member status) is not recognised.
     #[error("unknown {kind} value \"{value}\"")]
     UnknownValue {
@@ -142,6 +162,8 @@ impl Error {
             Error::ExecutorConfig { component, .. } if component == "processors" => "processors",
             Error::ExecutorConfig { .. } => "executor_config",
             Error::AboveCeiling { field, .. } => field,
+            Error::InvalidJitter { .. } => "jitter",
+            Error::InvalidRunOn { .. } | Error::RunOnWithoutParent { .. } => "run_on",
             Error::UnknownValue { .. } => return None,
         })
     }

@@ -101,16 +101,19 @@ pub enum Trigger {
     Dependent,
     /// A failed attempt is tried again on the same node.
     Retry,
+    /// dkron-rs: a backfill call runs a past (or future) scheduled instant of the job.
+    Backfill,
 }
 
 impl Trigger {
-    /// `scheduled`, `manual`, `dependent` or `retry`.
+    /// `scheduled`, `manual`, `dependent`, `retry` or `backfill`.
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Scheduled => "scheduled",
             Trigger::Manual => "manual",
             Trigger::Dependent => "dependent",
             Trigger::Retry => "retry",
+            Trigger::Backfill => "backfill",
         }
     }
 }
@@ -130,6 +133,7 @@ impl FromStr for Trigger {
             "manual" => Ok(Trigger::Manual),
             "dependent" => Ok(Trigger::Dependent),
             "retry" => Ok(Trigger::Retry),
+            "backfill" => Ok(Trigger::Backfill),
             _ => Err(Error::UnknownValue {
                 kind: "trigger",
                 value: s.to_owned(),

@@ -6,7 +6,7 @@ use dkron_cron::Schedule;
 use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Execution, NotifyPolicy};
+use crate::{Error, Execution, NotifyPolicy, RunOn};
 
 #[cfg(test)]
 mod tests;
@@ -87,6 +87,18 @@ pub struct Job {
     // Notifications (dkron-rs).
     /// dkron-rs: this job's notification rule; `None` = the servers' default (dkron's).
     pub notify: Option<NotifyPolicy>,
+    /// dkron-rs: each timer fire is due up to this much after its scheduled instant, by a delay
+    /// every server computes the same ([`crate::jitter_delay`]); zero means none.
+    pub jitter: Duration,
+    /// dkron-rs: disable the job after this many consecutive failed groups; 0 means never.
+    pub pause_on_failure: u32,
+    /// dkron-rs: failed groups since the last successful one. Server-maintained.
+    pub consecutive_failures: u32,
+    /// dkron-rs: why the cluster disabled the job (`pause_on_failure`); empty otherwise.
+    /// Server-maintained; enabling the job clears it.
+    pub paused_reason: String,
+    /// dkron-rs: which outcome of the parent's group runs this child (dkron: success only).
+    pub run_on: RunOn,
 }
 
 impl Job {
@@ -202,6 +214,7 @@ impl Job {
         if self.schedule == stored.schedule && self.timezone == stored.timezone {
             self.next = self.next.max(stored.next);
         }
+        self.merge_pause_fields(stored);
     }
 
     /// Removes `child` from `dependent_jobs`; returns whether it was there.
@@ -305,6 +318,12 @@ pub enum Concurrency {
     Forbid,
     /// dkron-rs: stop the running execution, then run.
     Replace,
+    /// dkron-rs (Temporal's): keep at most one fire while a run is going and start it when the
+    /// run ends; later fires meanwhile are skipped.
+    BufferOne,
+    /// dkron-rs (Temporal's): keep every fire while a run is going (up to a bound) and start
+    /// them one after the other, oldest first.
+    BufferAll,
 }
 
 impl Concurrency {
@@ -314,7 +333,14 @@ impl Concurrency {
             Concurrency::Allow => "allow",
             Concurrency::Forbid => "forbid",
             Concurrency::Replace => "replace",
+            Concurrency::BufferOne => "buffer_one",
+            Concurrency::BufferAll => "buffer_all",
         }
+    }
+
+    /// Whether fires that come while a run is going wait for it (`buffer_one`, `buffer_all`).
+    pub fn buffers(self) -> bool {
+        matches!(self, Concurrency::BufferOne | Concurrency::BufferAll)
     }
 }
 
@@ -327,12 +353,15 @@ impl fmt::Display for Concurrency {
 impl FromStr for Concurrency {
     type Err = Error;
 
-    /// `allow`, `forbid`, `replace`; the empty string means `allow` (dkron accepts it).
+    /// `allow`, `forbid`, `replace`, `buffer_one`, `buffer_all`; the empty string means `allow`
+    /// (dkron accepts it).
     fn from_str(s: &str) -> Result<Concurrency, Error> {
         match s {
             "" | "allow" => Ok(Concurrency::Allow),
             "forbid" => Ok(Concurrency::Forbid),
             "replace" => Ok(Concurrency::Replace),
+            "buffer_one" => Ok(Concurrency::BufferOne),
+            "buffer_all" => Ok(Concurrency::BufferAll),
             _ => Err(Error::InvalidConcurrency {
                 value: s.to_owned(),
             }),

@@ -27,7 +27,9 @@ impl LaunchRecord {
         }
         match self.trigger {
             Trigger::Scheduled => last_scheduled.is_none_or(|last| self.scheduled_at > last),
-            Trigger::Retry | Trigger::Manual | Trigger::Dependent => true,
+            // A backfill runs instants on purpose, whatever the schedule launched: only its
+            // own `(group, attempt)` must be new.
+            Trigger::Retry | Trigger::Manual | Trigger::Dependent | Trigger::Backfill => true,
         }
     }
 

@@ -20,7 +20,8 @@
 //!
 //! # Overview
 //!
-//! - [`Job`] with [`Concurrency`], [`JobStatus`], [`MisfirePolicy`], [`RetryBackoff`], and the
+//! - [`Job`] with [`Concurrency`], [`JobStatus`], [`MisfirePolicy`], [`RetryBackoff`], [`RunOn`]
+//!   and the per-fire [`jitter_delay`], and the
 //!   node-wide [`Limits`] that fill in per-job limits left unset, and the server-wide
 //!   [`Ceilings`] no job may exceed.
 //! - [`Execution`] (one run of a job on one node, one attempt) with [`Trigger`], and
@@ -49,6 +50,7 @@ mod job;
 mod launch;
 mod member;
 mod notify;
+mod policy;
 mod sort;
 mod target;
 mod validate;
@@ -63,6 +65,7 @@ pub use job::{
 pub use launch::{GroupProgress, group_progress};
 pub use member::{Member, MemberStatus};
 pub use notify::{Channel, NotifyPolicy};
+pub use policy::{BackfillOverlap, MAX_BUFFERED_FIRES, MAX_JITTER, RunOn, jitter_delay};
 pub use sort::{JobSort, SortFields};
 pub use target::{TargetSpec, select_targets};
 pub use validate::{MAX_PARENT_CHAIN, parse_mem_limit, validate_name, validate_parent_chain};

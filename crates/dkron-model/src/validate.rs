@@ -1,6 +1,6 @@
 //! Job validation: dkron's rules and messages (`reference/dkron.md` §2.3), plus ours.
 
-use crate::{Error, Job, MisfirePolicy, job::time_zone_named};
+use crate::{Error, Job, MAX_JITTER, MisfirePolicy, RunOn, job::time_zone_named};
 
 #[cfg(test)]
 mod tests;
@@ -19,7 +19,8 @@ impl Job {
     /// 5. for `executor == "shell"`: `executor_config.timeout` is a Go duration and
     ///    `executor_config.mem_limit` a positive size ([`parse_mem_limit`]);
     /// 6. dkron-rs: `retry_backoff.initial <= retry_backoff.max`, a `catch_up` window is not
-    ///    zero, `history_limit != Some(0)`.
+    ///    zero, `history_limit != Some(0)`, `jitter <= MAX_JITTER`, and a `run_on` other than
+    ///    `success` only on a child.
     ///
     /// `concurrency` and `misfire_policy` are typed, so their checks happen when text is parsed
     /// ([`std::str::FromStr`]). Cycles across jobs need the other jobs: see
@@ -65,6 +66,16 @@ impl Job {
         }
         if self.history_limit == Some(0) {
             return Err(Error::InvalidHistoryLimit);
+        }
+        if self.jitter > MAX_JITTER {
+            return Err(Error::InvalidJitter {
+                value: format!("{:?}", self.jitter),
+            });
+        }
+        if self.run_on != RunOn::Success && !self.is_child() {
+            return Err(Error::RunOnWithoutParent {
+                value: self.run_on.to_string(),
+            });
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use dkron_api::{
     ApiOptions, BoxFuture, Cluster, ClusterError, DayStats, ExecQuery, ExecSort, Health, JobQuery,
     NodeInfo, OutputStream, Page, UpsertOptions,
 };
-use dkron_model::{Execution, Job, Member, MemberStatus};
+use dkron_model::{BackfillOverlap, Execution, Job, Member, MemberStatus};
 use dkron_raft::{Command, Refusal, Response};
 use dkron_store::SortOrder;
 use jiff::{Timestamp, civil::Date};
@@ -340,6 +340,35 @@ impl Cluster for NodeCluster {
             // A replicated request, so any server takes it: the leader's scheduler launches the
             // run when it sees it applied.
             let written = self.write(Command::RunJob { name }).await?;
+            match written.response {
+                Response::Job(job) => {
+                    self.leader.followed(written.index, FOLLOW_TIMEOUT).await;
+                    Ok(job)
+                }
+                Response::Refused(refusal) => Err(refused(refusal)),
+                other => Err(ClusterError::internal(format!(
+                    "unexpected raft response {other:?}"
+                ))),
+            }
+        })
+    }
+
+    fn backfill_job(
+        &self,
+        name: String,
+        fires: Vec<Timestamp>,
+        overlap: BackfillOverlap,
+    ) -> BoxFuture<'_, Result<Job, ClusterError>> {
+        Box::pin(async move {
+            // Replicated like a run request: the leader's scheduler runs it when it sees it
+            // applied, whichever server took the call.
+            let written = self
+                .write(Command::Backfill {
+                    name,
+                    fires,
+                    overlap,
+                })
+                .await?;
             match written.response {
                 Response::Job(job) => {
                     self.leader.followed(written.index, FOLLOW_TIMEOUT).await;

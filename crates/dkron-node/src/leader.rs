@@ -205,6 +205,18 @@ async fn hand_over(
                 Ok(())
             }
         },
+        Change::BackfillRequested {
+            name,
+            fires,
+            overlap,
+        } => match scheduler.backfill(&name, fires, overlap).await {
+            Ok(_launched) => Ok(()),
+            Err(error @ dkron_scheduler::Error::ShutDown) => Err(error),
+            Err(error) => {
+                tracing::warn!(%error, job = %name, "requested backfill not launched");
+                Ok(())
+            }
+        },
         Change::ExecutionDone(finished) => {
             let progress = GroupProgress {
                 status: finished.group_status,

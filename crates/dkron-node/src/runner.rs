@@ -154,8 +154,9 @@ impl Runner {
         let mut execution = launch.execution(&self.node_name, started_at);
         let id = execution.id();
         if launch.trigger == Trigger::Scheduled {
+            // From the fire's due instant: a job's `jitter` is a delay it asked for.
             let late = started_at
-                .duration_since(launch.scheduled_at)
+                .duration_since(job.jittered(launch.scheduled_at))
                 .as_secs_f64()
                 .max(0.0);
             ::metrics::histogram!(metrics::SCHEDULER_LATENESS).record(late);

@@ -2,7 +2,8 @@
 //! services (the scheduler above all) learn of every change from the replicated state itself,
 //! whichever server took the write, and whether it came from a client, a forward or a restore.
 
-use dkron_model::{Execution, JobStatus};
+use dkron_model::{BackfillOverlap, Execution, JobStatus};
+use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 /// The sending side of the feed, given to [`crate::RaftConfig::applied_feed`].
@@ -26,6 +27,15 @@ pub enum Change {
     Job(String),
     /// A run of the job was requested ([`crate::Command::RunJob`]): the leader launches it.
     RunRequested(String),
+    /// A backfill of the job was requested ([`crate::Command::Backfill`]): the leader runs it.
+    BackfillRequested {
+        /// Job name.
+        name: String,
+        /// The scheduled instants to run, oldest first.
+        fires: Vec<Timestamp>,
+        /// How the runs overlap.
+        overlap: BackfillOverlap,
+    },
     /// An execution was reported done and counted for the first time.
     ExecutionDone(Box<FinishedExecution>),
     /// A snapshot replaced the whole state: read everything again.

@@ -4,7 +4,7 @@
 //! is applied (merge rules, idempotence), so every replica reaches the same state from the same
 //! log. Commands carry everything they need (no clock reads, no randomness at apply time).
 
-use dkron_model::{Execution, Job, JobStatus, LaunchRecord, Member};
+use dkron_model::{BackfillOverlap, Execution, Job, JobStatus, LaunchRecord, Member};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +56,17 @@ pub enum Command {
         /// Job name.
         name: String,
     },
+    /// Backfill a job (dkron-rs `POST /v1/jobs/{name}/backfill`): the leader's scheduler runs
+    /// `fires` with `overlap` when it sees this applied, as [`Command::RunJob`] does. Writes
+    /// nothing; refused when the job does not exist.
+    Backfill {
+        /// Job name.
+        name: String,
+        /// The scheduled instants to run, oldest first (bounded by the API).
+        fires: Vec<Timestamp>,
+        /// How the runs overlap.
+        overlap: BackfillOverlap,
+    },
     /// Record a cluster member's state (status transitions, tags).
     SetMember(Member),
     /// Forget a cluster member.
@@ -88,6 +99,7 @@ impl Command {
             Command::DeleteExecutions { .. } => "delete_executions",
             Command::RecordLaunch { .. } => "record_launch",
             Command::RunJob { .. } => "run_job",
+            Command::Backfill { .. } => "backfill",
             Command::SetMember(_) => "set_member",
             Command::RemoveMember { .. } => "remove_member",
             Command::SetPaused(_) => "set_paused",

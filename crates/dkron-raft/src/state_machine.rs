@@ -262,13 +262,19 @@ fn apply_unguarded(
                 execution.output = output;
             }
             group.record_execution_done(execution).map(|done| {
-                if let (Some(changes), Some(execution), true) = (changes, finished, done.counted) {
-                    changes.push(Change::ExecutionDone(Box::new(FinishedExecution {
-                        execution,
-                        group_status: done.group_status,
-                        attempt_complete: done.attempt_complete,
-                        failed_nodes: done.failed_nodes.clone(),
-                    })));
+                if let Some(changes) = changes {
+                    if let (Some(execution), true) = (finished, done.counted) {
+                        changes.push(Change::ExecutionDone(Box::new(FinishedExecution {
+                            execution,
+                            group_status: done.group_status,
+                            attempt_complete: done.attempt_complete,
+                            failed_nodes: done.failed_nodes.clone(),
+                        })));
+                    }
+                    if done.paused {
+                        // Disabled by `pause_on_failure`: the leader's scheduler must stop firing it.
+                        changes.push(Change::Job(done.job.name.clone()));
+                    }
                 }
                 Response::ExecutionDone {
                     counted: done.counted,
@@ -290,6 +296,20 @@ fn apply_unguarded(
         Command::RunJob { name } => group.job(&name).map(|job| {
             if let Some(changes) = changes {
                 changes.push(Change::RunRequested(job.name.clone()));
+            }
+            Response::Job(job)
+        }),
+        Command::Backfill {
+            name,
+            fires,
+            overlap,
+        } => group.job(&name).map(|job| {
+            if let Some(changes) = changes {
+                changes.push(Change::BackfillRequested {
+                    name: job.name.clone(),
+                    fires,
+                    overlap,
+                });
             }
             Response::Job(job)
         }),

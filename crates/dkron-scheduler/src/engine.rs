@@ -30,7 +30,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, BinaryHeap, HashMap},
+    collections::{BTreeMap, BinaryHeap, HashMap, VecDeque},
     future::Future,
     hash::{BuildHasher, RandomState},
     pin::Pin,
@@ -64,6 +64,7 @@ use crate::{
     stats::{Counters, add},
 };
 
+mod policies;
 #[cfg(test)]
 mod tests;
 
@@ -125,6 +126,12 @@ pub(crate) enum Command {
     RunNow {
         name: String,
         reply: oneshot::Sender<Result<i64, Error>>,
+    },
+    Backfill {
+        name: String,
+        fires: Vec<Timestamp>,
+        overlap: dkron_model::BackfillOverlap,
+        reply: oneshot::Sender<Result<usize, Error>>,
     },
     State {
         name: String,
@@ -379,6 +386,9 @@ pub(crate) struct Engine {
     /// Tracked runs in flight, per job. Kept apart from the slots because few jobs are
     /// tracked, and a slot stays smaller without it.
     running: HashMap<String, Vec<InFlight>>,
+    /// Fires of `buffer_one`/`buffer_all` jobs waiting for the job's run to end, per job
+    /// (see `policies.rs`).
+    buffered: HashMap<String, VecDeque<policies::Buffered>>,
     heap: BinaryHeap<Reverse<HeapEntry>>,
     delayed: BTreeMap<(Timestamp, u64), Delayed>,
     seq: u64,
@@ -414,6 +424,7 @@ impl Engine {
             names: HashTable::new(),
             hasher: RandomState::new(),
             running: HashMap::new(),
+            buffered: HashMap::new(),
             heap: BinaryHeap::new(),
             delayed: BTreeMap::new(),
             seq: 0,
@@ -438,6 +449,8 @@ impl Engine {
         max_catch_up: usize,
     ) {
         let policy = job.misfire_policy;
+        // A `buffer_*` job whose run outlived the previous scheduler: its buffer is rebuilt.
+        let buffering = job.concurrency.buffers() && self.running.contains_key(job.name.as_str());
         let idx = self.insert_slot(job, schedule);
         let Some(slot) = self.slot_mut(idx) else {
             return;
@@ -447,9 +460,27 @@ impl Engine {
             return;
         };
         let schedule = schedule.with_window(&slot.job);
-        let (missed, next) = match last {
-            Some(last) => plan::resume(&schedule, policy, last, now, max_catch_up),
-            None => (Vec::new(), plan::first_fire(&schedule, now)),
+        let job = Arc::clone(&slot.job);
+        let due = |at| job.jittered(at);
+        let (missed, next, buffered) = match last {
+            Some(last) if buffering => {
+                let (buffered, next) =
+                    plan::resume_buffered(&schedule, last, now, job.concurrency, job.jitter, due);
+                (Vec::new(), next, buffered)
+            }
+            Some(last) => {
+                let (missed, next) = plan::resume_jittered(
+                    &schedule,
+                    policy,
+                    last,
+                    now,
+                    max_catch_up,
+                    job.jitter,
+                    due,
+                );
+                (missed, next, Vec::new())
+            }
+            None => (Vec::new(), plan::first_fire(&schedule, now), Vec::new()),
         };
         slot.last_at = PackedTime::new(last.unwrap_or(NO_TIME));
         slot.next_at = PackedTime::new(next.unwrap_or(NO_TIME));
@@ -466,13 +497,16 @@ impl Engine {
                 },
             );
         }
+        self.buffer_at_start(&job.name, buffered);
     }
 
-    /// Queues the next fire of slot `idx` at `at`, as an entry of the slot's `generation`.
+    /// Queues the next fire of slot `idx`, scheduled at `at`, as an entry of the slot's
+    /// `generation`; the entry is due at the fire's jittered instant ([`Slot::due`]).
     fn queue_fire(&mut self, at: Timestamp, idx: u32, generation: u32) {
+        let due = self.slot(idx).map_or(at, |slot| slot.job.jittered(at));
         reserve_heap_gently(&mut self.heap);
         self.heap.push(Reverse(HeapEntry {
-            at: heap_at(at),
+            at: heap_at(due),
             slot: idx,
             generation,
         }));
@@ -657,7 +691,7 @@ impl Engine {
         let heap = self
             .heap
             .peek()
-            .and_then(|Reverse(e)| self.slot(e.slot)?.next());
+            .and_then(|Reverse(e)| self.slot(e.slot)?.due());
         let delayed = self.delayed.first_key_value().map(|((at, _), _)| *at);
         match (heap, delayed) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -667,7 +701,7 @@ impl Engine {
 
     fn is_live(&self, entry: &HeapEntry) -> bool {
         self.slot(entry.slot).is_some_and(|slot| {
-            slot.generation == entry.generation && slot.next().map(heap_at) == Some(entry.at)
+            slot.generation == entry.generation && slot.due().map(heap_at) == Some(entry.at)
         })
     }
 
@@ -711,7 +745,7 @@ impl Engine {
             .enumerate()
             .filter_map(|(idx, cell)| {
                 let slot = cell.as_deref()?;
-                let at = heap_at(slot.next()?);
+                let at = heap_at(slot.due()?);
                 let generation = slot.generation;
                 Some(Reverse(HeapEntry {
                     at,
@@ -752,7 +786,7 @@ impl Engine {
 
     /// A timer fire (regular or missed) of the job in `idx` at `at`: concurrency, then launch.
     fn fire_timed(&mut self, idx: u32, at: Timestamp) {
-        if !self.admit(idx) {
+        if !self.admit(idx, policies::Buffered::Scheduled(at)) {
             return;
         }
         add(&self.ports.counters.scheduled, 1);
@@ -762,8 +796,9 @@ impl Engine {
     }
 
     /// Applies the job's concurrency policy to a new timer or dependent fire: `forbid` skips it
-    /// while a run is going, `replace` cancels the running ones. Returns whether to launch.
-    fn admit(&mut self, idx: u32) -> bool {
+    /// while a run is going, `replace` cancels the running ones, `buffer_*` keeps it for when
+    /// the run ends. Returns whether to launch.
+    fn admit(&mut self, idx: u32, fire: policies::Buffered) -> bool {
         if self.running.is_empty() {
             return true;
         }
@@ -793,6 +828,11 @@ impl Engine {
                     }
                 }
                 true
+            }
+            policy @ (Concurrency::BufferOne | Concurrency::BufferAll) => {
+                let name = job.name.clone();
+                self.buffer(name, policy, fire);
+                false
             }
         }
     }
@@ -862,7 +902,9 @@ impl Engine {
             targets,
             trigger: spec.trigger,
         };
+        // Backfilled runs are tracked: `buffer_all` backfills start the next one at their end.
         let tracked = job.concurrency != Concurrency::Allow
+            || record.trigger == Trigger::Backfill
             || job.retries > 0
             || !job.dependent_jobs.is_empty()
             || job.ephemeral;
@@ -926,6 +968,14 @@ impl Engine {
             Command::RunNow { name, reply } => {
                 let _ = reply.send(self.run_now(&name));
             }
+            Command::Backfill {
+                name,
+                fires,
+                overlap,
+                reply,
+            } => {
+                let _ = reply.send(self.backfill(&name, fires, overlap));
+            }
             Command::State { name, reply } => {
                 let state = self.slot_named(&name).map(|(_, slot)| crate::JobState {
                     next_fire: slot.next(),
@@ -962,7 +1012,8 @@ impl Engine {
             && slot.job.timezone == job.timezone
             && slot.job.starts_at == job.starts_at
             && slot.job.expires_at == job.expires_at
-            && slot.job.parent_job == job.parent_job;
+            && slot.job.parent_job == job.parent_job
+            && slot.job.jitter == job.jitter;
         slot.job = job;
         slot.schedule = schedule;
         self.replan(idx, now, same_timing);
@@ -1002,6 +1053,7 @@ impl Engine {
         let (idx, _) = entry.remove();
         // Its heap entries stay until popped; a reused slot gets a new generation.
         self.cells[idx as usize] = None;
+        self.buffered.remove(name);
         self.free.push(idx);
         true
     }
@@ -1070,6 +1122,7 @@ impl Engine {
                 attempt,
             } => {
                 self.take_in_flight(&job, group, attempt);
+                self.release_buffered(&job);
             }
         }
     }
@@ -1130,35 +1183,45 @@ impl Engine {
             ),
         };
         let now = self.ports.clock.now();
-        match progress.status {
+        let retried = match progress.status {
             JobStatus::Success => {
-                let Some((_, slot)) = self.slot_named(&record.job_name) else {
-                    return;
-                };
-                let job = Arc::clone(&slot.job);
-                self.succeeded(&job, now);
+                if let Some((_, slot)) = self.slot_named(&record.job_name) {
+                    let job = Arc::clone(&slot.job);
+                    self.succeeded(&job, now);
+                }
+                false
             }
-            JobStatus::Failed | JobStatus::PartiallyFailed => {
-                self.maybe_retry(&record, progress.failed_nodes, prior, now);
+            status @ (JobStatus::Failed | JobStatus::PartiallyFailed) => {
+                let retried = self.maybe_retry(&record, progress.failed_nodes, prior, now);
+                if !retried {
+                    self.failed_for_good(&record.job_name, status, now);
+                }
+                retried
             }
-            JobStatus::Untriggered => {}
+            JobStatus::Untriggered => false,
+        };
+        if !retried {
+            // The group is over: a buffered fire may start.
+            self.release_buffered(&record.job_name);
         }
     }
 
+    /// Queues the next attempt of a failed group, if the job has a retry left; returns whether
+    /// it did.
     fn maybe_retry(
         &mut self,
         record: &LaunchRecord,
         targets: Vec<String>,
         mut group: Vec<Execution>,
         now: Timestamp,
-    ) {
+    ) -> bool {
         // The job's current definition decides (it may have been updated or removed meanwhile).
         let Some((_, slot)) = self.slot_named(&record.job_name) else {
-            return;
+            return false;
         };
         let job = Arc::clone(&slot.job);
         if record.attempt > job.retries {
-            return;
+            return false;
         }
         for execution in &mut group {
             // Earlier attempts only matter for the group's status; the sink has their output.
@@ -1182,27 +1245,12 @@ impl Engine {
                 prior: group,
             },
         );
+        true
     }
 
     /// The group succeeded: run the children, then delete the job if it is ephemeral.
     fn succeeded(&mut self, job: &Job, now: Timestamp) {
-        for child in &job.dependent_jobs {
-            let Some((idx, slot)) = self.slot_named(child) else {
-                warn!(job = %job.name, child = %child, "dependent job not found");
-                continue;
-            };
-            if slot.job.disabled || slot.paused || !slot.job.active_at(now) {
-                debug!(job = %child, "dependent run skipped: child disabled, paused or inactive");
-                add(&self.ports.counters.skipped, 1);
-                continue;
-            }
-            if !self.admit(idx) {
-                continue;
-            }
-            let group = self.new_group(now);
-            add(&self.ports.counters.dependent, 1);
-            self.launch(idx, LaunchSpec::first(Trigger::Dependent, now, group));
-        }
+        self.run_children(job, JobStatus::Success, now);
         if job.ephemeral && self.remove(&job.name) {
             add(&self.ports.counters.ephemeral_deleted, 1);
             let source = Arc::clone(&self.ports.source);

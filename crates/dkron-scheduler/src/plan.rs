@@ -3,8 +3,10 @@
 //! No clock and no IO: every function takes `now`. The timer loop calls these; the tests call
 //! them directly.
 
+use std::time::Duration;
+
 use dkron_cron::ScheduleKind;
-use dkron_model::{JobSchedule, MisfirePolicy};
+use dkron_model::{Concurrency, JobSchedule, MAX_BUFFERED_FIRES, MisfirePolicy};
 use jiff::{SignedDuration, Timestamp};
 
 #[cfg(test)]
@@ -87,6 +89,80 @@ pub(crate) fn resume(
 ) -> (Vec<Timestamp>, Option<Timestamp>) {
     let missed = policy.fires_to_run(schedule, last, now, max);
     (missed, next_regular(schedule, Some(last), now))
+}
+
+/// Fires of a jittered job looked at, at most, for one still pending at start: enough for a
+/// day's jitter over a per-minute schedule; past it the job resumes as an unjittered one would.
+const MAX_PENDING_SEARCH: usize = 10_000;
+
+/// [`resume`] for a job with a `jitter`: a fire scheduled before `now` whose jittered instant
+/// (`due`) is still ahead was not missed, it is merely not due yet (a new leader took over
+/// during its delay). The first such fire after `last` is the next regular fire; the fires
+/// before it go to the misfire policy as usual.
+pub(crate) fn resume_jittered(
+    schedule: &JobSchedule,
+    policy: MisfirePolicy,
+    last: Timestamp,
+    now: Timestamp,
+    max: usize,
+    jitter: Duration,
+    due: impl Fn(Timestamp) -> Timestamp,
+) -> (Vec<Timestamp>, Option<Timestamp>) {
+    // Fires at or before `now - jitter` are due by now whatever their delay.
+    let Some(horizon) = SignedDuration::try_from(jitter)
+        .ok()
+        .filter(|j| !j.is_zero())
+        .and_then(|j| now.checked_sub(j).ok())
+    else {
+        return resume(schedule, policy, last, now, max);
+    };
+    let mut cursor = last.max(horizon);
+    for _ in 0..MAX_PENDING_SEARCH {
+        match schedule.next_after(cursor) {
+            Some(fire) if fire > cursor && fire <= now => {
+                if due(fire) > now {
+                    let before = fire
+                        .checked_sub(SignedDuration::from_nanos(1))
+                        .unwrap_or(fire);
+                    let missed = policy.fires_to_run(schedule, last, before.max(last), max);
+                    return (missed, Some(fire));
+                }
+                cursor = fire;
+            }
+            _ => break,
+        }
+    }
+    resume(schedule, policy, last, now, max)
+}
+
+/// Where a `buffer_one`/`buffer_all` job resumes when a run of it is still going at start:
+/// the fires since the latest launched one (`last`) are exactly those a scheduler would have
+/// buffered meanwhile, because a buffered fire is launched only after the run ends and fires
+/// launch in order. So the buffer is recomputed from the launch log, not replicated: its first
+/// fire for `buffer_one`, up to [`MAX_BUFFERED_FIRES`] for `buffer_all`, oldest first; and the
+/// next regular fire as [`resume_jittered`] finds it. The misfire policy does not apply: the
+/// job was running, so these fires were not missed but waiting.
+pub(crate) fn resume_buffered(
+    schedule: &JobSchedule,
+    last: Timestamp,
+    now: Timestamp,
+    concurrency: Concurrency,
+    jitter: Duration,
+    due: impl Fn(Timestamp) -> Timestamp,
+) -> (Vec<Timestamp>, Option<Timestamp>) {
+    let (_, next) = resume_jittered(schedule, MisfirePolicy::Skip, last, now, 0, jitter, due);
+    let until = match next {
+        // A fire scheduled before `now` whose jittered instant is ahead stays a regular fire.
+        Some(next) if next <= now => next
+            .checked_sub(SignedDuration::from_nanos(1))
+            .unwrap_or(next),
+        _ => now,
+    };
+    let cap = match concurrency {
+        Concurrency::BufferOne => 1,
+        _ => MAX_BUFFERED_FIRES,
+    };
+    (schedule.fires_between(last, until, cap), next)
 }
 
 /// For `@after <instant> <grace>`: the instant, when it has passed but `now` is still within

@@ -175,6 +175,10 @@ impl SchedulerBuilder {
         let jobs = source.load_jobs().await.map_err(Error::Load)?;
         let mut engine = Engine::new(ports);
         let now = clock.now();
+        // Adopted first: a `buffer_*` job that still runs rebuilds its buffer when it is loaded.
+        for record in self.in_flight {
+            engine.adopt(record);
+        }
         for job in jobs {
             let schedule = match job.job_schedule() {
                 Ok(schedule) => schedule,
@@ -194,9 +198,6 @@ impl SchedulerBuilder {
             engine.load(Arc::new(job), schedule, last, now, max_catch_up);
         }
 
-        for record in self.in_flight {
-            engine.adopt(record);
-        }
         let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);
         let task = tokio::spawn(engine.run(receiver));
         Ok(Scheduler {
@@ -323,6 +324,32 @@ impl Scheduler {
     pub async fn run_now(&self, name: &str) -> Result<i64, Error> {
         let name = name.to_owned();
         self.ask(|reply| Command::RunNow { name, reply }).await?
+    }
+
+    /// Runs `fires` (instants of the job's schedule, oldest first) as backfilled runs: each in
+    /// a group of its own with the instant as its scheduled time and trigger `backfill`,
+    /// whatever the schedule launched already. `overlap` decides how they run: all at once, only
+    /// the first if the job is not running, or one after the other. Returns how many were
+    /// launched or queued. `skip` sees the runs this scheduler tracks: those of jobs with a
+    /// concurrency policy other than `allow`, retries, children or `ephemeral`, backfills, and
+    /// adopted ones; a caller that knows of other runs (a cluster's store) filters first.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`], [`Error::JobDisabled`] or [`Error::ShutDown`].
+    pub async fn backfill(
+        &self,
+        name: &str,
+        fires: Vec<Timestamp>,
+        overlap: dkron_model::BackfillOverlap,
+    ) -> Result<usize, Error> {
+        let name = name.to_owned();
+        self.ask(|reply| Command::Backfill {
+            name,
+            fires,
+            overlap,
+            reply,
+        })
+        .await?
     }
 
     /// Acts on an execution that finished elsewhere and was recorded in a replicated store,

@@ -41,6 +41,9 @@ pub struct ExecutionDone {
     pub job: Job,
     /// Executions of this job removed to respect its history limit.
     pub trimmed: usize,
+    /// Whether this report ended the job's `pause_on_failure`-th consecutive failed group and
+    /// so disabled the job ([`Job::record_group_end`]).
+    pub paused: bool,
 }
 
 /// One execution in a history listing.
@@ -214,6 +217,13 @@ impl Store {
         let progress = group_progress(&members, execution.attempt, &targets);
         let status = progress.status;
         job.status = status;
+        // A group ends for good once its attempt is complete and it succeeded or has no retry
+        // left (the scheduler's rule). Only a counted report can complete it, so a re-delivered
+        // report never counts a group twice.
+        let group_ended = counted
+            && progress.attempt_complete
+            && (status == JobStatus::Success || execution.attempt > job.retries);
+        let paused = group_ended && job.record_group_end(status);
         tx.put_job(&job)?;
         Ok(ExecutionDone {
             counted,
@@ -222,6 +232,7 @@ impl Store {
             failed_nodes: progress.failed_nodes,
             job,
             trimmed: trimmed.len(),
+            paused,
         })
     }
 

@@ -110,6 +110,7 @@ impl Store {
                     job.status = stored.status;
                 }
                 job.dependent_jobs.clone_from(&stored.dependent_jobs);
+                job.merge_pause_fields(stored);
                 if stored.schedule == job.schedule {
                     job.next = job.next.max(stored.next);
                 }
@@ -122,6 +123,8 @@ impl Store {
             }
             None => {
                 job.dependent_jobs.clear();
+                job.consecutive_failures = 0;
+                job.paused_reason.clear();
                 None
             }
         };
@@ -323,7 +326,7 @@ impl WriteGroup<'_> {
 }
 
 fn toggle(job: &mut Job) {
-    job.disabled = !job.disabled;
+    job.toggle_disabled();
 }
 
 fn update_job(tx: &mut Tx<'_>, name: &str, change: impl FnOnce(&mut Job)) -> Result<Job> {

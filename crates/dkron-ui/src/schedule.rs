@@ -2,7 +2,7 @@
 //! instants in the job's zone, within its `starts_at`/`expires_at` window. The job page and the
 //! form's live preview both use it.
 
-use dkron_model::Job;
+use dkron_model::{Job, RunOn};
 use jiff::Timestamp;
 use maud::{Markup, html};
 use serde::Serialize;
@@ -31,8 +31,13 @@ pub(crate) fn explain(job: &Job, now: Timestamp) -> Explanation {
         Ok(None) => {
             return Explanation {
                 words: Ok(format!(
-                    "runs when its parent job {} succeeds (the schedule is not used)",
-                    job.parent_job.as_deref().unwrap_or_default()
+                    "runs when its parent job {} {} (the schedule is not used)",
+                    job.parent_job.as_deref().unwrap_or_default(),
+                    match job.run_on {
+                        RunOn::Success => "succeeds",
+                        RunOn::Failure => "fails",
+                        RunOn::Always => "ends",
+                    }
                 )),
                 zone: "UTC".to_owned(),
                 fires: Vec::new(),
@@ -47,17 +52,12 @@ pub(crate) fn explain(job: &Job, now: Timestamp) -> Explanation {
         }
     };
     let tz = schedule.time_zone().clone();
-    let mut fires = Vec::with_capacity(NEXT_FIRES);
-    let mut cursor = now;
-    while fires.len() < NEXT_FIRES {
-        match schedule.next_after(cursor) {
-            Some(fire) if fire > cursor => {
-                fires.push((fire, fmt::zoned(fire, &tz)));
-                cursor = fire;
-            }
-            _ => break,
-        }
-    }
+    // Jittered instants: when the job will really start (as `/next`).
+    let fires = job
+        .upcoming_fires(&schedule, now, NEXT_FIRES)
+        .into_iter()
+        .map(|fire| (fire, fmt::zoned(fire, &tz)))
+        .collect();
     Explanation {
         words: Ok(schedule.schedule().describe().to_string()),
         zone: tz.iana_name().unwrap_or("UTC").to_owned(),

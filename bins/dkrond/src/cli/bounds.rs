@@ -27,6 +27,10 @@ pub struct BoundsArgs {
     /// Largest `POST /v1/restore` upload, in bytes; larger ones get 413 [default: 67108864].
     #[arg(long, value_name = "BYTES")]
     pub max_restore_bytes: Option<String>,
+    /// Most scheduled instants one `POST /v1/jobs/{job}/backfill` runs, 1 to 1000; a larger
+    /// range gets 400 [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_backfill_fires: Option<String>,
     /// Executions this node runs at once [default: 64].
     #[arg(long, value_name = "N")]
     pub max_concurrent_executions: Option<String>,
@@ -54,6 +58,7 @@ impl BoundsArgs {
             ("max-job-name-length", &self.max_job_name_length),
             ("max-request-bytes", &self.max_request_bytes),
             ("max-restore-bytes", &self.max_restore_bytes),
+            ("max-backfill-fires", &self.max_backfill_fires),
             ("max-concurrent-executions", &self.max_concurrent_executions),
             ("execution-queue", &self.execution_queue),
             ("execution-overflow", &self.execution_overflow),

@@ -14,6 +14,8 @@ mod tests;
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1 << 20;
 /// Default `max-restore-bytes`: 64 MiB, a backup of tens of thousands of jobs.
 pub const DEFAULT_MAX_RESTORE_BYTES: usize = 64 << 20;
+/// Default `max-backfill-fires`: 1000 instants per backfill call (a minutely job's 16 hours).
+pub(super) const DEFAULT_MAX_BACKFILL_FIRES: usize = 1000;
 
 /// The keys of this group.
 pub(super) const KEYS: &[&str] = &[
@@ -23,6 +25,7 @@ pub(super) const KEYS: &[&str] = &[
     "max-job-name-length",
     "max-request-bytes",
     "max-restore-bytes",
+    "max-backfill-fires",
     "max-concurrent-executions",
     "execution-queue",
     "execution-overflow",
@@ -44,6 +47,8 @@ pub struct RawBounds {
     pub max_request_bytes: Option<usize>,
     /// `max-restore-bytes`.
     pub max_restore_bytes: Option<usize>,
+    /// `max-backfill-fires`.
+    pub max_backfill_fires: Option<usize>,
     /// `max-concurrent-executions`.
     pub max_concurrent_executions: Option<usize>,
     /// `execution-queue`.
@@ -63,6 +68,8 @@ pub struct Bounds {
     pub max_request_bytes: usize,
     /// Largest `POST /v1/restore` upload (413 above).
     pub max_restore_bytes: usize,
+    /// Most instants one backfill call runs (400 above).
+    pub max_backfill_fires: usize,
     /// Executions run at once, the queue, and what happens above them.
     pub execution_slots: ExecutionSlots,
     /// Executions' output streams served at once (503 above).
@@ -75,6 +82,7 @@ impl Default for Bounds {
             ceilings: Ceilings::DEFAULT,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_restore_bytes: DEFAULT_MAX_RESTORE_BYTES,
+            max_backfill_fires: DEFAULT_MAX_BACKFILL_FIRES,
             execution_slots: ExecutionSlots::DEFAULT,
             max_output_streams: DEFAULT_MAX_OUTPUT_STREAMS,
         }
@@ -102,6 +110,8 @@ impl RawBounds {
             "max-job-name-length" => self.max_job_name_length = Some(size(count(1, 65_536)?)?),
             "max-request-bytes" => self.max_request_bytes = Some(size(count(1024, i64::MAX)?)?),
             "max-restore-bytes" => self.max_restore_bytes = Some(size(count(1024, i64::MAX)?)?),
+            // The scheduler keeps at most this many buffered backfill fires per job anyway.
+            "max-backfill-fires" => self.max_backfill_fires = Some(size(count(1, 1000)?)?),
             "max-concurrent-executions" => {
                 self.max_concurrent_executions = Some(size(count(1, 1_000_000)?)?);
             }
@@ -164,6 +174,8 @@ impl Bounds {
                 .unwrap_or(defaults.max_request_bytes),
             max_restore_bytes: pick(layers, |b| b.max_restore_bytes)
                 .unwrap_or(defaults.max_restore_bytes),
+            max_backfill_fires: pick(layers, |b| b.max_backfill_fires)
+                .unwrap_or(defaults.max_backfill_fires),
             execution_slots: ExecutionSlots {
                 max_concurrent: pick(layers, |b| b.max_concurrent_executions)
                     .unwrap_or(defaults.execution_slots.max_concurrent),

@@ -16,6 +16,8 @@ mod live;
 mod notify;
 // Every route and its status codes.
 mod routes;
+// Run policies end to end: jitter, buffer_one, pause_on_failure, run_on children.
+mod policies;
 // A single server end to end: routes, the seed document's examples, scheduling, restart.
 mod single;
 // The cluster key, peer RPC refusals, HTTPS on the API, RPC over TLS.

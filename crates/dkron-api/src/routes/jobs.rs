@@ -202,19 +202,12 @@ fn upcoming(job: &Job, now: Timestamp, count: usize) -> Result<Vec<String>, Fail
     let Some(schedule) = job.job_schedule().map_err(Failure::Invalid)? else {
         return Ok(Vec::new());
     };
-    let tz = schedule.time_zone().clone();
-    let mut fires = Vec::with_capacity(count.min(64));
-    let mut cursor = now;
-    while fires.len() < count {
-        match schedule.next_after(cursor) {
-            Some(fire) if fire > cursor => {
-                fires.push(format_time(fire, &tz));
-                cursor = fire;
-            }
-            _ => break,
-        }
-    }
-    Ok(fires)
+    let tz = schedule.time_zone();
+    Ok(job
+        .upcoming_fires(&schedule, now, count)
+        .into_iter()
+        .map(|fire| format_time(fire, tz))
+        .collect())
 }
 
 /// `POST /v1/restore`: a `multipart/form-data` upload whose `file` field is a JSON array of

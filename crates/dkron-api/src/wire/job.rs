@@ -8,7 +8,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use dkron_model::{Concurrency, Job, JobStatus, MisfirePolicy, RetryBackoff};
+use dkron_model::{Concurrency, Job, JobStatus, MisfirePolicy, RetryBackoff, RunOn};
 use jiff::{Timestamp, tz::TimeZone};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -97,7 +97,19 @@ pub(crate) fn job_from_value(value: &Value) -> Result<Job, BodyError> {
         misfire_policy: MisfirePolicy::Skip,
         // dkron-rs: notifications.
         notify: super::notify::parse(map.get("notify"))?,
+        // Run policies (dkron-rs); `consecutive_failures` and `paused_reason` are read-only.
+        jitter: f.jitter()?,
+        pause_on_failure: u32::try_from(f.count("pause_on_failure")?).map_err(|_| {
+            BodyError::Field {
+                field: "pause_on_failure".to_owned(),
+                message: "too large".to_owned(),
+            }
+        })?,
+        consecutive_failures: 0,
+        paused_reason: String::new(),
+        run_on: RunOn::Success,
     };
+    job.run_on = f.string("run_on")?.parse().map_err(BodyError::Invalid)?;
     job.concurrency = f
         .string("concurrency")?
         .parse()
@@ -265,6 +277,15 @@ impl Fields<'_> {
         Ok(backoff)
     }
 
+    /// `jitter`: a Go duration; absent, `null` or `""` for none. Its bound is the model's
+    /// ([`Job::validate`]).
+    fn jitter(&self) -> Result<Duration, BodyError> {
+        if matches!(self.get("jitter"), Some(Value::String(s)) if s.is_empty()) {
+            return Ok(Duration::ZERO);
+        }
+        Ok(self.duration("jitter", "jitter")?.unwrap_or_default())
+    }
+
     fn duration(&self, key: &str, field: &str) -> Result<Option<Duration>, BodyError> {
         let bad = |message: String| BodyError::Field {
             field: field.to_owned(),
@@ -359,6 +380,11 @@ pub(crate) struct JobOut<'a> {
     output_limit: Option<u64>,
     // dkron-rs: notifications.
     notify: Option<super::notify::NotifyOut>,
+    jitter: Option<String>,
+    pause_on_failure: u32,
+    consecutive_failures: u32,
+    paused_reason: &'a str,
+    run_on: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -406,6 +432,11 @@ impl<'a> From<&'a Job> for JobOut<'a> {
             history_limit: job.history_limit,
             output_limit: job.output_limit,
             notify: job.notify.as_ref().map(Into::into),
+            jitter: (!job.jitter.is_zero()).then(|| format_duration(job.jitter)),
+            pause_on_failure: job.pause_on_failure,
+            consecutive_failures: job.consecutive_failures,
+            paused_reason: &job.paused_reason,
+            run_on: job.run_on.as_str(),
         }
     }
 }

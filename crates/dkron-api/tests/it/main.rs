@@ -6,5 +6,6 @@ mod contract;
 mod executions;
 mod jobs;
 mod node;
+mod policies;
 mod socket;
 mod support;

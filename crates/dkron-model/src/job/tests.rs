@@ -38,6 +38,8 @@ fn enum_text() {
         Concurrency::Allow,
         Concurrency::Forbid,
         Concurrency::Replace,
+        Concurrency::BufferOne,
+        Concurrency::BufferAll,
     ] {
         assert_eq!(c.to_string().parse::<Concurrency>(), Ok(c));
     }
@@ -45,7 +47,7 @@ fn enum_text() {
     let err = "sometimes".parse::<Concurrency>().expect_err("bad policy");
     assert_eq!(
         err.to_string(),
-        r#"invalid concurrency policy value, use "allow", "forbid" or "replace""#
+        r#"invalid concurrency policy value, use "allow", "forbid", "replace", "buffer_one" or "buffer_all""#
     );
     assert_eq!(
         err,

@@ -103,3 +103,65 @@ fn one_shot_in_the_past_never_fires() {
         Some(ts("2026-01-01T00:00:00Z"))
     );
 }
+
+#[test]
+fn a_jittered_fire_still_ahead_is_resumed_not_missed() {
+    let minutely = schedule("0 * * * * *");
+    let last = ts("2026-01-01T00:00:00Z");
+    let now = ts("2026-01-01T00:03:10Z");
+    let jitter = std::time::Duration::from_secs(30);
+    // The 00:03 fire is due at 00:03:20 (20 s of jitter), the others had no delay.
+    let due = |at: Timestamp| {
+        if at == ts("2026-01-01T00:03:00Z") {
+            ts("2026-01-01T00:03:20Z")
+        } else {
+            at
+        }
+    };
+    let policy = MisfirePolicy::CatchUp {
+        window: std::time::Duration::from_secs(3600),
+    };
+    let (missed, next) = resume_jittered(&minutely, policy, last, now, 100, jitter, due);
+    assert_eq!(next, Some(ts("2026-01-01T00:03:00Z")));
+    assert_eq!(
+        missed,
+        [ts("2026-01-01T00:01:00Z"), ts("2026-01-01T00:02:00Z")]
+    );
+    // Once it is due, it is missed like any other fire.
+    let later = ts("2026-01-01T00:03:25Z");
+    let (missed, next) = resume_jittered(&minutely, policy, last, later, 100, jitter, due);
+    assert_eq!(next, Some(ts("2026-01-01T00:04:00Z")));
+    assert_eq!(missed.len(), 3);
+    // Without a jitter it is exactly `resume`.
+    assert_eq!(
+        resume_jittered(
+            &minutely,
+            policy,
+            last,
+            now,
+            100,
+            std::time::Duration::ZERO,
+            due
+        ),
+        resume(&minutely, policy, last, now, 100)
+    );
+}
+
+#[test]
+fn a_buffer_is_rebuilt_from_the_last_launched_fire() {
+    let every = schedule("@every 1s");
+    let last = ts("2026-01-01T00:00:01Z");
+    let now = ts("2026-01-01T00:00:05.5Z");
+    let none = std::time::Duration::ZERO;
+    let (one, next) = resume_buffered(&every, last, now, Concurrency::BufferOne, none, |t| t);
+    assert_eq!(one, [ts("2026-01-01T00:00:02Z")]);
+    assert_eq!(next, Some(ts("2026-01-01T00:00:06Z")));
+    let (all, _) = resume_buffered(&every, last, now, Concurrency::BufferAll, none, |t| t);
+    assert_eq!(all.len(), 4);
+    assert_eq!(all.last(), Some(&ts("2026-01-01T00:00:05Z")));
+    // Bounded: a run that hung for a day keeps only MAX_BUFFERED_FIRES.
+    let day_later = ts("2026-01-02T00:00:00Z");
+    let (all, _) = resume_buffered(&every, last, day_later, Concurrency::BufferAll, none, |t| t);
+    assert_eq!(all.len(), MAX_BUFFERED_FIRES);
+    assert_eq!(all[0], ts("2026-01-01T00:00:02Z"), "oldest first");
+}

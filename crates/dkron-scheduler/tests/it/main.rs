@@ -7,5 +7,6 @@ mod followups;
 mod helpers;
 mod launch;
 mod lifecycle;
+mod policies;
 mod storm;
 mod timing;

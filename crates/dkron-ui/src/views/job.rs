@@ -3,7 +3,7 @@
 
 use dkron_api::Page;
 use dkron_model::{Execution, Job};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use maud::{Markup, html};
 
 use crate::{
@@ -48,6 +48,9 @@ pub(crate) fn render(ctx: &Ctx, p: &JobPage) -> Markup {
         h1 data-test="job-name" { (job.name) }
         @if !job.display_name.is_empty() { p.muted { (job.display_name) } }
         @if let Some(notice) = p.notice { p.notice role="status" data-test="notice" { (notice) } }
+        @if !job.paused_reason.is_empty() {
+            p.notice role="status" data-test="paused-reason" { "Disabled by the cluster: " (job.paused_reason) }
+        }
         @if ctx.viewer.can_write {
             div.actions {
                 form method="post" action=(action("run")) {
@@ -114,6 +117,16 @@ fn fields(ctx: &Ctx, job: &Job) -> Markup {
             dt { "Metadata" } dd { (map(&job.metadata)) }
             dt { "Retries" } dd { (job.retries) }
             dt { "Concurrency" } dd { (job.concurrency.as_str()) }
+            dt { "Jitter" } dd {
+                @if job.jitter.is_zero() { span.muted { "none" } }
+                @else { "up to " (fmt::duration(SignedDuration::try_from(job.jitter).unwrap_or(SignedDuration::MAX))) }
+            }
+            dt { "Pause on failure" } dd {
+                @if job.pause_on_failure == 0 { span.muted { "never" } }
+                @else { "after " (job.pause_on_failure) " consecutive failed runs" }
+                " (" (job.consecutive_failures) " now)"
+            }
+            @if job.is_child() { dt { "Runs when its parent" } dd { (job.run_on.as_str()) } }
             dt { "Ephemeral" } dd { (job.ephemeral) }
             dt { "Successes / errors" } dd { (job.success_count) " / " (job.error_count) }
             dt { "Last success" } dd { (time(job.last_success)) }

@@ -130,7 +130,7 @@ pub(crate) fn render(
                 div.field {
                     label for="f-concurrency" { "Concurrency" }
                     select id="f-concurrency" name="concurrency" {
-                        @for policy in ["allow", "forbid", "replace"] {
+                        @for policy in ["allow", "forbid", "replace", "buffer_one", "buffer_all"] {
                             option value=(policy) selected[form.concurrency == policy] { (policy) }
                         }
                     }

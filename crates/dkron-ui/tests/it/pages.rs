@@ -414,3 +414,29 @@ async fn list_queries_are_pages_even_at_the_last_page() {
     let asked: JobQuery = fake.lock().job_queries.last().cloned().expect("asked");
     assert_eq!(asked.end.map(|end| end - asked.start), Some(25));
 }
+
+/// A job the cluster paused for failures says why, with its run policies; enabling it from the
+/// page clears the reason.
+#[tokio::test]
+async fn a_paused_job_shows_why_and_its_run_policies() {
+    let (router, fake) = app();
+    let mut flaky = shell_job("flaky");
+    flaky.jitter = std::time::Duration::from_secs(90);
+    flaky.pause_on_failure = 2;
+    flaky.record_group_end(JobStatus::Failed);
+    assert!(flaky.record_group_end(JobStatus::Failed));
+    fake.put(flaky);
+    let html = get(&router, "/ui/jobs/flaky").await.text();
+    assert_eq!(
+        text_of(&html, "paused-reason"),
+        "Disabled by the cluster: paused after 2 consecutive failed runs (pause_on_failure: 2)"
+    );
+    assert_eq!(text_of(&html, "job-enabled"), "false");
+    assert!(html.contains("up to 1 min 30 s"), "{html}");
+    assert!(html.contains("after 2 consecutive failed runs"));
+    let reply = crate::support::post_form(&router, "/ui/jobs/flaky/toggle", "").await;
+    assert!(reply.status.is_redirection(), "{}", reply.status);
+    let html = get(&router, "/ui/jobs/flaky").await.text();
+    assert!(!html.contains("data-test=\"paused-reason\""));
+    assert_eq!(text_of(&html, "job-enabled"), "true");
+}

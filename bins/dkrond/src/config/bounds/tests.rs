@@ -30,6 +30,7 @@ fn defaults_are_safe_and_documented_values() {
     assert_eq!(config.bounds.ceilings, Ceilings::DEFAULT);
     assert_eq!(config.bounds.max_request_bytes, 1 << 20);
     assert_eq!(config.bounds.max_restore_bytes, 64 << 20);
+    assert_eq!(config.bounds.max_backfill_fires, 1000);
     assert_eq!(
         config.bounds.execution_slots,
         ExecutionSlots {
@@ -54,6 +55,7 @@ fn every_key_is_read_and_flags_win_over_env_and_file() {
             ("DKRON_MAX_OUTPUT_LIMIT", "300000"),
             ("DKRON_EXECUTION_QUEUE", "0"),
             ("DKRON_MAX_OUTPUT_STREAMS", "3"),
+            ("DKRON_MAX_BACKFILL_FIRES", "50"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
@@ -79,6 +81,7 @@ fn every_key_is_read_and_flags_win_over_env_and_file() {
             },
             max_request_bytes: 4096,
             max_restore_bytes: 2048,
+            max_backfill_fires: 50,
             execution_slots: ExecutionSlots {
                 max_concurrent: 1,
                 queue: 0,
@@ -99,6 +102,8 @@ fn bad_values_are_refused_naming_the_setting() {
         ("execution-overflow", "drop"),
         ("max-retries", "-1"),
         ("max-job-name-length", "many"),
+        ("max-backfill-fires", "0"),
+        ("max-backfill-fires", "1001"),
     ];
     for (key, value) in cases {
         let error = resolve(
