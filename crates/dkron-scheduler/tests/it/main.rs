@@ -7,5 +7,6 @@ mod followups;
 mod helpers;
 mod launch;
 mod lifecycle;
+mod overload;
 mod storm;
 mod timing;
