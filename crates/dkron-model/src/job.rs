@@ -83,6 +83,11 @@ pub struct Job {
     /// dkron-rs: bytes of output kept per execution; `None` = node default
     /// ([`Limits::output_bytes`]).
     pub output_limit: Option<u64>,
+    /// dkron-rs: timer fires not run because they could not start within the job's misfire
+    /// bound (skipped or coalesced under overload). Server-maintained.
+    pub skipped_count: u64,
+    /// dkron-rs: the scheduled instant of the latest such fire. Server-maintained.
+    pub last_skipped: Option<Timestamp>,
 }
 
 impl Job {

@@ -77,6 +77,10 @@ pub struct NodeConfig {
     /// A node whose heartbeats stop for this long is failed, and its running executions are
     /// closed as failed.
     pub failure_timeout: Duration,
+    /// The leader's scheduler drops a timer fire it cannot launch within this of its scheduled
+    /// instant, as the job's `misfire_policy` says (see
+    /// [`dkron_scheduler::SchedulerBuilder::misfire_threshold`]).
+    pub misfire_threshold: Duration,
 }
 
 impl NodeConfig {
@@ -112,6 +116,7 @@ impl NodeConfig {
             server: true,
             heartbeat_interval: Duration::from_secs(1),
             failure_timeout: Duration::from_secs(5),
+            misfire_threshold: dkron_scheduler::DEFAULT_MISFIRE_THRESHOLD,
         }
     }
 }

@@ -9,6 +9,8 @@ mod agents;
 mod cluster;
 // The command line: version, keygen, bad flags, cluster flags, raft list-peers, unreadable config.
 mod cli;
+// Past capacity: fires later than their misfire bound are skipped, counted, and the node resumes.
+mod overload;
 // Every route and its status codes.
 mod routes;
 // A single server end to end: routes, the seed document's examples, scheduling, restart.

@@ -95,6 +95,8 @@ pub(crate) fn job_from_value(value: &Value) -> Result<Job, BodyError> {
         next: None,
         concurrency: Concurrency::Allow,
         misfire_policy: MisfirePolicy::Skip,
+        skipped_count: 0,
+        last_skipped: None,
     };
     job.concurrency = f
         .string("concurrency")?
@@ -355,6 +357,8 @@ pub(crate) struct JobOut<'a> {
     retry_backoff: BackoffOut,
     history_limit: Option<u32>,
     output_limit: Option<u64>,
+    skipped_count: u64,
+    last_skipped: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -401,6 +405,8 @@ impl<'a> From<&'a Job> for JobOut<'a> {
             },
             history_limit: job.history_limit,
             output_limit: job.output_limit,
+            skipped_count: job.skipped_count,
+            last_skipped: format_nullable(job.last_skipped, &utc),
         }
     }
 }
