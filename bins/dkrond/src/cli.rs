@@ -140,6 +140,11 @@ pub struct AgentArgs {
     /// (servers: the leader's deadline for heartbeats) [default: 5s].
     #[arg(long, value_name = "DURATION")]
     pub failure_timeout: Option<String>,
+    /// A timer fire that cannot be launched within this of its scheduled instant is skipped
+    /// (misfire_policy skip) or coalesced into the job's next due fire (run_once); catch_up
+    /// uses its own window. Keeps the queue bounded past capacity [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub misfire_threshold: Option<String>,
     /// Peer RPC address (`host:port`) of a server to join (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub join: Vec<String>,
@@ -236,6 +241,7 @@ impl AgentArgs {
             ("region", &self.region),
             ("shutdown-timeout", &self.shutdown_timeout),
             ("failure-timeout", &self.failure_timeout),
+            ("misfire-threshold", &self.misfire_threshold),
             ("encrypt", &self.encrypt),
             ("bind-addr", &self.bind_addr),
             ("max-connections", &self.max_connections),

@@ -92,6 +92,8 @@ pub struct RawConfig {
     pub shutdown_timeout: Option<Duration>,
     /// `failure-timeout` (dkron-rs): how long a silent node stays alive.
     pub failure_timeout: Option<Duration>,
+    /// `misfire-threshold` (dkron-rs): how late a timer fire may start before it is skipped.
+    pub misfire_threshold: Option<Duration>,
     /// `join`: peer RPC addresses of servers to join.
     pub join: Option<Vec<String>>,
     /// `retry-join`: as `join`, retried.
@@ -226,6 +228,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// A node that sends no heartbeat for this long is failed.
     pub failure_timeout: Duration,
+    /// A timer fire that cannot be launched within this of its scheduled instant is skipped
+    /// or coalesced as its job's `misfire_policy` says (`catch_up` uses its own window).
+    pub misfire_threshold: Duration,
     /// Connections served at once, per listener (API, RPC).
     pub max_connections: usize,
     /// A connection that sends no complete request head within this is closed (also the
@@ -265,6 +270,8 @@ pub const DEFAULT_RPC_PORT: u16 = 6868;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `failure-timeout`: a few missed heartbeats (one a second).
 pub const DEFAULT_FAILURE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default `misfire-threshold`: fires queue at most this long past capacity.
+pub const DEFAULT_MISFIRE_THRESHOLD: Duration = Duration::from_secs(5);
 /// Default `max-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default `http-header-timeout`.
@@ -359,6 +366,16 @@ impl RawConfig {
                     }
                 })
                 .map(|v| self.failure_timeout = Some(v)),
+            "misfire-threshold" => to_text(&value)
+                .and_then(|t| parse_duration(&t))
+                .and_then(|v| {
+                    if v.is_zero() {
+                        Err("must be more than 0".to_owned())
+                    } else {
+                        Ok(v)
+                    }
+                })
+                .map(|v| self.misfire_threshold = Some(v)),
             "join" => to_peer_addrs(&value).map(|v| self.join = Some(v)),
             "retry-join" => to_peer_addrs(&value).map(|v| self.retry_join = Some(v)),
             "cors-origins" => to_origins(&value).map(|v| self.cors_origins = Some(v)),
@@ -606,6 +623,8 @@ impl Config {
                 .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
             failure_timeout: pick(&layers, |l| &l.failure_timeout)
                 .unwrap_or(DEFAULT_FAILURE_TIMEOUT),
+            misfire_threshold: pick(&layers, |l| &l.misfire_threshold)
+                .unwrap_or(DEFAULT_MISFIRE_THRESHOLD),
             cors_origins: pick(&layers, |l| &l.cors_origins).unwrap_or_default(),
             max_connections: pick(&layers, |l| &l.max_connections)
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS),
@@ -649,6 +668,7 @@ fn is_known_key(key: &str) -> bool {
         "region",
         "shutdown-timeout",
         "failure-timeout",
+        "misfire-threshold",
         "cors-origins",
         "join",
         "retry-join",

@@ -175,6 +175,7 @@ pub fn node_config(config: &Config) -> NodeConfig {
     node.region = config.region.clone();
     node.shutdown_timeout = config.shutdown_timeout;
     node.failure_timeout = config.failure_timeout;
+    node.misfire_threshold = config.misfire_threshold;
     node.join = config.join.clone();
     node.retry_join = config.retry_join;
     node.retry_interval = config.retry_interval;

@@ -99,6 +99,11 @@ pub struct Job {
     pub paused_reason: String,
     /// dkron-rs: which outcome of the parent's group runs this child (dkron: success only).
     pub run_on: RunOn,
+    /// dkron-rs: timer fires not run because they could not start within the job's misfire
+    /// bound (skipped or coalesced under overload). Server-maintained.
+    pub skipped_count: u64,
+    /// dkron-rs: the scheduled instant of the latest such fire. Server-maintained.
+    pub last_skipped: Option<Timestamp>,
 }
 
 impl Job {

@@ -83,6 +83,10 @@ pub struct NodeConfig {
     /// dkron's notification settings (the leader sends); `reporting_node` is set to `name`
     /// at start. The default sends nothing.
     pub notify: dkron_notify::Settings,
+    /// The leader's scheduler drops a timer fire it cannot launch within this of its scheduled
+    /// instant, as the job's `misfire_policy` says (see
+    /// [`dkron_scheduler::SchedulerBuilder::misfire_threshold`]).
+    pub misfire_threshold: Duration,
 }
 
 impl NodeConfig {
@@ -120,6 +124,7 @@ impl NodeConfig {
             heartbeat_interval: Duration::from_secs(1),
             failure_timeout: Duration::from_secs(5),
             notify: dkron_notify::Settings::default(),
+            misfire_threshold: dkron_scheduler::DEFAULT_MISFIRE_THRESHOLD,
         }
     }
 }

@@ -11,6 +11,7 @@
 
 mod liveness;
 mod ports;
+mod skipped;
 
 use std::{
     collections::BTreeSet,
@@ -95,6 +96,9 @@ pub(crate) async fn lead(
     let mut watch = handles.raft.watch_leadership();
     let mut check = tokio::time::interval(LIVENESS_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut skips = tokio::time::interval(skipped::RECORD_EVERY);
+    skips.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut skipped = skipped::Recorder::default();
     loop {
         let leading = watch.borrow_and_update().is_self;
         // Set when starting failed while leading: try again soon, since a single server may
@@ -143,6 +147,11 @@ pub(crate) async fn lead(
                     fail_member(&handles, &node).await;
                 }
             }
+            _ = skips.tick(), if running.is_some() => {
+                if let Some(scheduler) = &running {
+                    skipped.tick(&handles, scheduler);
+                }
+            }
         }
     }
     let scheduler = leader.slot().take();
@@ -150,6 +159,7 @@ pub(crate) async fn lead(
         let report = scheduler.shutdown(SCHEDULER_STOP).await;
         tracing::info!(?report, "scheduler stopped");
     }
+    skipped.finish(SCHEDULER_STOP).await;
 }
 
 /// Hands one apply's changes to the scheduler, if one runs, then marks them followed.
@@ -285,6 +295,7 @@ async fn start_scheduler(
     let ports = Arc::new(RaftPorts::new(Arc::clone(handles)));
     let scheduler = Scheduler::builder()
         .in_flight(in_flight(handles))
+        .misfire_threshold(handles.config.misfire_threshold)
         .job_source(ports.clone())
         .launch_log(ports)
         .dispatch(Arc::new(

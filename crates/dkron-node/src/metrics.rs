@@ -17,6 +17,9 @@ pub(crate) const EXECUTIONS_FAILED: &str = "dkron_job_executions_failed_total";
 pub(crate) const SCHEDULER_LATENESS: &str = "dkron_scheduler_lateness_seconds";
 /// Seconds from submitting a Raft command to having it applied.
 pub(crate) const RAFT_COMMIT: &str = "dkron_raft_commit_seconds";
+/// Timer fires the leader's scheduler dropped because they could not start within their job's
+/// misfire bound (skipped or coalesced), counted by the leader that dropped them.
+pub(crate) const FIRES_SKIPPED: &str = "dkron_scheduler_fires_skipped_total";
 /// Jobs stored.
 pub(crate) const JOBS: &str = "dkron_jobs";
 

@@ -77,6 +77,10 @@ pub enum Command {
     /// Pause (`true`) or unpause the cluster: while paused, the API refuses new and changed
     /// jobs on every server (dkron's `/v1/pause`, replicated here instead of per node).
     SetPaused(bool),
+    /// Timer fires the leader's scheduler dropped past their misfire bound, per job: added to
+    /// each job's `skipped_count`. A job deleted meanwhile is passed over. The leader sends one
+    /// such command a second at most, so counting costs no Raft write per dropped fire.
+    RecordSkipped(Vec<SkippedFires>),
     /// Test only: panics inside apply, standing in for a bug in a command's code.
     #[cfg(test)]
     PanicForTest,
@@ -103,11 +107,23 @@ impl Command {
             Command::SetMember(_) => "set_member",
             Command::RemoveMember { .. } => "remove_member",
             Command::SetPaused(_) => "set_paused",
+            Command::RecordSkipped(_) => "record_skipped",
             Command::Batch(_) => "batch",
             #[cfg(test)]
             Command::PanicForTest => "panic_for_test",
         }
     }
+}
+
+/// One job's entry in [`Command::RecordSkipped`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFires {
+    /// Job name.
+    pub job: String,
+    /// Fires dropped since the last record.
+    pub count: u64,
+    /// The scheduled instant of the latest one.
+    pub last: Timestamp,
 }
 
 /// The outcome of applying one log entry.

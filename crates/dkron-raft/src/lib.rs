@@ -66,7 +66,7 @@ mod state_machine;
 mod types;
 
 pub use applied::{Applied, AppliedFeed, Change, FinishedExecution};
-pub use command::{Command, Refusal, Response, error_chain};
+pub use command::{Command, Refusal, Response, SkippedFires, error_chain};
 pub use error::{Error, Result};
 pub use log_store::{LogReader, LogStats, LogStatsSnapshot, LogStore};
 pub use network::{

@@ -316,6 +316,16 @@ fn apply_unguarded(
         Command::SetMember(member) => group.set_member(&member).map(|()| Response::Done),
         Command::RemoveMember { name } => group.remove_member(&name).map(|_removed| Response::Done),
         Command::SetPaused(paused) => group.set_paused(paused).map(|()| Response::Done),
+        Command::RecordSkipped(jobs) => {
+            for fires in jobs {
+                match group.record_skipped(&fires.job, fires.count, fires.last) {
+                    // Deleted since its fires were dropped: nothing to count them on.
+                    Ok(_) | Err(dkron_store::Error::JobNotFound { .. }) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(Response::Done)
+        }
         #[cfg(test)]
         Command::PanicForTest => panic!("a bug in apply"),
     }

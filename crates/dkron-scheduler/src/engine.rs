@@ -59,6 +59,7 @@ use crate::{
     Error,
     clock::Clock,
     dispatch::{Dispatch, Handoff, Run},
+    misfire::{self, Skipped, Tally, Verdict},
     plan,
     ports::{ExecutionSink, JobSource, LaunchLog},
     stats::{Counters, add},
@@ -91,6 +92,8 @@ pub(crate) struct Ports {
     pub(crate) dispatch: Arc<dyn Dispatch>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) counters: Arc<Counters>,
+    /// The misfire bound of jobs without a window of their own (see [`crate::misfire`]).
+    pub(crate) misfire_threshold: Duration,
 }
 
 /// What the loop's tasks share: the ports and the way back to the loop.
@@ -140,6 +143,10 @@ pub(crate) enum Command {
     Len {
         reply: oneshot::Sender<usize>,
     },
+    /// Takes the tally of fires the misfire bound dropped.
+    TakeSkipped {
+        reply: oneshot::Sender<Vec<Skipped>>,
+    },
     /// An execution report from outside (a replicated store), with its group's progress.
     Report {
         execution: Execution,
@@ -164,6 +171,15 @@ struct Pending {
     job: Arc<Job>,
     /// The run's own token (tracked runs); `None` uses the shared root token (untracked).
     cancel: Option<CancellationToken>,
+    /// Set for a regular timer fire, which the misfire bound applies to.
+    timer: Option<TimerFire>,
+}
+
+/// What the misfire bound needs to know of a regular timer fire besides its record.
+#[derive(Debug, Clone, Copy)]
+struct TimerFire {
+    /// The job's next regular fire after this one, as computed when it fired.
+    next: Option<Timestamp>,
 }
 
 /// What reaches the loop from its tasks and from [`Run::report`].
@@ -176,6 +192,14 @@ pub(crate) enum Event {
         job: String,
         group: i64,
         attempt: u32,
+    },
+    /// A timer fire the misfire bound dropped before it was recorded.
+    Dropped {
+        job: String,
+        at: Timestamp,
+        group: i64,
+        attempt: u32,
+        tracked: bool,
     },
 }
 
@@ -355,6 +379,7 @@ struct LaunchSpec {
     attempt: u32,
     targets: Option<Vec<String>>,
     prior: Vec<Execution>,
+    timer: Option<TimerFire>,
 }
 
 impl LaunchSpec {
@@ -367,6 +392,7 @@ impl LaunchSpec {
             attempt: 1,
             targets: None,
             prior: Vec::new(),
+            timer: None,
         }
     }
 }
@@ -404,6 +430,8 @@ pub(crate) struct Engine {
     outbox: Vec<Launch>,
     ctx: Arc<TaskCtx>,
     done_rx: mpsc::UnboundedReceiver<Event>,
+    /// Fires the misfire bound dropped, per job, since the last take.
+    dropped: Tally,
 }
 
 /// A job's group id for a scheduled instant: the instant in Unix nanoseconds, so the same fire
@@ -436,6 +464,7 @@ impl Engine {
             gate: None,
             ctx: Arc::new(TaskCtx { ports, done, root }),
             done_rx,
+            dropped: Tally::default(),
         }
     }
 
@@ -775,24 +804,37 @@ impl Engine {
             .and_then(|s| s.next_after(fire_at, &slot.job))
             // A schedule that does not move forward would fire forever at one instant.
             .filter(|next| *next > fire_at);
+        // A one-shot (`@at`, `@after`) has its own grace rules and no later fire to stand for
+        // it: the misfire bound leaves it alone.
+        let one_shot = slot
+            .schedule
+            .as_ref()
+            .is_some_and(|s| s.schedule.one_shot().is_some());
+        let timer = (!one_shot).then_some(TimerFire { next });
         slot.next_at = PackedTime::new(next.unwrap_or(NO_TIME));
         slot.last_at = PackedTime::new(fire_at);
         if let Some(at) = next {
             self.queue_fire(at, entry.slot, entry.generation);
         }
-        self.fire_timed(entry.slot, fire_at);
+        self.fire_timed(entry.slot, fire_at, timer);
         true
     }
 
     /// A timer fire (regular or missed) of the job in `idx` at `at`: concurrency, then launch.
-    fn fire_timed(&mut self, idx: u32, at: Timestamp) {
+    /// `timer` is set for a regular fire (the misfire bound applies to it; a missed fire run at
+    /// start was already chosen by the policy).
+    fn fire_timed(&mut self, idx: u32, at: Timestamp, timer: Option<TimerFire>) {
         if !self.admit(idx, policies::Buffered::Scheduled(at)) {
             return;
         }
         add(&self.ports.counters.scheduled, 1);
         // Manual and dependent groups taken later at this same instant must differ from it.
         self.last_group = self.last_group.max(group_of(at));
-        self.launch(idx, LaunchSpec::first(Trigger::Scheduled, at, group_of(at)));
+        let spec = LaunchSpec {
+            timer,
+            ..LaunchSpec::first(Trigger::Scheduled, at, group_of(at))
+        };
+        self.launch(idx, spec);
     }
 
     /// Applies the job's concurrency policy to a new timer or dependent fire: `forbid` skips it
@@ -849,7 +891,7 @@ impl Engine {
                     .is_some_and(|s| s.generation == generation && s.timed());
                 if live {
                     add(&self.ports.counters.misfires, 1);
-                    self.fire_timed(slot, at);
+                    self.fire_timed(slot, at, None);
                 }
             }
             Delayed::Retry {
@@ -874,6 +916,7 @@ impl Engine {
                     attempt,
                     targets,
                     prior,
+                    timer: None,
                 };
                 self.launch(idx, spec);
             }
@@ -924,7 +967,11 @@ impl Engine {
         };
         self.outbox.push(Launch {
             record,
-            rest: Pending { job, cancel },
+            rest: Pending {
+                job,
+                cancel,
+                timer: spec.timer,
+            },
         });
     }
 
@@ -987,6 +1034,9 @@ impl Engine {
             }
             Command::Len { reply } => {
                 let _ = reply.send(self.names.len());
+            }
+            Command::TakeSkipped { reply } => {
+                let _ = reply.send(self.dropped.take());
             }
             Command::Report {
                 execution,
@@ -1055,6 +1105,7 @@ impl Engine {
         self.cells[idx as usize] = None;
         self.buffered.remove(name);
         self.free.push(idx);
+        self.dropped.forget(name);
         true
     }
 
@@ -1123,6 +1174,21 @@ impl Engine {
             } => {
                 self.take_in_flight(&job, group, attempt);
                 self.release_buffered(&job);
+            }
+            Event::Dropped {
+                job,
+                at,
+                group,
+                attempt,
+                tracked,
+            } => {
+                if tracked {
+                    self.take_in_flight(&job, group, attempt);
+                }
+                // A job removed meanwhile has nothing to show its drops on.
+                if self.find(&job).is_some() {
+                    self.dropped.add(job, at);
+                }
             }
         }
     }
@@ -1279,6 +1345,11 @@ async fn launch_batch(
         // runtime shuts down); order no longer matters then.
         let _ = after.await;
     }
+    let batch = drop_late(&ctx, batch);
+    if batch.is_empty() {
+        let _ = recorded.send(());
+        return;
+    }
     let (records, rest): (Vec<LaunchRecord>, Vec<Pending>) = batch
         .into_iter()
         .map(|launch| (launch.record, launch.rest))
@@ -1335,6 +1406,42 @@ async fn launch_batch(
     }
 }
 
+/// Drops the timer fires of `batch` that are later than their misfire bound allows, now that
+/// they are about to be recorded (see [`crate::misfire`]); tells the loop of each.
+fn drop_late(ctx: &TaskCtx, mut batch: Vec<Launch>) -> Vec<Launch> {
+    let ports = &ctx.ports;
+    let now = ports.clock.now();
+    let threshold = ports.misfire_threshold;
+    batch.retain_mut(|launch| {
+        let Some(timer) = launch.rest.timer else {
+            return true;
+        };
+        let (at, group, attempt) = (
+            launch.record.scheduled_at,
+            launch.record.group,
+            launch.record.attempt,
+        );
+        let policy = launch.rest.job.misfire_policy;
+        let verdict = misfire::verdict(policy, threshold, at, timer.next, now);
+        if verdict == Verdict::Run {
+            return true;
+        }
+        add(&ports.counters.misfire_dropped, 1);
+        let job = std::mem::take(&mut launch.record.job_name);
+        debug!(%job, %at, ?verdict, "fire later than its misfire bound; not run");
+        // The loop is gone only during shutdown, when nothing follows anyway.
+        let _ = ctx.done.send(Event::Dropped {
+            job,
+            at,
+            group,
+            attempt,
+            tracked: launch.rest.cancel.is_some(),
+        });
+        false
+    });
+    batch
+}
+
 /// Polls a future once with a waker that does nothing.
 fn poll_once(future: Pin<&mut (dyn Future<Output = ()> + Send)>) -> Poll<()> {
     future.poll(&mut Context::from_waker(Waker::noop()))
@@ -1343,7 +1450,7 @@ fn poll_once(future: Pin<&mut (dyn Future<Output = ()> + Send)>) -> Poll<()> {
 /// Hands one recorded launch to the dispatch. A tracked run that found nothing to run is no
 /// longer in flight; everything else follows from its reports.
 async fn dispatch(ctx: Arc<TaskCtx>, record: LaunchRecord, pending: Pending) {
-    let Pending { job, cancel } = pending;
+    let Pending { job, cancel, .. } = pending;
     let tracked = cancel.is_some();
     let cancel = cancel.unwrap_or_else(|| ctx.root.clone());
     let ports = &ctx.ports;

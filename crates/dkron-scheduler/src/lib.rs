@@ -106,6 +106,12 @@
 //!   ([`dkron_model::LaunchRecord::is_new`], which every launch log applies) also guards them. A job the log
 //!   never saw starts fresh; a past `@at` never runs, a past `@after` runs once if still within
 //!   its grace window (as dkron).
+//! - **Late fires** (while running, past capacity): a regular timer fire still waiting to be
+//!   recorded past its misfire bound ([`SchedulerBuilder::misfire_threshold`], default
+//!   [`DEFAULT_MISFIRE_THRESHOLD`], or `catch_up`'s window) is dropped, never recorded nor
+//!   dispatched: skipped (`skip`, `catch_up`) or coalesced into the job's next due fire
+//!   (`run_once`). Counted in [`Stats::misfire_dropped`] and per job by
+//!   [`Scheduler::take_skipped`]. One-shots keep their own grace rules.
 //! - **Shutdown** stops the timer, waits a bounded time for running executions, then cancels
 //!   them.
 //!
@@ -127,6 +133,7 @@ mod dispatch;
 mod engine;
 mod error;
 mod memory;
+mod misfire;
 mod plan;
 mod ports;
 mod scheduler;
@@ -138,6 +145,7 @@ pub use dispatch::ExecutorDispatch;
 pub use dispatch::{Dispatch, FnDispatch, Handoff, Run};
 pub use error::{BoxError, Error};
 pub use memory::MemoryStore;
+pub use misfire::{DEFAULT_MISFIRE_THRESHOLD, Skipped};
 pub use ports::{BoxFuture, ExecutionSink, JobSource, LaunchLog};
 pub use scheduler::{DEFAULT_MAX_CATCH_UP, JobState, Scheduler, SchedulerBuilder, ShutdownReport};
 pub use stats::Stats;

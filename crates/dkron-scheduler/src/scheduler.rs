@@ -19,6 +19,7 @@ use crate::{
     clock::{Clock, SystemClock},
     dispatch::Dispatch,
     engine::{Command, Engine, Ports, Timed},
+    misfire::{DEFAULT_MISFIRE_THRESHOLD, Skipped},
     ports::{ExecutionSink, JobSource, LaunchLog},
     stats::{Counters, Stats},
 };
@@ -70,6 +71,7 @@ pub struct SchedulerBuilder {
     dispatch: Option<Arc<dyn Dispatch>>,
     clock: Option<Arc<dyn Clock>>,
     max_catch_up: Option<usize>,
+    misfire_threshold: Option<Duration>,
     in_flight: Vec<LaunchRecord>,
 }
 
@@ -131,6 +133,16 @@ impl SchedulerBuilder {
         self
     }
 
+    /// How late a regular timer fire may still be recorded and dispatched, for jobs whose
+    /// `misfire_policy` has no window of its own (`skip`, `run_once`; default
+    /// [`DEFAULT_MISFIRE_THRESHOLD`]). A later fire is dropped (`skip`) or coalesced into the
+    /// job's next due fire (`run_once`); `catch_up` uses its window instead. Past capacity this
+    /// is what keeps the queue before the launch log bounded: it holds at most this long's fires.
+    pub fn misfire_threshold(mut self, threshold: Duration) -> SchedulerBuilder {
+        self.misfire_threshold = Some(threshold);
+        self
+    }
+
     /// Loads the jobs, applies each job's misfire policy against the launch log's latest fire,
     /// and starts the timer loop on the current tokio runtime.
     ///
@@ -170,6 +182,7 @@ impl SchedulerBuilder {
             dispatch,
             clock: Arc::clone(&clock),
             counters: Arc::clone(&counters),
+            misfire_threshold: self.misfire_threshold.unwrap_or(DEFAULT_MISFIRE_THRESHOLD),
         });
 
         let jobs = source.load_jobs().await.map_err(Error::Load)?;
@@ -381,6 +394,16 @@ impl Scheduler {
     pub async fn job_state(&self, name: &str) -> Result<Option<JobState>, Error> {
         let name = name.to_owned();
         self.ask(|reply| Command::State { name, reply }).await
+    }
+
+    /// Takes the tally of timer fires dropped by the misfire bound since the last take, per
+    /// job in name order (see [`SchedulerBuilder::misfire_threshold`]). The tally keeps at
+    /// most one entry per job; a removed job's entry is forgotten.
+    ///
+    /// # Errors
+    /// [`Error::ShutDown`].
+    pub async fn take_skipped(&self) -> Result<Vec<Skipped>, Error> {
+        self.ask(|reply| Command::TakeSkipped { reply }).await
     }
 
     /// How many jobs are loaded.

@@ -3,7 +3,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of the scheduler's counters since start. Every fire is counted exactly once as
-/// launched or skipped; every launch exactly once as dispatched, duplicate or failed.
+/// launched or skipped; every launch exactly once as dispatched, dropped by the misfire bound,
+/// duplicate or failed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -27,6 +28,9 @@ pub struct Stats {
     pub launch_failures: u64,
     /// Launches dispatched.
     pub dispatched: u64,
+    /// Timer fires dropped because they would have started later than their job's misfire
+    /// bound (skipped or coalesced; included in `scheduled`, never recorded or dispatched).
+    pub misfire_dropped: u64,
     /// Executions the sink failed to record.
     pub sink_failures: u64,
     /// Ephemeral jobs removed after success.
@@ -53,6 +57,7 @@ pub(crate) struct Counters {
     pub(crate) launch_failures: AtomicU64,
     pub(crate) dispatched: AtomicU64,
     pub(crate) sink_failures: AtomicU64,
+    pub(crate) misfire_dropped: AtomicU64,
 }
 
 /// A zero-sized field that starts a new cache line.
@@ -79,6 +84,7 @@ impl Counters {
             duplicates: get(&self.duplicates),
             launch_failures: get(&self.launch_failures),
             dispatched: get(&self.dispatched),
+            misfire_dropped: get(&self.misfire_dropped),
             sink_failures: get(&self.sink_failures),
             ephemeral_deleted: get(&self.ephemeral_deleted),
         }

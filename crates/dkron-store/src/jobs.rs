@@ -106,6 +106,8 @@ impl Store {
                 job.error_count = job.error_count.max(stored.error_count);
                 job.last_success = job.last_success.max(stored.last_success);
                 job.last_error = job.last_error.max(stored.last_error);
+                job.skipped_count = job.skipped_count.max(stored.skipped_count);
+                job.last_skipped = job.last_skipped.max(stored.last_skipped);
                 if stored.status != JobStatus::Untriggered {
                     job.status = stored.status;
                 }
@@ -203,6 +205,21 @@ impl Store {
     /// [`Error::JobNotFound`], storage errors.
     pub fn set_job_next(&self, name: &str, next: Option<Timestamp>, apply: &Apply) -> Result<Job> {
         self.commit(apply, |_, tx| update_job(tx, name, |job| job.next = next))
+    }
+
+    /// Adds `count` timer fires the scheduler dropped (misfire bound) to the job's
+    /// `skipped_count`, and moves `last_skipped` to `last` if later; returns the job as stored.
+    ///
+    /// # Errors
+    /// [`Error::JobNotFound`], storage errors.
+    pub fn record_skipped(
+        &self,
+        name: &str,
+        count: u64,
+        last: Timestamp,
+        apply: &Apply,
+    ) -> Result<Job> {
+        self.commit(apply, |_, tx| update_job(tx, name, skipped(count, last)))
     }
 
     /// The job named `name`, if stored.
@@ -322,6 +339,22 @@ impl WriteGroup<'_> {
     /// As [`Store::set_job_next`].
     pub fn set_job_next(&mut self, name: &str, next: Option<Timestamp>) -> Result<Job> {
         self.run(|_, tx| update_job(tx, name, |job| job.next = next))
+    }
+
+    /// [`Store::record_skipped`] in this group.
+    ///
+    /// # Errors
+    /// As [`Store::record_skipped`].
+    pub fn record_skipped(&mut self, name: &str, count: u64, last: Timestamp) -> Result<Job> {
+        self.run(|_, tx| update_job(tx, name, skipped(count, last)))
+    }
+}
+
+fn skipped(count: u64, last: Timestamp) -> impl FnOnce(&mut Job) {
+    move |job| {
+        // Saturating: the counter is an API field a client may have set high.
+        job.skipped_count = job.skipped_count.saturating_add(count);
+        job.last_skipped = job.last_skipped.max(Some(last));
     }
 }
 

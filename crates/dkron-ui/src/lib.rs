@@ -40,7 +40,8 @@
 //! `jobs-search` (the form, input `q`), `pager-next`, `pager-prev`, `page-number`, `new-job`;
 //! job: `job-name`, `schedule-words`, `next-fires` with `next-fire` items, `run-now`, `toggle`
 //! (Disable/Enable), `delete` (then `confirm-delete` on the confirmation page), `edit`,
-//! `job-enabled`, `notice`, `paused-reason`, `execution-row` with `data-execution` and `data-status`,
+//! `job-enabled`, `job-skipped` (fires skipped past the misfire bound), `notice`, `paused-reason`,
+//! `execution-row` with `data-execution` and `data-status`,
 //! `execution-output` (a `<pre>`, with `data-stream` while it runs), `output-show-all`, `cancel-execution`; form: `job-form`,
 //! inputs named after the JSON fields (`executor_config.command` for the command),
 //! `schedule-preview`, `submit`, `field-error` with `data-field`; members: `member-row` with

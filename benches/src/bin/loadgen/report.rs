@@ -33,12 +33,29 @@ pub(crate) struct Second {
 }
 
 /// RSS of the watched processes at one instant (seconds since the run's zero, MB per process),
-/// and how long one `GET /v1/jobs/<job>` on the leader took then (NaN: it failed).
+/// how long one `GET /v1/jobs/<job>` and one job upsert on the leader took then (NaN: it
+/// failed, or was not measured), and the leader's `dkron_scheduler_fires_skipped_total` then
+/// (NaN: not read).
 #[derive(Clone, Debug)]
 pub(crate) struct RssSample {
     pub(crate) t: f64,
     pub(crate) mb: Vec<(String, f64)>,
     pub(crate) api_ms: f64,
+    pub(crate) write_ms: f64,
+    pub(crate) skipped: f64,
+}
+
+impl RssSample {
+    /// A sample of RSS only.
+    pub(crate) fn rss(t: f64, mb: Vec<(String, f64)>) -> RssSample {
+        RssSample {
+            t,
+            mb,
+            api_ms: f64::NAN,
+            write_ms: f64::NAN,
+            skipped: f64::NAN,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -149,6 +166,8 @@ pub(crate) fn rss_json(samples: &[RssSample]) -> Value {
                 let mut o = serde_json::Map::new();
                 o.insert("t".into(), json!(s.t));
                 o.insert("api_get_ms".into(), finite(s.api_ms));
+                o.insert("api_write_ms".into(), finite(s.write_ms));
+                o.insert("skipped_total".into(), finite(s.skipped));
                 for (name, mb) in &s.mb {
                     o.insert(format!("{name}_mb"), json!(mb));
                 }
@@ -176,8 +195,9 @@ pub(crate) fn table(rows: &[(String, String)]) -> String {
 /// One line of a plot panel: name, colour, (t, value) points.
 type Line<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
 
-/// An SVG with three panels over the run's time: lateness p50/p99 per second, RSS per process,
-/// and missed fires per second.
+/// An SVG with four panels over the run's time: lateness p50/p99 per second, RSS per process,
+/// missed fires per second with the fires the leader skipped (misfire bound) per second, and
+/// the API's latency (one read and one write a second).
 pub(crate) fn svg(title: &str, seconds: &[Second], rss: &[RssSample]) -> String {
     const W: f64 = 900.0;
     const PH: f64 = 180.0;
@@ -197,7 +217,7 @@ pub(crate) fn svg(title: &str, seconds: &[Second], rss: &[RssSample]) -> String 
     let x = |t: f64| LEFT + (t - t_min) / (t_max - t_min).max(1.0) * (W - LEFT - 20.0);
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{LEFT}\" y=\"20\" font-size=\"14\">{}</text>\n",
-        TOP + 3.0 * (PH + GAP),
+        TOP + 4.0 * (PH + GAP),
         escape(title)
     );
     let mut panel = |index: usize, label: &str, lines: Vec<Line<'_>>| {
@@ -281,14 +301,38 @@ pub(crate) fn svg(title: &str, seconds: &[Second], rss: &[RssSample]) -> String 
         })
         .collect();
     panel(1, "RSS (MB)", rss_lines);
+    // The counter is cumulative: per second is the difference of neighbouring samples.
+    let skipped: Vec<(f64, f64)> = rss
+        .windows(2)
+        .map(|w| {
+            (
+                w[1].t,
+                (w[1].skipped - w[0].skipped) / (w[1].t - w[0].t).max(1e-3),
+            )
+        })
+        .collect();
     panel(
         2,
-        "missed fires per scheduled second (expected - delivered)",
-        vec![(
-            "missed",
-            "#d62728",
-            secs(&|s| s.expected.saturating_sub(s.delivered) as f64),
-        )],
+        "fires per second: missed at the sink (expected - delivered), skipped by the leader",
+        vec![
+            (
+                "missed",
+                "#d62728",
+                secs(&|s| s.expected.saturating_sub(s.delivered) as f64),
+            ),
+            ("skipped", "#1f77b4", skipped),
+        ],
+    );
+    let api = |f: &dyn Fn(&RssSample) -> f64| -> Vec<(f64, f64)> {
+        rss.iter().map(|r| (r.t, f(r))).collect()
+    };
+    panel(
+        3,
+        "API latency on the leader, one request a second (ms)",
+        vec![
+            ("GET job", "#2ca02c", api(&|r| r.api_ms)),
+            ("upsert job", "#ff7f0e", api(&|r| r.write_ms)),
+        ],
     );
     out.push_str("</svg>\n");
     out

@@ -176,9 +176,11 @@ async fn watch(
         } else {
             f64::NAN
         };
+        let write_ms = probe_write(client, &cluster.servers[api_on]).await;
+        let skipped = skipped_total(client, &cluster.servers[api_on]).await;
         let t = (now_ns() - zero_ns) as f64 / 1e9;
         progress(&format!(
-            "{label}: t={t:.0}s, {} fires in the last second, their p99 {:.0} ms past the second; RSS {}; API GET {api_ms:.1} ms",
+            "{label}: t={t:.0}s, {} fires in the last second, their p99 {:.0} ms past the second; RSS {}; API GET {api_ms:.1} ms, upsert {write_ms:.1} ms; {skipped} skipped",
             fresh.len(),
             report::quantile(&late, 0.99),
             mb.iter()
@@ -186,9 +188,55 @@ async fn watch(
                 .collect::<Vec<_>>()
                 .join(", "),
         ));
-        samples.push(RssSample { t, mb, api_ms });
+        samples.push(RssSample {
+            t,
+            mb,
+            api_ms,
+            write_ms,
+            skipped,
+        });
     }
     eprintln!();
+}
+
+/// How long one job upsert takes on `server` (a disabled `@manually` job that never runs), in
+/// ms; NaN when it fails or takes more than 5 s.
+async fn probe_write(client: &reqwest::Client, server: &Node) -> f64 {
+    let body = json!({
+        "name": "lg-write-probe",
+        "schedule": "@manually",
+        "disabled": true,
+        "executor": "shell",
+        "executor_config": {"command": "true"},
+    })
+    .to_string();
+    let start = Instant::now();
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        post(client, &server.url("/v1/jobs"), body),
+    )
+    .await
+    {
+        Ok(Ok(())) => start.elapsed().as_secs_f64() * 1000.0,
+        _ => f64::NAN,
+    }
+}
+
+/// `dkron_scheduler_fires_skipped_total` from `server`'s `/metrics` (0 before the first skip,
+/// NaN when unreadable). Counted by the leader that skipped: read it on the leader.
+async fn skipped_total(client: &reqwest::Client, server: &Node) -> f64 {
+    let text = match client
+        .get(server.url("/metrics"))
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+    {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => return f64::NAN,
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix("dkron_scheduler_fires_skipped_total "))
+        .map_or(0.0, |v| v.trim().parse().unwrap_or(f64::NAN))
 }
 
 /// Fields every report's JSON shares.
@@ -387,6 +435,28 @@ fn api_row(rss: &[RssSample]) -> (String, String) {
     )
 }
 
+/// The upserts timed once a second (`probe_write`): p50 / p99 / max, and how many failed or
+/// took over 5 s.
+fn write_row(rss: &[RssSample]) -> (String, String) {
+    let mut ms: Vec<f64> = rss
+        .iter()
+        .map(|s| s.write_ms)
+        .filter(|v| v.is_finite())
+        .collect();
+    let failed = rss.len() - ms.len();
+    ms.sort_by(f64::total_cmp);
+    (
+        "API upsert (1/s) p50 / p99 / max, failed or > 5 s".into(),
+        format!(
+            "{:.1} / {:.1} / {:.1} ms, {failed} of {}",
+            report::quantile(&ms, 0.5),
+            report::quantile(&ms, 0.99),
+            ms.last().copied().unwrap_or(f64::NAN),
+            rss.len()
+        ),
+    )
+}
+
 /// `sustain` (period 1 s) and `scale` (period 60 s): N jobs `@every <period>s` on 3 servers and
 /// 1 agent that runs them all.
 async fn sustain(args: &Args, bin: &std::path::Path, jobs: usize, period: i64) -> Result<Report> {
@@ -496,6 +566,7 @@ async fn sustain_on(
         format!("{agent_from:.0} → {agent_to:.0} MB"),
     ));
     rows.push(api_row(&rss));
+    rows.push(write_row(&rss));
     rows.push((
         "load average start / end".into(),
         format!("{load_start} / {}", loadavg()),
@@ -876,11 +947,10 @@ async fn stored_on(
         };
         tokio::time::sleep(Duration::from_secs(5)).await;
         let rss_after = cluster.servers[0].rss().unwrap_or(0);
-        rss.push(RssSample {
-            t: start.elapsed().as_secs_f64(),
-            mb: vec![("s1".into(), rss_after as f64 / 1e6)],
-            api_ms: f64::NAN,
-        });
+        rss.push(RssSample::rss(
+            start.elapsed().as_secs_f64(),
+            vec![("s1".into(), rss_after as f64 / 1e6)],
+        ));
         if args.scenario == Scenario::ColdStart {
             rows.push((
                 format!("restart {run}: ports file / first read / first fire"),
@@ -976,12 +1046,15 @@ async fn overload_on(
     .await;
     // Disable the upper half, recording when each write was acknowledged.
     let toggled: Arc<std::sync::Mutex<Vec<i64>>> = Arc::default();
+    // How long each disabling upsert took, retries included (ms).
+    let toggle_ms: Arc<std::sync::Mutex<Vec<f64>>> = Arc::default();
     let toggle_start = Instant::now();
     {
         let next = Arc::new(AtomicUsize::new(jobs / 2));
         let mut set: JoinSet<Result<()>> = JoinSet::new();
         for _ in 0..args.clients.max(1) {
             let (client, next, toggled) = (client.clone(), next.clone(), toggled.clone());
+            let toggle_ms = toggle_ms.clone();
             let bases: Vec<String> = cluster.servers.iter().map(|s| s.url("/v1/jobs")).collect();
             set.spawn(async move {
                 loop {
@@ -998,6 +1071,7 @@ async fn overload_on(
                         serde_json::from_str(&job_body(i, "@every 1s", "agent", addr))
                             .unwrap_or_default();
                     body["disabled"] = json!(true);
+                    let started = Instant::now();
                     while let Err(error) =
                         post(&client, &bases[attempt % bases.len()], body.to_string()).await
                     {
@@ -1009,6 +1083,9 @@ async fn overload_on(
                     }
                     if let Ok(mut t) = toggled.lock() {
                         t.push(now_ns() / NS);
+                    }
+                    if let Ok(mut t) = toggle_ms.lock() {
+                        t.push(started.elapsed().as_secs_f64() * 1000.0);
                     }
                 }
             });
@@ -1060,6 +1137,8 @@ async fn overload_on(
         )
     };
     let last_10 = phase(to_s - 10, to_s);
+    let mut toggle_sorted = toggle_ms.lock().map(|t| t.clone()).unwrap_or_default();
+    toggle_sorted.sort_by(f64::total_cmp);
     let leader_name = cluster.servers[leader].name.clone();
     let peak = |name: &str| {
         rss.iter()
@@ -1079,9 +1158,24 @@ async fn overload_on(
         (
             "disabling half".into(),
             format!(
-                "{:.1} s for {} toggles",
+                "{:.1} s for {} upserts from {} clients; each p50 / p99 / max {:.0} / {:.0} / {:.0} ms",
                 toggle_took.as_secs_f64(),
-                jobs - jobs / 2
+                jobs - jobs / 2,
+                args.clients.max(1),
+                report::quantile(&toggle_sorted, 0.5),
+                report::quantile(&toggle_sorted, 0.99),
+                toggle_sorted.last().copied().unwrap_or(f64::NAN),
+            ),
+        ),
+        (
+            "fires skipped by the leader (misfire bound), whole run".into(),
+            format!(
+                "{:.0}",
+                rss.iter()
+                    .rev()
+                    .map(|r| r.skipped)
+                    .find(|v| v.is_finite())
+                    .unwrap_or(f64::NAN)
             ),
         ),
         ("half-load phase".into(), phase(split, to_s)),
@@ -1093,12 +1187,15 @@ async fn overload_on(
     ];
     rows.extend(summary_rows(&summary));
     rows.push(api_row(&rss));
+    rows.push(write_row(&rss));
     rows.push((
         "load average start / end".into(),
         format!("{load_start} / {}", loadavg()),
     ));
     let mut json = base_json(args, jobs, &summary, &seconds, &rss);
     json["toggle_s"] = json!(toggle_took.as_secs_f64());
+    json["toggle_ms_p50"] = report::finite(report::quantile(&toggle_sorted, 0.5));
+    json["toggle_ms_p99"] = report::finite(report::quantile(&toggle_sorted, 0.99));
     json["half_from_s"] = json!(split - zero_ns / NS);
     json["loadavg_start"] = json!(load_start);
     Ok(Report {

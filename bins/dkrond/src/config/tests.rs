@@ -322,6 +322,11 @@ fn values_parse_like_dkron() {
         Value::Text("12s".to_owned()),
         "flag --failure-timeout",
     );
+    raw.set(
+        "misfire-threshold",
+        Value::Text("1500ms".to_owned()),
+        "flag --misfire-threshold",
+    );
     let config = resolve(
         raw,
         env(&[("DKRON_TAGS", "c=3, d=4")]),
@@ -343,6 +348,7 @@ fn values_parse_like_dkron() {
     );
     assert_eq!(config.shutdown_timeout, Duration::from_secs(120));
     assert_eq!(config.failure_timeout, Duration::from_secs(12));
+    assert_eq!(config.misfire_threshold, Duration::from_millis(1500));
     assert_eq!(config.log_level, LogLevel::Error);
 }
 
@@ -362,6 +368,8 @@ fn bad_values_are_refused() {
         ("cors-origins", "ui.example.com"),
         ("cors-origins", "https://ui.example.com/path"),
         ("failure-timeout", "soon"),
+        ("misfire-threshold", "0s"),
+        ("misfire-threshold", "5"),
         ("log-format", "xml"),
         ("data-dir", ""),
         ("join", "10.0.0.1"),

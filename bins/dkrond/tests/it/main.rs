@@ -14,6 +14,8 @@ mod cli;
 mod live;
 // Notifications to an HTTP and an SMTP sink on 127.0.0.1; the job field notify.
 mod notify;
+// Past capacity: fires later than their misfire bound are skipped, counted, and the node resumes.
+mod overload;
 // Every route and its status codes.
 mod routes;
 // Run policies end to end: jitter, buffer_one, pause_on_failure, run_on children.

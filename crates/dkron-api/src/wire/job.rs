@@ -108,6 +108,8 @@ pub(crate) fn job_from_value(value: &Value) -> Result<Job, BodyError> {
         consecutive_failures: 0,
         paused_reason: String::new(),
         run_on: RunOn::Success,
+        skipped_count: 0,
+        last_skipped: None,
     };
     job.run_on = f.string("run_on")?.parse().map_err(BodyError::Invalid)?;
     job.concurrency = f
@@ -385,6 +387,8 @@ pub(crate) struct JobOut<'a> {
     consecutive_failures: u32,
     paused_reason: &'a str,
     run_on: &'static str,
+    skipped_count: u64,
+    last_skipped: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -437,6 +441,8 @@ impl<'a> From<&'a Job> for JobOut<'a> {
             consecutive_failures: job.consecutive_failures,
             paused_reason: &job.paused_reason,
             run_on: job.run_on.as_str(),
+            skipped_count: job.skipped_count,
+            last_skipped: format_nullable(job.last_skipped, &utc),
         }
     }
 }

@@ -12,7 +12,7 @@ use openraft::{
 
 use super::*;
 use crate::types::NodeInfo;
-use crate::{Response, network::join_snapshot_body};
+use crate::{Response, SkippedFires, network::join_snapshot_body};
 
 fn ts(second: i64) -> Timestamp {
     Timestamp::from_second(second).expect("in range")
@@ -115,6 +115,11 @@ fn commands() -> Vec<Command> {
             name: "node2".to_owned(),
         },
         Command::SetPaused(true),
+        Command::RecordSkipped(vec![SkippedFires {
+            job: "backup".to_owned(),
+            count: 3,
+            last: ts(1_769_563_800),
+        }]),
         Command::Batch(vec![
             Command::SetPaused(false),
             Command::RunJob {

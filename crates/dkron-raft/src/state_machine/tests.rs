@@ -3,6 +3,7 @@ use dkron_store::{Options, Store};
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, storage::RaftStateMachine};
 
 use super::*;
+use crate::SkippedFires;
 
 fn log_id(index: u64) -> LogId<NodeId> {
     LogId::new(CommittedLeaderId::new(1, 1), index)
@@ -249,4 +250,36 @@ async fn a_saturated_counter_does_not_stop_applying() {
         matches!(&responses[1], Response::ExecutionDone { job, .. } if job.success_count == u64::MAX)
     );
     assert!(matches!(&responses[2], Response::Job(job) if job.disabled));
+}
+
+/// Dropped fires add up per job, keep the latest instant, pass over a deleted job, and a later
+/// upsert of the job (a client's write, counters cleared) keeps the stored count.
+#[tokio::test]
+async fn skipped_fires_are_counted_per_job() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sm = open(dir.path());
+    let at = |second| jiff::Timestamp::from_second(second).expect("timestamp");
+    let fires = |job: &str, count, last| SkippedFires {
+        job: job.to_owned(),
+        count,
+        last: at(last),
+    };
+    let responses = sm
+        .apply([
+            entry(1, set_job_a()),
+            entry(
+                2,
+                Command::RecordSkipped(vec![fires("a", 3, 20), fires("gone", 1, 20)]),
+            ),
+            entry(3, Command::RecordSkipped(vec![fires("a", 2, 10)])),
+            entry(4, set_job_a()),
+        ])
+        .await
+        .expect("applied");
+    assert_eq!(responses[1], Response::Done);
+    let Response::JobWritten { job, .. } = &responses[3] else {
+        panic!("unexpected {:?}", responses[3]);
+    };
+    assert_eq!(job.skipped_count, 5);
+    assert_eq!(job.last_skipped, Some(at(20)));
 }

@@ -13,6 +13,7 @@ fn engine() -> Engine {
         dispatch: Arc::new(FnDispatch::new(|_| async { Ok(String::new()) })),
         clock: Arc::new(TokioClock::starting_at(origin)),
         counters: Arc::new(Counters::default()),
+        misfire_threshold: crate::DEFAULT_MISFIRE_THRESHOLD,
     }))
 }
 

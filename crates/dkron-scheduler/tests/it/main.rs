@@ -8,5 +8,6 @@ mod helpers;
 mod launch;
 mod lifecycle;
 mod policies;
+mod overload;
 mod storm;
 mod timing;

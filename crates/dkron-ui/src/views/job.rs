@@ -135,6 +135,10 @@ fn fields(ctx: &Ctx, job: &Job) -> Markup {
             dt { "Starts at" } dd { (time(job.starts_at).replace("never", "any time")) }
             dt { "Expires at" } dd { (time(job.expires_at).replace("never", "never expires")) }
             dt { "Misfire policy" } dd { (job.misfire_policy.name()) }
+            dt { "Fires skipped (too late)" } dd {
+                span data-test="job-skipped" { (job.skipped_count) }
+                @if let Some(last) = job.last_skipped { ", latest " (time(Some(last))) }
+            }
             dt { "History limit" } dd { (job.history_limit.map_or_else(|| "server default".to_owned(), |n| n.to_string())) }
             dt { "Output limit" } dd { (job.output_limit.map_or_else(|| "server default".to_owned(), |n| format!("{n} bytes"))) }
             dt { "Processors" } dd {

@@ -204,6 +204,8 @@ async fn job_page_shows_fields_schedule_fires_actions_and_executions() {
     job.schedule = "0 30 9 * * 1-5".into();
     job.timezone = "Europe/Paris".into();
     job.display_name = "<script>alert(1)</script>".into();
+    job.skipped_count = 7;
+    job.last_skipped = Some(ts("2026-12-01T09:30:00Z"));
     fake.put(job);
     let long = "x".repeat(5000) + "THE END";
     fake.add_execution(Execution {
@@ -237,6 +239,7 @@ async fn job_page_shows_fields_schedule_fires_actions_and_executions() {
         "fires in Paris: {html}"
     );
     assert_eq!(text_of(&html, "job-enabled"), "true");
+    assert_eq!(text_of(&html, "job-skipped"), "7");
     assert_eq!(text_of(&html, "toggle"), "Disable");
     for hook in ["run-now", "delete", "edit"] {
         assert_eq!(reply.count(&format!("data-test=\"{hook}\"")), 1, "{hook}");
