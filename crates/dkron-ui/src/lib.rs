@@ -56,6 +56,7 @@
 //!   refuses a read token's writes anyway.
 
 mod assets;
+mod backfill;
 mod chart;
 mod fmt;
 mod form;
@@ -70,13 +71,27 @@ use std::sync::Arc;
 use dkron_api::{Access, Cluster};
 
 /// Settings of the UI router.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UiOptions {
     /// The API's access settings: in token mode the login form checks tokens against them,
     /// and the pages offer a logout.
     pub access: Access,
     /// Whether the token cookie is marked `Secure` (the API is served over TLS).
     pub secure_cookies: bool,
+    /// Most instants one backfill from the job page runs, as
+    /// [`dkron_api::ApiOptions::max_backfill_fires`] for the API (the node passes the same
+    /// setting, `max-backfill-fires`). Default 1000.
+    pub max_backfill_fires: usize,
+}
+
+impl Default for UiOptions {
+    fn default() -> UiOptions {
+        UiOptions {
+            access: Access::default(),
+            secure_cookies: false,
+            max_backfill_fires: dkron_api::ApiOptions::default().max_backfill_fires,
+        }
+    }
 }
 
 impl UiOptions {
@@ -84,6 +99,13 @@ impl UiOptions {
     #[must_use]
     pub fn with_access(mut self, access: Access) -> UiOptions {
         self.access = access;
+        self
+    }
+
+    /// Sets [`UiOptions::max_backfill_fires`].
+    #[must_use]
+    pub fn with_max_backfill_fires(mut self, fires: usize) -> UiOptions {
+        self.max_backfill_fires = fires;
         self
     }
 
