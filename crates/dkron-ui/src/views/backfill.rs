@@ -106,7 +106,8 @@ pub(crate) fn render(
             } @else {
                 p.notice role="status" data-test="backfill-launched" data-count=(launched.len()) {
                     "Launched " (launched.len()) " run" @if launched.len() > 1 { "s" } " ("
-                    (submitted.overlap) "); they are listed among the job's executions as they start."
+                    (if submitted.overlap.is_empty() { BackfillOverlap::Allow.as_str() } else { &submitted.overlap })
+                    "); they are listed among the job's executions as they start."
                 }
                 ol.fires {
                     @for at in launched {

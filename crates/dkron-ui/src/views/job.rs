@@ -88,7 +88,9 @@ pub(crate) fn render(ctx: &Ctx, p: &JobPage) -> Markup {
         @if ctx.viewer.can_write && !job.is_child() {
             h2 id="backfill" { "Backfill" }
             @let tz = job.time_zone().unwrap_or(jiff::tz::TimeZone::UTC);
-            (backfill::form(ctx, &job.name, backfill::zone_name(job), &BackfillForm::last_day(p.now, &tz), &[]))
+            section.panel aria-label="Backfill" {
+                (backfill::form(ctx, &job.name, backfill::zone_name(job), &BackfillForm::last_day(p.now, &tz), &[]))
+            }
         }
         h2 { "Fields" }
         div.panel { (fields(ctx, job)) }
