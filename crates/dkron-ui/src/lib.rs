@@ -27,22 +27,30 @@
 //! `GET /ui/` dashboard; `GET /ui/jobs` (`q`, `status`, `enabled`, `sort`, `order`, `page`,
 //! `per_page`); `GET|POST /ui/jobs/new`; `GET /ui/jobs/{name}` (`epage`, `full`);
 //! `GET|POST /ui/jobs/{name}/edit`; `POST /ui/jobs/{name}/run|toggle|delete` (delete shows a
-//! confirmation unless the body has `confirm=yes`); `POST
+//! confirmation unless the body has `confirm=yes`); `POST /ui/jobs/{name}/backfill` (`from`,
+//! `to`, `overlap`; answers with the instants launched); `POST
 //! /ui/jobs/{name}/executions/{id}/cancel`; `GET /ui/jobs/{name}/executions/{id}/stream` (the
 //! execution's output as server-sent events, as the API's); `GET /ui/members`; `GET /ui/schedule` (the form's
 //! preview, JSON); `GET|POST /ui/login`; `POST /ui/logout`; `GET /ui/assets/{file}`.
 //! A job named `new` is listed, but its page is shadowed by the form; use the API for it.
 //!
 //! Browser tests select elements by `data-test` attributes, never by classes:
-//! `<main data-test="page-NAME">` (dashboard, jobs, job, job-form, members, login,
+//! `<main data-test="page-NAME">` (dashboard, jobs, job, job-form, backfill, members, login,
 //! confirm-delete, error); `theme-toggle`; dashboard: `leader`, `node-count`, `job-count`,
 //! `stats-chart` (the `<svg>`), `running-now`; list: `job-row` with `data-job`, `jobs-total`,
 //! `jobs-search` (the form, input `q`), `pager-next`, `pager-prev`, `page-number`, `new-job`;
 //! job: `job-name`, `schedule-words`, `next-fires` with `next-fire` items, `run-now`, `toggle`
 //! (Disable/Enable), `delete` (then `confirm-delete` on the confirmation page), `edit`,
 //! `job-enabled`, `notice`, `paused-reason`, `execution-row` with `data-execution` and `data-status`,
-//! `execution-output` (a `<pre>`, with `data-stream` while it runs), `output-show-all`, `cancel-execution`; form: `job-form`,
-//! inputs named after the JSON fields (`executor_config.command` for the command),
+//! `execution-output` (a `<pre>`, with `data-stream` while it runs), `output-show-all`, `cancel-execution`,
+//! `policies` with `concurrency-words`, `jitter-words`, `pause-words`, `run-on-words` (a child's)
+//! and `notify-words`, `backfill-form` (inputs `from`, `to`, `overlap`) and `backfill-submit`;
+//! backfill result (`page-backfill`): `backfill-launched` with `data-count`, `backfill-instant`,
+//! `back-to-job`; form: `job-form`,
+//! inputs named after the JSON fields (`executor_config.command` for the command; `jitter`,
+//! `pause_on_failure`, `run_on`; `notify` = `default` or `custom`, then the checkboxes
+//! `notify.channels` (one per channel, ids `f-notify-<channel>`), `notify.on_success`,
+//! `notify.on_failure`, `notify.on_recovery`),
 //! `schedule-preview`, `submit`, `field-error` with `data-field`; members: `member-row` with
 //! `data-member`, `leader-mark`; login: `login` (the form, input `token`), `logout`.
 //!
