@@ -46,6 +46,7 @@
 //! - Every [`ClusterError`] maps to its status code in one exhaustive match (`reply.rs`).
 
 mod access;
+mod backfill;
 mod cluster;
 mod cors;
 mod error;
@@ -67,6 +68,7 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
 pub use crate::{
     access::{Access, ApiToken, Role, TokenError, UI_TOKEN_COOKIE},
+    backfill::{Backfill, BackfillError, Backfilled, backfill},
     cluster::{BoxFuture, Cluster, DayStats, Health, NodeInfo, UpsertOptions},
     error::ClusterError,
     openapi::OPENAPI_JSON,

@@ -51,7 +51,8 @@ pub(crate) fn router(cluster: Arc<NodeCluster>, options: ApiOptions, tls: bool) 
     if options.ui {
         let ui = dkron_ui::UiOptions::default()
             .with_access(options.access.clone())
-            .with_secure_cookies(tls);
+            .with_secure_cookies(tls)
+            .with_max_backfill_fires(options.max_backfill_fires);
         routes = routes.merge(dkron_ui::router(Arc::clone(&cluster) as _, ui));
     }
     dkron_api::router_with(cluster, options, routes)

@@ -36,11 +36,39 @@ pub(crate) fn duration(span: SignedDuration) -> String {
     format!("{} h {:02} min", secs / 3600, (secs % 3600) / 60)
 }
 
+/// A duration as a Go duration that `dkron_cron::parse_go_duration` reads back exactly, for a
+/// form field: `1h30m`, `45s`, `1500ms`; empty for zero.
+pub(crate) fn go_duration(d: std::time::Duration) -> String {
+    if d.is_zero() {
+        return String::new();
+    }
+    if d.subsec_nanos() != 0 {
+        return if d.subsec_nanos().is_multiple_of(1_000_000) {
+            format!("{}ms", d.as_millis())
+        } else {
+            format!("{}ns", d.as_nanos())
+        };
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 
-    use super::{duration, utc, zoned};
+    use super::{duration, go_duration, utc, zoned};
 
     #[test]
     fn durations_read_naturally() {
@@ -57,5 +85,26 @@ mod tests {
         assert_eq!(utc(at), "2026-07-01 12:00:00 UTC");
         let paris = TimeZone::get("Europe/Paris").expect("bundled");
         assert_eq!(zoned(at, &paris), "2026-07-01 14:00:00 CEST (+02:00)");
+    }
+
+    #[test]
+    fn go_durations_read_back_exactly() {
+        use std::time::Duration;
+        for (d, text) in [
+            (Duration::ZERO, ""),
+            (Duration::from_secs(45), "45s"),
+            (Duration::from_secs(300), "5m"),
+            (Duration::from_secs(5400), "1h30m"),
+            (Duration::from_secs(86_400), "24h"),
+            (Duration::from_secs(3601), "1h1s"),
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::from_nanos(7), "7ns"),
+        ] {
+            assert_eq!(go_duration(d), text);
+            if !text.is_empty() {
+                let back = dkron_cron::parse_go_duration(text).expect("valid");
+                assert_eq!(Duration::try_from(back).ok(), Some(d));
+            }
+        }
     }
 }

@@ -1,11 +1,11 @@
 //! The job form: its fields as typed (so a refused form is shown again as it was), read from a
 //! job for editing, and turned into a job for the cluster. Field names are the job's JSON names.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
-use dkron_model::{Concurrency, Job};
+use dkron_model::{Channel, Concurrency, Job, NotifyPolicy, RunOn};
 
-use crate::links::Pairs;
+use crate::{fmt, links::Pairs};
 
 /// One problem with a submitted form, shown next to `field` (a JSON field name; empty: the
 /// form as a whole).
@@ -48,7 +48,23 @@ pub(crate) struct JobForm {
     pub(crate) concurrency: String,
     pub(crate) disabled: bool,
     pub(crate) ephemeral: bool,
+    /// A Go duration; empty for none.
+    pub(crate) jitter: String,
+    pub(crate) pause_on_failure: String,
+    pub(crate) run_on: String,
+    /// [`NOTIFY_DEFAULT`] (no `notify`: the servers' rule) or [`NOTIFY_CUSTOM`] (the fields below).
+    pub(crate) notify: String,
+    /// `notify.channels`: the checked channels' names (all of them stand for `null`).
+    pub(crate) notify_channels: Vec<String>,
+    pub(crate) notify_on_success: bool,
+    pub(crate) notify_on_failure: bool,
+    pub(crate) notify_on_recovery: bool,
 }
+
+/// The `notify` choice for no policy of the job's own.
+pub(crate) const NOTIFY_DEFAULT: &str = "default";
+/// The `notify` choice for the policy in the `notify.*` fields.
+pub(crate) const NOTIFY_CUSTOM: &str = "custom";
 
 impl JobForm {
     /// A new job's form: shell executor, allowed overlap.
@@ -57,8 +73,29 @@ impl JobForm {
             executor: "shell".to_owned(),
             concurrency: Concurrency::Allow.as_str().to_owned(),
             retries: "0".to_owned(),
+            pause_on_failure: "0".to_owned(),
+            run_on: RunOn::Success.as_str().to_owned(),
             ..JobForm::default()
         }
+        .with_notify(None)
+    }
+
+    /// The `notify` fields for `policy`; without one, every box is checked (the servers' rule),
+    /// so that choosing "custom" starts from it.
+    fn with_notify(mut self, policy: Option<&NotifyPolicy>) -> JobForm {
+        let shown = policy.cloned().unwrap_or_default();
+        let channels = shown.channels.unwrap_or_else(|| Channel::ALL.to_vec());
+        self.notify = if policy.is_some() {
+            NOTIFY_CUSTOM
+        } else {
+            NOTIFY_DEFAULT
+        }
+        .to_owned();
+        self.notify_channels = channels.iter().map(|c| c.as_str().to_owned()).collect();
+        self.notify_on_success = shown.on_success;
+        self.notify_on_failure = shown.on_failure;
+        self.notify_on_recovery = shown.on_recovery;
+        self
     }
 
     /// The form filled from a stored job.
@@ -82,7 +119,12 @@ impl JobForm {
             concurrency: job.concurrency.as_str().to_owned(),
             disabled: job.disabled,
             ephemeral: job.ephemeral,
+            jitter: fmt::go_duration(job.jitter),
+            pause_on_failure: job.pause_on_failure.to_string(),
+            run_on: job.run_on.as_str().to_owned(),
+            ..JobForm::default()
         }
+        .with_notify(job.notify.as_ref())
     }
 
     /// The form as submitted (`application/x-www-form-urlencoded`); a checkbox is on when sent.
@@ -105,6 +147,14 @@ impl JobForm {
             concurrency: text("concurrency").trim().to_owned(),
             disabled: pairs.get("disabled").is_some(),
             ephemeral: pairs.get("ephemeral").is_some(),
+            jitter: text("jitter").trim().to_owned(),
+            pause_on_failure: text("pause_on_failure").trim().to_owned(),
+            run_on: text("run_on").trim().to_owned(),
+            notify: text("notify").trim().to_owned(),
+            notify_channels: pairs.all("notify.channels").map(str::to_owned).collect(),
+            notify_on_success: pairs.get("notify.on_success").is_some(),
+            notify_on_failure: pairs.get("notify.on_failure").is_some(),
+            notify_on_recovery: pairs.get("notify.on_recovery").is_some(),
         }
     }
 
@@ -125,20 +175,23 @@ impl JobForm {
         if !self.command.trim().is_empty() {
             config.insert(COMMAND.to_owned(), self.command.clone());
         }
-        let retries = if self.retries.is_empty() {
-            0
-        } else {
-            self.retries.parse::<u32>().unwrap_or_else(|_| {
-                errors.push(FieldError::new(
-                    "retries",
-                    "retries must be a whole number from 0 to 4294967295",
-                ));
-                0
-            })
-        };
+        let retries = count("retries", &self.retries, &mut errors);
         let concurrency = self.concurrency.parse::<Concurrency>().unwrap_or_else(|e| {
             errors.push(FieldError::new("concurrency", e.to_string()));
             Concurrency::Allow
+        });
+        let jitter = jitter(&self.jitter).unwrap_or_else(|message| {
+            errors.push(FieldError::new("jitter", message));
+            Duration::ZERO
+        });
+        let pause_on_failure = count("pause_on_failure", &self.pause_on_failure, &mut errors);
+        let run_on = self.run_on.parse::<RunOn>().unwrap_or_else(|e| {
+            errors.push(FieldError::new("run_on", e.to_string()));
+            RunOn::Success
+        });
+        let notify = self.notify_policy().unwrap_or_else(|e| {
+            errors.push(e);
+            None
         });
         if !errors.is_empty() {
             return Err(errors);
@@ -158,8 +211,70 @@ impl JobForm {
         job.concurrency = concurrency;
         job.disabled = self.disabled;
         job.ephemeral = self.ephemeral;
+        job.jitter = jitter;
+        job.pause_on_failure = pause_on_failure;
+        job.run_on = run_on;
+        job.notify = notify;
         Ok(job)
     }
+
+    /// The `notify` fields as a policy; `None` for the servers' rule.
+    fn notify_policy(&self) -> Result<Option<NotifyPolicy>, FieldError> {
+        match self.notify.as_str() {
+            "" | NOTIFY_DEFAULT => return Ok(None),
+            NOTIFY_CUSTOM => {}
+            other => {
+                return Err(FieldError::new(
+                    "notify",
+                    format!("unknown choice {other:?}: {NOTIFY_DEFAULT} or {NOTIFY_CUSTOM}"),
+                ));
+            }
+        }
+        let mut channels = Vec::new();
+        for name in &self.notify_channels {
+            let channel = name
+                .parse::<Channel>()
+                .map_err(|message| FieldError::new("notify.channels", message))?;
+            if !channels.contains(&channel) {
+                channels.push(channel);
+            }
+        }
+        // Every channel checked is the same as no list (all); keep the stored form short.
+        let channels = (channels.len() < Channel::ALL.len()).then(|| {
+            channels.sort();
+            channels
+        });
+        Ok(Some(NotifyPolicy {
+            channels,
+            on_success: self.notify_on_success,
+            on_failure: self.notify_on_failure,
+            on_recovery: self.notify_on_recovery,
+        }))
+    }
+}
+
+/// A whole number field (`retries`, `pause_on_failure`); empty is 0.
+fn count(field: &str, text: &str, errors: &mut Vec<FieldError>) -> u32 {
+    if text.is_empty() {
+        return 0;
+    }
+    text.parse::<u32>().unwrap_or_else(|_| {
+        errors.push(FieldError::new(
+            field,
+            format!("{field} must be a whole number from 0 to 4294967295"),
+        ));
+        0
+    })
+}
+
+/// `jitter`: a Go duration (`30s`, `5m`, `1h30m`); empty for none. Its upper bound is the
+/// model's ([`Job::validate`]).
+fn jitter(text: &str) -> Result<Duration, String> {
+    if text.is_empty() {
+        return Ok(Duration::ZERO);
+    }
+    let parsed = dkron_cron::parse_go_duration(text).map_err(|e| e.to_string())?;
+    Duration::try_from(parsed).map_err(|_| "jitter must not be negative".to_owned())
 }
 
 /// A map as `key=value` lines.
@@ -188,7 +303,9 @@ fn key_values(text: &str) -> Result<BTreeMap<String, String>, String> {
 
 #[cfg(test)]
 mod tests {
-    use dkron_model::{Concurrency, Job};
+    use std::time::Duration;
+
+    use dkron_model::{Channel, Concurrency, Job, NotifyPolicy, RunOn};
 
     use super::{FieldError, JobForm};
     use crate::links::Pairs;
@@ -254,5 +371,120 @@ mod tests {
             FieldError::new("tags", "line 1: expected key=value")
         );
         assert_eq!(errors[1].message, "line 1: the key is empty");
+    }
+
+    #[test]
+    fn run_policies_and_notify_become_the_job_fields() {
+        let form = submitted(
+            "name=child&parent_job=parent&concurrency=allow&jitter=1h30m&pause_on_failure=3\
+             &run_on=always&notify=custom&notify.channels=webhook&notify.channels=mail\
+             &notify.on_failure=true&notify.on_recovery=true",
+        );
+        let job = form.apply(Job::default()).expect("valid form");
+        assert_eq!(job.jitter, Duration::from_secs(5400));
+        assert_eq!(job.pause_on_failure, 3);
+        assert_eq!(job.run_on, RunOn::Always);
+        assert_eq!(
+            job.notify,
+            Some(NotifyPolicy {
+                channels: Some(vec![Channel::Mail, Channel::Webhook]),
+                on_success: false,
+                on_failure: true,
+                on_recovery: true,
+            })
+        );
+    }
+
+    #[test]
+    fn the_default_notify_choice_is_no_policy_and_all_channels_are_no_list() {
+        let defaults = submitted(
+            "name=x&concurrency=allow&notify=default&notify.channels=mail&notify.on_success=true",
+        );
+        let job = defaults.apply(Job::default()).expect("valid");
+        assert_eq!(job.notify, None);
+        assert_eq!(job.jitter, Duration::ZERO);
+        assert_eq!(job.pause_on_failure, 0);
+        assert_eq!(job.run_on, RunOn::Success);
+        // A form without these fields at all (an older page, a script) gives the defaults too.
+        assert_eq!(
+            submitted("name=x&concurrency=allow").apply(Job::default()),
+            Ok(job)
+        );
+        let every = submitted(
+            "name=x&concurrency=allow&notify=custom&notify.channels=mail&notify.channels=webhook\
+             &notify.channels=pre_webhook&notify.channels=cronitor",
+        );
+        let policy = every.apply(Job::default()).expect("valid").notify;
+        let expected = NotifyPolicy {
+            channels: None,
+            on_success: false,
+            on_failure: false,
+            on_recovery: false,
+        };
+        assert_eq!(policy, Some(expected));
+        // No channel checked: a policy that sends nothing, not the default.
+        let none = submitted("name=x&concurrency=allow&notify=custom&notify.on_failure=true");
+        let policy = none
+            .apply(Job::default())
+            .expect("valid")
+            .notify
+            .expect("custom");
+        assert_eq!(policy.channels, Some(Vec::new()));
+    }
+
+    #[test]
+    fn editing_keeps_the_policies_and_the_notify_rule() {
+        let mut stored = Job::new("child");
+        stored.parent_job = Some("parent".into());
+        stored.jitter = Duration::from_millis(2500);
+        stored.pause_on_failure = 4;
+        stored.run_on = RunOn::Failure;
+        stored.notify = Some(NotifyPolicy {
+            channels: Some(vec![Channel::Cronitor]),
+            on_success: false,
+            ..NotifyPolicy::default()
+        });
+        let form = JobForm::from_job(&stored);
+        assert_eq!(form.jitter, "2500ms");
+        assert_eq!(form.notify, "custom");
+        assert_eq!(form.notify_channels, ["cronitor"]);
+        assert_eq!(form.apply(stored.clone()), Ok(stored.clone()));
+        // The servers' default, and a policy with every key at its default, both survive.
+        for notify in [None, Some(NotifyPolicy::default())] {
+            let job = Job {
+                notify,
+                ..stored.clone()
+            };
+            assert_eq!(JobForm::from_job(&job).apply(job.clone()), Ok(job));
+        }
+        // A new job's form starts with everything checked and no policy.
+        let blank = JobForm::blank();
+        assert_eq!(blank.notify, "default");
+        assert_eq!(blank.notify_channels.len(), Channel::ALL.len());
+        assert!(blank.notify_on_success && blank.notify_on_failure && blank.notify_on_recovery);
+    }
+
+    #[test]
+    fn bad_policies_are_reported_at_their_fields() {
+        let form = submitted(
+            "name=x&concurrency=allow&jitter=soon&pause_on_failure=-2&run_on=sometimes\
+             &notify=custom&notify.channels=sms",
+        );
+        let errors = form.apply(Job::default()).expect_err("invalid");
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["jitter", "pause_on_failure", "run_on", "notify.channels"]
+        );
+        assert!(errors[3].message.contains("sms"), "{:?}", errors[3]);
+        let negative = submitted("name=x&concurrency=allow&jitter=-5m");
+        let errors = negative.apply(Job::default()).expect_err("invalid");
+        assert_eq!(
+            errors,
+            [FieldError::new("jitter", "jitter must not be negative")]
+        );
+        let choice = submitted("name=x&concurrency=allow&notify=sometimes");
+        let errors = choice.apply(Job::default()).expect_err("invalid");
+        assert_eq!(errors[0].field, "notify");
     }
 }

@@ -27,23 +27,30 @@
 //! `GET /ui/` dashboard; `GET /ui/jobs` (`q`, `status`, `enabled`, `sort`, `order`, `page`,
 //! `per_page`); `GET|POST /ui/jobs/new`; `GET /ui/jobs/{name}` (`epage`, `full`);
 //! `GET|POST /ui/jobs/{name}/edit`; `POST /ui/jobs/{name}/run|toggle|delete` (delete shows a
-//! confirmation unless the body has `confirm=yes`); `POST
+//! confirmation unless the body has `confirm=yes`); `POST /ui/jobs/{name}/backfill` (`from`,
+//! `to`, `overlap`; answers with the instants launched); `POST
 //! /ui/jobs/{name}/executions/{id}/cancel`; `GET /ui/jobs/{name}/executions/{id}/stream` (the
 //! execution's output as server-sent events, as the API's); `GET /ui/members`; `GET /ui/schedule` (the form's
 //! preview, JSON); `GET|POST /ui/login`; `POST /ui/logout`; `GET /ui/assets/{file}`.
 //! A job named `new` is listed, but its page is shadowed by the form; use the API for it.
 //!
 //! Browser tests select elements by `data-test` attributes, never by classes:
-//! `<main data-test="page-NAME">` (dashboard, jobs, job, job-form, members, login,
+//! `<main data-test="page-NAME">` (dashboard, jobs, job, job-form, backfill, members, login,
 //! confirm-delete, error); `theme-toggle`; dashboard: `leader`, `node-count`, `job-count`,
 //! `stats-chart` (the `<svg>`), `running-now`; list: `job-row` with `data-job`, `jobs-total`,
 //! `jobs-search` (the form, input `q`), `pager-next`, `pager-prev`, `page-number`, `new-job`;
 //! job: `job-name`, `schedule-words`, `next-fires` with `next-fire` items, `run-now`, `toggle`
 //! (Disable/Enable), `delete` (then `confirm-delete` on the confirmation page), `edit`,
-//! `job-enabled`, `job-skipped` (fires skipped past the misfire bound), `notice`, `paused-reason`,
-//! `execution-row` with `data-execution` and `data-status`,
-//! `execution-output` (a `<pre>`, with `data-stream` while it runs), `output-show-all`, `cancel-execution`; form: `job-form`,
-//! inputs named after the JSON fields (`executor_config.command` for the command),
+//! `job-enabled`, `job-skipped` (fires skipped past the misfire bound), `notice`, `paused-reason`, `execution-row` with `data-execution` and `data-status`,
+//! `execution-output` (a `<pre>`, with `data-stream` while it runs), `output-show-all`, `cancel-execution`,
+//! `policies` with `concurrency-words`, `jitter-words`, `pause-words`, `run-on-words` (a child's)
+//! and `notify-words`, `backfill-form` (inputs `from`, `to`, `overlap`) and `backfill-submit`;
+//! backfill result (`page-backfill`): `backfill-launched` with `data-count`, `backfill-instant`,
+//! `back-to-job`; form: `job-form`,
+//! inputs named after the JSON fields (`executor_config.command` for the command; `jitter`,
+//! `pause_on_failure`, `run_on`; `notify` = `default` or `custom`, then the checkboxes
+//! `notify.channels` (one per channel, ids `f-notify-<channel>`), `notify.on_success`,
+//! `notify.on_failure`, `notify.on_recovery`),
 //! `schedule-preview`, `submit`, `field-error` with `data-field`; members: `member-row` with
 //! `data-member`, `leader-mark`; login: `login` (the form, input `token`), `logout`.
 //!
@@ -57,6 +64,7 @@
 //!   refuses a read token's writes anyway.
 
 mod assets;
+mod backfill;
 mod chart;
 mod fmt;
 mod form;
@@ -71,13 +79,27 @@ use std::sync::Arc;
 use dkron_api::{Access, Cluster};
 
 /// Settings of the UI router.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UiOptions {
     /// The API's access settings: in token mode the login form checks tokens against them,
     /// and the pages offer a logout.
     pub access: Access,
     /// Whether the token cookie is marked `Secure` (the API is served over TLS).
     pub secure_cookies: bool,
+    /// Most instants one backfill from the job page runs, as
+    /// [`dkron_api::ApiOptions::max_backfill_fires`] for the API (the node passes the same
+    /// setting, `max-backfill-fires`). Default 1000.
+    pub max_backfill_fires: usize,
+}
+
+impl Default for UiOptions {
+    fn default() -> UiOptions {
+        UiOptions {
+            access: Access::default(),
+            secure_cookies: false,
+            max_backfill_fires: dkron_api::ApiOptions::default().max_backfill_fires,
+        }
+    }
 }
 
 impl UiOptions {
@@ -85,6 +107,13 @@ impl UiOptions {
     #[must_use]
     pub fn with_access(mut self, access: Access) -> UiOptions {
         self.access = access;
+        self
+    }
+
+    /// Sets [`UiOptions::max_backfill_fires`].
+    #[must_use]
+    pub fn with_max_backfill_fires(mut self, fires: usize) -> UiOptions {
+        self.max_backfill_fires = fires;
         self
     }
 

@@ -23,6 +23,14 @@ impl Pairs {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `key`, in order (a group of checkboxes sharing a name).
+    pub(crate) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first value of `key`, trimmed, `None` when absent or blank.
     pub(crate) fn non_blank(&self, key: &str) -> Option<&str> {
         self.get(key).map(str::trim).filter(|v| !v.is_empty())
@@ -69,6 +77,7 @@ mod tests {
         assert_eq!(pairs.non_blank("blank"), None);
         assert_eq!(pairs.non_blank("q"), Some("a b/c"));
         assert_eq!(pairs.get("missing"), None);
+        assert_eq!(pairs.all("q").collect::<Vec<_>>(), ["a b/c", "second"]);
     }
 
     #[test]

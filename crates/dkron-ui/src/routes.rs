@@ -56,6 +56,7 @@ pub(crate) fn router(cluster: Arc<dyn Cluster>, options: UiOptions) -> Router {
         .route("/ui/jobs/{job}/run", post(actions::run_job))
         .route("/ui/jobs/{job}/toggle", post(actions::toggle_job))
         .route("/ui/jobs/{job}/delete", post(actions::delete_job))
+        .route("/ui/jobs/{job}/backfill", post(actions::backfill_job))
         .route(
             "/ui/jobs/{job}/executions/{execution}/cancel",
             post(actions::cancel_execution),

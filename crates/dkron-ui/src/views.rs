@@ -1,10 +1,13 @@
 //! The pages, as `maud` markup. Each module renders one page from plain data the routes fetched;
 //! none calls the cluster. `layout` is the frame every page shares.
 
+pub(crate) mod backfill;
 pub(crate) mod dashboard;
 pub(crate) mod error;
 pub(crate) mod job;
 pub(crate) mod job_form;
+mod job_form_policies;
+mod job_policies;
 pub(crate) mod jobs;
 pub(crate) mod layout;
 pub(crate) mod login;

@@ -27,8 +27,8 @@ pub struct BoundsArgs {
     /// Largest `POST /v1/restore` upload, in bytes; larger ones get 413 [default: 67108864].
     #[arg(long, value_name = "BYTES")]
     pub max_restore_bytes: Option<String>,
-    /// Most scheduled instants one `POST /v1/jobs/{job}/backfill` runs, 1 to 1000; a larger
-    /// range gets 400 [default: 1000].
+    /// Most scheduled instants one `POST /v1/jobs/{job}/backfill` (or the web UI's backfill
+    /// form) runs, 1 to 1000; a larger range gets 400 [default: 1000].
     #[arg(long, value_name = "N")]
     pub max_backfill_fires: Option<String>,
     /// Executions this node runs at once [default: 64].

@@ -263,6 +263,27 @@ fn backfill_runs_a_past_range_one_after_the_other() {
         "{}",
         above.text()
     );
+
+    // The web UI's backfill form has the same limit: the node passes the setting to it.
+    let origin = format!("http://{}", node.http);
+    let ui = crate::support::request_with_headers(
+        node.http,
+        "POST",
+        "/ui/jobs/hourly/backfill",
+        b"from=2026-01-01T00%3A00%3A00Z&to=2026-01-01T03%3A00%3A00Z",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", &origin),
+        ],
+    );
+    assert_eq!(ui.status, 400, "{}", ui.text());
+    let page = ui.text();
+    assert!(
+        page.contains("more than 3 scheduled instants") && page.contains("data-field=\"to\""),
+        "{page}"
+    );
+    let all = node.get("/v1/jobs/hourly/executions").json();
+    assert_eq!(all.as_array().map_or(0, Vec::len), 3, "nothing more ran");
 }
 
 /// `buffer_one` across a leader change: the leader is killed while a run goes on, and the new

@@ -645,3 +645,169 @@ fn each_main_view_in_light_and_dark_is_screenshotted() {
         );
     });
 }
+
+/// Switches the page shown to `theme` with the toggle (the choice is kept for later pages).
+async fn use_theme(browser: &Browser, theme: &str) {
+    if browser.theme().await != theme {
+        press(browser, "theme-toggle").await;
+        browser
+            .wait_until(&format!("the {theme} theme"), WAIT, || async {
+                (browser.theme().await == theme).then_some(())
+            })
+            .await;
+    }
+}
+
+/// Ticks or clears the checkbox with element id `id`.
+async fn tick(browser: &Browser, id: &str, on: bool) {
+    let field = browser
+        .driver()
+        .find(By::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("checkbox {id}: {e}"));
+    if field.is_selected().await.expect("read checkbox") != on {
+        field.click().await.expect("click checkbox");
+    }
+}
+
+/// Jitter, pause_on_failure and a notification rule set through the form read back through the
+/// REST API, survive an untouched edit, and the job page says them; its backfill form launches
+/// the schedule's instants (issue 16). Screenshots of the form and the pages in both themes.
+#[test]
+fn jitter_and_notify_set_through_the_form_read_back_through_the_api() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let node = Dkrond::start();
+    let want_notify = json!({
+        "channels": ["webhook"], "on_success": false, "on_failure": true, "on_recovery": true,
+    });
+    browser.run(async {
+        browser.goto(&ui(&node, "jobs/new")).await;
+        browser.wait_page("job-form").await;
+        let form = browser.hook("job-form").await;
+        for (field, value) in [
+            ("name", "hourly-report"),
+            ("schedule", "0 0 * * * *"),
+            ("executor", "shell"),
+            ("executor_config.command", "echo backfilled"),
+            ("jitter", "90s"),
+            ("pause_on_failure", "2"),
+            ("notify", "custom"),
+            ("notify.on_success", "false"),
+        ] {
+            fill(&form, field, value)
+                .await
+                .unwrap_or_else(|e| panic!("fill {field}: {e}"));
+        }
+        for channel in ["mail", "pre_webhook", "cronitor"] {
+            tick(&browser, &format!("f-notify-{channel}"), false).await;
+        }
+        tick(&browser, "f-notify-webhook", true).await;
+        for theme in ["light", "dark"] {
+            use_theme(&browser, theme).await;
+            browser
+                .screenshot_page(&format!("form-policies-{theme}"))
+                .await;
+        }
+        use_theme(&browser, "light").await;
+        press(&browser, "submit").await;
+        browser
+            .wait_until("the job to be stored", WAIT, || async {
+                (rest_job(&node, "hourly-report").0 == 200).then_some(())
+            })
+            .await;
+        let (_, stored) = rest_job(&node, "hourly-report");
+        assert_eq!(stored["jitter"], "90s");
+        assert_eq!(stored["pause_on_failure"], 2);
+        assert_eq!(stored["run_on"], "success");
+        assert_eq!(stored["notify"], want_notify);
+
+        // The job page says them in words.
+        browser.wait_page("job").await;
+        assert!(
+            browser
+                .hook_text("jitter-words")
+                .await
+                .contains("up to 1 min 30 s"),
+            "{}",
+            browser.hook_text("jitter-words").await
+        );
+        assert_eq!(
+            browser.hook_text("notify-words").await,
+            "Notifications on webhook: the first success after a failed run and every failure."
+        );
+        assert!(
+            browser
+                .hook_text("pause-words")
+                .await
+                .contains("after 2 consecutive")
+        );
+
+        // An edit that does not touch them keeps them.
+        press(&browser, "edit").await;
+        browser.wait_page("job-form").await;
+        let form = browser.hook("job-form").await;
+        fill(&form, "displayname", "Hourly report")
+            .await
+            .expect("type");
+        press(&browser, "submit").await;
+        browser
+            .wait_until("the edit to be stored", WAIT, || async {
+                (rest_job(&node, "hourly-report").1["displayname"] == "Hourly report").then_some(())
+            })
+            .await;
+        let (_, stored) = rest_job(&node, "hourly-report");
+        assert_eq!(stored["jitter"], "90s");
+        assert_eq!(stored["pause_on_failure"], 2);
+        assert_eq!(stored["notify"], want_notify);
+
+        // Backfill three hours from the job page.
+        browser.goto(&ui(&node, "jobs/hourly-report")).await;
+        browser.wait_page("job").await;
+        for theme in ["light", "dark"] {
+            use_theme(&browser, theme).await;
+            browser
+                .screenshot_page(&format!("job-policies-{theme}"))
+                .await;
+        }
+        use_theme(&browser, "light").await;
+        let backfill = browser.hook("backfill-form").await;
+        fill(&backfill, "from", "2026-01-20 01:00")
+            .await
+            .expect("type");
+        fill(&backfill, "to", "2026-01-20 03:00")
+            .await
+            .expect("type");
+        press(&browser, "backfill-submit").await;
+        browser.wait_page("backfill").await;
+        let launched = browser.hook("backfill-launched").await;
+        assert_eq!(attr(&launched, "data-count").await, "3");
+        assert_eq!(browser.hooks("backfill-instant").await.len(), 3);
+        browser.screenshot_page("backfill-light").await;
+        wait_for("three backfilled runs", WAIT, || {
+            let body = node.get("/v1/jobs/hourly-report/executions").json();
+            let list = body.as_array().cloned().unwrap_or_default();
+            let backfilled = list
+                .iter()
+                .filter(|e| e["trigger"] == "backfill" && e["success"] == true)
+                .count();
+            (backfilled == 3).then_some(())
+        });
+
+        // A range ending before it starts is refused at its field; nothing more runs.
+        let backfill = browser.hook("backfill-form").await;
+        fill(&backfill, "from", "2026-01-20 05:00")
+            .await
+            .expect("type");
+        fill(&backfill, "to", "2026-01-20 04:00")
+            .await
+            .expect("type");
+        press(&browser, "backfill-submit").await;
+        browser.wait_page("backfill").await;
+        let error = browser.hook("field-error").await;
+        assert_eq!(attr(&error, "data-field").await, "to");
+        let body = node.get("/v1/jobs/hourly-report/executions").json();
+        assert_eq!(body.as_array().map_or(0, Vec::len), 3);
+    });
+}

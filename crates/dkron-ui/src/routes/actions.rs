@@ -1,5 +1,5 @@
-//! The form posts that write: create and update a job, run it, toggle it, delete it, cancel an
-//! execution. Each calls the [`dkron_api::Cluster`] as the REST API's handler for the same
+//! The form posts that write: create and update a job, run it, toggle it, delete it, backfill
+//! it, cancel an execution. Each calls the [`dkron_api::Cluster`] as the REST API's handler for the same
 //! write does, then redirects (303) to the page that shows the result; a refused write shows
 //! why and changes nothing.
 
@@ -9,11 +9,13 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use dkron_api::{ClusterError, UpsertOptions};
+use dkron_api::{BackfillError, ClusterError, UpsertOptions};
 use dkron_model::Job;
+use jiff::tz::TimeZone;
 
 use super::{Granted, Ui, failure, html, pages::preview, see_other, status_of};
 use crate::{
+    backfill::BackfillForm,
     form::{FieldError, JobForm},
     links::{Pairs, segment},
     views::{self, Ctx},
@@ -185,4 +187,44 @@ pub(super) async fn cancel_execution(
 /// The job page's path below `/ui/`.
 fn job_page(name: &str) -> String {
     format!("jobs/{}", segment(name))
+}
+
+/// `POST /ui/jobs/{job}/backfill`: runs the schedule's instants in the form's range as the
+/// API's backfill does ([`dkron_api::backfill`]), and shows what was launched, or why nothing
+/// was, with the form again.
+pub(super) async fn backfill_job(
+    State(ui): State<Ui>,
+    granted: Granted,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let ctx = ui.ctx("../../", &granted);
+    let job = match ui.cluster.get_job(name).await {
+        Ok(job) => job,
+        Err(error) => return failure(&ctx, &error, ("jobs", "Back to the jobs")),
+    };
+    let tz = job.time_zone().unwrap_or(TimeZone::UTC);
+    let form = BackfillForm::from_pairs(&Pairs::parse(&body));
+    let page = |status: StatusCode, errors: &[FieldError], launched: &[jiff::Timestamp]| {
+        html(
+            status,
+            views::backfill::render(&ctx, &job, &tz, &form, errors, launched),
+        )
+    };
+    let request = match form.request(&tz) {
+        Ok(request) => request,
+        Err(errors) => return page(StatusCode::BAD_REQUEST, &errors, &[]),
+    };
+    let max = ui.options.max_backfill_fires;
+    match dkron_api::backfill(ui.cluster.as_ref(), job.name.clone(), request, max).await {
+        Ok(done) => page(StatusCode::OK, &[], &done.launched),
+        Err(error) => {
+            let (field, status) = match &error {
+                BackfillError::Field { field, .. } => (field.as_str(), StatusCode::BAD_REQUEST),
+                BackfillError::Child { .. } => ("", StatusCode::BAD_REQUEST),
+                BackfillError::Cluster(error) => ("", status_of(error)),
+            };
+            page(status, &[FieldError::new(field, error.to_string())], &[])
+        }
+    }
 }

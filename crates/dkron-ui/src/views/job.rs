@@ -3,15 +3,16 @@
 
 use dkron_api::Page;
 use dkron_model::{Execution, Job};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use maud::{Markup, html};
 
 use crate::{
+    backfill::BackfillForm,
     fmt,
     links::{segment, with_query},
     list::status_param,
     views::{
-        Ctx,
+        Ctx, backfill, job_policies,
         layout::{Section, page},
     },
 };
@@ -78,9 +79,18 @@ pub(crate) fn render(ctx: &Ctx, p: &JobPage) -> Markup {
                 }
             }
         }
+        h2 { "Run policies and notifications" }
+        (job_policies::render(ctx, job))
         h2 id="executions" { "Executions" }
         section data-test="executions" data-live="" aria-live="polite" {
             (executions(ctx, p, &me))
+        }
+        @if ctx.viewer.can_write && !job.is_child() {
+            h2 id="backfill" { "Backfill" }
+            @let tz = job.time_zone().unwrap_or(jiff::tz::TimeZone::UTC);
+            section.panel aria-label="Backfill" {
+                (backfill::form(ctx, &job.name, backfill::zone_name(job), &BackfillForm::last_day(p.now, &tz), &[]))
+            }
         }
         h2 { "Fields" }
         div.panel { (fields(ctx, job)) }
@@ -116,17 +126,6 @@ fn fields(ctx: &Ctx, job: &Job) -> Markup {
             dt { "Tags" } dd { (map(&job.tags)) }
             dt { "Metadata" } dd { (map(&job.metadata)) }
             dt { "Retries" } dd { (job.retries) }
-            dt { "Concurrency" } dd { (job.concurrency.as_str()) }
-            dt { "Jitter" } dd {
-                @if job.jitter.is_zero() { span.muted { "none" } }
-                @else { "up to " (fmt::duration(SignedDuration::try_from(job.jitter).unwrap_or(SignedDuration::MAX))) }
-            }
-            dt { "Pause on failure" } dd {
-                @if job.pause_on_failure == 0 { span.muted { "never" } }
-                @else { "after " (job.pause_on_failure) " consecutive failed runs" }
-                " (" (job.consecutive_failures) " now)"
-            }
-            @if job.is_child() { dt { "Runs when its parent" } dd { (job.run_on.as_str()) } }
             dt { "Ephemeral" } dd { (job.ephemeral) }
             dt { "Successes / errors" } dd { (job.success_count) " / " (job.error_count) }
             dt { "Last success" } dd { (time(job.last_success)) }

@@ -7,13 +7,13 @@ use crate::{
     form::{FieldError, JobForm},
     links::segment,
     views::{
-        Ctx,
+        Ctx, job_form_policies,
         layout::{Section, page},
     },
 };
 
 /// Fields that have an input of their own; errors about other fields go above the form.
-const INPUTS: [&str; 16] = [
+const INPUTS: [&str; 24] = [
     "name",
     "displayname",
     "schedule",
@@ -30,7 +30,38 @@ const INPUTS: [&str; 16] = [
     "concurrency",
     "disabled",
     "ephemeral",
+    "jitter",
+    "pause_on_failure",
+    "run_on",
+    "notify",
+    "notify.channels",
+    "notify.on_success",
+    "notify.on_failure",
+    "notify.on_recovery",
 ];
+
+/// The errors of a refused form, shown at their fields.
+#[derive(Clone, Copy)]
+pub(super) struct Errors<'a>(pub(super) &'a [FieldError]);
+
+impl Errors<'_> {
+    /// The messages about `field`, for under its input.
+    pub(super) fn at(&self, field: &str) -> Markup {
+        html! {
+            @for e in self.0.iter().filter(|e| e.field == field) {
+                p.field-error data-test="field-error" data-field=(e.field) id=(format!("error-{field}")) { (e.message) }
+            }
+        }
+    }
+
+    /// The id of `field`'s message, for the input's `aria-describedby`, when it has one.
+    pub(super) fn described(&self, field: &str) -> Option<String> {
+        self.0
+            .iter()
+            .any(|e| e.field == field)
+            .then(|| format!("error-{field}"))
+    }
+}
 
 /// The form for `form`'s values; `editing` when it changes an existing job (its name is fixed).
 /// `preview` is the schedule's explanation rendered on the server (the script refreshes it as
@@ -52,19 +83,9 @@ pub(crate) fn render(
     } else {
         ctx.link("jobs/new")
     };
-    let error_at = |field: &str| {
-        html! {
-            @for e in errors.iter().filter(|e| e.field == field) {
-                p.field-error data-test="field-error" data-field=(e.field) id=(format!("error-{field}")) { (e.message) }
-            }
-        }
-    };
-    let described = |field: &str| {
-        errors
-            .iter()
-            .any(|e| e.field == field)
-            .then(|| format!("error-{field}"))
-    };
+    let errs = Errors(errors);
+    let error_at = |field: &str| errs.at(field);
+    let described = |field: &str| errs.described(field);
     let general: Vec<&FieldError> = errors
         .iter()
         .filter(|e| !INPUTS.contains(&e.field.as_str()))
@@ -188,6 +209,7 @@ pub(crate) fn render(
                     (error_at("owner_email"))
                 }
             }
+            (job_form_policies::render(form, errs))
             div.field.check {
                 input id="f-disabled" name="disabled" type="checkbox" value="true" checked[form.disabled];
                 label for="f-disabled" { "Disabled" }

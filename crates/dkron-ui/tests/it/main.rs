@@ -4,4 +4,5 @@
 mod access;
 mod actions;
 mod pages;
+mod policies;
 mod support;
