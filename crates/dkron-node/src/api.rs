@@ -71,6 +71,23 @@ pub(crate) struct NodeCluster {
 }
 
 impl NodeCluster {
+    /// Asks every other alive node to cancel the execution; the first that runs it answers it.
+    async fn cancel_on_any_node(&self, job: &str, id: &str) -> Option<Execution> {
+        let members = self.handles.store.members().ok()?;
+        let request = CancelRequest {
+            job: job.to_owned(),
+            id: id.to_owned(),
+        };
+        let others = members
+            .iter()
+            .filter(|m| m.is_alive() && m.name != self.handles.name());
+        let answers = futures_util::future::join_all(
+            others.map(|member| self.client.cancel(&member.rpc_addr, &request)),
+        )
+        .await;
+        answers.into_iter().find_map(|answer| answer.ok().flatten())
+    }
+
     pub(crate) fn new(
         handles: Arc<Handles>,
         runner: Arc<Runner>,
@@ -432,7 +449,12 @@ impl Cluster for NodeCluster {
                 Some(execution) => Ok(execution),
                 None => {
                     self.stored_job(&job)?;
-                    Err(ClusterError::ExecutionNotFound { job, id })
+                    // An `allow` job's start is recorded once its node accepted the run, so a
+                    // run listed in `/v1/busy` may not be in the store yet: ask the nodes.
+                    match self.cancel_on_any_node(&job, &id).await {
+                        Some(cancelled) => Ok(cancelled),
+                        None => Err(ClusterError::ExecutionNotFound { job, id }),
+                    }
                 }
             }
         })
@@ -512,7 +534,12 @@ impl Cluster for NodeCluster {
                 Some(execution) => Ok(execution),
                 None => {
                     self.stored_job(&job)?;
-                    Err(ClusterError::ExecutionNotFound { job, id })
+                    // An `allow` job's start is recorded once its node accepted the run, so a
+                    // run listed in `/v1/busy` may not be in the store yet: ask the nodes.
+                    match self.cancel_on_any_node(&job, &id).await {
+                        Some(cancelled) => Ok(cancelled),
+                        None => Err(ClusterError::ExecutionNotFound { job, id }),
+                    }
                 }
             }
         })
