@@ -1421,8 +1421,11 @@ fn drop_late(ctx: &TaskCtx, mut batch: Vec<Launch>) -> Vec<Launch> {
             launch.record.group,
             launch.record.attempt,
         );
-        let policy = launch.rest.job.misfire_policy;
-        let verdict = misfire::verdict(policy, threshold, at, timer.next, now);
+        let job = &launch.rest.job;
+        // Lateness counts from the fire's due instant: a `jitter` delay is asked for, not late.
+        let due = job.jittered(at);
+        let next_due = timer.next.map(|next| job.jittered(next));
+        let verdict = misfire::verdict(job.misfire_policy, threshold, due, next_due, now);
         if verdict == Verdict::Run {
             return true;
         }
