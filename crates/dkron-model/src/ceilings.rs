@@ -90,7 +90,7 @@ impl Job {
     }
 
     /// Resets the fields the cluster maintains (`success_count`, `error_count`,
-    /// `last_success`, `last_error`, `status`, `next`, `dependent_jobs`) to a new job's
+    /// `last_success`, `last_error`, `status`, `next`, `dependent_jobs`, `parent_ends`) to a new job's
     /// values: what a client sends for them is accepted for compatibility and ignored, and
     /// the stored values win when the job is merged with its stored version.
     pub fn clear_server_fields(&mut self) {
@@ -101,5 +101,6 @@ impl Job {
         self.status = crate::JobStatus::Untriggered;
         self.next = None;
         self.dependent_jobs.clear();
+        self.parent_ends.clear();
     }
 }

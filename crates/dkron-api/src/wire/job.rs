@@ -108,7 +108,13 @@ pub(crate) fn job_from_value(value: &Value) -> Result<Job, BodyError> {
         consecutive_failures: 0,
         paused_reason: String::new(),
         run_on: RunOn::Success,
+        // dkron-rs: several parents; `parent_ends` is read-only.
+        parent_jobs: f.string_list("parent_jobs")?,
+        parent_ends: BTreeMap::new(),
     };
+    // One parent is stored as `parent_job` whichever field named it; a list beside a different
+    // `parent_job` is left for validation to refuse (400 naming `parent_jobs`).
+    job.normalize_parents();
     job.run_on = f.string("run_on")?.parse().map_err(BodyError::Invalid)?;
     job.concurrency = f
         .string("concurrency")?
@@ -385,6 +391,7 @@ pub(crate) struct JobOut<'a> {
     consecutive_failures: u32,
     paused_reason: &'a str,
     run_on: &'static str,
+    parent_jobs: Option<&'a [String]>,
 }
 
 #[derive(Debug, Serialize)]
@@ -437,6 +444,7 @@ impl<'a> From<&'a Job> for JobOut<'a> {
             consecutive_failures: job.consecutive_failures,
             paused_reason: &job.paused_reason,
             run_on: job.run_on.as_str(),
+            parent_jobs: (!job.parent_jobs.is_empty()).then_some(&job.parent_jobs[..]),
         }
     }
 }
