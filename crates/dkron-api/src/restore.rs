@@ -129,10 +129,11 @@ pub(crate) async fn parents_first(
     cluster: &dyn Cluster,
 ) -> Result<Vec<Job>, Failure> {
     let in_file: BTreeSet<String> = jobs.iter().map(|j| j.name.clone()).collect();
-    for job in &jobs {
-        let Some(parent) = job.parent_job.as_deref().filter(|p| !p.is_empty()) else {
-            continue;
-        };
+    let named: Vec<(&Job, &str)> = jobs
+        .iter()
+        .flat_map(|job| job.parents().map(move |parent| (job, parent)))
+        .collect();
+    for (job, parent) in named {
         if in_file.contains(parent) {
             continue;
         }
@@ -157,9 +158,9 @@ fn order(jobs: Vec<Job>, in_file: &BTreeSet<String>) -> Result<Vec<Job>, Failure
     while !pending.is_empty() {
         let ready: Vec<usize> = pending
             .iter()
-            .filter(|(_, job)| match job.parent_job.as_deref() {
-                Some(parent) if in_file.contains(parent) => written.contains(parent),
-                _ => true,
+            .filter(|(_, job)| {
+                job.parents()
+                    .all(|parent| !in_file.contains(parent) || written.contains(parent))
             })
             .map(|(&i, _)| i)
             .collect();

@@ -118,28 +118,33 @@ impl FakeCluster {
         if state.paused {
             return Err(ClusterError::Paused);
         }
-        if let Some(parent) = job.parent_job.clone()
-            && !state.jobs.contains_key(&parent)
-        {
-            return Err(ClusterError::ParentNotFound { parent });
+        job.normalize_parents();
+        let parents: Vec<String> = job.parents().map(str::to_owned).collect();
+        if let Some(parent) = parents.iter().find(|p| !state.jobs.contains_key(*p)) {
+            return Err(ClusterError::ParentNotFound {
+                parent: parent.clone(),
+            });
         }
-        let old_parent = state
+        let old_parents: Vec<String> = state
             .jobs
             .get(&job.name)
-            .and_then(|stored| stored.parent_job.clone());
+            .map(|stored| stored.parents().map(str::to_owned).collect())
+            .unwrap_or_default();
         if let Some(stored) = state.jobs.get(&job.name) {
             job.merge_server_fields(stored);
         }
         if job.next.is_none() {
             job.next = job.next_fire_after(Timestamp::now());
         }
-        if old_parent != job.parent_job
-            && let Some(old) = old_parent.and_then(|p| state.jobs.get_mut(&p))
-        {
-            old.remove_dependent(&job.name);
+        for old in old_parents.iter().filter(|p| !parents.contains(p)) {
+            if let Some(old) = state.jobs.get_mut(old) {
+                old.remove_dependent(&job.name);
+            }
         }
-        if let Some(parent) = job.parent_job.as_ref().and_then(|p| state.jobs.get_mut(p)) {
-            parent.add_dependent(&job.name);
+        for parent in &parents {
+            if let Some(parent) = state.jobs.get_mut(parent) {
+                parent.add_dependent(&job.name);
+            }
         }
         state.jobs.insert(job.name.clone(), job.clone());
         if options.run_on_create {
@@ -281,8 +286,10 @@ impl Cluster for Handle {
             Some(_) => {
                 let job = state.jobs.remove(&name).expect("present");
                 state.executions.remove(&name);
-                if let Some(parent) = job.parent_job.as_ref().and_then(|p| state.jobs.get_mut(p)) {
-                    parent.remove_dependent(&name);
+                for parent in job.parents() {
+                    if let Some(parent) = state.jobs.get_mut(parent) {
+                        parent.remove_dependent(&name);
+                    }
                 }
                 Ok(job)
             }

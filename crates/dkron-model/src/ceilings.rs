@@ -91,7 +91,7 @@ impl Job {
 
     /// Resets the fields the cluster maintains (`success_count`, `error_count`,
     /// `last_success`, `last_error`, `status`, `next`, `dependent_jobs`, `skipped_count`,
-    /// `last_skipped`) to a new job's
+    /// `last_skipped`, `parent_ends`) to a new job's
     /// values: what a client sends for them is accepted for compatibility and ignored, and
     /// the stored values win when the job is merged with its stored version.
     pub fn clear_server_fields(&mut self) {
@@ -104,5 +104,6 @@ impl Job {
         self.dependent_jobs.clear();
         self.skipped_count = 0;
         self.last_skipped = None;
+        self.parent_ends.clear();
     }
 }

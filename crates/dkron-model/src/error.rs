@@ -60,13 +60,13 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
-    /// Following `parent_job` links leads back to a job already visited.
+    /// Following parent links (`parent_job`, `parent_jobs`) leads back to a job on the path.
     #[error("parent chain forms a cycle: {}", chain.join(" -> "))]
     ParentCycle {
         /// The jobs walked, starting with the validated job and ending with the repeated one.
         chain: Vec<String>,
     },
-    /// Following `parent_job` links did not end within [`crate::MAX_PARENT_CHAIN`] steps.
+    /// Walking the parent graph visited more than [`crate::MAX_PARENT_CHAIN`] jobs.
     #[error("parent chain of {job} is longer than {max} jobs")]
     ParentChainTooLong {
         /// The job whose chain was walked.
@@ -132,6 +132,13 @@ pub enum Error {
         /// The `run_on` value.
         value: String,
     },
+    /// `parent_jobs` is malformed: an empty name, a repeated one, too many, or set together with
+    /// a different `parent_job`.
+    #[error("invalid parent_jobs: {reason}")]
+    InvalidParents {
+        /// What is wrong.
+        reason: String,
+    },
     /// A textual enum value (job status, trigger, member status) is not recognised.
     #[error("unknown {kind} value \"{value}\"")]
     UnknownValue {
@@ -164,6 +171,7 @@ impl Error {
             Error::AboveCeiling { field, .. } => field,
             Error::InvalidJitter { .. } => "jitter",
             Error::InvalidRunOn { .. } | Error::RunOnWithoutParent { .. } => "run_on",
+            Error::InvalidParents { .. } => "parent_jobs",
             Error::UnknownValue { .. } => return None,
         })
     }

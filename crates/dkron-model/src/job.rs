@@ -104,6 +104,13 @@ pub struct Job {
     pub skipped_count: u64,
     /// dkron-rs: the scheduled instant of the latest such fire. Server-maintained.
     pub last_skipped: Option<Timestamp>,
+    /// dkron-rs: the parents of a child of several parents (it runs once each of them ended a
+    /// group matching `run_on`, see [`Job::record_parent_end`]). Empty when the job has one
+    /// parent (`parent_job`) or none; never set together with `parent_job`.
+    pub parent_jobs: Vec<String>,
+    /// dkron-rs: for a child of several parents, the status of each parent's latest group that
+    /// ended for good since the child was last run by its parents. Server-maintained.
+    pub parent_ends: BTreeMap<String, JobStatus>,
 }
 
 impl Job {
@@ -115,10 +122,10 @@ impl Job {
         }
     }
 
-    /// Whether this job is a child: triggered by its parent, never by the timer. An empty
+    /// Whether this job is a child: triggered by its parents, never by the timer. An empty
     /// `parent_job` counts as none (dkron's wire format uses `""` for "no parent").
     pub fn is_child(&self) -> bool {
-        self.parent_job.as_deref().is_some_and(|p| !p.is_empty())
+        self.parents().next().is_some()
     }
 
     /// The zone the schedule is evaluated in: `timezone`, or UTC when it is empty.
@@ -216,6 +223,7 @@ impl Job {
         self.last_error = self.last_error.max(stored.last_error);
         self.status = stored.status;
         self.dependent_jobs.clone_from(&stored.dependent_jobs);
+        self.keep_parent_ends(stored);
         if self.schedule == stored.schedule && self.timezone == stored.timezone {
             self.next = self.next.max(stored.next);
         }

@@ -75,6 +75,10 @@ pub struct GroupProgress {
     pub attempt_complete: bool,
     /// Nodes whose run of that attempt failed (a retry goes to them), sorted.
     pub failed_nodes: Vec<String>,
+    /// Children of several parents (`parent_jobs`) that the end of this group made ready to
+    /// run ([`crate::Job::record_parent_end`], applied by the store that computed this
+    /// progress). Empty from [`group_progress`]: the in-process path decides them itself.
+    pub ready_children: Vec<String>,
 }
 
 /// The progress of a group after a report of `attempt`: `executions` are the group's (any
@@ -115,5 +119,6 @@ pub fn group_progress(executions: &[Execution], attempt: u32, targets: &[String]
         attempt,
         attempt_complete,
         failed_nodes,
+        ready_children: Vec::new(),
     }
 }

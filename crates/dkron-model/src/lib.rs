@@ -39,7 +39,8 @@
 //! - `finished_at == None` means the execution is still running.
 //! - A job's empty `timezone` means UTC (dkron uses the server's local zone; we want every
 //!   server to compute the same fire times).
-//! - A job with a `parent_job` is never fired by the timer; its schedule is ignored.
+//! - A job with a `parent_job` (or `parent_jobs`) is never fired by the timer; its schedule is
+//!   ignored.
 
 #![warn(missing_docs)]
 
@@ -50,6 +51,7 @@ mod job;
 mod launch;
 mod member;
 mod notify;
+mod parents;
 mod policy;
 mod sort;
 mod target;
@@ -65,6 +67,7 @@ pub use job::{
 pub use launch::{GroupProgress, group_progress};
 pub use member::{Member, MemberStatus};
 pub use notify::{Channel, NotifyPolicy};
+pub use parents::MAX_PARENTS;
 pub use policy::{BackfillOverlap, MAX_BUFFERED_FIRES, MAX_JITTER, RunOn, jitter_delay};
 pub use sort::{JobSort, SortFields};
 pub use target::{TargetSpec, select_targets};

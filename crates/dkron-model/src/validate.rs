@@ -12,7 +12,9 @@ impl Job {
     /// Checks the job on its own, in dkron's order, returning the first problem:
     ///
     /// 1. name not empty, only `\p{Ll}`, `0-9`, `_`, `-` ([`validate_name`]);
-    /// 2. `parent_job` is not the job itself;
+    /// 2. `parent_job` is not the job itself, and `parent_jobs` is well formed (no empty,
+    ///    repeated or own name, at most [`crate::MAX_PARENTS`], not beside a different
+    ///    `parent_job`);
     /// 3. the schedule parses (with `~` derived from the name) when it is non-empty or the job
     ///    has no parent;
     /// 4. the time zone exists;
@@ -34,6 +36,7 @@ impl Job {
         if self.parent_job.as_deref() == Some(self.name.as_str()) {
             return Err(Error::SelfParent);
         }
+        self.validate_parents()?;
         if !self.schedule.is_empty() || !self.is_child() {
             dkron_cron::Schedule::parse_for_job(&self.schedule, &self.name)
                 .map_err(|error| Error::Schedule { error })?;
@@ -143,35 +146,56 @@ fn is_lowercase_letter(c: char) -> bool {
             .any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
-/// Follows `parent_job` links from `job` and rejects a cycle (dkron does not detect them).
+/// Walks the parent graph from `job` (`parent_job` and `parent_jobs` links) and rejects a cycle
+/// (dkron does not detect them).
 ///
-/// `parent_of(name)` returns the stored `parent_job` of another job (`None` if it has none or
-/// does not exist: existence is the store's check). `job` itself is taken as given, so this
-/// validates a job *before* it is written.
+/// `parents_of(name)` returns the stored parents of another job (empty if it has none or does
+/// not exist: existence is the store's check). `job` itself is taken as given, so this
+/// validates a job *before* it is written. Each job is expanded once, so a diamond costs no
+/// more than a chain.
 ///
 /// # Errors
-/// [`Error::ParentCycle`] with the chain walked (e.g. `a -> b -> a`), or
-/// [`Error::ParentChainTooLong`] after [`MAX_PARENT_CHAIN`] links.
+/// [`Error::ParentCycle`] with the path walked (e.g. `a -> b -> a`), or
+/// [`Error::ParentChainTooLong`] after visiting [`MAX_PARENT_CHAIN`] jobs.
 pub fn validate_parent_chain(
     job: &Job,
-    parent_of: &dyn Fn(&str) -> Option<String>,
+    parents_of: &dyn Fn(&str) -> Vec<String>,
 ) -> Result<(), Error> {
-    let mut chain = vec![job.name.clone()];
-    let no_empty = |p: &String| !p.is_empty();
-    let mut next = job.parent_job.clone().filter(no_empty);
-    while let Some(parent) = next {
-        let seen = chain.contains(&parent);
-        chain.push(parent);
-        if seen {
-            return Err(Error::ParentCycle { chain });
+    let too_long = || Error::ParentChainTooLong {
+        job: job.name.clone(),
+        max: MAX_PARENT_CHAIN,
+    };
+    // Depth-first, iterative: `path` is the walk from `job`, `pending[i]` the parents of
+    // `path[i]` still to follow; `done` holds jobs whose ancestry is known to be acyclic.
+    let mut path = vec![job.name.clone()];
+    let mut first: Vec<String> = job.parents().map(str::to_owned).collect();
+    first.reverse();
+    let mut pending = vec![first];
+    let mut done = std::collections::HashSet::new();
+    let mut visited = 1usize;
+    while let Some(next) = pending.last_mut() {
+        let Some(parent) = next.pop() else {
+            pending.pop();
+            if let Some(finished) = path.pop() {
+                done.insert(finished);
+            }
+            continue;
+        };
+        if parent.is_empty() || done.contains(&parent) {
+            continue;
         }
-        if chain.len() > MAX_PARENT_CHAIN {
-            return Err(Error::ParentChainTooLong {
-                job: job.name.clone(),
-                max: MAX_PARENT_CHAIN,
-            });
+        if path.contains(&parent) {
+            path.push(parent);
+            return Err(Error::ParentCycle { chain: path });
         }
-        next = chain.last().and_then(|p| parent_of(p)).filter(no_empty);
+        visited += 1;
+        if visited > MAX_PARENT_CHAIN {
+            return Err(too_long());
+        }
+        let mut grand: Vec<String> = parents_of(&parent);
+        grand.reverse();
+        path.push(parent);
+        pending.push(grand);
     }
     Ok(())
 }

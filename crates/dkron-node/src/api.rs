@@ -326,7 +326,11 @@ impl Cluster for NodeCluster {
             job.check_ceilings(&self.handles.config.ceilings)?;
             self.runner.validate(&job)?;
             dkron_model::validate_parent_chain(&job, &|name| {
-                store.job(name).ok().flatten().and_then(|j| j.parent_job)
+                store
+                    .job(name)
+                    .ok()
+                    .flatten()
+                    .map_or_else(Vec::new, |j| j.parents().map(str::to_owned).collect())
             })?;
             job.next = if job.disabled {
                 None

@@ -233,6 +233,7 @@ async fn hand_over(
                 attempt: finished.execution.attempt,
                 attempt_complete: finished.attempt_complete,
                 failed_nodes: finished.failed_nodes,
+                ready_children: finished.ready_children,
             };
             scheduler.report(finished.execution, progress).await
         }

@@ -53,4 +53,6 @@ pub struct FinishedExecution {
     pub attempt_complete: bool,
     /// Nodes whose run of that attempt failed.
     pub failed_nodes: Vec<String>,
+    /// Children of several parents this report made ready to run (`parent_jobs`).
+    pub ready_children: Vec<String>,
 }

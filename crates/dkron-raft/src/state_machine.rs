@@ -223,10 +223,13 @@ fn apply_unguarded(
         Command::SetJob(job) => group.set_job(*job).map(|written| {
             if let Some(changes) = changes {
                 changes.push(Change::Job(written.job.name.clone()));
-                changes.extend(written.job.parent_job.clone().map(Change::Job));
-                if written.previous_parent != written.job.parent_job {
-                    changes.extend(written.previous_parent.map(Change::Job));
+                let parents: Vec<String> = written.job.parents().map(str::to_owned).collect();
+                for old in written.previous_parents {
+                    if !parents.contains(&old) {
+                        changes.push(Change::Job(old));
+                    }
                 }
+                changes.extend(parents.into_iter().map(Change::Job));
             }
             Response::JobWritten {
                 job: written.job,
@@ -236,7 +239,7 @@ fn apply_unguarded(
         Command::DeleteJob { name } => group.delete_job(&name).map(|job| {
             if let Some(changes) = changes {
                 changes.push(Change::Job(job.name.clone()));
-                changes.extend(job.parent_job.clone().map(Change::Job));
+                changes.extend(job.parents().map(|p| Change::Job(p.to_owned())));
             }
             Response::Job(job)
         }),
@@ -269,6 +272,7 @@ fn apply_unguarded(
                             group_status: done.group_status,
                             attempt_complete: done.attempt_complete,
                             failed_nodes: done.failed_nodes.clone(),
+                            ready_children: done.ready_children.clone(),
                         })));
                     }
                     if done.paused {

@@ -65,7 +65,9 @@ use crate::{
     stats::{Counters, add},
 };
 
+mod parents;
 mod policies;
+use parents::Decided;
 #[cfg(test)]
 mod tests;
 
@@ -1041,7 +1043,7 @@ impl Engine {
             Command::Report {
                 execution,
                 progress,
-            } => self.reported(&execution, progress),
+            } => self.reported(&execution, progress, Decided::ByStore),
             // Handled by the loop itself.
             Command::Shutdown { .. } => {}
         }
@@ -1063,6 +1065,7 @@ impl Engine {
             && slot.job.starts_at == job.starts_at
             && slot.job.expires_at == job.expires_at
             && slot.job.parent_job == job.parent_job
+            && slot.job.parent_jobs == job.parent_jobs
             && slot.job.jitter == job.jitter;
         slot.job = job;
         slot.schedule = schedule;
@@ -1165,7 +1168,7 @@ impl Engine {
                 run.executions.push(execution.clone());
                 let progress =
                     group_progress(&run.executions, execution.attempt, &run.record.targets);
-                self.reported(&execution, progress);
+                self.reported(&execution, progress, Decided::Here);
             }
             Event::NotRun {
                 job,
@@ -1226,8 +1229,9 @@ impl Engine {
 
     /// An execution of a group was reported with the group's `progress`. Once its attempt is
     /// complete, the run is no longer in flight, and the group's status decides: retry the
-    /// failed nodes, or run the children and delete an ephemeral job.
-    fn reported(&mut self, execution: &Execution, progress: GroupProgress) {
+    /// failed nodes, or run the children and delete an ephemeral job. `decided` says who decides
+    /// which children of several parents run: the store that computed `progress`, or this loop.
+    fn reported(&mut self, execution: &Execution, mut progress: GroupProgress, decided: Decided) {
         if !progress.attempt_complete {
             return;
         }
@@ -1249,18 +1253,19 @@ impl Engine {
             ),
         };
         let now = self.ports.clock.now();
+        let ready = decided.ready(std::mem::take(&mut progress.ready_children));
         let retried = match progress.status {
             JobStatus::Success => {
                 if let Some((_, slot)) = self.slot_named(&record.job_name) {
                     let job = Arc::clone(&slot.job);
-                    self.succeeded(&job, now);
+                    self.succeeded(&job, now, ready.as_deref());
                 }
                 false
             }
             status @ (JobStatus::Failed | JobStatus::PartiallyFailed) => {
                 let retried = self.maybe_retry(&record, progress.failed_nodes, prior, now);
                 if !retried {
-                    self.failed_for_good(&record.job_name, status, now);
+                    self.failed_for_good(&record.job_name, status, now, ready.as_deref());
                 }
                 retried
             }
@@ -1315,8 +1320,8 @@ impl Engine {
     }
 
     /// The group succeeded: run the children, then delete the job if it is ephemeral.
-    fn succeeded(&mut self, job: &Job, now: Timestamp) {
-        self.run_children(job, JobStatus::Success, now);
+    fn succeeded(&mut self, job: &Job, now: Timestamp, ready: Option<&[String]>) {
+        self.run_children(job, JobStatus::Success, now, ready);
         if job.ephemeral && self.remove(&job.name) {
             add(&self.ports.counters.ephemeral_deleted, 1);
             let source = Arc::clone(&self.ports.source);

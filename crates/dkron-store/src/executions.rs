@@ -44,6 +44,11 @@ pub struct ExecutionDone {
     /// Whether this report ended the job's `pause_on_failure`-th consecutive failed group and
     /// so disabled the job ([`Job::record_group_end`]).
     pub paused: bool,
+    /// Children of several parents that this report made ready: it ended the job's group for
+    /// good, and every other parent's latest ended group matches the child's `run_on` too
+    /// ([`Job::record_parent_end`]). Sorted. The scheduler runs them; children of this job
+    /// alone follow dkron's rule and are not listed.
+    pub ready_children: Vec<String>,
 }
 
 /// One execution in a history listing.
@@ -224,6 +229,11 @@ impl Store {
             && progress.attempt_complete
             && (status == JobStatus::Success || execution.attempt > job.retries);
         let paused = group_ended && job.record_group_end(status);
+        let ready_children = if group_ended {
+            note_parent_end(tx, &job, status)?
+        } else {
+            Vec::new()
+        };
         tx.put_job(&job)?;
         Ok(ExecutionDone {
             counted,
@@ -233,6 +243,7 @@ impl Store {
             job,
             trimmed: trimmed.len(),
             paused,
+            ready_children,
         })
     }
 
@@ -736,3 +747,22 @@ fn count_day(tx: &mut Tx<'_>, finished_at: Timestamp, success: bool) -> Result<(
 
 #[cfg(test)]
 mod tests;
+
+/// `parent`'s group ended for good with `status`: notes it on each child that waits for several
+/// parents, in this batch, and returns the children that are now ready to run.
+fn note_parent_end(tx: &mut Tx<'_>, parent: &Job, status: JobStatus) -> Result<Vec<String>> {
+    let mut ready = Vec::new();
+    for name in &parent.dependent_jobs {
+        let Some(mut child) = tx.load_job(name)? else {
+            continue;
+        };
+        if !child.waits_for_parents() {
+            continue;
+        }
+        if child.record_parent_end(&parent.name, status) {
+            ready.push(name.clone());
+        }
+        tx.put_job(&child)?;
+    }
+    Ok(ready)
+}

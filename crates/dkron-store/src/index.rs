@@ -63,7 +63,8 @@ pub(crate) struct Summary {
     next: Option<Timestamp>,
     status: JobStatus,
     disabled: bool,
-    pub(crate) parent: Option<Box<str>>,
+    /// `parent_job` and `parent_jobs`, for the cycle check without decoding jobs.
+    pub(crate) parents: Box<[Box<str>]>,
     /// The job's own limits, so recording an execution needs no decoding of the job.
     pub(crate) history_limit: Option<u32>,
     pub(crate) output_limit: Option<u64>,
@@ -83,7 +84,7 @@ impl Summary {
             next: job.next,
             status: job.status,
             disabled: job.disabled,
-            parent: job.parent_job.as_deref().map(Into::into),
+            parents: job.parents().map(Into::into).collect(),
             history_limit: job.history_limit,
             output_limit: job.output_limit,
             metadata: job

@@ -23,8 +23,9 @@ pub struct JobWritten {
     pub job: Job,
     /// Whether it did not exist before.
     pub created: bool,
-    /// The parent it had before this write (its `dependent_jobs` changed if it differs).
-    pub previous_parent: Option<String>,
+    /// The parents it had before this write (`parent_job` and `parent_jobs`); a parent in only
+    /// one of this and the job's parents had its `dependent_jobs` changed.
+    pub previous_parents: Vec<String>,
 }
 
 /// A `GET /v1/jobs` query: filters, sort, and `_start`/`_end` paging.
@@ -60,13 +61,15 @@ pub struct JobPage {
 impl Store {
     /// Creates or replaces a job with dkron's merge rules (one atomic batch):
     ///
-    /// - `parent_job`, when set, must exist, and the parent chain must not loop;
+    /// - every parent (`parent_job`, `parent_jobs`) must exist, and the parent graph must not
+    ///   loop;
     /// - `success_count`/`error_count`/`last_success`/`last_error` keep the larger of the
     ///   stored and the submitted value (so a restore never loses counters);
     /// - a stored status other than untriggered is kept;
     /// - `dependent_jobs` is server-maintained: the stored list is kept (empty for a new job);
     /// - with an unchanged schedule `next` keeps the later of stored and submitted;
-    /// - the job is added to its new parent's `dependent_jobs` and removed from its old one's;
+    /// - the job is added to each new parent's `dependent_jobs` and removed from each old one's;
+    /// - `parent_ends` is server-maintained: kept for the parents still named;
     /// - a lowered history limit trims the oldest executions at once.
     ///
     /// Model validation ([`Job::validate`]) is the caller's: the store checks only what needs
@@ -81,26 +84,32 @@ impl Store {
 
     fn plan_set_job(&self, tx: &mut Tx<'_>, mut job: Job) -> Result<JobWritten> {
         keys::check_name(&job.name)?;
-        if let Some(parent) = &job.parent_job {
-            keys::check_name(parent)?;
-            if tx.indexed(parent, |_| ()).is_none() {
-                return Err(Error::ParentNotFound {
-                    job: job.name.clone(),
-                    parent: parent.clone(),
-                });
+        job.normalize_parents();
+        let parents: Vec<String> = job.parents().map(str::to_owned).collect();
+        if !parents.is_empty() {
+            for parent in &parents {
+                keys::check_name(parent)?;
+                if tx.indexed(parent, |_| ()).is_none() {
+                    return Err(Error::ParentNotFound {
+                        job: job.name.clone(),
+                        parent: parent.clone(),
+                    });
+                }
             }
-            let parent_of = |name: &str| {
-                tx.indexed(name, |summary| summary.parent.as_deref().map(str::to_owned))
-                    .flatten()
+            let parents_of = |name: &str| {
+                tx.indexed(name, |summary| {
+                    summary.parents.iter().map(|p| p.to_string()).collect()
+                })
+                .unwrap_or_default()
             };
-            validate_parent_chain(&job, &parent_of).map_err(|source| Error::InvalidJob {
+            validate_parent_chain(&job, &parents_of).map_err(|source| Error::InvalidJob {
                 job: job.name.clone(),
                 source,
             })?;
         }
         let existing = tx.load_job(&job.name)?;
         let created = existing.is_none();
-        let old_parent = match &existing {
+        let old_parents = match &existing {
             Some(stored) => {
                 job.success_count = job.success_count.max(stored.success_count);
                 job.error_count = job.error_count.max(stored.error_count);
@@ -113,6 +122,7 @@ impl Store {
                 }
                 job.dependent_jobs.clone_from(&stored.dependent_jobs);
                 job.merge_pause_fields(stored);
+                job.keep_parent_ends(stored);
                 if stored.schedule == job.schedule {
                     job.next = job.next.max(stored.next);
                 }
@@ -121,23 +131,24 @@ impl Store {
                     // A lowered limit applies at once, in this batch.
                     self.trim(tx, &job.name, job.history_limit, (&[], 0), false)?;
                 }
-                stored.parent_job.clone()
+                stored.parents().map(str::to_owned).collect()
             }
             None => {
                 job.dependent_jobs.clear();
                 job.consecutive_failures = 0;
                 job.paused_reason.clear();
-                None
+                job.parent_ends.clear();
+                Vec::new()
             }
         };
-        if old_parent != job.parent_job
-            && let Some(old_parent) = &old_parent
-            && let Some(mut parent) = tx.load_job(old_parent)?
-            && parent.remove_dependent(&job.name)
-        {
-            tx.put_job(&parent)?;
+        for old_parent in old_parents.iter().filter(|p| !parents.contains(p)) {
+            if let Some(mut parent) = tx.load_job(old_parent)?
+                && parent.remove_dependent(&job.name)
+            {
+                tx.put_job(&parent)?;
+            }
         }
-        if let Some(new_parent) = &job.parent_job {
+        for new_parent in &parents {
             let mut parent = tx
                 .load_job(new_parent)?
                 .ok_or_else(|| Error::ParentNotFound {
@@ -153,12 +164,12 @@ impl Store {
         Ok(JobWritten {
             job,
             created,
-            previous_parent: old_parent,
+            previous_parents: old_parents,
         })
     }
 
     /// Deletes a job, its executions, indexes and launch records, and detaches it from its
-    /// parent (one atomic batch). Returns the deleted job.
+    /// parents (one atomic batch). Returns the deleted job.
     ///
     /// # Errors
     /// [`Error::JobNotFound`]; [`Error::HasDependents`] while it has children; storage errors.
@@ -174,11 +185,12 @@ impl Store {
                 children: job.dependent_jobs.clone(),
             });
         }
-        if let Some(parent_name) = &job.parent_job
-            && let Some(mut parent) = tx.load_job(parent_name)?
-            && parent.remove_dependent(name)
-        {
-            tx.put_job(&parent)?;
+        for parent_name in job.parents() {
+            if let Some(mut parent) = tx.load_job(parent_name)?
+                && parent.remove_dependent(name)
+            {
+                tx.put_job(&parent)?;
+            }
         }
         tx.delete(Cf::Jobs, name.as_bytes());
         delete_history(tx, name);

@@ -109,7 +109,7 @@ impl JobForm {
             timezone: job.timezone.clone(),
             owner: job.owner.clone(),
             owner_email: job.owner_email.clone(),
-            parent_job: job.parent_job.clone().unwrap_or_default(),
+            parent_job: job.parents().collect::<Vec<_>>().join(", "),
             executor: job.executor.clone(),
             command,
             executor_config: lines(&config),
@@ -158,6 +158,20 @@ impl JobForm {
         }
     }
 
+    /// Writes the parent field over `job`'s parents: one name is `parent_job`, several
+    /// (comma-separated) are `parent_jobs`.
+    pub(crate) fn set_parents(&self, job: &mut Job) {
+        job.parent_job = None;
+        job.parent_jobs = self
+            .parent_job
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        job.normalize_parents();
+    }
+
     /// `job` with the form's fields written over it (the fields the form does not show stay as
     /// they are), or every problem the form has. The job's own rules
     /// ([`Job::validate`]) are checked by the caller, as the API does.
@@ -202,7 +216,7 @@ impl JobForm {
         job.timezone.clone_from(&self.timezone);
         job.owner.clone_from(&self.owner);
         job.owner_email.clone_from(&self.owner_email);
-        job.parent_job = (!self.parent_job.is_empty()).then(|| self.parent_job.clone());
+        self.set_parents(&mut job);
         job.executor.clone_from(&self.executor);
         job.executor_config = config;
         job.tags = tags;

@@ -31,8 +31,11 @@ pub(crate) fn explain(job: &Job, now: Timestamp) -> Explanation {
         Ok(None) => {
             return Explanation {
                 words: Ok(format!(
-                    "runs when its parent job {} {} (the schedule is not used)",
-                    job.parent_job.as_deref().unwrap_or_default(),
+                    "runs when {} {} (the schedule is not used)",
+                    match job.parents().collect::<Vec<_>>().as_slice() {
+                        [one] => format!("its parent job {one}"),
+                        several => format!("each of its parent jobs {}", several.join(", ")),
+                    },
                     match job.run_on {
                         RunOn::Success => "succeeds",
                         RunOn::Failure => "fails",

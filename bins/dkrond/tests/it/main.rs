@@ -20,6 +20,8 @@ mod overload;
 mod routes;
 // Run policies end to end: jitter, buffer_one, pause_on_failure, run_on children.
 mod policies;
+// A child of several parents (parent_jobs): one run per round of its parents, across a restart.
+mod parents;
 // A single server end to end: routes, the seed document's examples, scheduling, restart.
 mod single;
 // The cluster key, peer RPC refusals, HTTPS on the API, RPC over TLS.

@@ -232,7 +232,7 @@ pub(super) async fn restore(
     let mut failed: BTreeSet<String> = BTreeSet::new();
     for job in ordered {
         let name = job.name.clone();
-        if job.parent_job.as_ref().is_some_and(|p| failed.contains(p)) {
+        if job.parents().any(|p| failed.contains(p)) {
             failed.insert(name);
             continue;
         }

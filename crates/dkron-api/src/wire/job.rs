@@ -110,7 +110,13 @@ pub(crate) fn job_from_value(value: &Value) -> Result<Job, BodyError> {
         run_on: RunOn::Success,
         skipped_count: 0,
         last_skipped: None,
+        // dkron-rs: several parents; `parent_ends` is read-only.
+        parent_jobs: f.string_list("parent_jobs")?,
+        parent_ends: BTreeMap::new(),
     };
+    // One parent is stored as `parent_job` whichever field named it; a list beside a different
+    // `parent_job` is left for validation to refuse (400 naming `parent_jobs`).
+    job.normalize_parents();
     job.run_on = f.string("run_on")?.parse().map_err(BodyError::Invalid)?;
     job.concurrency = f
         .string("concurrency")?
@@ -389,6 +395,7 @@ pub(crate) struct JobOut<'a> {
     run_on: &'static str,
     skipped_count: u64,
     last_skipped: Option<String>,
+    parent_jobs: Option<&'a [String]>,
 }
 
 #[derive(Debug, Serialize)]
@@ -443,6 +450,7 @@ impl<'a> From<&'a Job> for JobOut<'a> {
             run_on: job.run_on.as_str(),
             skipped_count: job.skipped_count,
             last_skipped: format_nullable(job.last_skipped, &utc),
+            parent_jobs: (!job.parent_jobs.is_empty()).then_some(&job.parent_jobs[..]),
         }
     }
 }

@@ -6,6 +6,7 @@ mod contract;
 mod executions;
 mod jobs;
 mod node;
+mod parents;
 mod policies;
 mod socket;
 mod support;

@@ -181,13 +181,15 @@ fn error_fields() {
     );
 }
 
-/// Builds a `parent_of` lookup from `(child, parent)` pairs.
-fn parents(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: BTreeMap<String, String> = pairs
-        .iter()
-        .map(|(c, p)| ((*c).to_owned(), (*p).to_owned()))
-        .collect();
-    move |name| map.get(name).cloned()
+/// Builds a `parents_of` lookup from `(child, parent)` pairs (a child may have several).
+fn parents(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Vec<String> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (c, p) in pairs {
+        map.entry((*c).to_owned())
+            .or_default()
+            .push((*p).to_owned());
+    }
+    move |name| map.get(name).cloned().unwrap_or_default()
 }
 
 /// Cycles through other jobs are rejected with the chain; chains ending anywhere else pass.
@@ -223,7 +225,7 @@ fn parent_cycles() {
     // An absurdly long chain stops at the bound instead of looping.
     let long = |name: &str| {
         let n: usize = name.trim_start_matches('j').parse().unwrap_or(0);
-        Some(format!("j{}", n + 1))
+        vec![format!("j{}", n + 1)]
     };
     let mut start = job("j0");
     start.parent_job = Some("j1".to_owned());
@@ -287,4 +289,51 @@ fn mem_limit_table() {
             "{err}"
         );
     }
+}
+
+/// With several parents the whole graph is walked: a cycle through any parent is found, a
+/// diamond (two parents sharing an ancestor) is not a cycle, and a wide graph stays bounded.
+#[test]
+fn parent_graph_cycles() {
+    let mut a = job("a");
+    a.parent_jobs = vec!["b".to_owned(), "c".to_owned()];
+
+    // Through the second parent: a -> c -> d -> a.
+    let err = validate_parent_chain(&a, &parents(&[("b", "x"), ("c", "d"), ("d", "a")]))
+        .expect_err("cycle");
+    assert_eq!(
+        err.to_string(),
+        "parent chain forms a cycle: a -> c -> d -> a"
+    );
+
+    // A diamond: b and c both descend from root; no cycle.
+    let diamond = parents(&[("b", "root"), ("c", "root"), ("root", "")]);
+    assert_eq!(validate_parent_chain(&a, &diamond), Ok(()));
+
+    // A cycle among other jobs, reached through a multi-parent job in between.
+    let err = validate_parent_chain(
+        &a,
+        &parents(&[("c", "e"), ("c", "f"), ("f", "g"), ("g", "f")]),
+    )
+    .expect_err("cycle");
+    assert_eq!(
+        err.to_string(),
+        "parent chain forms a cycle: a -> c -> f -> g -> f"
+    );
+
+    // A graph where every job has two parents further down: each job is expanded once, and the
+    // walk stops at the bound.
+    let wide = |name: &str| {
+        let n: usize = name.trim_start_matches('j').parse().unwrap_or(0);
+        vec![format!("j{}", n + 1), format!("j{}", n + 2)]
+    };
+    let mut start = job("j0");
+    start.parent_jobs = vec!["j1".to_owned(), "j2".to_owned()];
+    assert_eq!(
+        validate_parent_chain(&start, &wide),
+        Err(Error::ParentChainTooLong {
+            job: "j0".to_owned(),
+            max: MAX_PARENT_CHAIN
+        })
+    );
 }

@@ -1,5 +1,6 @@
 //! The loop's run policies beyond dkron's: the jittered instant a fire is due at, which
-//! children a finished parent group runs (`run_on`), and the fires `buffer_one`/`buffer_all`
+//! children a finished parent group runs (`run_on`; children of several parents are in
+//! `parents.rs`), and the fires `buffer_one`/`buffer_all`
 //! jobs keep while they run.
 //!
 //! Kept apart from the timer loop so the policies read as one piece; they only use the loop's
@@ -26,26 +27,44 @@ impl Slot {
 impl Engine {
     /// The parent group ended for good with `status` (failed, and no retry left): run the
     /// children whose `run_on` takes a failure.
-    pub(super) fn failed_for_good(&mut self, job_name: &str, status: JobStatus, now: Timestamp) {
+    pub(super) fn failed_for_good(
+        &mut self,
+        job_name: &str,
+        status: JobStatus,
+        now: Timestamp,
+        ready: Option<&[String]>,
+    ) {
         let Some((_, slot)) = self.slot_named(job_name) else {
             return;
         };
         let job = Arc::clone(&slot.job);
-        self.run_children(&job, status, now);
+        self.run_children(&job, status, now, ready);
     }
 
     /// Runs the children of `job` whose `run_on` matches the parent group's `status`, each in a
-    /// group of its own, through their concurrency policy. Disabled, paused or inactive children
-    /// are skipped.
-    pub(super) fn run_children(&mut self, job: &Job, status: JobStatus, now: Timestamp) {
+    /// group of its own, through their concurrency policy. A child of several parents runs
+    /// only when this group completed a round of its parents ([`Engine::completes_round`]).
+    /// Disabled, paused or inactive children are skipped.
+    pub(super) fn run_children(
+        &mut self,
+        job: &Job,
+        status: JobStatus,
+        now: Timestamp,
+        ready: Option<&[String]>,
+    ) {
         for child in &job.dependent_jobs {
             let Some((idx, slot)) = self.slot_named(child) else {
                 warn!(job = %job.name, child = %child, "dependent job not found");
                 continue;
             };
-            if !slot.job.runs_after(status) {
+            let runs = if slot.job.waits_for_parents() {
+                self.completes_round(idx, &job.name, status, ready)
+            } else {
+                slot.job.runs_after(status)
+            };
+            let Some(slot) = self.slot(idx).filter(|_| runs) else {
                 continue;
-            }
+            };
             if slot.job.disabled || slot.paused || !slot.job.active_at(now) {
                 debug!(job = %child, "dependent run skipped: child disabled, paused or inactive");
                 add(&self.ports.counters.skipped, 1);

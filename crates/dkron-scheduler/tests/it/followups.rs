@@ -216,6 +216,7 @@ fn progress(
         attempt,
         attempt_complete: true,
         failed_nodes: failed.iter().map(|n| (*n).to_owned()).collect(),
+        ready_children: Vec::new(),
     }
 }
 

@@ -7,6 +7,7 @@ mod followups;
 mod helpers;
 mod launch;
 mod lifecycle;
+mod parents;
 mod policies;
 mod overload;
 mod storm;

@@ -239,6 +239,7 @@ async fn a_new_scheduler_rebuilds_the_buffer_from_the_launch_log() {
             attempt: 1,
             attempt_complete: true,
             failed_nodes: Vec::new(),
+            ready_children: Vec::new(),
         };
         scheduler.report(done, progress).await.unwrap();
         // The recorder's runs end at once, so the buffer drains; the 6 s fire then runs too.

@@ -6,6 +6,7 @@ mod executions;
 mod jobs;
 mod launches;
 mod listing;
+mod parents;
 mod policies;
 mod raft_log;
 mod snapshot;

@@ -248,7 +248,7 @@ fn explain_form(form: &JobForm) -> Explanation {
     let mut job = Job::new(form.name.clone());
     job.schedule.clone_from(&form.schedule);
     job.timezone.clone_from(&form.timezone);
-    job.parent_job = (!form.parent_job.is_empty()).then(|| form.parent_job.clone());
+    form.set_parents(&mut job);
     schedule::explain(&job, Timestamp::now())
 }
 

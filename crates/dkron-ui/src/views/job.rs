@@ -111,11 +111,11 @@ fn fields(ctx: &Ctx, job: &Job) -> Markup {
             dt { "Executor" } dd { (job.executor) }
             dt { "Executor config" } dd { (map(&job.executor_config)) }
             dt { "Owner" } dd { (job.owner) @if !job.owner_email.is_empty() { " <" (job.owner_email) ">" } }
-            dt { "Parent job" } dd {
-                @match job.parent_job.as_deref().filter(|p| !p.is_empty()) {
-                    Some(parent) => a href=(ctx.link(&format!("jobs/{}", segment(parent)))) { (parent) },
-                    None => span.muted { "none" },
+            dt { "Parent jobs" } dd {
+                @for parent in job.parents() {
+                    a.tag href=(ctx.link(&format!("jobs/{}", segment(parent)))) { (parent) }
                 }
+                @if !job.is_child() { span.muted { "none" } }
             }
             dt { "Dependent jobs" } dd {
                 @for child in &job.dependent_jobs {

@@ -193,7 +193,7 @@ pub(crate) fn render(
                 div.field {
                     label for="f-parent" { "Parent job" }
                     input id="f-parent" name="parent_job" value=(form.parent_job) autocomplete="off" aria-describedby=[described("parent_job")];
-                    span.hint { "A child runs after its parent succeeds, never on its own schedule." }
+                    span.hint { "A child runs after its parent succeeds, never on its own schedule. Several parents, comma-separated: it runs once each of them succeeded." }
                     (error_at("parent_job"))
                 }
             }
