@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{handles::Handles, rpc::client::NodeClient, runner::Runner};
 
 pub(crate) use liveness::Liveness;
-pub(crate) use ports::{HandOff, RaftPorts};
+pub(crate) use ports::{HandOff, HandOvers, RaftPorts};
 
 /// Pause before trying again to start the scheduler after a failure.
 const RETRY_START: Duration = Duration::from_secs(1);
@@ -42,6 +42,8 @@ const LIVENESS_CHECK: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub(crate) struct Leader {
     scheduler: Mutex<Option<Scheduler>>,
+    /// Runs being handed to other nodes, across schedulers.
+    pub(crate) hand_overs: Arc<HandOvers>,
     /// The index of the last applied entry whose changes this task has handled.
     followed: watch::Sender<u64>,
 }
@@ -50,6 +52,7 @@ impl Leader {
     pub(crate) fn new() -> Arc<Leader> {
         Arc::new(Leader {
             scheduler: Mutex::new(None),
+            hand_overs: Arc::default(),
             followed: watch::Sender::new(0),
         })
     }
@@ -100,7 +103,7 @@ pub(crate) async fn lead(
         let mut retry = false;
         let running = leader.scheduler();
         if leading && running.is_none() {
-            match start_scheduler(&handles, &runner, &client).await {
+            match start_scheduler(&handles, &runner, &client, &leader.hand_overs).await {
                 Ok(scheduler) => {
                     tracing::info!("leader: scheduler started");
                     *leader.slot() = Some(scheduler);
@@ -138,7 +141,7 @@ pub(crate) async fn lead(
             () = tokio::time::sleep(RETRY_START), if retry => {}
             _ = check.tick(), if leading => {
                 for node in liveness.expired(tokio::time::Instant::now()) {
-                    fail_member(&handles, &node).await;
+                    fail_member(&handles, &leader.hand_overs, &node).await;
                 }
             }
         }
@@ -224,7 +227,7 @@ pub(crate) struct Services {
 
 /// A node missed its heartbeat deadline (or does not answer a new leader): it is failed, and
 /// what it was running is closed as failed (the reports drive retries, on other nodes).
-async fn fail_member(handles: &Handles, node: &str) {
+async fn fail_member(handles: &Handles, hand_overs: &HandOvers, node: &str) {
     if node == handles.name() {
         return;
     }
@@ -245,7 +248,12 @@ async fn fail_member(handles: &Handles, node: &str) {
     let reason = format!("node {node} lost before this execution finished");
     match handles.store.running_executions() {
         Ok(running) => {
-            for execution in running.into_iter().filter(|e| e.node_name == node) {
+            // A run still being handed over is settled by the hand-over: the node may accept
+            // it yet (it was only paused) and then run it.
+            for execution in running
+                .into_iter()
+                .filter(|e| e.node_name == node && !hand_overs.contains(&e.id()))
+            {
                 record_failed(handles, execution, &reason).await;
             }
         }
@@ -257,20 +265,22 @@ async fn start_scheduler(
     handles: &Arc<Handles>,
     runner: &Arc<Runner>,
     client: &NodeClient,
+    hand_overs: &Arc<HandOvers>,
 ) -> Result<Scheduler, crate::Error> {
     // Invariant: the barrier makes the local store hold every committed write before the
     // scheduler loads jobs and launch records from it.
     handles.raft.linearizable_barrier().await?;
-    close_interrupted(handles, runner, Scope::Cluster).await;
+    close_interrupted(handles, runner, hand_overs, Scope::Cluster).await;
     let ports = Arc::new(RaftPorts::new(Arc::clone(handles)));
     let scheduler = Scheduler::builder()
-        .in_flight(in_flight(handles))
+        .in_flight(in_flight(handles, hand_overs))
         .job_source(ports.clone())
         .launch_log(ports)
         .dispatch(Arc::new(HandOff::new(
             Arc::clone(handles),
             Arc::clone(runner),
             client.clone(),
+            Arc::clone(hand_overs),
         )))
         .start()
         .await?;
@@ -278,9 +288,9 @@ async fn start_scheduler(
 }
 
 /// The launches whose executions the store shows running (after the interrupted ones were
-/// closed): the new scheduler counts them for `concurrency`, so `forbid` holds across a leader
-/// change.
-fn in_flight(handles: &Handles) -> Vec<LaunchRecord> {
+/// closed) or that are still being handed over (their start may not be applied yet): the new
+/// scheduler counts them for `concurrency`, so `forbid` holds across a leader change.
+fn in_flight(handles: &Handles, hand_overs: &HandOvers) -> Vec<LaunchRecord> {
     let running = match handles.store.running_executions() {
         Ok(running) => running,
         Err(error) => {
@@ -289,6 +299,17 @@ fn in_flight(handles: &Handles) -> Vec<LaunchRecord> {
         }
     };
     let mut records: Vec<LaunchRecord> = Vec::new();
+    let mut add = |record: LaunchRecord| {
+        let known = records.iter().any(|r| {
+            r.job_name == record.job_name && r.group == record.group && r.attempt == record.attempt
+        });
+        if !known {
+            records.push(record);
+        }
+    };
+    for record in hand_overs.launches() {
+        add(record);
+    }
     for execution in running {
         let kept = handles
             .store
@@ -303,12 +324,7 @@ fn in_flight(handles: &Handles) -> Vec<LaunchRecord> {
             targets: vec![execution.node_name.clone()],
             trigger: execution.trigger,
         });
-        let known = records.iter().any(|r| {
-            r.job_name == record.job_name && r.group == record.group && r.attempt == record.attempt
-        });
-        if !known {
-            records.push(record);
-        }
+        add(record);
     }
     records
 }
@@ -332,7 +348,12 @@ const PROBE: Duration = Duration::from_secs(1);
 /// Another server's executions are closed only when it is no longer a member or does not
 /// answer a probe of its RPC port (a crashed leader, say); a server that answers closes its
 /// own when it restarts.
-pub(crate) async fn close_interrupted(handles: &Handles, runner: &Runner, scope: Scope) {
+pub(crate) async fn close_interrupted(
+    handles: &Handles,
+    runner: &Runner,
+    hand_overs: &HandOvers,
+    scope: Scope,
+) {
     let running = match handles.store.running_executions() {
         Ok(running) => running,
         Err(error) => {
@@ -372,7 +393,7 @@ pub(crate) async fn close_interrupted(handles: &Handles, runner: &Runner, scope:
             None => true,
         };
         if gone {
-            fail_member(handles, &node).await;
+            fail_member(handles, hand_overs, &node).await;
         }
     }
 }

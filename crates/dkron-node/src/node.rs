@@ -193,14 +193,16 @@ impl Node {
                 .with_ledger(ledger)
                 .with_slots(handles.config.execution_slots),
         );
+        let leader = Leader::new();
         let register_task = {
             let (handles, runner) = (Arc::clone(&handles), Arc::clone(&runner));
+            let hand_overs = Arc::clone(&leader.hand_overs);
             tokio::spawn(async move {
                 if restarted {
                     membership::rejoin(&handles).await;
                 }
                 membership::register(&handles).await;
-                leader::close_interrupted(&handles, &runner, leader::Scope::Own).await;
+                leader::close_interrupted(&handles, &runner, &hand_overs, leader::Scope::Own).await;
             })
         };
 
@@ -216,7 +218,6 @@ impl Node {
         });
 
         let stop = CancellationToken::new();
-        let leader = Leader::new();
         let leader_task = tokio::spawn(leader::lead(
             leader::Services {
                 handles: Arc::clone(&handles),

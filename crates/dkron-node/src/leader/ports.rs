@@ -3,6 +3,7 @@
 //! runner or to the target over RPC, and returns).
 
 use std::{
+    collections::BTreeMap,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
@@ -21,6 +22,54 @@ use crate::{
     },
     runner::Runner,
 };
+
+/// The runs this server is handing to other nodes, by execution id: from before their start is
+/// recorded until the target answered or the failure was recorded. It outlives each scheduler
+/// (a leadership change does not end a hand-over already under way), so a new scheduler counts
+/// them as in flight even when their start record is not applied yet, and a node declared lost
+/// keeps them running: the hand-over's own outcome settles them (the target accepted it in time
+/// and will report, or the call failed and a failed execution is recorded). Without this, the
+/// soak saw `forbid` jobs overlap across a leadership change and after a paused agent resumed.
+#[derive(Debug, Default)]
+pub(crate) struct HandOvers(Mutex<BTreeMap<String, LaunchRecord>>);
+
+impl HandOvers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, LaunchRecord>> {
+        // Plain inserts and removals: poisoning cannot leave the map half changed.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers execution `id` of `launch` until the returned guard drops.
+    fn begin(self: &Arc<Self>, id: String, launch: LaunchRecord) -> HandOverGuard {
+        self.lock().insert(id.clone(), launch);
+        HandOverGuard {
+            hand_overs: Arc::clone(self),
+            id,
+        }
+    }
+
+    /// Whether execution `id` is being handed over.
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.lock().contains_key(id)
+    }
+
+    /// The launches being handed over.
+    pub(crate) fn launches(&self) -> Vec<LaunchRecord> {
+        self.lock().values().cloned().collect()
+    }
+}
+
+/// Ends a hand-over's registration when dropped (also when its task is cancelled).
+struct HandOverGuard {
+    hand_overs: Arc<HandOvers>,
+    id: String,
+}
+
+impl Drop for HandOverGuard {
+    fn drop(&mut self) {
+        self.hand_overs.lock().remove(&self.id);
+    }
+}
 
 /// Job source and launch log of the leader's scheduler: reads from the local store (the
 /// leader's replica is current), writes through Raft.
@@ -124,6 +173,7 @@ pub(crate) struct HandOff {
     handles: Arc<Handles>,
     runner: Arc<Runner>,
     client: NodeClient,
+    hand_overs: Arc<HandOvers>,
     rng: Mutex<StdRng>,
     /// The alive members and when they were read: a storm of fires reads the store once per
     /// [`MEMBERS_FRESH`], not twice per fire.
@@ -135,13 +185,19 @@ pub(crate) struct HandOff {
 const MEMBERS_FRESH: Duration = Duration::from_millis(200);
 
 impl HandOff {
-    pub(crate) fn new(handles: Arc<Handles>, runner: Arc<Runner>, client: NodeClient) -> HandOff {
+    pub(crate) fn new(
+        handles: Arc<Handles>,
+        runner: Arc<Runner>,
+        client: NodeClient,
+        hand_overs: Arc<HandOvers>,
+    ) -> HandOff {
         // Target picking needs no secret randomness: the clock is a fine seed.
         let seed = Timestamp::now().as_nanosecond() as u64;
         HandOff {
             handles,
             runner,
             client,
+            hand_overs,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             members: Mutex::new(None),
         }
@@ -181,12 +237,14 @@ impl HandOff {
     fn send(&self, target: Member, job: Arc<Job>, launch: LaunchRecord) {
         let handles = Arc::clone(&self.handles);
         let client = self.client.clone();
+        let hand_overs = Arc::clone(&self.hand_overs);
         self.runner.spawn(async move {
             // The start is recorded here, through Raft, before the hand-over: the target then
             // reports only the end, one call fewer per run on the dispatch path, and the
             // history shows the run as running from the moment it is sent.
             let started_at = Timestamp::now();
             let started = launch.execution(&target.name, started_at);
+            let _registered = hand_overs.begin(started.id(), launch.clone());
             if let Err(error) = handles.write(Command::ExecutionStarted(started)).await {
                 tracing::warn!(%error, node = %target.name, "cannot record a run's start");
             }
