@@ -9,8 +9,10 @@
 //! forwarded, or restored from a snapshot), and so do finished executions, which drive retries,
 //! dependents and ephemeral deletes: a new leader continues the groups the old one launched.
 
+mod hand_overs;
 mod liveness;
 mod ports;
+mod reconcile;
 
 use std::{
     collections::BTreeSet,
@@ -27,8 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{handles::Handles, rpc::client::NodeClient, runner::Runner};
 
+pub(crate) use hand_overs::HandOvers;
 pub(crate) use liveness::Liveness;
-pub(crate) use ports::{HandOff, HandOvers, RaftPorts};
+pub(crate) use ports::{HandOff, RaftPorts};
 
 /// Pause before trying again to start the scheduler after a failure.
 const RETRY_START: Duration = Duration::from_secs(1);
@@ -93,6 +96,12 @@ pub(crate) async fn lead(
         liveness,
         client,
     } = services;
+    let reconciler = tokio::spawn(reconcile_while_leading(
+        Arc::clone(&handles),
+        Arc::clone(&runner),
+        client.clone(),
+        Arc::clone(&leader),
+    ));
     let mut watch = handles.raft.watch_leadership();
     let mut check = tokio::time::interval(LIVENESS_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -141,15 +150,42 @@ pub(crate) async fn lead(
             () = tokio::time::sleep(RETRY_START), if retry => {}
             _ = check.tick(), if leading => {
                 for node in liveness.expired(tokio::time::Instant::now()) {
-                    fail_member(&handles, &leader.hand_overs, &node).await;
+                    // A task: asking the node may take a call's bound.
+                    tokio::spawn(expire(
+                        Arc::clone(&handles),
+                        Arc::clone(&liveness),
+                        client.clone(),
+                        Arc::clone(&leader),
+                        node,
+                    ));
                 }
             }
         }
     }
+    reconciler.abort();
     let scheduler = leader.slot().take();
     if let Some(scheduler) = scheduler {
         let report = scheduler.shutdown(SCHEDULER_STOP).await;
         tracing::info!(?report, "scheduler stopped");
+    }
+}
+
+/// Runs the reconciler (see `reconcile`) every [`reconcile::EVERY`] while this server leads
+/// with a scheduler; aborted when the leadership task ends. A task of its own: asking the
+/// nodes may take a call's bound, which must not hold up following the log.
+async fn reconcile_while_leading(
+    handles: Arc<Handles>,
+    runner: Arc<Runner>,
+    client: NodeClient,
+    leader: Arc<Leader>,
+) {
+    let mut tick = tokio::time::interval(reconcile::EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if handles.raft.is_leader() && leader.scheduler().is_some() {
+            reconcile::reconcile(&handles, &runner, &client, &leader.hand_overs).await;
+        }
     }
 }
 
@@ -225,7 +261,41 @@ pub(crate) struct Services {
     pub(crate) client: NodeClient,
 }
 
-/// A node missed its heartbeat deadline (or does not answer a new leader): it is failed, and
+/// A node missed its heartbeat deadline: it is failed unless it still answers the node RPC.
+///
+/// Why ask: under overload heartbeats come late, and a node declared lost has its running
+/// executions closed, so their jobs fire again elsewhere while the node, alive and slow, still
+/// runs them (the soak saw `forbid` overlap so). A node that answers what it holds is not lost:
+/// it gets a new deadline, and the reconciler closes what it does not hold. One that does not
+/// answer within the call's bound (crashed, paused, cut off) is failed.
+async fn expire(
+    handles: Arc<Handles>,
+    liveness: Arc<Liveness>,
+    client: NodeClient,
+    leader: Arc<Leader>,
+    node: String,
+) {
+    let member = handles.store.member(&node).ok().flatten();
+    if let Some(member) = member.filter(Member::is_alive)
+        && node != handles.name()
+    {
+        match client.held(&member.rpc_addr).await {
+            Ok(_) => {
+                tracing::info!(%node, "heartbeats late but the node answers: not failed");
+                liveness.extend(&node);
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%error, %node, "a node past its deadline does not answer")
+            }
+        }
+    }
+    if handles.raft.is_leader() {
+        fail_member(&handles, &leader.hand_overs, &node).await;
+    }
+}
+
+/// A node missed its heartbeat deadline and does not answer (or does not answer a new leader): it is failed, and
 /// what it was running is closed as failed (the reports drive retries, on other nodes).
 async fn fail_member(handles: &Handles, hand_overs: &HandOvers, node: &str) {
     if node == handles.name() {
@@ -250,12 +320,11 @@ async fn fail_member(handles: &Handles, hand_overs: &HandOvers, node: &str) {
         Ok(running) => {
             // A run still being handed over is settled by the hand-over: the node may accept
             // it yet (it was only paused) and then run it.
-            for execution in running
+            let lost = running
                 .into_iter()
                 .filter(|e| e.node_name == node && !hand_overs.contains(&e.id()))
-            {
-                record_failed(handles, execution, &reason).await;
-            }
+                .collect();
+            record_failed(handles, lost, &reason).await;
         }
         Err(error) => tracing::warn!(%error, "cannot list running executions"),
     }
@@ -361,19 +430,20 @@ pub(crate) async fn close_interrupted(
             return;
         }
     };
-    let live = runner.running_ids();
-    let mut others = BTreeSet::new();
-    for execution in running {
-        let id = execution.id();
-        if execution.node_name != handles.name() {
-            others.insert(execution.node_name);
-            continue;
-        }
-        if !live.contains(&id) {
-            let reason = "interrupted, the node stopped before this execution finished";
-            record_failed(handles, execution, reason).await;
-        }
-    }
+    let (own, others): (Vec<Execution>, Vec<Execution>) = running
+        .into_iter()
+        .partition(|e| e.node_name == handles.name());
+    // This node's: the reconciler's rule, since a hand-over to this node may be under way
+    // (recorded, not yet accepted) while it starts.
+    let handing = hand_overs.ids();
+    let asked_at = Timestamp::now();
+    let lost = reconcile::never_reached(&own, &runner.held_ids(), &handing, asked_at)
+        .into_iter()
+        .cloned()
+        .collect();
+    let reason = "interrupted, the node stopped before this execution finished";
+    record_failed(handles, lost, reason).await;
+    let others: BTreeSet<String> = others.into_iter().map(|e| e.node_name).collect();
     if scope == Scope::Own {
         return;
     }
@@ -398,23 +468,38 @@ pub(crate) async fn close_interrupted(
     }
 }
 
-/// Records `execution` (recorded as running) as failed for `reason`.
-async fn record_failed(handles: &Handles, mut execution: Execution, reason: &str) {
-    let id = execution.id();
-    execution.finished_at = Some(Timestamp::now().max(execution.started_at));
-    execution.success = false;
-    if !execution.output.is_empty() && !execution.output.ends_with('\n') {
-        execution.output.push('\n');
+/// Records the executions `lost` (recorded as running) as failed for `reason`, in one Raft
+/// write.
+async fn record_failed(handles: &Handles, lost: Vec<Execution>, reason: &str) {
+    if lost.is_empty() {
+        return;
     }
-    execution.output.push_str("dkron-rs: ");
-    execution.output.push_str(reason);
-    match handles.write(Command::ExecutionDone(execution)).await {
-        Ok(written) => match written.response {
-            Response::Refused(refusal) => {
-                tracing::warn!(%refusal, %id, "cannot close an interrupted execution")
+    let count = lost.len();
+    let commands = lost
+        .into_iter()
+        .map(|mut execution| {
+            tracing::warn!(id = %execution.id(), job = %execution.job_name, %reason, "execution recorded as failed");
+            execution.finished_at = Some(Timestamp::now().max(execution.started_at));
+            execution.success = false;
+            if !execution.output.is_empty() && !execution.output.ends_with('\n') {
+                execution.output.push('\n');
             }
-            _ => tracing::warn!(%id, %reason, "execution recorded as failed"),
-        },
-        Err(error) => tracing::warn!(%error, %id, "cannot close an interrupted execution"),
+            execution.output.push_str("dkron-rs: ");
+            execution.output.push_str(reason);
+            Command::ExecutionDone(execution)
+        })
+        .collect();
+    match handles.write(Command::Batch(commands)).await {
+        Ok(written) => {
+            if let Response::Batch(responses) = &written.response {
+                for refusal in responses.iter().filter_map(|r| match r {
+                    Response::Refused(refusal) => Some(refusal),
+                    _ => None,
+                }) {
+                    tracing::warn!(%refusal, "cannot close an interrupted execution");
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, count, "cannot close interrupted executions"),
     }
 }

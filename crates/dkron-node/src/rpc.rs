@@ -7,10 +7,11 @@
 //! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202, 409 past its `start_by`, or 503 while stopping |
 //! | `POST /node/cancel` | any server | [`CancelRequest`] | 200 with the [`Execution`], 404 |
 //! | `GET /node/busy` | any server | — | the running [`Execution`]s |
+//! | `GET /node/held` | the leader's reconciler | — | ids of the executions accepted and not yet reported |
 //! | `POST /node/report` | a node, to any server | [`ReportRequest`] | 200 once committed, 503 |
 //! | `POST /node/heartbeat` | a node, to the leader | [`Beat`] | [`BeatReply`] |
 //!
-//! Agents serve the first three; servers serve all five.
+//! Agents serve the first four; servers serve all six.
 
 pub(crate) mod client;
 
@@ -35,6 +36,7 @@ use crate::{handles::Handles, leader::Liveness, runner::Runner};
 pub(crate) const RUN_PATH: &str = "/node/run";
 pub(crate) const CANCEL_PATH: &str = "/node/cancel";
 pub(crate) const BUSY_PATH: &str = "/node/busy";
+pub(crate) const HELD_PATH: &str = "/node/held";
 pub(crate) const REPORT_PATH: &str = "/node/report";
 pub(crate) const HEARTBEAT_PATH: &str = "/node/heartbeat";
 
@@ -144,6 +146,7 @@ pub(crate) fn router(state: Arc<RpcSlot>) -> Router {
         .route(RUN_PATH, post(run))
         .route(CANCEL_PATH, post(cancel))
         .route(BUSY_PATH, get(busy))
+        .route(HELD_PATH, get(held))
         .route(REPORT_PATH, post(report))
         .route(HEARTBEAT_PATH, post(heartbeat))
         .with_state(state)
@@ -239,6 +242,11 @@ async fn cancel(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Byte
 async fn busy(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap) -> Answer {
     let state = admit(&slot, &headers)?;
     Ok(json(StatusCode::OK, &state.runner.running()))
+}
+
+async fn held(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap) -> Answer {
+    let state = admit(&slot, &headers)?;
+    Ok(json(StatusCode::OK, &state.runner.held_ids()))
 }
 
 async fn report(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {

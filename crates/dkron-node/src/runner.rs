@@ -60,6 +60,10 @@ pub(crate) struct Runner {
     /// execution is recorded).
     processors: ProcessorRegistry,
     busy: Mutex<BTreeMap<String, Busy>>,
+    /// Ids of the executions this runner owns: from the moment it accepts one until its report
+    /// returned (a superset of `busy`). The leader's reconciler asks for it (`/node/held`): an
+    /// execution recorded running on this node that is not held here never reached it.
+    held: Mutex<BTreeSet<String>>,
     report: Arc<dyn Report>,
     tasks: TaskTracker,
     /// Where the process groups of running shell executions are recorded, if anywhere.
@@ -83,6 +87,7 @@ impl Runner {
             executors: ExecutorRegistry::with_defaults(),
             processors: ProcessorRegistry::with_defaults(),
             busy: Mutex::new(BTreeMap::new()),
+            held: Mutex::new(BTreeSet::new()),
             report,
             tasks: TaskTracker::new(),
             ledger: None,
@@ -110,18 +115,9 @@ impl Runner {
     }
 
     /// Starts `launch` of `job` here and returns at once; `cancel` stops it (a `replace` fire,
-    /// a cancel request). Refused (false) once the runner is shutting down.
-    pub(crate) fn start(
-        self: &Arc<Self>,
-        job: Arc<Job>,
-        launch: LaunchRecord,
-        cancel: CancellationToken,
-    ) -> bool {
-        self.start_at(job, launch, cancel, None)
-    }
-
-    /// [`Runner::start`] of a run whose start the dispatching leader already recorded, as
-    /// starting at `started_at` (so the execution keeps that id): no start is reported.
+    /// a cancel request). With `recorded_start`, the dispatching leader already recorded the
+    /// start at that instant (so the execution keeps that id) and no start is reported.
+    /// Refused (false) once the runner is shutting down.
     pub(crate) fn start_at(
         self: &Arc<Self>,
         job: Arc<Job>,
@@ -132,12 +128,32 @@ impl Runner {
         if self.tasks.is_closed() {
             return false;
         }
+        let started_at = recorded_start.unwrap_or_else(Timestamp::now);
+        let id = Execution::id_for(started_at, &self.node_name);
+        // Invariant: held before the caller learns it was accepted (the RPC answers 202 after
+        // this returns), so a reconciler that asks later finds it.
+        self.held().insert(id.clone());
         let runner = Arc::clone(self);
+        let reported = recorded_start.is_some();
         self.tasks.spawn(async move {
-            let execution = runner.run(&job, &launch, cancel, recorded_start).await;
+            let execution = runner
+                .run(&job, &launch, cancel, started_at, reported)
+                .await;
             runner.report.finished(execution).await;
+            runner.held().remove(&id);
         });
         true
+    }
+
+    fn held(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        // One set operation per critical section: poisoning cannot leave it half done.
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ids of the executions accepted here whose report has not returned yet (running, or
+    /// finished and being reported).
+    pub(crate) fn held_ids(&self) -> BTreeSet<String> {
+        self.held().clone()
     }
 
     async fn run(
@@ -145,9 +161,9 @@ impl Runner {
         job: &Job,
         launch: &LaunchRecord,
         cancel: CancellationToken,
-        recorded_start: Option<Timestamp>,
+        started_at: Timestamp,
+        start_reported: bool,
     ) -> Execution {
-        let started_at = recorded_start.unwrap_or_else(Timestamp::now);
         let mut execution = launch.execution(&self.node_name, started_at);
         let id = execution.id();
         if launch.trigger == Trigger::Scheduled {
@@ -157,7 +173,7 @@ impl Runner {
                 .max(0.0);
             ::metrics::histogram!(metrics::SCHEDULER_LATENESS).record(late);
         }
-        if recorded_start.is_none() {
+        if !start_reported {
             self.report.started(&execution).await;
         }
         // A child: cancelling it (a cancel request, a shutdown whose grace ran out) stops this
@@ -245,11 +261,6 @@ impl Runner {
     /// The executions running here.
     pub(crate) fn running(&self) -> Vec<Execution> {
         self.busy().values().map(|b| b.execution.clone()).collect()
-    }
-
-    /// Ids of the executions running here.
-    pub(crate) fn running_ids(&self) -> BTreeSet<String> {
-        self.busy().keys().cloned().collect()
     }
 
     /// Cancels execution `id` of `job` if it runs here; returns it as it stands.

@@ -3,7 +3,6 @@
 //! runner or to the target over RPC, and returns).
 
 use std::{
-    collections::BTreeMap,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
@@ -14,6 +13,7 @@ use dkron_scheduler::{BoxError, BoxFuture, Dispatch, Handoff, JobSource, LaunchL
 use jiff::Timestamp;
 use rand::{SeedableRng, rngs::StdRng};
 
+use super::HandOvers;
 use crate::{
     handles::Handles,
     rpc::{
@@ -22,54 +22,6 @@ use crate::{
     },
     runner::Runner,
 };
-
-/// The runs this server is handing to other nodes, by execution id: from before their start is
-/// recorded until the target answered or the failure was recorded. It outlives each scheduler
-/// (a leadership change does not end a hand-over already under way), so a new scheduler counts
-/// them as in flight even when their start record is not applied yet, and a node declared lost
-/// keeps them running: the hand-over's own outcome settles them (the target accepted it in time
-/// and will report, or the call failed and a failed execution is recorded). Without this, the
-/// soak saw `forbid` jobs overlap across a leadership change and after a paused agent resumed.
-#[derive(Debug, Default)]
-pub(crate) struct HandOvers(Mutex<BTreeMap<String, LaunchRecord>>);
-
-impl HandOvers {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, LaunchRecord>> {
-        // Plain inserts and removals: poisoning cannot leave the map half changed.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Registers execution `id` of `launch` until the returned guard drops.
-    fn begin(self: &Arc<Self>, id: String, launch: LaunchRecord) -> HandOverGuard {
-        self.lock().insert(id.clone(), launch);
-        HandOverGuard {
-            hand_overs: Arc::clone(self),
-            id,
-        }
-    }
-
-    /// Whether execution `id` is being handed over.
-    pub(crate) fn contains(&self, id: &str) -> bool {
-        self.lock().contains_key(id)
-    }
-
-    /// The launches being handed over.
-    pub(crate) fn launches(&self) -> Vec<LaunchRecord> {
-        self.lock().values().cloned().collect()
-    }
-}
-
-/// Ends a hand-over's registration when dropped (also when its task is cancelled).
-struct HandOverGuard {
-    hand_overs: Arc<HandOvers>,
-    id: String,
-}
-
-impl Drop for HandOverGuard {
-    fn drop(&mut self) {
-        self.hand_overs.lock().remove(&self.id);
-    }
-}
 
 /// Job source and launch log of the leader's scheduler: reads from the local store (the
 /// leader's replica is current), writes through Raft.
@@ -136,7 +88,13 @@ impl LaunchLog for RaftPorts {
                 return Ok(Vec::new());
             }
             // One Raft entry (one fsync) for the whole batch of fires.
-            let responses = match self.handles.write(Command::Batch(commands)).await?.response {
+            // Leader only: a deposed leader's scheduler must not launch through the new one.
+            let responses = match self
+                .handles
+                .write_as_leader(Command::Batch(commands))
+                .await?
+                .response
+            {
                 Response::Batch(responses) => responses,
                 Response::Refused(refusal) => return Err(refusal.into()),
                 other => return Err(format!("unexpected raft response {other:?}").into()),
@@ -232,12 +190,18 @@ impl HandOff {
             .collect()
     }
 
-    /// Sends the run to `target` over RPC; a failure to hand it over is recorded as a failed
+    /// Starts the run on `target` (over RPC, or this node's runner): records the start as
+    /// leader, then hands it over. A run whose start cannot be recorded as leader is not handed
+    /// over (this server lost leadership: a new leader's scheduler, which did not count it, may
+    /// be firing the job already); a run that cannot be handed over is recorded as a failed
     /// execution of that target, so the group completes and may be retried.
-    fn send(&self, target: Member, job: Arc<Job>, launch: LaunchRecord) {
+    fn send(&self, target: Member, run: &Run) {
         let handles = Arc::clone(&self.handles);
         let client = self.client.clone();
         let hand_overs = Arc::clone(&self.hand_overs);
+        let runner = Arc::clone(&self.runner);
+        let local = target.name == self.handles.name();
+        let (job, launch, cancel) = (Arc::clone(&run.job), run.launch.clone(), run.cancel.clone());
         self.runner.spawn(async move {
             // The start is recorded here, through Raft, before the hand-over: the target then
             // reports only the end, one call fewer per run on the dispatch path, and the
@@ -245,24 +209,48 @@ impl HandOff {
             let started_at = Timestamp::now();
             let started = launch.execution(&target.name, started_at);
             let _registered = hand_overs.begin(started.id(), launch.clone());
-            if let Err(error) = handles.write(Command::ExecutionStarted(started)).await {
-                tracing::warn!(%error, node = %target.name, "cannot record a run's start");
-            }
-            let request = RunRequest {
-                job: (*job).clone(),
-                launch,
-                started_at: Some(started_at),
-                start_by: Timestamp::now().checked_add(HAND_OVER).ok(),
+            let failed = |why: String| {
+                let mut execution = launch.execution(&target.name, started_at);
+                execution.finished_at = Some(Timestamp::now().max(started_at));
+                execution.output = format!("dkron-rs: {why}");
+                execution
             };
-            let Err(error) = client.run(&target.rpc_addr, &request).await else {
+            let refused = match handles
+                .write_as_leader(Command::ExecutionStarted(started))
+                .await
+            {
+                Err(error) => Some(format!(
+                    "the run's start could not be recorded by the leader that launched it \
+                     (leadership lost?), so it was not handed to node {}: {error}",
+                    target.name
+                )),
+                Ok(_) if local => (!runner.start_at(job, launch.clone(), cancel, Some(started_at)))
+                    .then(|| "this node is stopping".to_owned()),
+                Ok(_) => {
+                    let request = RunRequest {
+                        job: (*job).clone(),
+                        launch: launch.clone(),
+                        started_at: Some(started_at),
+                        // Invariant: counted from the recorded start, so whoever reads the
+                        // history knows when no node can accept this run any more (the
+                        // reconciler relies on it).
+                        start_by: started_at.checked_add(HAND_OVER).ok(),
+                    };
+                    client
+                        .run(&target.rpc_addr, &request)
+                        .await
+                        .err()
+                        .map(|error| {
+                            format!("cannot hand the run to node {}: {error}", target.name)
+                        })
+                }
+            };
+            let Some(why) = refused else {
                 return;
             };
-            tracing::warn!(%error, node = %target.name, job = %job.name, "cannot hand a run to its target");
-            let now = Timestamp::now();
-            let mut execution = request.launch.execution(&target.name, started_at);
-            execution.finished_at = Some(now.max(started_at));
-            execution.output = format!("dkron-rs: cannot hand the run to node {}: {error}", target.name);
-            if let Err(error) = handles.write(Command::ExecutionDone(execution)).await {
+            tracing::warn!(node = %target.name, job = %launch.job_name, %why, "run not started");
+            // Anywhere: a fact about a run that never started, whoever leads now.
+            if let Err(error) = handles.write(Command::ExecutionDone(failed(why))).await {
                 tracing::warn!(%error, "cannot record a run that could not be handed over");
             }
         });
@@ -300,28 +288,27 @@ impl Dispatch for HandOff {
 
     fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
         let alive = self.alive(false);
-        let mut handed = false;
         for target in &run.launch.targets {
-            if *target == self.handles.name() {
-                handed |=
-                    self.runner
-                        .start(Arc::clone(&run.job), run.launch.clone(), run.cancel.clone());
-                continue;
-            }
-            let member = alive.iter().find(|m| &m.name == target).cloned();
-            let member = member.unwrap_or_else(|| Member {
-                // Gone since it was picked: the call fails and is recorded as such.
-                name: target.clone(),
-                rpc_addr: String::new(),
-                ..Member::default()
-            });
-            self.send(member, Arc::clone(&run.job), run.launch.clone());
-            handed = true;
+            let member = if *target == self.handles.name() {
+                self.handles.member.clone()
+            } else {
+                alive
+                    .iter()
+                    .find(|m| &m.name == target)
+                    .cloned()
+                    .unwrap_or_else(|| Member {
+                        // Gone since it was picked: the call fails and is recorded as such.
+                        name: target.clone(),
+                        rpc_addr: String::new(),
+                        ..Member::default()
+                    })
+            };
+            self.send(member, &run);
         }
-        Box::pin(std::future::ready(if handed {
-            Handoff::Handed
-        } else {
+        Box::pin(std::future::ready(if run.launch.targets.is_empty() {
             Handoff::NothingToRun
+        } else {
+            Handoff::Handed
         }))
     }
 }
