@@ -121,12 +121,37 @@ fn spawn(
         let (uid, gid) = resolve_su(su)?;
         command.uid(uid).gid(gid);
     }
+    die_with_this_process(&mut command);
     let child = command.spawn()?;
     // Why: the command object holds our copies of the pipe's write end; until they are closed the
     // reader would never see end-of-file.
     drop(command);
     let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(pipe_reader))?;
     Ok((child, receiver))
+}
+
+/// Fencing: the command is killed (SIGKILL) when the thread that started it dies, which for a
+/// runtime's worker thread means when this process dies. A node that crashed is declared lost
+/// and its executions are closed as failed, so their jobs may fire again elsewhere; a command
+/// still running there would overlap a `forbid` job and make "failed, node lost" untrue. What
+/// the command forked does not inherit this: it is killed by the next start of the node (the
+/// ledger of process groups), as before. Linux only (`prctl`).
+fn die_with_this_process(command: &mut tokio::process::Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs in the forked child before exec; it calls only prctl(2) and
+    // getppid(2), which are async-signal-safe, and allocates nothing (an `io::Error` from an
+    // errno is not boxed).
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            // The parent may have died before prctl: then nobody would signal this child.
+            if nix::unistd::getppid() != parent {
+                return Err(io::Error::from(nix::errno::Errno::ESRCH));
+            }
+            Ok(())
+        });
+    }
 }
 
 /// `su` needs root; as anyone else it is refused, unless it names the current user.
