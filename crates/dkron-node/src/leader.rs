@@ -276,7 +276,7 @@ async fn expire(
     node: String,
 ) {
     let member = handles.store.member(&node).ok().flatten();
-    if let Some(member) = member.filter(Member::is_alive)
+    if let Some(member) = member.filter(|m| !m.rpc_addr.is_empty())
         && node != handles.name()
     {
         match client.held(&member.rpc_addr).await {
@@ -290,7 +290,8 @@ async fn expire(
             }
         }
     }
-    if handles.raft.is_leader() {
+    // A heartbeat that came meanwhile renewed the node's lease: it runs what it holds.
+    if handles.raft.is_leader() && !liveness.watched(&node) {
         fail_member(&handles, &leader.hand_overs, &node).await;
     }
 }

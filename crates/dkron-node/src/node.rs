@@ -188,8 +188,13 @@ impl Node {
             config,
         });
         let report = Arc::new(RaftReport::new(Arc::clone(&handles)));
+        let lease = Arc::new(crate::runner::Lease::new(
+            handles.config.failure_timeout,
+            tokio::time::Instant::now(),
+        ));
         let runner = Arc::new(
             Runner::new(handles.name(), handles.config.limits, report)
+                .with_lease(Arc::clone(&lease))
                 .with_ledger(ledger)
                 .with_slots(handles.config.execution_slots),
         );
@@ -240,9 +245,12 @@ impl Node {
                     raft_handles.raft.leader().map(|(_, node)| node.rpc_addr)
                 })),
                 interval: handles.config.heartbeat_interval,
+                lease,
             }
         };
         let heartbeat_task = tokio::spawn(heartbeats.run(stop.clone(), false));
+        // Ends with `stop`.
+        tokio::spawn(Arc::clone(&runner).guard_lease(stop.clone()));
         let cluster = Arc::new(NodeCluster::new(
             Arc::clone(&handles),
             Arc::clone(&runner),

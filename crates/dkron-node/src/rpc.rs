@@ -4,7 +4,7 @@
 //!
 //! | route | who calls | body | answer |
 //! |---|---|---|---|
-//! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202, 409 past its `start_by`, or 503 while stopping |
+//! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202; 409 past its `start_by` or while the node's lease is lapsed; 503 while stopping |
 //! | `POST /node/cancel` | any server | [`CancelRequest`] | 200 with the [`Execution`], 404 |
 //! | `GET /node/busy` | any server | — | the running [`Execution`]s |
 //! | `GET /node/held` | the leader's reconciler | — | ids of the executions accepted and not yet reported |
@@ -31,7 +31,11 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::{handles::Handles, leader::Liveness, runner::Runner};
+use crate::{
+    handles::Handles,
+    leader::Liveness,
+    runner::{NotStarted, Runner},
+};
 
 pub(crate) const RUN_PATH: &str = "/node/run";
 pub(crate) const CANCEL_PATH: &str = "/node/cancel";
@@ -223,10 +227,14 @@ async fn run(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) 
         CancellationToken::new(),
         request.started_at,
     );
-    Ok(if started {
-        StatusCode::ACCEPTED.into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "this node is stopping").into_response()
+    Ok(match started {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(refused @ NotStarted::Stopping) => {
+            (StatusCode::SERVICE_UNAVAILABLE, refused.to_string()).into_response()
+        }
+        Err(refused @ NotStarted::LeaseLapsed) => {
+            (StatusCode::CONFLICT, refused.to_string()).into_response()
+        }
     })
 }
 

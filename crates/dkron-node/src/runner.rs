@@ -23,14 +23,19 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::metrics;
 
 mod admission;
+mod lease;
 mod ledger;
 
 pub use admission::{ExecutionSlots, Overflow};
+pub(crate) use lease::Lease;
 pub(crate) use ledger::{kill_orphans, ledger_path};
 
 use admission::Admission;
 
 use ledger::Ledger;
+
+/// How often the lease is checked for a lapse (see [`Runner::guard_lease`]).
+const LEASE_CHECK: Duration = Duration::from_millis(200);
 
 /// After the grace period ran out and runs were cancelled, how long to wait for them to end.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
@@ -48,6 +53,8 @@ pub(crate) trait Report: Send + Sync + fmt::Debug {
 struct Busy {
     execution: Execution,
     cancel: CancellationToken,
+    /// The lease epoch it was accepted in.
+    epoch: u64,
 }
 
 /// Runs executions on this node; see the module docs.
@@ -70,6 +77,22 @@ pub(crate) struct Runner {
     ledger: Option<Ledger>,
     /// Slots for running executions, and the queue for them.
     admission: Admission,
+    /// Fences the runs when this node lost touch with the leader, if set.
+    lease: Option<Arc<Lease>>,
+}
+
+/// Why [`Runner::start_at`] did not take a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NotStarted {
+    /// The runner is shutting down.
+    #[error("this node is stopping")]
+    Stopping,
+    /// No heartbeat was accepted by a leader within the failure timeout: the leader may be
+    /// closing this node's runs as lost, so it takes none until a heartbeat renews its lease.
+    #[error(
+        "this node lost touch with the leader (no heartbeat accepted within the failure timeout)"
+    )]
+    LeaseLapsed,
 }
 
 /// How [`Runner::shutdown`] ended.
@@ -92,6 +115,49 @@ impl Runner {
             tasks: TaskTracker::new(),
             ledger: None,
             admission: Admission::new(ExecutionSlots::DEFAULT),
+            lease: None,
+        }
+    }
+
+    /// Fences the runs by `lease`: those accepted before it lapsed are cancelled, or never
+    /// start. Run [`Runner::guard_lease`] too.
+    pub(crate) fn with_lease(mut self, lease: Arc<Lease>) -> Runner {
+        self.lease = Some(lease);
+        self
+    }
+
+    fn epoch(&self) -> u64 {
+        self.lease.as_ref().map_or(0, |lease| lease.epoch())
+    }
+
+    /// Until `stop`: cancels the runs accepted before each lapse of the lease as soon as it is
+    /// seen (see `lease`).
+    pub(crate) async fn guard_lease(self: Arc<Self>, stop: CancellationToken) {
+        let Some(lease) = self.lease.clone() else {
+            return;
+        };
+        let mut seen = lease.epoch();
+        let mut tick = tokio::time::interval(LEASE_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let epoch = lease.check(tokio::time::Instant::now());
+            if epoch != seen {
+                seen = epoch;
+                let busy = self.busy();
+                let mut fenced = 0;
+                for entry in busy.values().filter(|b| b.epoch < epoch) {
+                    entry.cancel.cancel();
+                    fenced += 1;
+                }
+                tracing::warn!(
+                    fenced,
+                    "no heartbeat accepted by a leader within the failure timeout: runs accepted before are cancelled, as the leader counts them lost"
+                );
+            }
         }
     }
 
@@ -117,16 +183,21 @@ impl Runner {
     /// Starts `launch` of `job` here and returns at once; `cancel` stops it (a `replace` fire,
     /// a cancel request). With `recorded_start`, the dispatching leader already recorded the
     /// start at that instant (so the execution keeps that id) and no start is reported.
-    /// Refused (false) once the runner is shutting down.
+    /// Refused, saying why, once the runner is shutting down or while its lease is lapsed.
     pub(crate) fn start_at(
         self: &Arc<Self>,
         job: Arc<Job>,
         launch: LaunchRecord,
         cancel: CancellationToken,
         recorded_start: Option<Timestamp>,
-    ) -> bool {
+    ) -> Result<(), NotStarted> {
         if self.tasks.is_closed() {
-            return false;
+            return Err(NotStarted::Stopping);
+        }
+        if let Some(lease) = &self.lease
+            && lease.lapsed(tokio::time::Instant::now())
+        {
+            return Err(NotStarted::LeaseLapsed);
         }
         let started_at = recorded_start.unwrap_or_else(Timestamp::now);
         let id = Execution::id_for(started_at, &self.node_name);
@@ -135,14 +206,15 @@ impl Runner {
         self.held().insert(id.clone());
         let runner = Arc::clone(self);
         let reported = recorded_start.is_some();
+        let epoch = self.epoch();
         self.tasks.spawn(async move {
             let execution = runner
-                .run(&job, &launch, cancel, started_at, reported)
+                .run(&job, &launch, cancel, (started_at, epoch), reported)
                 .await;
             runner.report.finished(execution).await;
             runner.held().remove(&id);
         });
-        true
+        Ok(())
     }
 
     fn held(&self) -> MutexGuard<'_, BTreeSet<String>> {
@@ -161,7 +233,7 @@ impl Runner {
         job: &Job,
         launch: &LaunchRecord,
         cancel: CancellationToken,
-        started_at: Timestamp,
+        (started_at, epoch): (Timestamp, u64),
         start_reported: bool,
     ) -> Execution {
         let mut execution = launch.execution(&self.node_name, started_at);
@@ -184,10 +256,23 @@ impl Runner {
             Busy {
                 execution: execution.clone(),
                 cancel: cancel.clone(),
+                epoch,
             },
         );
         // Waits here (listed as running, cancellable) while every slot is taken.
-        let admitted = self.admission.admit(&self.node_name, &cancel).await;
+        let admitted = self
+            .admission
+            .admit(&self.node_name, &cancel)
+            .await
+            .and_then(|permit| {
+                // Fencing: checked last before the command starts (a lapse while it runs
+                // cancels it).
+                if self.epoch() == epoch {
+                    Ok(permit)
+                } else {
+                    Err("dkron-rs: not started: this node lost touch with the leader (no heartbeat accepted within the failure timeout) after accepting it, so the leader counts it lost".to_owned())
+                }
+            });
         match admitted.map(|permit| (permit, self.executors.get(&job.executor))) {
             Err(refused) => {
                 tracing::warn!(%id, reason = %refused, "execution not run");

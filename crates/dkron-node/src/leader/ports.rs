@@ -224,8 +224,10 @@ impl HandOff {
                      (leadership lost?), so it was not handed to node {}: {error}",
                     target.name
                 )),
-                Ok(_) if local => (!runner.start_at(job, launch.clone(), cancel, Some(started_at)))
-                    .then(|| "this node is stopping".to_owned()),
+                Ok(_) if local => runner
+                    .start_at(job, launch.clone(), cancel, Some(started_at))
+                    .err()
+                    .map(|refused| refused.to_string()),
                 Ok(_) => {
                     let request = RunRequest {
                         job: (*job).clone(),
