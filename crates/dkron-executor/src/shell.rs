@@ -154,6 +154,25 @@ fn die_with_this_process(command: &mut tokio::process::Command) {
     }
 }
 
+/// Most reads [`drain_ready`] makes: a pipe holds at most its capacity (64 KiB by default, 1 MiB
+/// at most unless raised), so this takes it all, and a process that escaped the group and keeps
+/// writing cannot hold the execution.
+const DRAIN_READS: usize = 64;
+
+/// Takes, without waiting, what `pipe` holds now, in chunks. Reads the descriptor itself (it is
+/// non-blocking): the receiver's own `try_read` answers "would block" whenever tokio has not
+/// seen the pipe readable yet, which is exactly the case here.
+fn drain_ready(pipe: &tokio::net::unix::pipe::Receiver, buffer: &mut [u8]) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    for _ in 0..DRAIN_READS {
+        match nix::unistd::read(pipe, buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n_read) => chunks.push(buffer[..n_read].to_vec()),
+        }
+    }
+    chunks
+}
+
 /// `su` needs root; as anyone else it is refused, unless it names the current user.
 fn resolve_su(su: &SuSpec) -> io::Result<(u32, u32)> {
     let not_found = |what: &str, name: &str| {
@@ -285,7 +304,19 @@ async fn supervise(
                     );
                 }
             },
-            () = &mut drain_sleep, if drain_deadline.is_some() => pipe_open = false,
+            () = &mut drain_sleep, if drain_deadline.is_some() => {
+                // Why: on a loaded machine this task may next run long after the deadline, with
+                // the command's last output still in the pipe, and `select!` then picks the
+                // deadline as often as the read (the soak recorded a success with empty output).
+                // What the pipe holds now was written before the deadline: keep it.
+                for chunk in drain_ready(&output_pipe, &mut read_buffer) {
+                    output.push(&chunk);
+                    if let Some(progress) = request.progress {
+                        progress.output(&chunk);
+                    }
+                }
+                pipe_open = false;
+            },
         }
     }
 
