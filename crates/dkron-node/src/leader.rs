@@ -409,15 +409,12 @@ pub(crate) enum Scope {
     Cluster,
 }
 
-/// How long a server may take to answer "who are you" before its executions count as lost.
-const PROBE: Duration = Duration::from_secs(1);
-
 /// Records as failed the executions the store shows running that run nowhere: their node
 /// crashed or left, so they would read as running forever. Their reports drive retries.
 ///
-/// Another server's executions are closed only when it is no longer a member or does not
-/// answer a probe of its RPC port (a crashed leader, say); a server that answers closes its
-/// own when it restarts.
+/// Another node's executions are closed here only when it is not recorded alive; a crashed
+/// node recorded alive (the old leader, say) is failed by the failure detector within the
+/// failure timeout, and the reconciler closes what a node that answers does not hold.
 pub(crate) async fn close_interrupted(
     handles: &Handles,
     runner: &Runner,
@@ -448,22 +445,13 @@ pub(crate) async fn close_interrupted(
     if scope == Scope::Own {
         return;
     }
-    // Another node's: closed when it is not recorded alive, or does not answer.
+    // Another node's: closed now only when it is not recorded alive. One recorded alive got a
+    // full heartbeat deadline from this new leader, and the failure detector settles it
+    // (`expire`): a quick probe here failed a deposed leader that was slow, not dead, and
+    // closed the runs it was still running (the soak saw `forbid` overlap so).
     for node in others {
         let stored = handles.store.member(&node).ok().flatten();
-        let gone = match stored.filter(Member::is_alive) {
-            Some(member) => {
-                handles
-                .peers
-                .peer_info(&member.rpc_addr, PROBE)
-                .await
-                .is_err()
-                // An agent answers node routes only: its heartbeats decide, not this probe.
-                && member.server
-            }
-            None => true,
-        };
-        if gone {
+        if !stored.is_some_and(|member| member.is_alive()) {
             fail_member(handles, hand_overs, &node).await;
         }
     }
