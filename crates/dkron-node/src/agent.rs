@@ -80,9 +80,12 @@ impl Agent {
             config.join.clone(),
             outbox,
         ));
+        // A ports file left behind: the last run did not stop cleanly (a stop removes it).
+        let crashed = data_dir.join(PORTS_FILE).exists();
         let lease = Arc::new(runner::Lease::new(
             config.failure_timeout,
             tokio::time::Instant::now(),
+            crashed,
         ));
         let runner = Arc::new(
             Runner::new(&config.name, config.limits, Arc::clone(&report) as _)

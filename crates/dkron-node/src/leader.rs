@@ -433,14 +433,25 @@ pub(crate) async fn close_interrupted(
         .partition(|e| e.node_name == handles.name());
     // This node's: the reconciler's rule, since a hand-over to this node may be under way
     // (recorded, not yet accepted) while it starts.
-    let handing = hand_overs.ids();
-    let asked_at = Timestamp::now();
-    let lost = reconcile::never_reached(&own, &runner.held_ids(), &handing, asked_at)
-        .into_iter()
-        .cloned()
-        .collect();
     let reason = "interrupted, the node stopped before this execution finished";
-    record_failed(handles, lost, reason).await;
+    let mut own = own;
+    loop {
+        let handing = hand_overs.ids();
+        let asked_at = Timestamp::now();
+        let held = runner.held_ids();
+        let lost: Vec<Execution> = reconcile::never_reached(&own, &held, &handing, asked_at)
+            .into_iter()
+            .cloned()
+            .collect();
+        own.retain(|e| !lost.iter().any(|l| l.id() == e.id()) && !held.contains(&e.id()));
+        record_failed(handles, lost, reason).await;
+        // At start (a task of its own), the younger ones are closed once past the bound too, as
+        // interrupted; a new leader must not wait, and leaves them to the reconciler.
+        if scope == Scope::Cluster || own.is_empty() {
+            break;
+        }
+        tokio::time::sleep(reconcile::BOUND).await;
+    }
     let others: BTreeSet<String> = others.into_iter().map(|e| e.node_name).collect();
     if scope == Scope::Own {
         return;

@@ -191,6 +191,7 @@ impl Node {
         let lease = Arc::new(crate::runner::Lease::new(
             handles.config.failure_timeout,
             tokio::time::Instant::now(),
+            restarted,
         ));
         let runner = Arc::new(
             Runner::new(handles.name(), handles.config.limits, report)

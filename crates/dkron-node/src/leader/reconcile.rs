@@ -35,6 +35,8 @@ use crate::{
 pub(super) const EVERY: Duration = Duration::from_secs(5);
 /// How far the nodes' clocks may disagree: the target compares `start_by` to its own clock.
 const CLOCK_SLACK: Duration = Duration::from_secs(1);
+/// How long after its recorded start no node can accept an execution any more.
+pub(super) const BOUND: Duration = HAND_OVER.saturating_add(CLOCK_SLACK);
 
 /// The rule: of the executions recorded `running` on one node, those that node cannot run any
 /// more: not `held` there (asked at `asked_at`), not being handed over (`handing`, read before
@@ -57,7 +59,7 @@ pub(super) fn never_reached<'a>(
 /// Whether no node can accept `execution` any more at `now` (its `start_by` has passed, with
 /// slack for the clocks).
 fn past_bound(execution: &Execution, now: Timestamp) -> bool {
-    let bound = SignedDuration::try_from(HAND_OVER + CLOCK_SLACK).unwrap_or(SignedDuration::MAX);
+    let bound = SignedDuration::try_from(BOUND).unwrap_or(SignedDuration::MAX);
     execution
         .started_at
         .checked_add(bound)
