@@ -137,7 +137,9 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DURATION")]
     pub shutdown_timeout: Option<String>,
     /// A node silent this long is failed and its running executions are closed as failed
-    /// (servers: the leader's deadline for heartbeats) [default: 5s].
+    /// (servers: the leader's deadline for heartbeats; every node: its lease, so a node no
+    /// leader heard from this long cancels its runs and takes none until it is heard again;
+    /// give every node the same value) [default: 5s].
     #[arg(long, value_name = "DURATION")]
     pub failure_timeout: Option<String>,
     /// A timer fire that cannot be launched within this of its scheduled instant is skipped

@@ -121,12 +121,56 @@ fn spawn(
         let (uid, gid) = resolve_su(su)?;
         command.uid(uid).gid(gid);
     }
+    die_with_this_process(&mut command);
     let child = command.spawn()?;
     // Why: the command object holds our copies of the pipe's write end; until they are closed the
     // reader would never see end-of-file.
     drop(command);
     let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(pipe_reader))?;
     Ok((child, receiver))
+}
+
+/// Fencing: the command is killed (SIGKILL) when the thread that started it dies, which for a
+/// runtime's worker thread means when this process dies. A node that crashed is declared lost
+/// and its executions are closed as failed, so their jobs may fire again elsewhere; a command
+/// still running there would overlap a `forbid` job and make "failed, node lost" untrue. What
+/// the command forked does not inherit this: it is killed by the next start of the node (the
+/// ledger of process groups), as before. Linux only (`prctl`).
+fn die_with_this_process(command: &mut tokio::process::Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs in the forked child before exec; it calls only prctl(2) and
+    // getppid(2), which are async-signal-safe, and allocates nothing (an `io::Error` from an
+    // errno is not boxed).
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            // The parent may have died before prctl: then nobody would signal this child.
+            if nix::unistd::getppid() != parent {
+                return Err(io::Error::from(nix::errno::Errno::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Most reads [`drain_ready`] makes: a pipe holds at most its capacity (64 KiB by default, 1 MiB
+/// at most unless raised), so this takes it all, and a process that escaped the group and keeps
+/// writing cannot hold the execution.
+const DRAIN_READS: usize = 64;
+
+/// Takes, without waiting, what `pipe` holds now, in chunks. Reads the descriptor itself (it is
+/// non-blocking): the receiver's own `try_read` answers "would block" whenever tokio has not
+/// seen the pipe readable yet, which is exactly the case here.
+fn drain_ready(pipe: &tokio::net::unix::pipe::Receiver, buffer: &mut [u8]) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    for _ in 0..DRAIN_READS {
+        match nix::unistd::read(pipe, buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n_read) => chunks.push(buffer[..n_read].to_vec()),
+        }
+    }
+    chunks
 }
 
 /// `su` needs root; as anyone else it is refused, unless it names the current user.
@@ -260,7 +304,19 @@ async fn supervise(
                     );
                 }
             },
-            () = &mut drain_sleep, if drain_deadline.is_some() => pipe_open = false,
+            () = &mut drain_sleep, if drain_deadline.is_some() => {
+                // Why: on a loaded machine this task may next run long after the deadline, with
+                // the command's last output still in the pipe, and `select!` then picks the
+                // deadline as often as the read (the soak recorded a success with empty output).
+                // What the pipe holds now was written before the deadline: keep it.
+                for chunk in drain_ready(&output_pipe, &mut read_buffer) {
+                    output.push(&chunk);
+                    if let Some(progress) = request.progress {
+                        progress.output(&chunk);
+                    }
+                }
+                pipe_open = false;
+            },
         }
     }
 

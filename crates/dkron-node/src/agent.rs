@@ -81,8 +81,16 @@ impl Agent {
             config.join.clone(),
             outbox,
         ));
+        // A ports file left behind: the last run did not stop cleanly (a stop removes it).
+        let crashed = data_dir.join(PORTS_FILE).exists();
+        let lease = Arc::new(runner::Lease::new(
+            config.failure_timeout,
+            tokio::time::Instant::now(),
+            crashed,
+        ));
         let runner = Arc::new(
             Runner::new(&config.name, config.limits, Arc::clone(&report) as _)
+                .with_lease(Arc::clone(&lease))
                 .with_ledger(ledger)
                 .with_slots(config.execution_slots),
         );
@@ -130,8 +138,11 @@ impl Agent {
             servers: config.join.clone(),
             leader: None,
             interval: config.heartbeat_interval,
+            lease,
         };
         let heartbeat_task = tokio::spawn(heartbeats.run(stop.clone(), true));
+        // Ends with `stop`.
+        tokio::spawn(Arc::clone(&runner).guard_lease(stop.clone()));
         let redeliver_task = tokio::spawn(report.run(stop.clone()));
 
         let body = serde_json::json!({ "rpc": rpc_addr.to_string() });

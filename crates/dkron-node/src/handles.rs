@@ -49,9 +49,26 @@ impl Handles {
     /// it has applied it too ([`RaftNode::write_anywhere`]), so a client reads its own write
     /// from the server it wrote through. Timed in the `raft_commit` histogram.
     pub(crate) async fn write(&self, command: Command) -> Result<Written, WriteError> {
+        self.commit(command, false).await
+    }
+
+    /// Commits `command` only while this server leads: never forwarded, so a server that lost
+    /// leadership (paused, or not told yet) fails here instead of having a new leader commit
+    /// what its stale scheduler decided. The scheduler's launches and the starts of the runs
+    /// it hands over go this way: that is what fences an old leader's scheduler (see
+    /// docs/architecture.md, "Fencing").
+    pub(crate) async fn write_as_leader(&self, command: Command) -> Result<Written, WriteError> {
+        self.commit(command, true).await
+    }
+
+    async fn commit(&self, command: Command, leader_only: bool) -> Result<Written, WriteError> {
         let kind = command.kind();
         let started = Instant::now();
-        let result = self.raft.write_anywhere(command).await;
+        let result = if leader_only {
+            self.raft.write(command).await
+        } else {
+            self.raft.write_anywhere(command).await
+        };
         ::metrics::histogram!(metrics::RAFT_COMMIT).record(started.elapsed().as_secs_f64());
         match result {
             Ok(written) => Ok(written),

@@ -9,8 +9,10 @@
 //! forwarded, or restored from a snapshot), and so do finished executions, which drive retries,
 //! dependents and ephemeral deletes: a new leader continues the groups the old one launched.
 
+mod hand_overs;
 mod liveness;
 mod ports;
+mod reconcile;
 mod skipped;
 
 use std::{
@@ -29,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{handles::Handles, rpc::client::NodeClient, runner::Runner};
 
+pub(crate) use hand_overs::HandOvers;
 pub(crate) use liveness::Liveness;
 pub(crate) use ports::{HandOff, RaftPorts};
 
@@ -44,6 +47,8 @@ const LIVENESS_CHECK: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub(crate) struct Leader {
     scheduler: Mutex<Option<Scheduler>>,
+    /// Runs being handed to other nodes, across schedulers.
+    pub(crate) hand_overs: Arc<HandOvers>,
     /// The index of the last applied entry whose changes this task has handled.
     followed: watch::Sender<u64>,
 }
@@ -52,6 +57,7 @@ impl Leader {
     pub(crate) fn new() -> Arc<Leader> {
         Arc::new(Leader {
             scheduler: Mutex::new(None),
+            hand_overs: Arc::default(),
             followed: watch::Sender::new(0),
         })
     }
@@ -93,6 +99,12 @@ pub(crate) async fn lead(
         client,
         notifier,
     } = services;
+    let reconciler = tokio::spawn(reconcile_while_leading(
+        Arc::clone(&handles),
+        Arc::clone(&runner),
+        client.clone(),
+        Arc::clone(&leader),
+    ));
     let mut watch = handles.raft.watch_leadership();
     let mut check = tokio::time::interval(LIVENESS_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -106,7 +118,7 @@ pub(crate) async fn lead(
         let mut retry = false;
         let running = leader.scheduler();
         if leading && running.is_none() {
-            match start_scheduler(&handles, &runner, &client, &notifier).await {
+            match start_scheduler(&handles, &runner, &client, &notifier, &leader.hand_overs).await {
                 Ok(scheduler) => {
                     tracing::info!("leader: scheduler started");
                     *leader.slot() = Some(scheduler);
@@ -144,7 +156,14 @@ pub(crate) async fn lead(
             () = tokio::time::sleep(RETRY_START), if retry => {}
             _ = check.tick(), if leading => {
                 for node in liveness.expired(tokio::time::Instant::now()) {
-                    fail_member(&handles, &node).await;
+                    // A task: asking the node may take a call's bound.
+                    tokio::spawn(expire(
+                        Arc::clone(&handles),
+                        Arc::clone(&liveness),
+                        client.clone(),
+                        Arc::clone(&leader),
+                        node,
+                    ));
                 }
             }
             _ = skips.tick(), if running.is_some() => {
@@ -154,12 +173,32 @@ pub(crate) async fn lead(
             }
         }
     }
+    reconciler.abort();
     let scheduler = leader.slot().take();
     if let Some(scheduler) = scheduler {
         let report = scheduler.shutdown(SCHEDULER_STOP).await;
         tracing::info!(?report, "scheduler stopped");
     }
     skipped.finish(SCHEDULER_STOP).await;
+}
+
+/// Runs the reconciler (see `reconcile`) every [`reconcile::EVERY`] while this server leads
+/// with a scheduler; aborted when the leadership task ends. A task of its own: asking the
+/// nodes may take a call's bound, which must not hold up following the log.
+async fn reconcile_while_leading(
+    handles: Arc<Handles>,
+    runner: Arc<Runner>,
+    client: NodeClient,
+    leader: Arc<Leader>,
+) {
+    let mut tick = tokio::time::interval(reconcile::EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if handles.raft.is_leader() && leader.scheduler().is_some() {
+            reconcile::reconcile(&handles, &runner, &client, &leader.hand_overs).await;
+        }
+    }
 }
 
 /// Hands one apply's changes to the scheduler, if one runs, then marks them followed.
@@ -252,9 +291,44 @@ pub(crate) struct Services {
     pub(crate) notifier: Notifier,
 }
 
-/// A node missed its heartbeat deadline (or does not answer a new leader): it is failed, and
+/// A node missed its heartbeat deadline: it is failed unless it still answers the node RPC.
+///
+/// Why ask: under overload heartbeats come late, and a node declared lost has its running
+/// executions closed, so their jobs fire again elsewhere while the node, alive and slow, still
+/// runs them (the soak saw `forbid` overlap so). A node that answers what it holds is not lost:
+/// it gets a new deadline, and the reconciler closes what it does not hold. One that does not
+/// answer within the call's bound (crashed, paused, cut off) is failed.
+async fn expire(
+    handles: Arc<Handles>,
+    liveness: Arc<Liveness>,
+    client: NodeClient,
+    leader: Arc<Leader>,
+    node: String,
+) {
+    let member = handles.store.member(&node).ok().flatten();
+    if let Some(member) = member.filter(|m| !m.rpc_addr.is_empty())
+        && node != handles.name()
+    {
+        match client.held(&member.rpc_addr).await {
+            Ok(_) => {
+                tracing::info!(%node, "heartbeats late but the node answers: not failed");
+                liveness.extend(&node);
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%error, %node, "a node past its deadline does not answer")
+            }
+        }
+    }
+    // A heartbeat that came meanwhile renewed the node's lease: it runs what it holds.
+    if handles.raft.is_leader() && !liveness.watched(&node) {
+        fail_member(&handles, &leader.hand_overs, &node).await;
+    }
+}
+
+/// A node missed its heartbeat deadline and does not answer (or does not answer a new leader): it is failed, and
 /// what it was running is closed as failed (the reports drive retries, on other nodes).
-async fn fail_member(handles: &Handles, node: &str) {
+async fn fail_member(handles: &Handles, hand_overs: &HandOvers, node: &str) {
     if node == handles.name() {
         return;
     }
@@ -275,9 +349,13 @@ async fn fail_member(handles: &Handles, node: &str) {
     let reason = format!("node {node} lost before this execution finished");
     match handles.store.running_executions() {
         Ok(running) => {
-            for execution in running.into_iter().filter(|e| e.node_name == node) {
-                record_failed(handles, execution, &reason).await;
-            }
+            // A run still being handed over is settled by the hand-over: the node may accept
+            // it yet (it was only paused) and then run it.
+            let lost = running
+                .into_iter()
+                .filter(|e| e.node_name == node && !hand_overs.contains(&e.id()))
+                .collect();
+            record_failed(handles, lost, &reason).await;
         }
         Err(error) => tracing::warn!(%error, "cannot list running executions"),
     }
@@ -288,20 +366,26 @@ async fn start_scheduler(
     runner: &Arc<Runner>,
     client: &NodeClient,
     notifier: &Notifier,
+    hand_overs: &Arc<HandOvers>,
 ) -> Result<Scheduler, crate::Error> {
     // Invariant: the barrier makes the local store hold every committed write before the
     // scheduler loads jobs and launch records from it.
     handles.raft.linearizable_barrier().await?;
-    close_interrupted(handles, runner, Scope::Cluster).await;
+    close_interrupted(handles, runner, hand_overs, Scope::Cluster).await;
     let ports = Arc::new(RaftPorts::new(Arc::clone(handles)));
     let scheduler = Scheduler::builder()
-        .in_flight(in_flight(handles))
+        .in_flight(in_flight(handles, hand_overs))
         .misfire_threshold(handles.config.misfire_threshold)
         .job_source(ports.clone())
         .launch_log(ports)
         .dispatch(Arc::new(
-            HandOff::new(Arc::clone(handles), Arc::clone(runner), client.clone())
-                .with_notifier(notifier.clone()),
+            HandOff::new(
+                Arc::clone(handles),
+                Arc::clone(runner),
+                client.clone(),
+                Arc::clone(hand_overs),
+            )
+            .with_notifier(notifier.clone()),
         ))
         .start()
         .await?;
@@ -309,9 +393,9 @@ async fn start_scheduler(
 }
 
 /// The launches whose executions the store shows running (after the interrupted ones were
-/// closed): the new scheduler counts them for `concurrency`, so `forbid` holds across a leader
-/// change.
-fn in_flight(handles: &Handles) -> Vec<LaunchRecord> {
+/// closed) or that are still being handed over (their start may not be applied yet): the new
+/// scheduler counts them for `concurrency`, so `forbid` holds across a leader change.
+fn in_flight(handles: &Handles, hand_overs: &HandOvers) -> Vec<LaunchRecord> {
     let running = match handles.store.running_executions() {
         Ok(running) => running,
         Err(error) => {
@@ -320,6 +404,17 @@ fn in_flight(handles: &Handles) -> Vec<LaunchRecord> {
         }
     };
     let mut records: Vec<LaunchRecord> = Vec::new();
+    let mut add = |record: LaunchRecord| {
+        let known = records.iter().any(|r| {
+            r.job_name == record.job_name && r.group == record.group && r.attempt == record.attempt
+        });
+        if !known {
+            records.push(record);
+        }
+    };
+    for record in hand_overs.launches() {
+        add(record);
+    }
     for execution in running {
         let kept = handles
             .store
@@ -334,12 +429,7 @@ fn in_flight(handles: &Handles) -> Vec<LaunchRecord> {
             targets: vec![execution.node_name.clone()],
             trigger: execution.trigger,
         });
-        let known = records.iter().any(|r| {
-            r.job_name == record.job_name && r.group == record.group && r.attempt == record.attempt
-        });
-        if !known {
-            records.push(record);
-        }
+        add(record);
     }
     records
 }
@@ -354,16 +444,18 @@ pub(crate) enum Scope {
     Cluster,
 }
 
-/// How long a server may take to answer "who are you" before its executions count as lost.
-const PROBE: Duration = Duration::from_secs(1);
-
 /// Records as failed the executions the store shows running that run nowhere: their node
 /// crashed or left, so they would read as running forever. Their reports drive retries.
 ///
-/// Another server's executions are closed only when it is no longer a member or does not
-/// answer a probe of its RPC port (a crashed leader, say); a server that answers closes its
-/// own when it restarts.
-pub(crate) async fn close_interrupted(handles: &Handles, runner: &Runner, scope: Scope) {
+/// Another node's executions are closed here only when it is not recorded alive; a crashed
+/// node recorded alive (the old leader, say) is failed by the failure detector within the
+/// failure timeout, and the reconciler closes what a node that answers does not hold.
+pub(crate) async fn close_interrupted(
+    handles: &Handles,
+    runner: &Runner,
+    hand_overs: &HandOvers,
+    scope: Scope,
+) {
     let running = match handles.store.running_executions() {
         Ok(running) => running,
         Err(error) => {
@@ -371,60 +463,78 @@ pub(crate) async fn close_interrupted(handles: &Handles, runner: &Runner, scope:
             return;
         }
     };
-    let live = runner.running_ids();
-    let mut others = BTreeSet::new();
-    for execution in running {
-        let id = execution.id();
-        if execution.node_name != handles.name() {
-            others.insert(execution.node_name);
-            continue;
+    let (own, others): (Vec<Execution>, Vec<Execution>) = running
+        .into_iter()
+        .partition(|e| e.node_name == handles.name());
+    // This node's: the reconciler's rule, since a hand-over to this node may be under way
+    // (recorded, not yet accepted) while it starts.
+    let reason = "interrupted, the node stopped before this execution finished";
+    let mut own = own;
+    loop {
+        let handing = hand_overs.ids();
+        let asked_at = Timestamp::now();
+        let held = runner.held_ids();
+        let lost: Vec<Execution> = reconcile::never_reached(&own, &held, &handing, asked_at)
+            .into_iter()
+            .cloned()
+            .collect();
+        own.retain(|e| !lost.iter().any(|l| l.id() == e.id()) && !held.contains(&e.id()));
+        record_failed(handles, lost, reason).await;
+        // At start (a task of its own), the younger ones are closed once past the bound too, as
+        // interrupted; a new leader must not wait, and leaves them to the reconciler.
+        if scope == Scope::Cluster || own.is_empty() {
+            break;
         }
-        if !live.contains(&id) {
-            let reason = "interrupted, the node stopped before this execution finished";
-            record_failed(handles, execution, reason).await;
-        }
+        tokio::time::sleep(reconcile::BOUND).await;
     }
+    let others: BTreeSet<String> = others.into_iter().map(|e| e.node_name).collect();
     if scope == Scope::Own {
         return;
     }
-    // Another node's: closed when it is not recorded alive, or does not answer.
+    // Another node's: closed now only when it is not recorded alive. One recorded alive got a
+    // full heartbeat deadline from this new leader, and the failure detector settles it
+    // (`expire`): a quick probe here failed a deposed leader that was slow, not dead, and
+    // closed the runs it was still running (the soak saw `forbid` overlap so).
     for node in others {
         let stored = handles.store.member(&node).ok().flatten();
-        let gone = match stored.filter(Member::is_alive) {
-            Some(member) => {
-                handles
-                .peers
-                .peer_info(&member.rpc_addr, PROBE)
-                .await
-                .is_err()
-                // An agent answers node routes only: its heartbeats decide, not this probe.
-                && member.server
-            }
-            None => true,
-        };
-        if gone {
-            fail_member(handles, &node).await;
+        if !stored.is_some_and(|member| member.is_alive()) {
+            fail_member(handles, hand_overs, &node).await;
         }
     }
 }
 
-/// Records `execution` (recorded as running) as failed for `reason`.
-async fn record_failed(handles: &Handles, mut execution: Execution, reason: &str) {
-    let id = execution.id();
-    execution.finished_at = Some(Timestamp::now().max(execution.started_at));
-    execution.success = false;
-    if !execution.output.is_empty() && !execution.output.ends_with('\n') {
-        execution.output.push('\n');
+/// Records the executions `lost` (recorded as running) as failed for `reason`, in one Raft
+/// write.
+async fn record_failed(handles: &Handles, lost: Vec<Execution>, reason: &str) {
+    if lost.is_empty() {
+        return;
     }
-    execution.output.push_str("dkron-rs: ");
-    execution.output.push_str(reason);
-    match handles.write(Command::ExecutionDone(execution)).await {
-        Ok(written) => match written.response {
-            Response::Refused(refusal) => {
-                tracing::warn!(%refusal, %id, "cannot close an interrupted execution")
+    let count = lost.len();
+    let commands = lost
+        .into_iter()
+        .map(|mut execution| {
+            tracing::warn!(id = %execution.id(), job = %execution.job_name, %reason, "execution recorded as failed");
+            execution.finished_at = Some(Timestamp::now().max(execution.started_at));
+            execution.success = false;
+            if !execution.output.is_empty() && !execution.output.ends_with('\n') {
+                execution.output.push('\n');
             }
-            _ => tracing::warn!(%id, %reason, "execution recorded as failed"),
-        },
-        Err(error) => tracing::warn!(%error, %id, "cannot close an interrupted execution"),
+            execution.output.push_str("dkron-rs: ");
+            execution.output.push_str(reason);
+            Command::ExecutionDone(execution)
+        })
+        .collect();
+    match handles.write(Command::Batch(commands)).await {
+        Ok(written) => {
+            if let Response::Batch(responses) = &written.response {
+                for refusal in responses.iter().filter_map(|r| match r {
+                    Response::Refused(refusal) => Some(refusal),
+                    _ => None,
+                }) {
+                    tracing::warn!(%refusal, "cannot close an interrupted execution");
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, count, "cannot close interrupted executions"),
     }
 }

@@ -12,7 +12,7 @@
 //! With `retry-join` the join is tried again every `retry-interval`, up to `retry-max` times
 //! (0: until it succeeds), as dkron does.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use dkron_model::{Member, MemberStatus};
 use dkron_raft::{Bootstrap, Command, RaftNode};
@@ -23,6 +23,7 @@ use crate::{
     Error, NodeConfig,
     handles::Handles,
     rpc::{Beat, client::NodeClient},
+    runner::Lease,
 };
 
 /// How long one attempt to bootstrap or join waits for enough servers or an answer.
@@ -193,6 +194,8 @@ pub(crate) struct Heartbeats {
     /// The leader's RPC address as this node's own Raft sees it (servers only).
     pub(crate) leader: Option<Box<dyn Fn() -> Option<String> + Send + Sync>>,
     pub(crate) interval: Duration,
+    /// Renewed by every heartbeat a leader accepts.
+    pub(crate) lease: Arc<Lease>,
 }
 
 impl std::fmt::Debug for Heartbeats {
@@ -245,8 +248,12 @@ impl Heartbeats {
                 server
             })?;
         for _ in 0..3 {
+            let sent = tokio::time::Instant::now();
             match self.client.beat(&target, beat).await {
-                Ok(reply) if reply.accepted => return Some(target),
+                Ok(reply) if reply.accepted => {
+                    self.lease.renewed(sent, tokio::time::Instant::now());
+                    return Some(target);
+                }
                 Ok(reply) => match reply.leader {
                     Some(leader) if leader != target => target = leader,
                     _ => return None,

@@ -204,19 +204,27 @@ impl Node {
                 .map_err(|reason| Error::Notify { reason })?
         };
         let report = Arc::new(RaftReport::new(Arc::clone(&handles), notifier.clone()));
+        let lease = Arc::new(crate::runner::Lease::new(
+            handles.config.failure_timeout,
+            tokio::time::Instant::now(),
+            restarted,
+        ));
         let runner = Arc::new(
             Runner::new(handles.name(), handles.config.limits, report)
+                .with_lease(Arc::clone(&lease))
                 .with_ledger(ledger)
                 .with_slots(handles.config.execution_slots),
         );
+        let leader = Leader::new();
         let register_task = {
             let (handles, runner) = (Arc::clone(&handles), Arc::clone(&runner));
+            let hand_overs = Arc::clone(&leader.hand_overs);
             tokio::spawn(async move {
                 if restarted {
                     membership::rejoin(&handles).await;
                 }
                 membership::register(&handles).await;
-                leader::close_interrupted(&handles, &runner, leader::Scope::Own).await;
+                leader::close_interrupted(&handles, &runner, &hand_overs, leader::Scope::Own).await;
             })
         };
 
@@ -235,7 +243,6 @@ impl Node {
             streams: streams.clone(),
         });
 
-        let leader = Leader::new();
         let leader_task = tokio::spawn(leader::lead(
             leader::Services {
                 handles: Arc::clone(&handles),
@@ -259,9 +266,12 @@ impl Node {
                     raft_handles.raft.leader().map(|(_, node)| node.rpc_addr)
                 })),
                 interval: handles.config.heartbeat_interval,
+                lease,
             }
         };
         let heartbeat_task = tokio::spawn(heartbeats.run(stop.clone(), false));
+        // Ends with `stop`.
+        tokio::spawn(Arc::clone(&runner).guard_lease(stop.clone()));
         let cluster = Arc::new(NodeCluster::new(
             Arc::clone(&handles),
             Arc::clone(&runner),

@@ -4,15 +4,16 @@
 //!
 //! | route | who calls | body | answer |
 //! |---|---|---|---|
-//! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202, 409 past its `start_by`, or 503 while stopping |
+//! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202; 409 past its `start_by` or while the node's lease is lapsed; 503 while stopping |
 //! | `POST /node/cancel` | any server | [`CancelRequest`] | 200 with the [`Execution`], 404 |
 //! | `GET /node/busy` | any server | — | the running [`Execution`]s |
+//! | `GET /node/held` | the leader's reconciler | — | ids of the executions accepted and not yet reported |
 //! | `POST /node/report` | a node, to any server | [`ReportRequest`] | 200 once committed, 503 |
 //! | `POST /node/reports` | a node, to any server | [`ReportBatch`] | 200 once all are committed (one Raft entry), 503 |
 //! | `POST /node/heartbeat` | a node, to the leader | [`Beat`] | [`BeatReply`] |
 //! | `GET /node/output/{id}` | any server | — | the execution's live output, streamed (`output`), 404, 503 past `max-output-streams` |
 //!
-//! Agents serve run, cancel, busy and output; servers serve all seven.
+//! Agents serve run, cancel, busy, held and output; servers serve all eight.
 
 pub(crate) mod client;
 pub(crate) mod output;
@@ -33,11 +34,17 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::{handles::Handles, leader::Liveness, live::OutputStreams, runner::Runner};
+use crate::{
+    handles::Handles,
+    leader::Liveness,
+    live::OutputStreams,
+    runner::{NotStarted, Runner},
+};
 
 pub(crate) const RUN_PATH: &str = "/node/run";
 pub(crate) const CANCEL_PATH: &str = "/node/cancel";
 pub(crate) const BUSY_PATH: &str = "/node/busy";
+pub(crate) const HELD_PATH: &str = "/node/held";
 pub(crate) const REPORT_PATH: &str = "/node/report";
 pub(crate) const REPORTS_PATH: &str = "/node/reports";
 pub(crate) const HEARTBEAT_PATH: &str = "/node/heartbeat";
@@ -157,6 +164,7 @@ pub(crate) fn router(state: Arc<RpcSlot>) -> Router {
         .route(RUN_PATH, post(run))
         .route(CANCEL_PATH, post(cancel))
         .route(BUSY_PATH, get(busy))
+        .route(HELD_PATH, get(held))
         .route(REPORT_PATH, post(report))
         .route(REPORTS_PATH, post(reports))
         .route(HEARTBEAT_PATH, post(heartbeat))
@@ -235,10 +243,14 @@ async fn run(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) 
         CancellationToken::new(),
         request.started_at,
     );
-    Ok(if started {
-        StatusCode::ACCEPTED.into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "this node is stopping").into_response()
+    Ok(match started {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(refused @ NotStarted::Stopping) => {
+            (StatusCode::SERVICE_UNAVAILABLE, refused.to_string()).into_response()
+        }
+        Err(refused @ NotStarted::LeaseLapsed) => {
+            (StatusCode::CONFLICT, refused.to_string()).into_response()
+        }
     })
 }
 
@@ -254,6 +266,11 @@ async fn cancel(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Byte
 async fn busy(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap) -> Answer {
     let state = admit(&slot, &headers)?;
     Ok(json(StatusCode::OK, &state.runner.running()))
+}
+
+async fn held(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap) -> Answer {
+    let state = admit(&slot, &headers)?;
+    Ok(json(StatusCode::OK, &state.runner.held_ids()))
 }
 
 async fn report(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {

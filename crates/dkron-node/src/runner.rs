@@ -23,16 +23,21 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::metrics;
 
 mod admission;
+mod lease;
 mod ledger;
 mod live;
 
 pub use admission::{ExecutionSlots, Overflow};
+pub(crate) use lease::Lease;
 pub(crate) use ledger::{kill_orphans, ledger_path};
 pub(crate) use live::{End, Frame, Live, Subscription};
 
 use admission::Admission;
 
 use ledger::Ledger;
+
+/// How often the lease is checked for a lapse (see [`Runner::guard_lease`]).
+const LEASE_CHECK: Duration = Duration::from_millis(200);
 
 /// After the grace period ran out and runs were cancelled, how long to wait for them to end.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
@@ -51,6 +56,8 @@ struct Busy {
     execution: Execution,
     cancel: CancellationToken,
     live: Arc<Live>,
+    /// The lease epoch it was accepted in.
+    epoch: u64,
 }
 
 /// Runs executions on this node; see the module docs.
@@ -63,12 +70,32 @@ pub(crate) struct Runner {
     /// execution is recorded).
     processors: ProcessorRegistry,
     busy: Mutex<BTreeMap<String, Busy>>,
+    /// Ids of the executions this runner owns: from the moment it accepts one until its report
+    /// returned (a superset of `busy`). The leader's reconciler asks for it (`/node/held`): an
+    /// execution recorded running on this node that is not held here never reached it.
+    held: Mutex<BTreeSet<String>>,
     report: Arc<dyn Report>,
     tasks: TaskTracker,
     /// Where the process groups of running shell executions are recorded, if anywhere.
     ledger: Option<Ledger>,
     /// Slots for running executions, and the queue for them.
     admission: Admission,
+    /// Fences the runs when this node lost touch with the leader, if set.
+    lease: Option<Arc<Lease>>,
+}
+
+/// Why [`Runner::start_at`] did not take a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NotStarted {
+    /// The runner is shutting down.
+    #[error("this node is stopping")]
+    Stopping,
+    /// No heartbeat was accepted by a leader within the failure timeout: the leader may be
+    /// closing this node's runs as lost, so it takes none until a heartbeat renews its lease.
+    #[error(
+        "this node lost touch with the leader (no heartbeat accepted within the failure timeout)"
+    )]
+    LeaseLapsed,
 }
 
 /// How [`Runner::shutdown`] ended.
@@ -86,10 +113,54 @@ impl Runner {
             executors: ExecutorRegistry::with_defaults(),
             processors: ProcessorRegistry::with_defaults(),
             busy: Mutex::new(BTreeMap::new()),
+            held: Mutex::new(BTreeSet::new()),
             report,
             tasks: TaskTracker::new(),
             ledger: None,
             admission: Admission::new(ExecutionSlots::DEFAULT),
+            lease: None,
+        }
+    }
+
+    /// Fences the runs by `lease`: those accepted before it lapsed are cancelled, or never
+    /// start. Run [`Runner::guard_lease`] too.
+    pub(crate) fn with_lease(mut self, lease: Arc<Lease>) -> Runner {
+        self.lease = Some(lease);
+        self
+    }
+
+    fn epoch(&self) -> u64 {
+        self.lease.as_ref().map_or(0, |lease| lease.epoch())
+    }
+
+    /// Until `stop`: cancels the runs accepted before each lapse of the lease as soon as it is
+    /// seen (see `lease`).
+    pub(crate) async fn guard_lease(self: Arc<Self>, stop: CancellationToken) {
+        let Some(lease) = self.lease.clone() else {
+            return;
+        };
+        let mut seen = lease.epoch();
+        let mut tick = tokio::time::interval(LEASE_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let epoch = lease.check(tokio::time::Instant::now());
+            if epoch != seen {
+                seen = epoch;
+                let busy = self.busy();
+                let mut fenced = 0;
+                for entry in busy.values().filter(|b| b.epoch < epoch) {
+                    entry.cancel.cancel();
+                    fenced += 1;
+                }
+                tracing::warn!(
+                    fenced,
+                    "no heartbeat accepted by a leader within the failure timeout: runs accepted before are cancelled, as the leader counts them lost"
+                );
+            }
         }
     }
 
@@ -113,34 +184,51 @@ impl Runner {
     }
 
     /// Starts `launch` of `job` here and returns at once; `cancel` stops it (a `replace` fire,
-    /// a cancel request). Refused (false) once the runner is shutting down.
-    pub(crate) fn start(
-        self: &Arc<Self>,
-        job: Arc<Job>,
-        launch: LaunchRecord,
-        cancel: CancellationToken,
-    ) -> bool {
-        self.start_at(job, launch, cancel, None)
-    }
-
-    /// [`Runner::start`] of a run whose start the dispatching leader already recorded, as
-    /// starting at `started_at` (so the execution keeps that id): no start is reported.
+    /// a cancel request). With `recorded_start`, the dispatching leader already recorded the
+    /// start at that instant (so the execution keeps that id) and no start is reported.
+    /// Refused, saying why, once the runner is shutting down or while its lease is lapsed.
     pub(crate) fn start_at(
         self: &Arc<Self>,
         job: Arc<Job>,
         launch: LaunchRecord,
         cancel: CancellationToken,
         recorded_start: Option<Timestamp>,
-    ) -> bool {
+    ) -> Result<(), NotStarted> {
         if self.tasks.is_closed() {
-            return false;
+            return Err(NotStarted::Stopping);
         }
+        if let Some(lease) = &self.lease
+            && lease.lapsed(tokio::time::Instant::now())
+        {
+            return Err(NotStarted::LeaseLapsed);
+        }
+        let started_at = recorded_start.unwrap_or_else(Timestamp::now);
+        let id = Execution::id_for(started_at, &self.node_name);
+        // Invariant: held before the caller learns it was accepted (the RPC answers 202 after
+        // this returns), so a reconciler that asks later finds it.
+        self.held().insert(id.clone());
         let runner = Arc::clone(self);
+        let reported = recorded_start.is_some();
+        let epoch = self.epoch();
         self.tasks.spawn(async move {
-            let execution = runner.run(&job, &launch, cancel, recorded_start).await;
+            let execution = runner
+                .run(&job, &launch, cancel, (started_at, epoch), reported)
+                .await;
             runner.report.finished(execution).await;
+            runner.held().remove(&id);
         });
-        true
+        Ok(())
+    }
+
+    fn held(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        // One set operation per critical section: poisoning cannot leave it half done.
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ids of the executions accepted here whose report has not returned yet (running, or
+    /// finished and being reported).
+    pub(crate) fn held_ids(&self) -> BTreeSet<String> {
+        self.held().clone()
     }
 
     async fn run(
@@ -148,9 +236,9 @@ impl Runner {
         job: &Job,
         launch: &LaunchRecord,
         cancel: CancellationToken,
-        recorded_start: Option<Timestamp>,
+        (started_at, epoch): (Timestamp, u64),
+        start_reported: bool,
     ) -> Execution {
-        let started_at = recorded_start.unwrap_or_else(Timestamp::now);
         let mut execution = launch.execution(&self.node_name, started_at);
         let id = execution.id();
         if launch.trigger == Trigger::Scheduled {
@@ -161,7 +249,7 @@ impl Runner {
                 .max(0.0);
             ::metrics::histogram!(metrics::SCHEDULER_LATENESS).record(late);
         }
-        if recorded_start.is_none() {
+        if !start_reported {
             self.report.started(&execution).await;
         }
         // A child: cancelling it (a cancel request, a shutdown whose grace ran out) stops this
@@ -175,10 +263,23 @@ impl Runner {
                 execution: execution.clone(),
                 cancel: cancel.clone(),
                 live: Arc::clone(&live),
+                epoch,
             },
         );
         // Waits here (listed as running, cancellable) while every slot is taken.
-        let admitted = self.admission.admit(&self.node_name, &cancel).await;
+        let admitted = self
+            .admission
+            .admit(&self.node_name, &cancel)
+            .await
+            .and_then(|permit| {
+                // Fencing: checked last before the command starts (a lapse while it runs
+                // cancels it).
+                if self.epoch() == epoch {
+                    Ok(permit)
+                } else {
+                    Err("dkron-rs: not started: this node lost touch with the leader (no heartbeat accepted within the failure timeout) after accepting it, so the leader counts it lost".to_owned())
+                }
+            });
         match admitted.map(|permit| (permit, self.executors.get(&job.executor))) {
             Err(refused) => {
                 tracing::warn!(%id, reason = %refused, "execution not run");
@@ -278,11 +379,6 @@ impl Runner {
     pub(crate) fn subscribe(&self, id: &str) -> Option<Subscription> {
         let live = self.busy().get(id).map(|b| Arc::clone(&b.live))?;
         Some(live.subscribe())
-    }
-
-    /// Ids of the executions running here.
-    pub(crate) fn running_ids(&self) -> BTreeSet<String> {
-        self.busy().keys().cloned().collect()
     }
 
     /// Cancels execution `id` of `job` if it runs here; returns it as it stands.

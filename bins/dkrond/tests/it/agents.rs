@@ -360,33 +360,38 @@ fn sleepers(seconds: &str) -> Vec<u32> {
         .collect()
 }
 
-/// A command does not outlive its node's knowledge of it: kill -9 of an agent leaves its job's
-/// process running, and the agent kills it when it comes back, before taking new work.
+/// A command does not outlive its node: kill -9 of an agent kills its job's command at once
+/// (parent-death signal); what the command forked is left running, and the agent kills it when
+/// it comes back, before taking new work.
 #[test]
-fn a_restarted_agent_kills_what_its_crash_left_running() {
+fn a_killed_agents_command_dies_with_it_and_a_restart_kills_what_it_forked() {
     let (servers, mut agents) = cluster_with_agents();
-    // A duration no other test uses, to find the process.
-    let seconds = "41.25";
+    // Durations no other test uses, to find the processes: the command itself (`exec`) and a
+    // process it forked, which does not inherit the command's death signal.
+    let (command, forked) = ("42.25", "41.25");
     let orphan = job(
         "orphan",
         "@manually",
-        &format!("sleep {seconds}"),
+        &format!("sh -c 'sleep {forked} & exec sleep {command}'"),
         serde_json::json!({ "zone": "a" }),
     );
     assert_eq!(servers[0].post("/v1/jobs", &orphan).status, 201);
     assert_eq!(servers[0].post("/v1/jobs/orphan/run", "").status, 200);
     wait_for("the command to run", FORM_TIMEOUT, || {
-        (!sleepers(seconds).is_empty()).then_some(())
+        (!sleepers(command).is_empty() && !sleepers(forked).is_empty()).then_some(())
     });
     let a1_dir = agents.remove(0).kill();
-    std::thread::sleep(Duration::from_millis(300));
+    // Fencing: the leader will close the run as "node lost"; the command must not outlive it.
+    wait_for("the command to die with its agent", FORM_TIMEOUT, || {
+        sleepers(command).is_empty().then_some(())
+    });
     assert!(
-        !sleepers(seconds).is_empty(),
-        "the command died with its agent already"
+        !sleepers(forked).is_empty(),
+        "what the command forked died with its agent already: the restart below tests nothing"
     );
     let join: Vec<String> = servers.iter().map(Dkrond::rpc).collect();
     let _a1 = Dkrond::start_agent(a1_dir, "a1", &join, &["pool=web", "zone=a"]);
-    wait_for("the orphaned command to be killed", FORM_TIMEOUT, || {
-        sleepers(seconds).is_empty().then_some(())
+    wait_for("the orphaned process to be killed", FORM_TIMEOUT, || {
+        sleepers(forked).is_empty().then_some(())
     });
 }

@@ -160,3 +160,21 @@ fn go_booleans() {
         assert_eq!(go_parse_bool(text), None, "{text}");
     }
 }
+
+#[tokio::test]
+async fn what_the_pipe_holds_at_the_drain_deadline_is_kept() {
+    use std::io::Write as _;
+    let (reader, mut writer) = std::io::pipe().expect("pipe");
+    let text = vec![b'x'; 40_000];
+    writer.write_all(&text).expect("write");
+    drop(writer);
+    let receiver =
+        tokio::net::unix::pipe::Receiver::from_owned_fd(std::os::fd::OwnedFd::from(reader))
+            .expect("receiver");
+    let mut buffer = vec![0u8; 16 * 1024];
+    let chunks = super::drain_ready(&receiver, &mut buffer);
+    let read = chunks.concat();
+    assert!(read == text, "read {} of {} bytes", read.len(), text.len());
+    // At end of file it returns nothing, and does not wait.
+    assert!(super::drain_ready(&receiver, &mut buffer).is_empty());
+}

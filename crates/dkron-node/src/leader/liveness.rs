@@ -78,6 +78,19 @@ impl Liveness {
         }
     }
 
+    /// Gives `node` a full deadline from now (it answered, though its heartbeats were late),
+    /// unless a heartbeat put it back meanwhile.
+    pub(crate) fn extend(&self, node: &str) {
+        self.table()
+            .entry(node.to_owned())
+            .or_insert_with(|| Instant::now() + self.timeout);
+    }
+
+    /// Whether `node` has a deadline (a heartbeat came since it was taken out by [`Liveness::expired`]).
+    pub(crate) fn watched(&self, node: &str) -> bool {
+        self.table().contains_key(node)
+    }
+
     /// Names of the nodes whose deadline passed by `now`, taken out of the table (a later
     /// heartbeat puts a node back).
     pub(crate) fn expired(&self, now: Instant) -> Vec<String> {

@@ -7,12 +7,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dkron_model::{Concurrency, Execution, Job, LaunchRecord, Member, Trigger};
+use dkron_model::{Job, LaunchRecord, Member, Trigger};
 use dkron_raft::{Command, Refusal, Response};
 use dkron_scheduler::{BoxError, BoxFuture, Dispatch, Handoff, JobSource, LaunchLog, Run};
 use jiff::Timestamp;
 use rand::{SeedableRng, rngs::StdRng};
 
+use super::HandOvers;
 use crate::{
     handles::Handles,
     rpc::{
@@ -87,7 +88,13 @@ impl LaunchLog for RaftPorts {
                 return Ok(Vec::new());
             }
             // One Raft entry (one fsync) for the whole batch of fires.
-            let responses = match self.handles.write(Command::Batch(commands)).await?.response {
+            // Leader only: a deposed leader's scheduler must not launch through the new one.
+            let responses = match self
+                .handles
+                .write_as_leader(Command::Batch(commands))
+                .await?
+                .response
+            {
                 Response::Batch(responses) => responses,
                 Response::Refused(refusal) => return Err(refusal.into()),
                 other => return Err(format!("unexpected raft response {other:?}").into()),
@@ -124,6 +131,7 @@ pub(crate) struct HandOff {
     handles: Arc<Handles>,
     runner: Arc<Runner>,
     client: NodeClient,
+    hand_overs: Arc<HandOvers>,
     rng: Mutex<StdRng>,
     /// The alive members and when they were read: a storm of fires reads the store once per
     /// [`MEMBERS_FRESH`], not twice per fire.
@@ -138,13 +146,19 @@ pub(crate) struct HandOff {
 const MEMBERS_FRESH: Duration = Duration::from_millis(200);
 
 impl HandOff {
-    pub(crate) fn new(handles: Arc<Handles>, runner: Arc<Runner>, client: NodeClient) -> HandOff {
+    pub(crate) fn new(
+        handles: Arc<Handles>,
+        runner: Arc<Runner>,
+        client: NodeClient,
+        hand_overs: Arc<HandOvers>,
+    ) -> HandOff {
         // Target picking needs no secret randomness: the clock is a fine seed.
         let seed = Timestamp::now().as_nanosecond() as u64;
         HandOff {
             handles,
             runner,
             client,
+            hand_overs,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             members: Mutex::new(None),
             notifier: dkron_notify::Notifier::disabled(),
@@ -186,53 +200,75 @@ impl HandOff {
             .collect()
     }
 
-    /// Sends the run to `target` over RPC; a failure to hand it over is recorded as a failed
+    /// Starts the run on `target` (over RPC, or this node's runner): records the start as
+    /// leader, then hands it over. A run whose start cannot be recorded as leader is not handed
+    /// over (this server lost leadership: a new leader's scheduler, which did not count it, may
+    /// be firing the job already); a run that cannot be handed over is recorded as a failed
     /// execution of that target, so the group completes and may be retried.
-    fn send(&self, target: Member, job: Arc<Job>, launch: LaunchRecord) {
+    fn send(&self, target: Member, run: &Run) {
         let handles = Arc::clone(&self.handles);
         let client = self.client.clone();
         let notifier = self.notifier.clone();
+        let hand_overs = Arc::clone(&self.hand_overs);
+        let runner = Arc::clone(&self.runner);
+        let local = target.name == self.handles.name();
+        let (job, launch, cancel) = (Arc::clone(&run.job), run.launch.clone(), run.cancel.clone());
         self.runner.spawn(async move {
-            // The start is recorded here, through Raft, so the target reports only the end
-            // (one call fewer per run) and the history shows the run as running. For `forbid`
-            // and `replace` jobs it is committed before the hand-over: a leader elected after a
-            // crash must see the run to keep it from overlapping (or to cancel it). For `allow`
-            // jobs nothing needs it before the run starts, so it travels alongside the run
-            // (written once the target accepted it; a node lost later is still closed from it):
-            // only the launch record's commit stays on the path from the timer to the run (the
-            // store ignores a start that arrives after its run's end).
+            // The start is recorded here, through Raft and only as leader, before the hand-over:
+            // the target then reports only the end (one call fewer per run), the history shows
+            // the run as running, and a leader elected after a crash sees it (to keep `forbid`
+            // from overlapping, and for the reconciler).
             let started_at = Timestamp::now();
             let started = launch.execution(&target.name, started_at);
-            if notifier.wants_starts() {
-                notifier.started(Arc::clone(&job), started.clone());
+            let _registered = hand_overs.begin(started.id(), launch.clone());
+            let failed = |why: String| {
+                let mut execution = launch.execution(&target.name, started_at);
+                execution.finished_at = Some(Timestamp::now().max(started_at));
+                execution.output = format!("dkron-rs: {why}");
+                execution
+            };
+            let told = notifier.wants_starts().then(|| started.clone());
+            let recorded = handles
+                .write_as_leader(Command::ExecutionStarted(started))
+                .await;
+            if let (Ok(_), Some(started)) = (&recorded, told) {
+                notifier.started(Arc::clone(&job), started);
             }
-            let record_start = async |handles: &Handles, started: Execution| {
-                if let Err(error) = handles.write(Command::ExecutionStarted(started)).await {
-                    tracing::warn!(%error, node = %target.name, "cannot record a run's start");
+            let refused = match recorded {
+                Err(error) => Some(format!(
+                    "the run's start could not be recorded by the leader that launched it \
+                     (leadership lost?), so it was not handed to node {}: {error}",
+                    target.name
+                )),
+                Ok(_) if local => runner
+                    .start_at(job, launch.clone(), cancel, Some(started_at))
+                    .err()
+                    .map(|refused| refused.to_string()),
+                Ok(_) => {
+                    let request = RunRequest {
+                        job: (*job).clone(),
+                        launch: launch.clone(),
+                        started_at: Some(started_at),
+                        // Invariant: counted from the recorded start, so whoever reads the
+                        // history knows when no node can accept this run any more (the
+                        // reconciler relies on it).
+                        start_by: started_at.checked_add(HAND_OVER).ok(),
+                    };
+                    client
+                        .run(&target.rpc_addr, &request)
+                        .await
+                        .err()
+                        .map(|error| {
+                            format!("cannot hand the run to node {}: {error}", target.name)
+                        })
                 }
             };
-            let alongside = job.concurrency == Concurrency::Allow;
-            if !alongside {
-                record_start(&handles, started.clone()).await;
-            }
-            let request = RunRequest {
-                job: (*job).clone(),
-                launch,
-                started_at: Some(started_at),
-                start_by: Timestamp::now().checked_add(HAND_OVER).ok(),
-            };
-            let Err(error) = client.run(&target.rpc_addr, &request).await else {
-                if alongside {
-                    record_start(&handles, started).await;
-                }
+            let Some(why) = refused else {
                 return;
             };
-            tracing::warn!(%error, node = %target.name, job = %job.name, "cannot hand a run to its target");
-            let now = Timestamp::now();
-            let mut execution = request.launch.execution(&target.name, started_at);
-            execution.finished_at = Some(now.max(started_at));
-            execution.output = format!("dkron-rs: cannot hand the run to node {}: {error}", target.name);
-            if let Err(error) = handles.write(Command::ExecutionDone(execution)).await {
+            tracing::warn!(node = %target.name, job = %launch.job_name, %why, "run not started");
+            // Anywhere: a fact about a run that never started, whoever leads now.
+            if let Err(error) = handles.write(Command::ExecutionDone(failed(why))).await {
                 tracing::warn!(%error, "cannot record a run that could not be handed over");
             }
         });
@@ -270,28 +306,27 @@ impl Dispatch for HandOff {
 
     fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
         let alive = self.alive(false);
-        let mut handed = false;
         for target in &run.launch.targets {
-            if *target == self.handles.name() {
-                handed |=
-                    self.runner
-                        .start(Arc::clone(&run.job), run.launch.clone(), run.cancel.clone());
-                continue;
-            }
-            let member = alive.iter().find(|m| &m.name == target).cloned();
-            let member = member.unwrap_or_else(|| Member {
-                // Gone since it was picked: the call fails and is recorded as such.
-                name: target.clone(),
-                rpc_addr: String::new(),
-                ..Member::default()
-            });
-            self.send(member, Arc::clone(&run.job), run.launch.clone());
-            handed = true;
+            let member = if *target == self.handles.name() {
+                self.handles.member.clone()
+            } else {
+                alive
+                    .iter()
+                    .find(|m| &m.name == target)
+                    .cloned()
+                    .unwrap_or_else(|| Member {
+                        // Gone since it was picked: the call fails and is recorded as such.
+                        name: target.clone(),
+                        rpc_addr: String::new(),
+                        ..Member::default()
+                    })
+            };
+            self.send(member, &run);
         }
-        Box::pin(std::future::ready(if handed {
-            Handoff::Handed
-        } else {
+        Box::pin(std::future::ready(if run.launch.targets.is_empty() {
             Handoff::NothingToRun
+        } else {
+            Handoff::Handed
         }))
     }
 }

@@ -1,13 +1,13 @@
 //! [`NodeClient`]: the calling side of the node routes (see `rpc`).
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use dkron_model::Execution;
 use dkron_raft::KEY_HEADER;
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    BUSY_PATH, Beat, BeatReply, CANCEL_PATH, CancelRequest, HEARTBEAT_PATH, REPORT_PATH,
+    BUSY_PATH, Beat, BeatReply, CANCEL_PATH, CancelRequest, HEARTBEAT_PATH, HELD_PATH, REPORT_PATH,
     REPORTS_PATH, RUN_PATH, ReportBatch, ReportRequest, RunRequest,
 };
 
@@ -176,6 +176,17 @@ impl NodeClient {
         self.call::<(), _>(rpc_addr, BUSY_PATH, None)
             .await
             .map(Option::unwrap_or_default)
+    }
+
+    /// Ids of the executions the node at `rpc_addr` accepted and has not reported yet.
+    pub(crate) async fn held(&self, rpc_addr: &str) -> Result<BTreeSet<String>, CallError> {
+        // An empty answer is an error, never "holds nothing": the caller closes what is not held.
+        self.call::<(), _>(rpc_addr, HELD_PATH, None)
+            .await?
+            .ok_or_else(|| CallError::BadAnswer {
+                target: rpc_addr.to_owned(),
+                reason: "empty answer".to_owned(),
+            })
     }
 
     /// Reports an execution to the server at `rpc_addr`; `Ok` once it is committed.
