@@ -129,6 +129,15 @@ impl Runner {
         self
     }
 
+    /// This node, leading, committed a write as leader that it began at `sent`: a leader heard
+    /// from it then, as from an accepted heartbeat. Without this a restarted server refused its
+    /// own runs until its first heartbeat, up to a heartbeat interval after it became leader.
+    pub(crate) fn led_at(&self, sent: tokio::time::Instant) {
+        if let Some(lease) = &self.lease {
+            lease.renewed(sent, tokio::time::Instant::now());
+        }
+    }
+
     fn epoch(&self) -> u64 {
         self.lease.as_ref().map_or(0, |lease| lease.epoch())
     }

@@ -228,6 +228,7 @@ impl HandOff {
                 execution
             };
             let told = notifier.wants_starts().then(|| started.clone());
+            let sent = tokio::time::Instant::now();
             let recorded = handles
                 .write_as_leader(Command::ExecutionStarted(started))
                 .await;
@@ -240,10 +241,13 @@ impl HandOff {
                      (leadership lost?), so it was not handed to node {}: {error}",
                     target.name
                 )),
-                Ok(_) if local => runner
-                    .start_at(job, launch.clone(), cancel, Some(started_at))
-                    .err()
-                    .map(|refused| refused.to_string()),
+                Ok(_) if local => {
+                    runner.led_at(sent);
+                    runner
+                        .start_at(job, launch.clone(), cancel, Some(started_at))
+                        .err()
+                        .map(|refused| refused.to_string())
+                }
                 Ok(_) => {
                     let request = RunRequest {
                         job: (*job).clone(),
