@@ -355,7 +355,7 @@ async fn fail_member(handles: &Handles, hand_overs: &HandOvers, node: &str) {
                 .into_iter()
                 .filter(|e| e.node_name == node && !hand_overs.contains(&e.id()))
                 .collect();
-            record_failed(handles, lost, &reason).await;
+            record_failed(handles, lost, &reason, None).await;
         }
         Err(error) => tracing::warn!(%error, "cannot list running executions"),
     }
@@ -438,7 +438,12 @@ fn in_flight(handles: &Handles, hand_overs: &HandOvers) -> Vec<LaunchRecord> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
     /// This node's (at start: whatever the store shows running here was cut off by a crash).
-    Own,
+    /// `booted_at`: when this process had killed what its crashed predecessor left running, so
+    /// a run that started before it ended by then.
+    Own {
+        /// When the start killed the crash's leftover process groups.
+        booted_at: Timestamp,
+    },
     /// This node's, and those of nodes that left the cluster or do not answer (on gaining
     /// leadership).
     Cluster,
@@ -479,7 +484,14 @@ pub(crate) async fn close_interrupted(
             .cloned()
             .collect();
         own.retain(|e| !lost.iter().any(|l| l.id() == e.id()) && !held.contains(&e.id()));
-        record_failed(handles, lost, reason).await;
+        // A run started before this process was cut off by the crash and ended by the boot: so
+        // the record says, not "now", which a late close (the store behind the log) would put
+        // after the job's next fire.
+        let ended_by = match scope {
+            Scope::Own { booted_at } => Some(booted_at),
+            Scope::Cluster => None,
+        };
+        record_failed(handles, lost, reason, ended_by).await;
         // At start (a task of its own), the younger ones are closed once past the bound too, as
         // interrupted; a new leader must not wait, and leaves them to the reconciler.
         if scope == Scope::Cluster || own.is_empty() {
@@ -488,7 +500,7 @@ pub(crate) async fn close_interrupted(
         tokio::time::sleep(reconcile::BOUND).await;
     }
     let others: BTreeSet<String> = others.into_iter().map(|e| e.node_name).collect();
-    if scope == Scope::Own {
+    if matches!(scope, Scope::Own { .. }) {
         return;
     }
     // Another node's: closed now only when it is not recorded alive. One recorded alive got a
@@ -503,9 +515,23 @@ pub(crate) async fn close_interrupted(
     }
 }
 
+/// When a closed run ended: by `ended_by` if it started before that (cut off by a crash),
+/// else now; never before its start.
+fn ended_at(started_at: Timestamp, ended_by: Option<Timestamp>) -> Timestamp {
+    ended_by
+        .filter(|bound| started_at < *bound)
+        .unwrap_or_else(Timestamp::now)
+        .max(started_at)
+}
+
 /// Records the executions `lost` (recorded as running) as failed for `reason`, in one Raft
-/// write.
-async fn record_failed(handles: &Handles, lost: Vec<Execution>, reason: &str) {
+/// write. Each ends now, or by `ended_by` if it started before that.
+async fn record_failed(
+    handles: &Handles,
+    lost: Vec<Execution>,
+    reason: &str,
+    ended_by: Option<Timestamp>,
+) {
     if lost.is_empty() {
         return;
     }
@@ -514,7 +540,7 @@ async fn record_failed(handles: &Handles, lost: Vec<Execution>, reason: &str) {
         .into_iter()
         .map(|mut execution| {
             tracing::warn!(id = %execution.id(), job = %execution.job_name, %reason, "execution recorded as failed");
-            execution.finished_at = Some(Timestamp::now().max(execution.started_at));
+            execution.finished_at = Some(ended_at(execution.started_at, ended_by));
             execution.success = false;
             if !execution.output.is_empty() && !execution.output.ends_with('\n') {
                 execution.output.push('\n');
@@ -538,3 +564,6 @@ async fn record_failed(handles: &Handles, lost: Vec<Execution>, reason: &str) {
         Err(error) => tracing::warn!(%error, count, "cannot close interrupted executions"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -115,6 +115,7 @@ impl Node {
         // Before anything can run a job: process groups a crash of this node left running.
         let ledger = crate::runner::ledger_path(&data_dir);
         let orphans = crate::runner::kill_orphans(&ledger);
+        let booted_at = jiff::Timestamp::now();
         if orphans > 0 {
             tracing::warn!(
                 orphans,
@@ -224,7 +225,8 @@ impl Node {
                     membership::rejoin(&handles).await;
                 }
                 membership::register(&handles).await;
-                leader::close_interrupted(&handles, &runner, &hand_overs, leader::Scope::Own).await;
+                let scope = leader::Scope::Own { booted_at };
+                leader::close_interrupted(&handles, &runner, &hand_overs, scope).await;
             })
         };
 

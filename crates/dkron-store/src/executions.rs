@@ -156,7 +156,8 @@ impl Store {
     /// stores the status of its group as the job's status and trims the history.
     ///
     /// Idempotent by execution id (`<started_at>-<node>`): a duplicate never counts twice. A
-    /// duplicate with a later `finished_at` replaces the stored copy (dkron keeps the latest).
+    /// duplicate with a later `finished_at` replaces the stored copy (dkron keeps the latest)
+    /// only when it tells more about the run: see [`replaces`].
     /// The idempotence window is the retained history: a report for an execution already
     /// trimmed away is counted as new.
     ///
@@ -208,7 +209,9 @@ impl Store {
                 job.last_error = job.last_error.max(Some(finished_at));
             }
             count_day(tx, finished_at, execution.success)?;
-        } else if stored_finish(tx, &job.name, &suffix)? < Some(finished_at) {
+        } else if stored_execution(tx, &job.name, &suffix)?
+            .is_some_and(|stored| replaces(&stored, &execution))
+        {
             put_execution(tx, &execution, &suffix, previous)?;
         }
         let members = group_members_with(tx, &job.name, &execution, &suffix, &trimmed)?;
@@ -626,13 +629,26 @@ fn exec_meta(tx: &Tx<'_>, job: &str, suffix: &[u8]) -> Result<Option<ExecMeta>> 
     }
 }
 
-fn stored_finish(tx: &Tx<'_>, job: &str, suffix: &[u8]) -> Result<Option<Timestamp>> {
+fn stored_execution(tx: &Tx<'_>, job: &str, suffix: &[u8]) -> Result<Option<Execution>> {
     let key = keys::execution_key(job, suffix);
     let Some(bytes) = tx.get(Cf::Executions, &key)? else {
         return Ok(None);
     };
-    let stored: Execution = codec::decode(Cf::Executions, &key, &bytes)?;
-    Ok(stored.finished_at)
+    codec::decode(Cf::Executions, &key, &bytes).map(Some)
+}
+
+/// Whether `late`, a second done report of the finished execution `stored`, replaces it.
+///
+/// It must end later, and be the run's own end: a success, or a failure with an exit code
+/// (a process ended so), or replace a close that claims no run at all (the reconciler's "never
+/// ran", `finished_at` = the start). A failure without an exit code that comes after another
+/// end is a close by someone who did not see the run (the leader's "node lost", a restarted
+/// node's "interrupted", read from a store that was behind): the run ended by the earlier
+/// record, and a later `finished_at` would stretch a killed run over the next fire of its job.
+pub(crate) fn replaces(stored: &Execution, late: &Execution) -> bool {
+    let later = stored.finished_at < late.finished_at;
+    let never_ran = !stored.success && stored.finished_at == Some(stored.started_at);
+    later && (late.success || late.exit_code.is_some() || never_ran)
 }
 
 /// Puts the execution and its index entries.
@@ -684,6 +700,20 @@ fn put_execution(
 /// The executions of `execution`'s group (outputs left out): the stored members plus
 /// `execution` itself (this operation's writes are not visible to its reads), minus those
 /// trimmed by it.
+/// Whether the job's history holds an execution of `group` at `attempt` or a later attempt.
+pub(crate) fn attempt_in_history(tx: &Tx<'_>, job: &str, group: i64, attempt: u32) -> Result<bool> {
+    let prefix = keys::group_prefix(job, group);
+    let mut upper = prefix.clone();
+    upper.push(0xff);
+    for item in tx.scan(Cf::Indexes, prefix.clone(), upper, false) {
+        let (key, _) = item?;
+        if exec_meta(tx, job, &key[prefix.len()..])?.is_some_and(|meta| meta.attempt >= attempt) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn group_members_with(
     tx: &Tx<'_>,
     job: &str,

@@ -166,7 +166,12 @@ fn plan_launch(
     let mut job = tx.require_job(&launch.job_name)?;
     let new_key = keys::launch_key(&job.name, launch.group, launch.attempt);
     let last_scheduled = last_scheduled_in(tx, &job.name)?;
-    let recorded = tx.get(Cf::Launches, &new_key)?.is_some();
+    // A retry's record may be trimmed already (its group is older than the newest records), so
+    // the history answers too: an execution of this attempt or a later one of the group means
+    // it was launched (the soak saw a late retry run twice under the same attempt).
+    let recorded = tx.get(Cf::Launches, &new_key)?.is_some()
+        || (launch.trigger == Trigger::Retry
+            && crate::executions::attempt_in_history(tx, &job.name, launch.group, launch.attempt)?);
     // Invariant: the one rule (dkron-model) decides, here, inside the state machine, so every
     // replica refuses the same repeats whichever leader proposed them.
     if !launch.is_new(last_scheduled, recorded) {
@@ -185,10 +190,12 @@ fn plan_launch(
             keys::timestamp_be(last).to_vec(),
         );
     }
-    // Keep the newest LAUNCHES_KEPT of the stored records plus the new one (this operation's
-    // writes are not visible to its reads, so it is merged in by hand).
+    // Keep the new record and the newest others, LAUNCHES_KEPT in all (this operation's writes
+    // are not visible to its reads, so it is merged in by hand). The new one is kept even when
+    // its group is the oldest (a late retry): until its execution's start is recorded, the
+    // record is all that refuses a second launch of the attempt.
     let prefix_len = keys::job_prefix(&job.name).len();
-    let mut all_keys = vec![new_key.clone()];
+    let mut all_keys = Vec::new();
     for item in tx.scan(
         Cf::Launches,
         keys::job_prefix(&job.name),
@@ -202,7 +209,7 @@ fn plan_launch(
     }
     tx.put(Cf::Launches, new_key, codec::encode(Cf::Launches, launch)?);
     all_keys.sort_unstable_by(|a, b| b.cmp(a));
-    for key in all_keys.into_iter().skip(LAUNCHES_KEPT) {
+    for key in all_keys.into_iter().skip(LAUNCHES_KEPT.saturating_sub(1)) {
         tx.delete(Cf::Launches, key);
     }
     if let Some(next) = next {

@@ -79,6 +79,61 @@ fn duplicate_done_is_not_double_counted() {
     );
 }
 
+/// A second done report replaces the stored copy only when it ends later and is the run's own
+/// end (a success, or a failure with an exit code), or when the stored copy is a "never ran"
+/// close (`finished_at` = the start). A later close without an exit code (a restarted node's
+/// "interrupted" after the leader's "lost") keeps the earlier end.
+#[test]
+fn a_late_close_does_not_stretch_an_ended_run() {
+    let (_dir, store) = temp_store();
+    put(&store, job("a"));
+    let stored_end = |run: &Execution| {
+        let stored = store.execution("a", &run.id()).unwrap().unwrap();
+        (stored.finished_at, stored.success, stored.output)
+    };
+
+    // The leader's "lost" close, then the restarted node's "interrupted" close, later.
+    let run = started("a", "n1", 100, 1);
+    let lost = finished(run.clone(), 5, false);
+    done(&store, lost.clone());
+    let interrupted = finished(run.clone(), 9, false);
+    assert!(!done(&store, interrupted).counted);
+    assert_eq!(
+        stored_end(&run),
+        (lost.finished_at, false, "boom".to_owned())
+    );
+    // An earlier close does not replace either.
+    done(&store, finished(run.clone(), 2, false));
+    assert_eq!(stored_end(&run).0, lost.finished_at);
+    // The process's own end, later, does: a failure with an exit code, then a success.
+    let mut exited = finished(run.clone(), 7, false);
+    exited.exit_code = Some(3);
+    done(&store, exited.clone());
+    assert_eq!(stored_end(&run).0, exited.finished_at);
+    let success = finished(run.clone(), 8, true);
+    done(&store, success.clone());
+    assert_eq!(
+        stored_end(&run),
+        (success.finished_at, true, "ok".to_owned())
+    );
+    // A success is never replaced by a later close.
+    done(&store, finished(run.clone(), 20, false));
+    assert_eq!(
+        stored_end(&run),
+        (success.finished_at, true, "ok".to_owned())
+    );
+
+    // The reconciler's "never ran" close is replaced by any later report of the run.
+    let run = started("a", "n2", 200, 2);
+    done(&store, finished(run.clone(), 0, false));
+    let cancelled = finished(run.clone(), 4, false);
+    done(&store, cancelled.clone());
+    assert_eq!(stored_end(&run).0, cancelled.finished_at);
+
+    let job = store.job("a").unwrap().unwrap();
+    assert_eq!((job.success_count, job.error_count), (0, 2));
+}
+
 /// Done reports for unknown jobs or without a finish time are refused.
 #[test]
 fn done_refusals() {

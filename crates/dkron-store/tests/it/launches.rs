@@ -104,19 +104,59 @@ fn retention_is_bounded() {
             .record_launch(&launch("a", at * 60), None, &Apply::local())
             .unwrap();
     }
-    // Retries of an old group still get recorded (and are the oldest by group).
+    // A retry of an old group is recorded and kept (the oldest by group): the oldest other
+    // record makes room.
+    let late_retry = retry_of(&launch("a", 0), 2);
     store
-        .record_launch(&retry_of(&launch("a", 0), 2), None, &Apply::local())
+        .record_launch(&late_retry, None, &Apply::local())
         .unwrap();
     let kept = store.launches("a").unwrap();
     assert_eq!(kept.len(), LAUNCHES_KEPT);
     assert_eq!(kept[0], launch("a", (total - 1) * 60));
-    let oldest_kept = total - LAUNCHES_KEPT as i64;
-    assert_eq!(kept.last(), Some(&launch("a", oldest_kept * 60)));
+    assert_eq!(kept.last(), Some(&late_retry));
+    let oldest_kept = total - LAUNCHES_KEPT as i64 + 1;
+    assert_eq!(kept[kept.len() - 2], launch("a", oldest_kept * 60));
     let trimmed = launch("a", (oldest_kept - 1) * 60);
     assert_eq!(store.launch("a", trimmed.group, 1).unwrap(), None);
     assert_eq!(
         store.last_scheduled("a").unwrap(),
         Some(ts((total - 1) * 60))
     );
+}
+
+/// A retry whose launch record was trimmed is still refused once its group's history holds an
+/// execution of that attempt or a later one (the soak's finding 7: a late retry launched twice
+/// under the same attempt after its record was trimmed); the next attempt is still new.
+#[test]
+fn a_trimmed_retry_is_refused_by_its_history() {
+    let (_dir, store) = temp_store();
+    put(&store, job("a"));
+    let fire = launch("a", 0);
+    store.record_launch(&fire, None, &Apply::local()).unwrap();
+    let retry = retry_of(&fire, 2);
+    store.record_launch(&retry, None, &Apply::local()).unwrap();
+    let run = retry.execution("n1", ts(5));
+    store
+        .record_execution_start(run.clone(), &Apply::local())
+        .unwrap();
+    done(&store, finished(run, 1, false));
+    for at in 1..=LAUNCHES_KEPT as i64 {
+        store
+            .record_launch(&launch("a", at * 60), None, &Apply::local())
+            .unwrap();
+    }
+    assert_eq!(store.launch("a", fire.group, 2).unwrap(), None, "trimmed");
+    let stale = retry_of(&fire, 1);
+    for repeat in [retry.clone(), stale] {
+        assert!(
+            matches!(
+                store.record_launch(&repeat, None, &Apply::local()),
+                Err(Error::AlreadyLaunched { .. })
+            ),
+            "{repeat:?} was accepted again"
+        );
+    }
+    let next = retry_of(&fire, 3);
+    store.record_launch(&next, None, &Apply::local()).unwrap();
+    assert_eq!(store.launch("a", fire.group, 3).unwrap(), Some(next));
 }
