@@ -8,7 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::support::{Dkrond, wait_for};
+use crate::support::{Dkrond, finished, time, wait_for};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -36,37 +36,11 @@ fn child(name: &str, parents: &[&str], run_on: &str) -> Value {
     })
 }
 
-fn time(value: &Value) -> Timestamp {
-    value
-        .as_str()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| panic!("not a time: {value}"))
-}
-
-/// Finished executions of `job`, oldest start first, once at least `n` exist.
-fn finished(node: &Dkrond, job: &str, n: usize) -> Vec<Value> {
-    wait_for(&format!("{n} finished runs of {job}"), WAIT, || {
-        let list = node.get(&format!("/v1/jobs/{job}/executions")).json();
-        let mut done: Vec<Value> = list
-            .as_array()?
-            .iter()
-            .filter(|e| {
-                e["finished_at"]
-                    .as_str()
-                    .is_some_and(|t| !t.starts_with("0001-"))
-            })
-            .cloned()
-            .collect();
-        done.sort_by_key(|e| time(&e["started_at"]));
-        (done.len() >= n).then_some(done)
-    })
-}
-
 /// Runs `job` by hand and waits until its `n`-th run finished; returns that run's end.
 fn run(node: &Dkrond, job: &str, n: usize) -> Timestamp {
     let reply = node.post(&format!("/v1/jobs/{job}/run"), "");
     assert_eq!(reply.status, 200, "{}", reply.text());
-    time(&finished(node, job, n)[n - 1]["finished_at"])
+    time(&finished(node, job, n, WAIT)[n - 1]["finished_at"])
 }
 
 #[test]
@@ -91,7 +65,7 @@ fn a_child_of_two_parents_runs_once_per_round_of_both() {
     // Round 1: a, then b. The child starts only after both ended.
     let a1 = run(&node, "a", 1);
     let b1 = run(&node, "b", 1);
-    let runs = finished(&node, "both", 1);
+    let runs = finished(&node, "both", 1, WAIT);
     assert_eq!(runs[0]["trigger"], "dependent");
     assert!(time(&runs[0]["started_at"]) >= a1.max(b1), "{runs:?}");
 
@@ -104,7 +78,7 @@ fn a_child_of_two_parents_runs_once_per_round_of_both() {
         (node.get("/v1/leader").status == 200).then_some(())
     });
     let a2 = run(&node, "a", 2);
-    let runs = finished(&node, "both", 2);
+    let runs = finished(&node, "both", 2, WAIT);
     assert!(
         time(&runs[1]["started_at"]) >= a2.max(b2),
         "b's second run alone did not start the child: {runs:?}"
@@ -114,7 +88,7 @@ fn a_child_of_two_parents_runs_once_per_round_of_both() {
     let _ = run(&node, "a", 3);
     let a4 = run(&node, "a", 4);
     let b3 = run(&node, "b", 3);
-    let runs = finished(&node, "both", 3);
+    let runs = finished(&node, "both", 3, WAIT);
     assert!(time(&runs[2]["started_at"]) >= a4.max(b3), "{runs:?}");
 
     // A parent named by the child cannot be deleted.
@@ -132,7 +106,7 @@ fn a_failure_child_of_two_parents_waits_for_both_failures() {
     create(&node, &child("mixed", &["fa", "ok"], "failure"));
     let fa = run(&node, "fa", 1);
     let fb = run(&node, "fb", 1);
-    let runs = finished(&node, "cleanup", 1);
+    let runs = finished(&node, "cleanup", 1, WAIT);
     assert!(time(&runs[0]["started_at"]) >= fa.max(fb), "{runs:?}");
     assert_eq!(runs[0]["success"], true);
     // `mixed` needs ok to fail too: its success leaves `mixed` waiting. Checked after a later
@@ -140,7 +114,7 @@ fn a_failure_child_of_two_parents_waits_for_both_failures() {
     let _ = run(&node, "ok", 1);
     let _ = run(&node, "fa", 2);
     let _ = run(&node, "fb", 2);
-    let _ = finished(&node, "cleanup", 2);
+    let _ = finished(&node, "cleanup", 2, WAIT);
     assert_eq!(node.get("/v1/jobs/mixed/executions").json(), json!([]));
 }
 

@@ -7,7 +7,7 @@ use dkron_model::Job;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use crate::support::{Dkrond, wait_for};
+use crate::support::{Dkrond, finished, time, wait_for};
 
 fn shell(name: &str, schedule: &str, command: &str, extra: Value) -> String {
     let mut job = json!({
@@ -26,32 +26,6 @@ fn shell(name: &str, schedule: &str, command: &str, extra: Value) -> String {
 fn create(node: &Dkrond, body: &str) {
     let reply = node.post("/v1/jobs", body);
     assert_eq!(reply.status, 201, "{}", reply.text());
-}
-
-fn time(value: &Value) -> Timestamp {
-    value
-        .as_str()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| panic!("not a time: {value}"))
-}
-
-/// Finished executions of `job`, oldest start first, once at least `n` exist.
-fn finished(node: &Dkrond, job: &str, n: usize, timeout: Duration) -> Vec<Value> {
-    wait_for(&format!("{n} finished runs of {job}"), timeout, || {
-        let list = node.get(&format!("/v1/jobs/{job}/executions")).json();
-        let mut done: Vec<Value> = list
-            .as_array()?
-            .iter()
-            .filter(|e| {
-                e["finished_at"]
-                    .as_str()
-                    .is_some_and(|t| !t.starts_with("0001-"))
-            })
-            .cloned()
-            .collect();
-        done.sort_by_key(|e| time(&e["started_at"]));
-        (done.len() >= n).then_some(done)
-    })
 }
 
 /// Each fire starts after its own derived delay and keeps the schedule's instant;

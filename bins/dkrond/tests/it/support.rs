@@ -451,3 +451,35 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// An API time field as a `Timestamp`; panics on anything else.
+pub(crate) fn time(value: &serde_json::Value) -> jiff::Timestamp {
+    value
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("not a time: {value}"))
+}
+
+/// Finished executions of `job`, oldest start first, once at least `n` exist (within `timeout`).
+pub(crate) fn finished(
+    node: &Dkrond,
+    job: &str,
+    n: usize,
+    timeout: Duration,
+) -> Vec<serde_json::Value> {
+    wait_for(&format!("{n} finished runs of {job}"), timeout, || {
+        let list = node.get(&format!("/v1/jobs/{job}/executions")).json();
+        let mut done: Vec<serde_json::Value> = list
+            .as_array()?
+            .iter()
+            .filter(|e| {
+                e["finished_at"]
+                    .as_str()
+                    .is_some_and(|t| !t.starts_with("0001-"))
+            })
+            .cloned()
+            .collect();
+        done.sort_by_key(|e| time(&e["started_at"]));
+        (done.len() >= n).then_some(done)
+    })
+}
