@@ -329,6 +329,39 @@ impl Browser {
         let _ = self.driver().accept_alert().await;
     }
 
+    /// Clicks the element with hook `name`, a link or a form's submit that loads a new page,
+    /// accepts a confirm dialog if one is asked, and waits until the new page has loaded. Why:
+    /// a click only starts the navigation, so a refresh or `goto` right after it cancels a form
+    /// post still in flight (the "Run now" that never reached the server).
+    pub(crate) async fn click_to_load(&self, name: &str) {
+        self.script("window.__dkronLeft = true; return null;", Vec::new())
+            .await;
+        self.hook(name)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {name}: {e}"));
+        self.accept_dialog().await;
+        let loaded = "return window.__dkronLeft !== true && document.readyState === 'complete';";
+        let deadline = Instant::now() + WAIT;
+        loop {
+            // While the navigation runs, the script may fail: that is "not yet".
+            if let Ok(answer) = self.driver().execute(loaded, Vec::new()).await {
+                if answer.json() == &Value::Bool(true) {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "clicking {name} loaded no new page in {WAIT:?}; at {}:\n{}",
+                    self.url().await,
+                    self.body_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Runs `script` with `args` in the page and returns its result.
     pub(crate) async fn script(&self, script: &str, args: Vec<Value>) -> Value {
         self.driver()

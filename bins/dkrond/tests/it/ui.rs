@@ -103,16 +103,10 @@ async fn wait_for_execution(browser: &Browser, what: &str, want: impl Fn(&str) -
         .await
 }
 
-/// Clicks the element with hook `name` (a button or a form's submit), accepting a confirm
-/// dialog if it asks one.
+/// Clicks the element with hook `name` (a link or a form's submit), accepting a confirm
+/// dialog if it asks one, and waits for the page it loads.
 async fn press(browser: &Browser, name: &str) {
-    browser
-        .hook(name)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {name}: {e}"));
-    browser.accept_dialog().await;
+    browser.click_to_load(name).await;
 }
 
 /// Create a job through the form, see it listed, open it, run it, see the execution and its
@@ -593,14 +587,7 @@ fn each_main_view_in_light_and_dark_is_screenshotted() {
             for (view, path, page) in views {
                 browser.goto(&ui(&node, path)).await;
                 browser.wait_page(page).await;
-                if browser.theme().await != theme {
-                    press(&browser, "theme-toggle").await;
-                    browser
-                        .wait_until(&format!("the {theme} theme"), WAIT, || async {
-                            (browser.theme().await == theme).then_some(())
-                        })
-                        .await;
-                }
+                use_theme(&browser, theme).await;
                 saved.push(browser.screenshot_page(&format!("{view}-{theme}")).await);
             }
         }
@@ -649,7 +636,9 @@ fn each_main_view_in_light_and_dark_is_screenshotted() {
 /// Switches the page shown to `theme` with the toggle (the choice is kept for later pages).
 async fn use_theme(browser: &Browser, theme: &str) {
     if browser.theme().await != theme {
-        press(browser, "theme-toggle").await;
+        // The toggle is a script on the page: no new page to wait for.
+        let toggle = browser.hook("theme-toggle").await;
+        toggle.click().await.expect("click the theme toggle");
         browser
             .wait_until(&format!("the {theme} theme"), WAIT, || async {
                 (browser.theme().await == theme).then_some(())
