@@ -341,7 +341,10 @@ async fn fail_member(handles: &Handles, hand_overs: &HandOvers, node: &str) {
             ..member
         };
         // Invariant: failed before its executions are closed, so their retries pick others.
-        if let Err(error) = handles.write(Command::SetMember(failed)).await {
+        // As leader only: a deposed leader's failure detector (cut off, so every node looked
+        // silent) had its verdict forwarded to the new leader, which then fired `forbid` jobs
+        // again beside their live runs (soak finding 10).
+        if let Err(error) = handles.write_as_leader(Command::SetMember(failed)).await {
             tracing::warn!(%error, %node, "cannot record a failed member");
             return;
         }
@@ -355,7 +358,7 @@ async fn fail_member(handles: &Handles, hand_overs: &HandOvers, node: &str) {
                 .into_iter()
                 .filter(|e| e.node_name == node && !hand_overs.contains(&e.id()))
                 .collect();
-            record_failed(handles, lost, &reason, None).await;
+            record_failed(handles, lost, &reason, Scope::Cluster).await;
         }
         Err(error) => tracing::warn!(%error, "cannot list running executions"),
     }
@@ -445,7 +448,8 @@ pub(crate) enum Scope {
         booted_at: Timestamp,
     },
     /// This node's, and those of nodes that left the cluster or do not answer (on gaining
-    /// leadership).
+    /// leadership, and by the failure detector): a leader's decision, committed only while
+    /// this server leads.
     Cluster,
 }
 
@@ -484,14 +488,7 @@ pub(crate) async fn close_interrupted(
             .cloned()
             .collect();
         own.retain(|e| !lost.iter().any(|l| l.id() == e.id()) && !held.contains(&e.id()));
-        // A run started before this process was cut off by the crash and ended by the boot: so
-        // the record says, not "now", which a late close (the store behind the log) would put
-        // after the job's next fire.
-        let ended_by = match scope {
-            Scope::Own { booted_at } => Some(booted_at),
-            Scope::Cluster => None,
-        };
-        record_failed(handles, lost, reason, ended_by).await;
+        record_failed(handles, lost, reason, scope).await;
         // At start (a task of its own), the younger ones are closed once past the bound too, as
         // interrupted; a new leader must not wait, and leaves them to the reconciler.
         if scope == Scope::Cluster || own.is_empty() {
@@ -525,16 +522,20 @@ fn ended_at(started_at: Timestamp, ended_by: Option<Timestamp>) -> Timestamp {
 }
 
 /// Records the executions `lost` (recorded as running) as failed for `reason`, in one Raft
-/// write. Each ends now, or by `ended_by` if it started before that.
-async fn record_failed(
-    handles: &Handles,
-    lost: Vec<Execution>,
-    reason: &str,
-    ended_by: Option<Timestamp>,
-) {
+/// write. Each ends now, or, for a node closing its own, by its boot if it started before.
+/// The leader's closes (`Scope::Cluster`) commit only while this server leads; a node's own
+/// may be forwarded.
+async fn record_failed(handles: &Handles, lost: Vec<Execution>, reason: &str, scope: Scope) {
     if lost.is_empty() {
         return;
     }
+    // A run started before this process was cut off by the crash and ended by the boot: so
+    // the record says, not "now", which a late close (the store behind the log) would put
+    // after the job's next fire.
+    let ended_by = match scope {
+        Scope::Own { booted_at } => Some(booted_at),
+        Scope::Cluster => None,
+    };
     let count = lost.len();
     let commands = lost
         .into_iter()
@@ -550,7 +551,12 @@ async fn record_failed(
             Command::ExecutionDone(execution)
         })
         .collect();
-    match handles.write(Command::Batch(commands)).await {
+    let batch = Command::Batch(commands);
+    let written = match scope {
+        Scope::Cluster => handles.write_as_leader(batch).await,
+        Scope::Own { .. } => handles.write(batch).await,
+    };
+    match written {
         Ok(written) => {
             if let Response::Batch(responses) = &written.response {
                 for refusal in responses.iter().filter_map(|r| match r {

@@ -125,7 +125,8 @@ pub(super) async fn reconcile(
     close(handles, lost).await;
 }
 
-/// Records `lost` as failed, never run, in one Raft write.
+/// Records `lost` as failed, never run, in one Raft write, committed only while this server
+/// leads (a deposed leader's verdict must not reach the new leader's history).
 async fn close(handles: &Handles, lost: Vec<Execution>) {
     if lost.is_empty() {
         return;
@@ -144,7 +145,7 @@ async fn close(handles: &Handles, lost: Vec<Execution>) {
             Command::ExecutionDone(execution)
         })
         .collect();
-    match handles.write(Command::Batch(commands)).await {
+    match handles.write_as_leader(Command::Batch(commands)).await {
         Ok(written) => {
             if let Response::Batch(responses) = &written.response {
                 let refused = responses
