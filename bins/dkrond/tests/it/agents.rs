@@ -309,7 +309,12 @@ fn sighup_reloads_an_agents_tags() {
     let config_flag = format!("--config={}", config.display());
     let agent = Dkrond::start_agent_with(dir, "a1", &join, &[&config_flag]);
     let pool_of_a1 = |server: &Dkrond| {
-        let members = server.get("/v1/members").json();
+        // Polled while the cluster settles: an error answer (a 503 mid-election) is "not yet".
+        let reply = server.get("/v1/members");
+        if reply.status != 200 {
+            return None;
+        }
+        let members = reply.json();
         members
             .as_array()?
             .iter()
