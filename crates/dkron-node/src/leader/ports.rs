@@ -36,6 +36,105 @@ impl RaftPorts {
     pub(crate) fn new(handles: Arc<Handles>, starts: Arc<Starts>) -> RaftPorts {
         RaftPorts { handles, starts }
     }
+
+    /// Commits the batch as one Raft entry, each launch with `nexts[i]`, the job's next fire to
+    /// persist with it. Whether a launch is new is decided by the state machine
+    /// (`dkron_model::LaunchRecord::is_new`), atomically with recording it: a refused launch
+    /// is answered `false` and not dispatched.
+    ///
+    /// Each launch with targets carries its start (`started_at`): the state machine records
+    /// the executions running with the launch, only if it is new, so the hand-over needs no
+    /// Raft write of its own and a run is handed over only once its start is committed as
+    /// leader ([`HandOff`] takes the instant from [`Starts`]).
+    async fn record(
+        &self,
+        records: &[LaunchRecord],
+        nexts: Vec<Option<Option<Timestamp>>>,
+    ) -> Result<Vec<bool>, BoxError> {
+        self.starts.prune();
+        let mut commands = Vec::with_capacity(records.len());
+        for (record, next) in records.iter().zip(nexts) {
+            let started_at = if record.targets.is_empty() {
+                None
+            } else {
+                let at = self.starts.stamp();
+                self.starts.begin(record, at).then_some(at)
+            };
+            commands.push(Command::RecordLaunch {
+                launch: record.clone(),
+                next,
+                started_at,
+            });
+        }
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let begun: Vec<bool> = commands
+            .iter()
+            .map(|c| {
+                matches!(
+                    c,
+                    Command::RecordLaunch {
+                        started_at: Some(_),
+                        ..
+                    }
+                )
+            })
+            .collect();
+        let forget_all = || {
+            for (record, _) in records.iter().zip(&begun).filter(|(_, begun)| **begun) {
+                self.starts.forget(record);
+            }
+        };
+        // One Raft entry (one fsync) for the whole batch of fires.
+        // Leader only: a deposed leader's scheduler must not launch through the new one.
+        let responses = match self.handles.write_as_leader(Command::Batch(commands)).await {
+            Ok(written) => match written.response {
+                Response::Batch(responses) if responses.len() == records.len() => responses,
+                Response::Refused(refusal) => {
+                    forget_all();
+                    return Err(refusal.into());
+                }
+                other => {
+                    forget_all();
+                    return Err(format!("unexpected raft response {other:?}").into());
+                }
+            },
+            Err(error) => {
+                forget_all();
+                return Err(error.into());
+            }
+        };
+        Ok(records
+            .iter()
+            .zip(responses)
+            .zip(begun)
+            .map(|((record, response), begun)| {
+                let fresh = match response {
+                    Response::Refused(Refusal::AlreadyLaunched { .. }) => false,
+                    Response::Refused(refusal) => {
+                        // The job was deleted meanwhile: nothing to run.
+                        tracing::debug!(%refusal, job = %record.job_name, "launch refused");
+                        false
+                    }
+                    _ => true,
+                };
+                if begun && !fresh {
+                    self.starts.forget(record);
+                }
+                fresh
+            })
+            .collect())
+    }
+}
+
+/// The job's next fire to persist with a scheduled launch (so `GET /v1/jobs` shows it): `None`
+/// (leave it) for other launches and for a job deleted meanwhile.
+fn next_fire(record: &LaunchRecord, job: Option<&Job>) -> Option<Option<Timestamp>> {
+    match record.trigger {
+        Trigger::Scheduled => job.map(|job| job.next_fire_after(record.scheduled_at)),
+        _ => None,
+    }
 }
 
 impl JobSource for RaftPorts {
@@ -62,105 +161,44 @@ impl JobSource for RaftPorts {
 }
 
 impl LaunchLog for RaftPorts {
-    /// Commits the batch as one Raft entry. Whether a launch is new is decided by the state
-    /// machine (`dkron_model::LaunchRecord::is_new`), atomically with recording it: a refused
-    /// launch is answered `false` and not dispatched.
-    ///
-    /// Each launch with targets carries its start (`started_at`): the state machine records
-    /// the executions running with the launch, only if it is new, so the hand-over needs no
-    /// Raft write of its own and a run is handed over only once its start is committed as
-    /// leader ([`HandOff`] takes the instant from [`Starts`]).
+    /// Commits the batch as one Raft entry; see [`RaftPorts::record`]. The jobs are read from
+    /// the store (the scheduler passes its own through [`LaunchLog::record_launches_of`]).
     fn record_launches<'a>(
         &'a self,
         records: &'a [LaunchRecord],
     ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>> {
         Box::pin(async move {
-            // The jobs' next fires first: a read error returns before any start is begun.
             let mut nexts = Vec::with_capacity(records.len());
             for record in records {
-                // The job's next fire is persisted with the launch, so `GET /v1/jobs` shows it.
-                nexts.push(match record.trigger {
-                    Trigger::Scheduled => self
-                        .handles
-                        .store
-                        .job(&record.job_name)?
-                        .map(|job| job.next_fire_after(record.scheduled_at)),
+                let job = match record.trigger {
+                    Trigger::Scheduled => self.handles.store.job(&record.job_name)?,
                     _ => None,
-                });
-            }
-            let mut commands = Vec::with_capacity(records.len());
-            for (record, next) in records.iter().zip(nexts) {
-                let started_at = if record.targets.is_empty() {
-                    None
-                } else {
-                    let at = self.starts.stamp();
-                    self.starts.begin(record, at).then_some(at)
                 };
-                commands.push(Command::RecordLaunch {
-                    launch: record.clone(),
-                    next,
-                    started_at,
-                });
+                nexts.push(next_fire(record, job.as_ref()));
             }
-            if commands.is_empty() {
-                return Ok(Vec::new());
+            self.record(records, nexts).await
+        })
+    }
+
+    /// [`LaunchLog::record_launches`] with the scheduler's jobs: no read and decode of each
+    /// job from the store per fire.
+    fn record_launches_of<'a>(
+        &'a self,
+        records: &'a [LaunchRecord],
+        jobs: &'a [Arc<Job>],
+    ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>> {
+        Box::pin(async move {
+            if jobs.len() != records.len() {
+                return Err(
+                    format!("{} launches came with {} jobs", records.len(), jobs.len()).into(),
+                );
             }
-            let begun: Vec<bool> = commands
+            let nexts = records
                 .iter()
-                .map(|c| {
-                    matches!(
-                        c,
-                        Command::RecordLaunch {
-                            started_at: Some(_),
-                            ..
-                        }
-                    )
-                })
+                .zip(jobs)
+                .map(|(record, job)| next_fire(record, Some(job.as_ref())))
                 .collect();
-            let forget_all = || {
-                for (record, _) in records.iter().zip(&begun).filter(|(_, begun)| **begun) {
-                    self.starts.forget(record);
-                }
-            };
-            // One Raft entry (one fsync) for the whole batch of fires.
-            // Leader only: a deposed leader's scheduler must not launch through the new one.
-            let responses = match self.handles.write_as_leader(Command::Batch(commands)).await {
-                Ok(written) => match written.response {
-                    Response::Batch(responses) if responses.len() == records.len() => responses,
-                    Response::Refused(refusal) => {
-                        forget_all();
-                        return Err(refusal.into());
-                    }
-                    other => {
-                        forget_all();
-                        return Err(format!("unexpected raft response {other:?}").into());
-                    }
-                },
-                Err(error) => {
-                    forget_all();
-                    return Err(error.into());
-                }
-            };
-            Ok(records
-                .iter()
-                .zip(responses)
-                .zip(begun)
-                .map(|((record, response), begun)| {
-                    let fresh = match response {
-                        Response::Refused(Refusal::AlreadyLaunched { .. }) => false,
-                        Response::Refused(refusal) => {
-                            // The job was deleted meanwhile: nothing to run.
-                            tracing::debug!(%refusal, job = %record.job_name, "launch refused");
-                            false
-                        }
-                        _ => true,
-                    };
-                    if begun && !fresh {
-                        self.starts.forget(record);
-                    }
-                    fresh
-                })
-                .collect())
+            self.record(records, nexts).await
         })
     }
 

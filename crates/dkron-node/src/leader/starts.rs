@@ -99,15 +99,7 @@ impl Starts {
                 (target.clone(), self.hand_overs.begin(id, launch.clone()))
             })
             .collect();
-        let mut pending = self.lock();
-        pending.retain(|(job, group, attempt), waiting| {
-            let kept = waiting.since.elapsed() < ABANDONED;
-            if !kept {
-                tracing::warn!(%job, group, attempt, "a recorded start was never dispatched; dropping it");
-            }
-            kept
-        });
-        pending.insert(
+        self.lock().insert(
             key(launch),
             Pending {
                 started_at,
@@ -116,6 +108,19 @@ impl Starts {
             },
         );
         true
+    }
+
+    /// Drops the starts that waited for their dispatch longer than [`ABANDONED`] (called once
+    /// per batch of launches: a pass over every pending start per launch would cost a storm's
+    /// square).
+    pub(super) fn prune(&self) {
+        self.lock().retain(|(job, group, attempt), waiting| {
+            let kept = waiting.since.elapsed() < ABANDONED;
+            if !kept {
+                tracing::warn!(%job, group, attempt, "a recorded start was never dispatched; dropping it");
+            }
+            kept
+        });
     }
 
     /// Forgets the start of a launch that was not recorded (refused, or the commit failed).
