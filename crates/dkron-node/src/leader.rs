@@ -14,6 +14,7 @@ mod liveness;
 mod ports;
 mod reconcile;
 mod skipped;
+mod starts;
 
 use std::{
     collections::BTreeSet,
@@ -375,7 +376,8 @@ async fn start_scheduler(
     // scheduler loads jobs and launch records from it.
     handles.raft.linearizable_barrier().await?;
     close_interrupted(handles, runner, hand_overs, Scope::Cluster).await;
-    let ports = Arc::new(RaftPorts::new(Arc::clone(handles)));
+    let starts = Arc::new(starts::Starts::new(Arc::clone(hand_overs)));
+    let ports = Arc::new(RaftPorts::new(Arc::clone(handles), Arc::clone(&starts)));
     let scheduler = Scheduler::builder()
         .in_flight(in_flight(handles, hand_overs))
         .misfire_threshold(handles.config.misfire_threshold)
@@ -387,6 +389,7 @@ async fn start_scheduler(
                 Arc::clone(runner),
                 client.clone(),
                 Arc::clone(hand_overs),
+                starts,
             )
             .with_notifier(notifier.clone()),
         ))

@@ -48,6 +48,12 @@ pub enum Command {
         launch: LaunchRecord,
         /// When `Some`, also persist the job's next fire in the same batch.
         next: Option<Option<Timestamp>>,
+        /// When `Some`, the launch's execution on each of its targets is recorded running from
+        /// this instant, only if the launch is new (so a refused launch leaves no run that
+        /// never happens): the fire's start travels with its launch, one command per fire.
+        /// Absent in entries written before it existed, which record the launch alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_at: Option<Timestamp>,
     },
     /// Run a job now (dkron's `POST /v1/jobs/{name}`), whichever server took the request: the
     /// leader's scheduler launches it when it sees this applied. Writes nothing; refused when

@@ -291,9 +291,13 @@ fn apply_unguarded(
             })
         }
         Command::DeleteExecutions { job } => group.delete_executions(&job).map(Response::Job),
-        Command::RecordLaunch { launch, next } => {
-            group.record_launch(&launch, next).map(|()| Response::Done)
-        }
+        Command::RecordLaunch {
+            launch,
+            next,
+            started_at,
+        } => group
+            .record_launch_started(&launch, next, started_at)
+            .map(|()| Response::Done),
         Command::Batch(_) => Ok(Response::Refused(Refusal::Invalid {
             message: "a batch inside a batch".to_owned(),
         })),

@@ -1359,7 +1359,16 @@ async fn launch_batch(
         .into_iter()
         .map(|launch| (launch.record, launch.rest))
         .unzip();
-    let fresh = match ctx.ports.launch_log.record_launches(&records).await {
+    let jobs: Vec<Arc<Job>> = rest
+        .iter()
+        .map(|pending| Arc::clone(&pending.job))
+        .collect();
+    let fresh = match ctx
+        .ports
+        .launch_log
+        .record_launches_of(&records, &jobs)
+        .await
+    {
         Ok(fresh) if fresh.len() == records.len() => fresh,
         Ok(fresh) => {
             let (expected, got) = (records.len(), fresh.len());

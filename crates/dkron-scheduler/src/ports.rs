@@ -5,7 +5,7 @@
 //! They are object-safe (`Arc<dyn …>`), and their async methods return [`BoxFuture`], so no
 //! generic parameter crosses the crate boundary.
 
-use std::{fmt, future::Future, pin::Pin};
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use dkron_model::{Execution, Job, LaunchRecord};
 use jiff::Timestamp;
@@ -51,6 +51,20 @@ pub trait LaunchLog: Send + Sync + fmt::Debug {
         &'a self,
         records: &'a [LaunchRecord],
     ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>>;
+
+    /// [`LaunchLog::record_launches`], given the job each record launches as the scheduler
+    /// holds it (`jobs[i]` for `records[i]`): a log that needs the job (the cluster node
+    /// persists its next fire with the launch) takes it from here instead of reading and
+    /// decoding it from its store once per fire. The scheduler calls this one; by default it
+    /// ignores the jobs.
+    fn record_launches_of<'a>(
+        &'a self,
+        records: &'a [LaunchRecord],
+        jobs: &'a [Arc<Job>],
+    ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>> {
+        let _ = jobs;
+        self.record_launches(records)
+    }
 
     /// The `scheduled_at` of the job's latest recorded scheduled fire, if any. Read once per job
     /// at start to apply the job's [`dkron_model::MisfirePolicy`].

@@ -41,6 +41,24 @@ impl Store {
         self.commit(apply, |_, tx| plan_launch(tx, launch, next))
     }
 
+    /// [`Store::record_launch`], and when `started_at` is given, the launch's execution on each
+    /// of its targets recorded running from `started_at`, all in one atomic batch
+    /// ([`WriteGroup::record_launch_started`]).
+    ///
+    /// # Errors
+    /// As [`WriteGroup::record_launch_started`].
+    pub fn record_launch_started(
+        &self,
+        launch: &LaunchRecord,
+        next: Option<Option<Timestamp>>,
+        started_at: Option<Timestamp>,
+        apply: &Apply,
+    ) -> Result<()> {
+        let mut group = self.write_group();
+        group.record_launch_started(launch, next, started_at)?;
+        group.commit(apply)
+    }
+
     /// The newest launch record of a job, if any.
     ///
     /// # Errors
@@ -120,6 +138,40 @@ impl WriteGroup<'_> {
         next: Option<Option<Timestamp>>,
     ) -> Result<()> {
         self.run(|_, tx| plan_launch(tx, launch, next))
+    }
+
+    /// [`WriteGroup::record_launch`], and when `started_at` is given, the launch's execution on
+    /// each of its targets ([`LaunchRecord::execution`]) recorded running from `started_at`.
+    ///
+    /// The executions are recorded only when the launch is: a launch that is not new records
+    /// nothing, so a refused launch leaves no run behind that never happens. This is how the
+    /// leader commits a fire's start with its launch, one Raft command per fire.
+    ///
+    /// # Errors
+    /// As [`Store::record_launch`]; [`crate::Error::InvalidName`] for a target's name (checked
+    /// before anything is recorded).
+    pub fn record_launch_started(
+        &mut self,
+        launch: &LaunchRecord,
+        next: Option<Option<Timestamp>>,
+        started_at: Option<Timestamp>,
+    ) -> Result<()> {
+        if started_at.is_some() {
+            for target in &launch.targets {
+                keys::check_name(target)?;
+            }
+        }
+        self.record_launch(launch, next)?;
+        let Some(started_at) = started_at else {
+            return Ok(());
+        };
+        // Invariant: after the launch succeeded, a start cannot be refused (the job exists, the
+        // names were checked), so the launch and its starts are recorded together or not at
+        // all. Each start is its own operation so that it sees the one before (history trim).
+        for target in &launch.targets {
+            self.record_execution_start(launch.execution(target, started_at))?;
+        }
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use dkron_scheduler::{BoxError, BoxFuture, Dispatch, Handoff, JobSource, LaunchL
 use jiff::Timestamp;
 use rand::{SeedableRng, rngs::StdRng};
 
-use super::HandOvers;
+use super::{HandOvers, hand_overs::HandOverGuard, starts::Starts};
 use crate::{
     handles::Handles,
     rpc::{
@@ -28,11 +28,112 @@ use crate::{
 #[derive(Debug)]
 pub(crate) struct RaftPorts {
     handles: Arc<Handles>,
+    /// Where the starts recorded with the launches wait for their dispatch ([`HandOff`]).
+    starts: Arc<Starts>,
 }
 
 impl RaftPorts {
-    pub(crate) fn new(handles: Arc<Handles>) -> RaftPorts {
-        RaftPorts { handles }
+    pub(crate) fn new(handles: Arc<Handles>, starts: Arc<Starts>) -> RaftPorts {
+        RaftPorts { handles, starts }
+    }
+
+    /// Commits the batch as one Raft entry, each launch with `nexts[i]`, the job's next fire to
+    /// persist with it. Whether a launch is new is decided by the state machine
+    /// (`dkron_model::LaunchRecord::is_new`), atomically with recording it: a refused launch
+    /// is answered `false` and not dispatched.
+    ///
+    /// Each launch with targets carries its start (`started_at`): the state machine records
+    /// the executions running with the launch, only if it is new, so the hand-over needs no
+    /// Raft write of its own and a run is handed over only once its start is committed as
+    /// leader ([`HandOff`] takes the instant from [`Starts`]).
+    async fn record(
+        &self,
+        records: &[LaunchRecord],
+        nexts: Vec<Option<Option<Timestamp>>>,
+    ) -> Result<Vec<bool>, BoxError> {
+        self.starts.prune();
+        let mut commands = Vec::with_capacity(records.len());
+        for (record, next) in records.iter().zip(nexts) {
+            let started_at = if record.targets.is_empty() {
+                None
+            } else {
+                let at = self.starts.stamp();
+                self.starts.begin(record, at).then_some(at)
+            };
+            commands.push(Command::RecordLaunch {
+                launch: record.clone(),
+                next,
+                started_at,
+            });
+        }
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let begun: Vec<bool> = commands
+            .iter()
+            .map(|c| {
+                matches!(
+                    c,
+                    Command::RecordLaunch {
+                        started_at: Some(_),
+                        ..
+                    }
+                )
+            })
+            .collect();
+        let forget_all = || {
+            for (record, _) in records.iter().zip(&begun).filter(|(_, begun)| **begun) {
+                self.starts.forget(record);
+            }
+        };
+        // One Raft entry (one fsync) for the whole batch of fires.
+        // Leader only: a deposed leader's scheduler must not launch through the new one.
+        let responses = match self.handles.write_as_leader(Command::Batch(commands)).await {
+            Ok(written) => match written.response {
+                Response::Batch(responses) if responses.len() == records.len() => responses,
+                Response::Refused(refusal) => {
+                    forget_all();
+                    return Err(refusal.into());
+                }
+                other => {
+                    forget_all();
+                    return Err(format!("unexpected raft response {other:?}").into());
+                }
+            },
+            Err(error) => {
+                forget_all();
+                return Err(error.into());
+            }
+        };
+        Ok(records
+            .iter()
+            .zip(responses)
+            .zip(begun)
+            .map(|((record, response), begun)| {
+                let fresh = match response {
+                    Response::Refused(Refusal::AlreadyLaunched { .. }) => false,
+                    Response::Refused(refusal) => {
+                        // The job was deleted meanwhile: nothing to run.
+                        tracing::debug!(%refusal, job = %record.job_name, "launch refused");
+                        false
+                    }
+                    _ => true,
+                };
+                if begun && !fresh {
+                    self.starts.forget(record);
+                }
+                fresh
+            })
+            .collect())
+    }
+}
+
+/// The job's next fire to persist with a scheduled launch (so `GET /v1/jobs` shows it): `None`
+/// (leave it) for other launches and for a job deleted meanwhile.
+fn next_fire(record: &LaunchRecord, job: Option<&Job>) -> Option<Option<Timestamp>> {
+    match record.trigger {
+        Trigger::Scheduled => job.map(|job| job.next_fire_after(record.scheduled_at)),
+        _ => None,
     }
 }
 
@@ -60,58 +161,44 @@ impl JobSource for RaftPorts {
 }
 
 impl LaunchLog for RaftPorts {
-    /// Commits the batch as one Raft entry. Whether a launch is new is decided by the state
-    /// machine (`dkron_model::LaunchRecord::is_new`), atomically with recording it: a refused
-    /// launch is answered `false` and not dispatched.
+    /// Commits the batch as one Raft entry; see [`RaftPorts::record`]. The jobs are read from
+    /// the store (the scheduler passes its own through [`LaunchLog::record_launches_of`]).
     fn record_launches<'a>(
         &'a self,
         records: &'a [LaunchRecord],
     ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>> {
         Box::pin(async move {
-            let mut commands = Vec::with_capacity(records.len());
+            let mut nexts = Vec::with_capacity(records.len());
             for record in records {
-                // The job's next fire is persisted with the launch, so `GET /v1/jobs` shows it.
-                let next = match record.trigger {
-                    Trigger::Scheduled => self
-                        .handles
-                        .store
-                        .job(&record.job_name)?
-                        .map(|job| job.next_fire_after(record.scheduled_at)),
+                let job = match record.trigger {
+                    Trigger::Scheduled => self.handles.store.job(&record.job_name)?,
                     _ => None,
                 };
-                commands.push(Command::RecordLaunch {
-                    launch: record.clone(),
-                    next,
-                });
+                nexts.push(next_fire(record, job.as_ref()));
             }
-            if commands.is_empty() {
-                return Ok(Vec::new());
+            self.record(records, nexts).await
+        })
+    }
+
+    /// [`LaunchLog::record_launches`] with the scheduler's jobs: no read and decode of each
+    /// job from the store per fire.
+    fn record_launches_of<'a>(
+        &'a self,
+        records: &'a [LaunchRecord],
+        jobs: &'a [Arc<Job>],
+    ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>> {
+        Box::pin(async move {
+            if jobs.len() != records.len() {
+                return Err(
+                    format!("{} launches came with {} jobs", records.len(), jobs.len()).into(),
+                );
             }
-            // One Raft entry (one fsync) for the whole batch of fires.
-            // Leader only: a deposed leader's scheduler must not launch through the new one.
-            let responses = match self
-                .handles
-                .write_as_leader(Command::Batch(commands))
-                .await?
-                .response
-            {
-                Response::Batch(responses) => responses,
-                Response::Refused(refusal) => return Err(refusal.into()),
-                other => return Err(format!("unexpected raft response {other:?}").into()),
-            };
-            Ok(records
+            let nexts = records
                 .iter()
-                .zip(responses)
-                .map(|(record, response)| match response {
-                    Response::Refused(Refusal::AlreadyLaunched { .. }) => false,
-                    Response::Refused(refusal) => {
-                        // The job was deleted meanwhile: nothing to run.
-                        tracing::debug!(%refusal, job = %record.job_name, "launch refused");
-                        false
-                    }
-                    _ => true,
-                })
-                .collect())
+                .zip(jobs)
+                .map(|(record, job)| next_fire(record, Some(job.as_ref())))
+                .collect();
+            self.record(records, nexts).await
         })
     }
 
@@ -132,6 +219,8 @@ pub(crate) struct HandOff {
     runner: Arc<Runner>,
     client: NodeClient,
     hand_overs: Arc<HandOvers>,
+    /// The starts [`RaftPorts`] recorded with the launches.
+    starts: Arc<Starts>,
     rng: Mutex<StdRng>,
     /// The alive members and when they were read: a storm of fires reads the store once per
     /// [`MEMBERS_FRESH`], not twice per fire.
@@ -151,6 +240,7 @@ impl HandOff {
         runner: Arc<Runner>,
         client: NodeClient,
         hand_overs: Arc<HandOvers>,
+        starts: Arc<Starts>,
     ) -> HandOff {
         // Target picking needs no secret randomness: the clock is a fine seed.
         let seed = Timestamp::now().as_nanosecond() as u64;
@@ -159,6 +249,7 @@ impl HandOff {
             runner,
             client,
             hand_overs,
+            starts,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             members: Mutex::new(None),
             notifier: dkron_notify::Notifier::disabled(),
@@ -200,12 +291,19 @@ impl HandOff {
             .collect()
     }
 
-    /// Starts the run on `target` (over RPC, or this node's runner): records the start as
-    /// leader, then hands it over. A run whose start cannot be recorded as leader is not handed
-    /// over (this server lost leadership: a new leader's scheduler, which did not count it, may
-    /// be firing the job already); a run that cannot be handed over is recorded as a failed
-    /// execution of that target, so the group completes and may be retried.
-    fn send(&self, target: Member, run: &Run) {
+    /// Starts the run on `target` (over RPC, or this node's runner) and hands it over once its
+    /// start is recorded as leader: `recorded` when the launch carried it (the start instant
+    /// and the hand-over's registration), else it is recorded here first. A run whose start
+    /// cannot be recorded as leader is not handed over (this server lost leadership: a new
+    /// leader's scheduler, which did not count it, may be firing the job already); a run that
+    /// cannot be handed over is recorded as a failed execution of that target, so the group
+    /// completes and may be retried.
+    fn send(
+        &self,
+        target: Member,
+        run: &Run,
+        recorded: Option<(Timestamp, Option<HandOverGuard>)>,
+    ) {
         let handles = Arc::clone(&self.handles);
         let client = self.client.clone();
         let notifier = self.notifier.clone();
@@ -214,13 +312,17 @@ impl HandOff {
         let local = target.name == self.handles.name();
         let (job, launch, cancel) = (Arc::clone(&run.job), run.launch.clone(), run.cancel.clone());
         self.runner.spawn(async move {
-            // The start is recorded here, through Raft and only as leader, before the hand-over:
-            // the target then reports only the end (one call fewer per run), the history shows
-            // the run as running, and a leader elected after a crash sees it (to keep `forbid`
-            // from overlapping, and for the reconciler).
-            let started_at = Timestamp::now();
+            // The start is recorded through Raft and only as leader before the hand-over (with
+            // the launch, or here): the target then reports only the end (one call fewer per
+            // run), the history shows the run as running, and a leader elected after a crash
+            // sees it (to keep `forbid` from overlapping, and for the reconciler).
+            let (started_at, registered, written_with_launch) = match recorded {
+                Some((started_at, guard)) => (started_at, guard, true),
+                None => (Timestamp::now(), None, false),
+            };
             let started = launch.execution(&target.name, started_at);
-            let _registered = hand_overs.begin(started.id(), launch.clone());
+            let _registered =
+                registered.unwrap_or_else(|| hand_overs.begin(started.id(), launch.clone()));
             let failed = |why: String| {
                 let mut execution = launch.execution(&target.name, started_at);
                 execution.finished_at = Some(Timestamp::now().max(started_at));
@@ -229,10 +331,15 @@ impl HandOff {
             };
             let told = notifier.wants_starts().then(|| started.clone());
             let sent = tokio::time::Instant::now();
-            let recorded = handles
-                .write_as_leader(Command::ExecutionStarted(started))
-                .await;
-            if let (Ok(_), Some(started)) = (&recorded, told) {
+            let recorded = if written_with_launch {
+                Ok(())
+            } else {
+                handles
+                    .write_as_leader(Command::ExecutionStarted(started))
+                    .await
+                    .map(|_| ())
+            };
+            if let (Ok(()), Some(started)) = (&recorded, told) {
                 notifier.started(Arc::clone(&job), started);
             }
             let refused = match recorded {
@@ -241,14 +348,14 @@ impl HandOff {
                      (leadership lost?), so it was not handed to node {}: {error}",
                     target.name
                 )),
-                Ok(_) if local => {
+                Ok(()) if local => {
                     runner.led_at(sent);
                     runner
                         .start_at(job, launch.clone(), cancel, Some(started_at))
                         .err()
                         .map(|refused| refused.to_string())
                 }
-                Ok(_) => {
+                Ok(()) => {
                     let request = RunRequest {
                         job: (*job).clone(),
                         launch: launch.clone(),
@@ -310,6 +417,9 @@ impl Dispatch for HandOff {
 
     fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
         let alive = self.alive(false);
+        // A launch the launch log did not record a start with (none such from this server's
+        // `RaftPorts`, but the start is then written here, before the hand-over, as it was).
+        let mut recorded = self.starts.take(&run.launch);
         for target in &run.launch.targets {
             let member = if *target == self.handles.name() {
                 self.handles.member.clone()
@@ -325,7 +435,10 @@ impl Dispatch for HandOff {
                         ..Member::default()
                     })
             };
-            self.send(member, &run);
+            let start = recorded
+                .as_mut()
+                .map(|r| (r.started_at, r.guards.remove(target)));
+            self.send(member, &run, start);
         }
         Box::pin(std::future::ready(if run.launch.targets.is_empty() {
             Handoff::NothingToRun

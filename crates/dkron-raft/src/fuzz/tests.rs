@@ -106,6 +106,7 @@ fn commands() -> Vec<Command> {
         Command::RecordLaunch {
             launch: launch(),
             next: Some(None),
+            started_at: Some(ts(1_769_563_801)),
         },
         Command::RunJob {
             name: "backup".to_owned(),

@@ -283,3 +283,64 @@ async fn skipped_fires_are_counted_per_job() {
     assert_eq!(job.skipped_count, 5);
     assert_eq!(job.last_skipped, Some(at(20)));
 }
+
+/// A `RecordLaunch` with a start records the launch's executions running with it, only when
+/// the launch is new: the same fire proposed again (a second leader) is refused and records no
+/// execution. An entry written before `started_at` existed decodes and records the launch
+/// alone.
+#[tokio::test]
+async fn a_launch_carries_its_starts_only_when_new() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sm = open(dir.path());
+    let at = |second| jiff::Timestamp::from_second(second).expect("timestamp");
+    let launch = |second: i64, targets: &[&str]| dkron_model::LaunchRecord {
+        job_name: "a".to_owned(),
+        scheduled_at: at(second),
+        group: second * 1_000_000_000,
+        attempt: 1,
+        targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+        trigger: dkron_model::Trigger::Scheduled,
+    };
+    let record = |second, started| Command::RecordLaunch {
+        launch: launch(second, &["n1", "n2"]),
+        next: Some(Some(at(second + 60))),
+        started_at: Some(at(started)),
+    };
+    let responses = sm
+        .apply([
+            entry(1, set_job_a()),
+            entry(2, Command::Batch(vec![record(60, 61), record(60, 62)])),
+        ])
+        .await
+        .expect("applied");
+    let Response::Batch(batch) = &responses[1] else {
+        panic!("entry 2 answers as a batch: {responses:?}")
+    };
+    assert_eq!(batch[0], Response::Done);
+    assert!(matches!(
+        batch[1],
+        Response::Refused(Refusal::AlreadyLaunched { .. })
+    ));
+    let mut running = sm.store().running_executions().expect("running");
+    running.sort_by(|a, b| a.node_name.cmp(&b.node_name));
+    let fire = launch(60, &["n1", "n2"]);
+    assert_eq!(
+        running,
+        vec![fire.execution("n1", at(61)), fire.execution("n2", at(61))]
+    );
+
+    // As the previous version wrote it: no `started_at`.
+    let old = br#"{"RecordLaunch":{"launch":{"job_name":"a","scheduled_at":"1970-01-01T00:02:00Z","group":120000000000,"attempt":1,"targets":["n1"],"trigger":"Scheduled"},"next":null}}"#;
+    let command: Command = serde_json::from_slice(old).expect("an old entry decodes");
+    assert!(matches!(
+        &command,
+        Command::RecordLaunch {
+            started_at: None,
+            ..
+        }
+    ));
+    let responses = sm.apply([entry(3, command)]).await.expect("applied");
+    assert_eq!(responses, vec![Response::Done]);
+    assert_eq!(sm.store().last_scheduled("a").expect("read"), Some(at(120)));
+    assert_eq!(sm.store().running_executions().expect("running").len(), 2);
+}

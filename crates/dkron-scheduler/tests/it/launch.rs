@@ -227,3 +227,71 @@ async fn the_launch_record_is_in_the_log_before_the_dispatch_starts() {
     assert_eq!(*seen.lock().unwrap(), [true; 4]);
     assert_eq!(store.launch_count("tick"), 4);
 }
+
+/// A launch log that keeps, for every record, the job the scheduler passed with it, and
+/// records in a [`MemoryStore`].
+#[derive(Debug)]
+struct JobsSeen {
+    store: Arc<MemoryStore>,
+    seen: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl LaunchLog for JobsSeen {
+    fn record_launches<'a>(
+        &'a self,
+        _: &'a [LaunchRecord],
+    ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>> {
+        Box::pin(async { Err::<Vec<bool>, BoxError>("the scheduler passes the jobs".into()) })
+    }
+
+    fn record_launches_of<'a>(
+        &'a self,
+        records: &'a [LaunchRecord],
+        jobs: &'a [Arc<dkron_model::Job>],
+    ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>> {
+        let mut seen = self.seen.lock().unwrap();
+        for (record, job) in records.iter().zip(jobs) {
+            seen.push((record.job_name.clone(), job.name.clone()));
+        }
+        assert_eq!(records.len(), jobs.len());
+        self.store.record_launches(records)
+    }
+
+    fn last_fire<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Timestamp>, BoxError>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// The scheduler hands each launch's job to the log with its record (the cluster node takes
+/// the job's next fire from it instead of reading the job from its store per fire).
+#[tokio::test(start_paused = true)]
+async fn the_launch_log_gets_each_records_job() {
+    let store = Arc::new(MemoryStore::new());
+    for name in ["a", "b", "c"] {
+        store.put_job(job(name, "@every 1s"));
+    }
+    let log = Arc::new(JobsSeen {
+        store: Arc::clone(&store),
+        seen: std::sync::Mutex::default(),
+    });
+    let recorder = Arc::new(Recorder::default());
+    let scheduler = Scheduler::builder()
+        .job_source(store.clone())
+        .execution_sink(store.clone())
+        .launch_log(log.clone())
+        .dispatch(recorder.clone())
+        .clock(Arc::new(TokioClock::starting_at(at(0))))
+        .start()
+        .await
+        .unwrap();
+    scheduler.run_now("b").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    scheduler.shutdown(Duration::from_secs(1)).await;
+    let seen = log.seen.lock().unwrap().clone();
+    assert!(
+        seen.len() >= 7,
+        "3 jobs × 2 fires and a manual run: {seen:?}"
+    );
+    assert!(seen.iter().all(|(record, job)| record == job), "{seen:?}");
+    assert_eq!(recorder.seen().len(), seen.len());
+}

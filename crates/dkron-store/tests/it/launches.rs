@@ -160,3 +160,51 @@ fn a_trimmed_retry_is_refused_by_its_history() {
     store.record_launch(&next, None, &Apply::local()).unwrap();
     assert_eq!(store.launch("a", fire.group, 3).unwrap(), Some(next));
 }
+
+/// A launch carrying its start records the launch's execution on each target, running from
+/// that instant, with the launch; a launch that is not new records none (no run that never
+/// happens), and a bad target name refuses the whole launch. Without a start the launch is
+/// recorded alone, as before.
+#[test]
+fn a_launch_records_its_starts_only_when_new() {
+    let (_dir, store) = temp_store();
+    put(&store, job("a"));
+    let fire = launch("a", 60);
+    let at = ts(61);
+    store
+        .record_launch_started(&fire, Some(Some(ts(120))), Some(at), &Apply::local())
+        .unwrap();
+    let mut running = store.running_executions().unwrap();
+    running.sort_by(|a, b| a.node_name.cmp(&b.node_name));
+    assert_eq!(
+        running,
+        [fire.execution("n1", at), fire.execution("n2", at)]
+    );
+    assert_eq!(store.executions("a", None).unwrap().len(), 2);
+    assert_eq!(store.job("a").unwrap().unwrap().next, Some(ts(120)));
+
+    // The same fire again (a second leader, a repeated entry), with another start: refused,
+    // nothing recorded.
+    assert!(matches!(
+        store.record_launch_started(&fire, None, Some(ts(62)), &Apply::local()),
+        Err(Error::AlreadyLaunched { .. })
+    ));
+    let retry = retry_of(&fire, 2);
+    let bad = LaunchRecord {
+        targets: vec!["n1".into(), String::new()],
+        ..retry.clone()
+    };
+    assert!(matches!(
+        store.record_launch_started(&bad, None, Some(ts(63)), &Apply::local()),
+        Err(Error::InvalidName { .. })
+    ));
+    assert_eq!(store.launch("a", fire.group, 2).unwrap(), None);
+    assert_eq!(store.executions("a", None).unwrap().len(), 2);
+
+    // No start: the launch alone.
+    store
+        .record_launch_started(&retry, None, None, &Apply::local())
+        .unwrap();
+    assert_eq!(store.launch("a", fire.group, 2).unwrap(), Some(retry));
+    assert_eq!(store.executions("a", None).unwrap().len(), 2);
+}
