@@ -59,6 +59,7 @@ use crate::{
     Error,
     clock::Clock,
     dispatch::{Dispatch, Handoff, Run},
+    kept::KeptJob,
     misfire::{self, Skipped, Tally, Verdict},
     plan,
     ports::{ExecutionSink, JobSource, LaunchLog},
@@ -112,7 +113,7 @@ struct TaskCtx {
 #[derive(Debug)]
 pub(crate) enum Command {
     Upsert {
-        job: Arc<Job>,
+        job: KeptJob,
         schedule: Option<Timed>,
         reply: oneshot::Sender<()>,
     },
@@ -252,10 +253,11 @@ type Cell = Option<Box<Slot>>;
 /// 16 bytes smaller than two `Option<Timestamp>`.
 const NO_TIME: Timestamp = Timestamp::MIN;
 
-/// What the loop keeps per job: the definition, its parsed schedule and its fire times.
+/// What the loop keeps per job: the definition (maps packed), its parsed schedule and its fire
+/// times.
 #[derive(Debug)]
 struct Slot {
-    job: Arc<Job>,
+    job: KeptJob,
     /// `None` for children (never fired by the timer).
     schedule: Option<Timed>,
     /// The next timer fire, or [`NO_TIME`].
@@ -473,7 +475,7 @@ impl Engine {
     /// Adds a job at start, resuming from its latest launched fire when the log knows one.
     pub(crate) fn load(
         &mut self,
-        job: Arc<Job>,
+        job: KeptJob,
         schedule: Option<Timed>,
         last: Option<Timestamp>,
         now: Timestamp,
@@ -491,7 +493,7 @@ impl Engine {
             return;
         };
         let schedule = schedule.with_window(&slot.job);
-        let job = Arc::clone(&slot.job);
+        let job = slot.job.clone();
         let due = |at| job.jittered(at);
         let (missed, next, buffered) = match last {
             Some(last) if buffering => {
@@ -558,7 +560,7 @@ impl Engine {
         Some((idx, self.slot(idx)?))
     }
 
-    fn insert_slot(&mut self, job: Arc<Job>, schedule: Option<Timed>) -> u32 {
+    fn insert_slot(&mut self, job: KeptJob, schedule: Option<Timed>) -> u32 {
         let generation = self.next_generation();
         let slot = Box::new(Slot {
             job,
@@ -935,7 +937,8 @@ impl Engine {
         let Some(slot) = self.cells.get(idx as usize).and_then(|c| c.as_deref()) else {
             return;
         };
-        let job = Arc::clone(&slot.job);
+        // The whole job (maps unpacked): it leaves the loop, and targets are chosen by tags.
+        let job = slot.job.full();
         let targets = spec
             .targets
             .unwrap_or_else(|| self.ports.dispatch.select_targets(&job));
@@ -1049,7 +1052,7 @@ impl Engine {
         }
     }
 
-    fn upsert(&mut self, job: Arc<Job>, schedule: Option<Timed>) {
+    fn upsert(&mut self, job: KeptJob, schedule: Option<Timed>) {
         let now = self.ports.clock.now();
         let Some(idx) = self.find(&job.name) else {
             let idx = self.insert_slot(job, schedule);
@@ -1257,7 +1260,7 @@ impl Engine {
         let retried = match progress.status {
             JobStatus::Success => {
                 if let Some((_, slot)) = self.slot_named(&record.job_name) {
-                    let job = Arc::clone(&slot.job);
+                    let job = slot.job.clone();
                     self.succeeded(&job, now, ready.as_deref());
                 }
                 false
@@ -1290,7 +1293,8 @@ impl Engine {
         let Some((_, slot)) = self.slot_named(&record.job_name) else {
             return false;
         };
-        let job = Arc::clone(&slot.job);
+        // The whole job: targets are chosen again by its tags.
+        let job = slot.job.full();
         if record.attempt > job.retries {
             return false;
         }

@@ -227,3 +227,70 @@ async fn the_launch_record_is_in_the_log_before_the_dispatch_starts() {
     assert_eq!(*seen.lock().unwrap(), [true; 4]);
     assert_eq!(store.launch_count("tick"), 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_dispatched_run_carries_the_whole_job_maps_included() {
+    use std::{collections::BTreeMap, sync::Mutex};
+
+    use dkron_model::Job;
+    use dkron_scheduler::FnDispatch;
+
+    // The loop keeps each job's maps packed; whatever leaves it must have them back.
+    fn with_maps(mut job: Job) -> Job {
+        let pairs = |p: &[(&str, &str)]| -> BTreeMap<String, String> {
+            p.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        job.tags = pairs(&[("role", "web:1")]);
+        job.metadata = pairs(&[("team", "ops"), ("tier", "1")]);
+        job.executor_config = pairs(&[("url", "http://127.0.0.1:9/"), ("method", "GET")]);
+        job.processors
+            .insert("log".into(), pairs(&[("forward", "true")]));
+        job
+    }
+    let loaded = with_maps(job("loaded", "@every 1s"));
+    let mut upserted = with_maps(job("upserted", "@manually"));
+    upserted.retries = 1;
+
+    let store = Arc::new(MemoryStore::new());
+    store.put_job(loaded.clone());
+    let seen: Arc<Mutex<Vec<Arc<Job>>>> = Arc::default();
+    let dispatch = {
+        let seen = Arc::clone(&seen);
+        FnDispatch::new(move |run| {
+            seen.lock().unwrap().push(Arc::clone(&run.job));
+            // The manual job fails, so its retry is dispatched too.
+            let fail = run.job.name == "upserted";
+            async move {
+                if fail {
+                    Err(String::new())
+                } else {
+                    Ok(String::new())
+                }
+            }
+        })
+    };
+    let scheduler = Scheduler::builder()
+        .memory_store(Arc::clone(&store))
+        .dispatch(Arc::new(dispatch))
+        .clock(Arc::new(TokioClock::starting_at(at(0))))
+        .start()
+        .await
+        .unwrap();
+    scheduler.upsert(upserted.clone()).await.unwrap();
+    scheduler.run_now("upserted").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    scheduler.shutdown(Duration::from_secs(1)).await;
+
+    let seen = seen.lock().unwrap();
+    let of = |name: &str| seen.iter().filter(|j| j.name == name).collect::<Vec<_>>();
+    assert_eq!(of("loaded").len(), 2, "timer fires at 1 s and 2 s");
+    assert_eq!(of("upserted").len(), 2, "the manual run and its retry");
+    for run in of("loaded") {
+        assert_eq!(**run, loaded);
+    }
+    for run in of("upserted") {
+        assert_eq!(**run, upserted);
+    }
+}

@@ -1,0 +1,155 @@
+//! [`KeptJob`]: a job as the timer loop keeps it between fires, in about a third of the memory
+//! of a `Job`.
+//!
+//! Why: the loop holds every job for as long as it is loaded (100k jobs on a leader), and most
+//! of a small job's heap is its four maps (`tags`, `metadata`, `executor_config`,
+//! `processors`): a B-tree leaf is allocated whole, eleven key and value slots (~540 B) for a
+//! map of one entry. The loop decides with none of them, so they are packed into one buffer
+//! and rebuilt only when a fire leaves the loop ([`KeptJob::full`], about a microsecond for a
+//! typical job: see docs/benchmarks.md).
+
+use std::{collections::BTreeMap, ops::Deref, sync::Arc};
+
+use dkron_model::Job;
+use tracing::error;
+
+/// A job without its maps (they are empty in [`KeptJob::bare`]), plus the maps packed.
+/// Cloning is two reference-count increments.
+#[derive(Debug, Clone)]
+pub(crate) struct KeptJob {
+    bare: Arc<Job>,
+    /// The four maps, see [`pack`]; `None` when all are empty (no allocation), or in the
+    /// unlikely case they could not be packed (then `bare` keeps them).
+    maps: Option<Arc<[u8]>>,
+}
+
+impl KeptJob {
+    pub(crate) fn new(mut job: Job) -> KeptJob {
+        let maps = pack(&mut job);
+        KeptJob {
+            bare: Arc::new(job),
+            maps,
+        }
+    }
+
+    /// The fields the loop itself updates (a child's round of parents), copied on write if a
+    /// fire still holds them. Not the maps: [`KeptJob::full`] takes those from the packed copy.
+    pub(crate) fn make_mut(&mut self) -> &mut Job {
+        Arc::make_mut(&mut self.bare)
+    }
+
+    /// The whole job, as it was given: what leaves the loop (dispatch, target selection).
+    pub(crate) fn full(&self) -> Arc<Job> {
+        let Some(maps) = &self.maps else {
+            return Arc::clone(&self.bare);
+        };
+        let mut job = (*self.bare).clone();
+        if unpack(maps, &mut job).is_none() {
+            // Unreachable: `pack` wrote the buffer. Said loudly rather than run without maps
+            // unnoticed.
+            error!(job = %job.name, "kept job's packed maps are corrupt; running it without them");
+        }
+        Arc::new(job)
+    }
+}
+
+/// Every field but `tags`, `metadata`, `executor_config` and `processors`, which read empty
+/// here: what the loop decides with. Use [`KeptJob::full`] for the whole job.
+impl Deref for KeptJob {
+    type Target = Job;
+
+    fn deref(&self) -> &Job {
+        &self.bare
+    }
+}
+
+/// Takes the job's four maps out into one buffer: for each of `tags`, `metadata` and
+/// `executor_config` an entry count then its keys and values; then `processors`' count and,
+/// per processor, its name and map. Counts and string lengths are `u32` little-endian.
+fn pack(job: &mut Job) -> Option<Arc<[u8]>> {
+    let maps = [&job.tags, &job.metadata, &job.executor_config];
+    if maps.iter().all(|m| m.is_empty()) && job.processors.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for map in maps {
+        put_map(&mut out, map)?;
+    }
+    put_len(&mut out, job.processors.len())?;
+    for (name, config) in &job.processors {
+        put_str(&mut out, name)?;
+        put_map(&mut out, config)?;
+    }
+    job.tags = BTreeMap::new();
+    job.metadata = BTreeMap::new();
+    job.executor_config = BTreeMap::new();
+    job.processors = BTreeMap::new();
+    Some(Arc::from(out))
+}
+
+/// `None` only for a map or string over 4 GiB (the job keeps its maps unpacked then).
+fn put_len(out: &mut Vec<u8>, len: usize) -> Option<()> {
+    out.extend_from_slice(&u32::try_from(len).ok()?.to_le_bytes());
+    Some(())
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) -> Option<()> {
+    put_len(out, s.len())?;
+    out.extend_from_slice(s.as_bytes());
+    Some(())
+}
+
+fn put_map(out: &mut Vec<u8>, map: &BTreeMap<String, String>) -> Option<()> {
+    put_len(out, map.len())?;
+    for (key, value) in map {
+        put_str(out, key)?;
+        put_str(out, value)?;
+    }
+    Some(())
+}
+
+/// Puts the maps packed by [`pack`] back into `job`.
+fn unpack(buf: &[u8], job: &mut Job) -> Option<()> {
+    let mut reader = Reader(buf);
+    job.tags = reader.map()?;
+    job.metadata = reader.map()?;
+    job.executor_config = reader.map()?;
+    let processors = reader.len()?;
+    for _ in 0..processors {
+        let name = reader.str()?;
+        let config = reader.map()?;
+        job.processors.insert(name, config);
+    }
+    reader.0.is_empty().then_some(())
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn len(&mut self) -> Option<usize> {
+        let (head, rest) = self.0.split_first_chunk::<4>()?;
+        self.0 = rest;
+        usize::try_from(u32::from_le_bytes(*head)).ok()
+    }
+
+    fn str(&mut self) -> Option<String> {
+        let len = self.len()?;
+        let (bytes, rest) = self.0.split_at_checked(len)?;
+        self.0 = rest;
+        Some(std::str::from_utf8(bytes).ok()?.to_owned())
+    }
+
+    fn map(&mut self) -> Option<BTreeMap<String, String>> {
+        let entries = self.len()?;
+        let mut map = BTreeMap::new();
+        for _ in 0..entries {
+            let key = self.str()?;
+            let value = self.str()?;
+            map.insert(key, value);
+        }
+        Some(map)
+    }
+}
+
+#[cfg(test)]
+mod tests;
