@@ -4,57 +4,60 @@
 //! Why: the loop holds every job for as long as it is loaded (100k jobs on a leader), and most
 //! of a small job's heap is its four maps (`tags`, `metadata`, `executor_config`,
 //! `processors`): a B-tree leaf is allocated whole, eleven key and value slots (~540 B) for a
-//! map of one entry. The loop decides with none of them, so they are packed into one buffer
-//! and rebuilt only when a fire leaves the loop ([`KeptJob::full`], about a microsecond for a
-//! typical job: see docs/benchmarks.md).
+//! map of one entry. The loop decides with none of them, nor with the job's free text and
+//! executor name, so those are packed into one buffer (one allocation instead of one per
+//! string) and rebuilt only when a fire leaves the loop ([`KeptJob::full`]: see
+//! docs/benchmarks.md for its cost).
 
 use std::{collections::BTreeMap, ops::Deref, sync::Arc};
 
 use dkron_model::Job;
 use tracing::error;
 
-/// A job without its maps (they are empty in [`KeptJob::bare`]), plus the maps packed.
+/// A job without the fields [`pack`] takes out (empty in `bare`), plus those fields packed.
 /// Cloning is two reference-count increments.
 #[derive(Debug, Clone)]
 pub(crate) struct KeptJob {
     bare: Arc<Job>,
-    /// The four maps, see [`pack`]; `None` when all are empty (no allocation), or in the
+    /// See [`pack`]; `None` when all those fields are empty (no allocation), or in the
     /// unlikely case they could not be packed (then `bare` keeps them).
-    maps: Option<Arc<[u8]>>,
+    packed: Option<Arc<[u8]>>,
 }
 
 impl KeptJob {
     pub(crate) fn new(mut job: Job) -> KeptJob {
-        let maps = pack(&mut job);
+        let packed = pack(&mut job);
         KeptJob {
             bare: Arc::new(job),
-            maps,
+            packed,
         }
     }
 
     /// The fields the loop itself updates (a child's round of parents), copied on write if a
-    /// fire still holds them. Not the maps: [`KeptJob::full`] takes those from the packed copy.
+    /// fire still holds them. Not the packed fields: [`KeptJob::full`] takes those from the
+    /// packed copy.
     pub(crate) fn make_mut(&mut self) -> &mut Job {
         Arc::make_mut(&mut self.bare)
     }
 
     /// The whole job, as it was given: what leaves the loop (dispatch, target selection).
     pub(crate) fn full(&self) -> Arc<Job> {
-        let Some(maps) = &self.maps else {
+        let Some(packed) = &self.packed else {
             return Arc::clone(&self.bare);
         };
         let mut job = (*self.bare).clone();
-        if unpack(maps, &mut job).is_none() {
-            // Unreachable: `pack` wrote the buffer. Said loudly rather than run without maps
+        if unpack(packed, &mut job).is_none() {
+            // Unreachable: `pack` wrote the buffer. Said loudly rather than run without them
             // unnoticed.
-            error!(job = %job.name, "kept job's packed maps are corrupt; running it without them");
+            error!(job = %job.name, "kept job's packed fields are corrupt; running it without them");
         }
         Arc::new(job)
     }
 }
 
-/// Every field but `tags`, `metadata`, `executor_config` and `processors`, which read empty
-/// here: what the loop decides with. Use [`KeptJob::full`] for the whole job.
+/// Every field but those [`pack`] takes out (`display_name`, `owner`, `owner_email`,
+/// `executor`, `paused_reason` and the four maps), which read empty here: what the loop decides
+/// with. Use [`KeptJob::full`] for the whole job.
 impl Deref for KeptJob {
     type Target = Job;
 
@@ -63,15 +66,30 @@ impl Deref for KeptJob {
     }
 }
 
-/// Takes the job's four maps out into one buffer: for each of `tags`, `metadata` and
-/// `executor_config` an entry count then its keys and values; then `processors`' count and,
-/// per processor, its name and map. Counts and string lengths are `u32` little-endian.
+/// Takes fields the loop never reads out of `job` into one buffer: the strings
+/// `display_name`, `owner`, `owner_email`, `executor`, `paused_reason`; for each of `tags`,
+/// `metadata` and `executor_config` an entry count then its keys and values; then
+/// `processors`' count and, per processor, its name and map. Counts and string lengths are
+/// `u32` little-endian.
 fn pack(job: &mut Job) -> Option<Arc<[u8]>> {
+    let strings = [
+        &job.display_name,
+        &job.owner,
+        &job.owner_email,
+        &job.executor,
+        &job.paused_reason,
+    ];
     let maps = [&job.tags, &job.metadata, &job.executor_config];
-    if maps.iter().all(|m| m.is_empty()) && job.processors.is_empty() {
+    if strings.iter().all(|s| s.is_empty())
+        && maps.iter().all(|m| m.is_empty())
+        && job.processors.is_empty()
+    {
         return None;
     }
     let mut out = Vec::new();
+    for s in strings {
+        put_str(&mut out, s)?;
+    }
     for map in maps {
         put_map(&mut out, map)?;
     }
@@ -80,6 +98,15 @@ fn pack(job: &mut Job) -> Option<Arc<[u8]>> {
         put_str(&mut out, name)?;
         put_map(&mut out, config)?;
     }
+    for s in [
+        &mut job.display_name,
+        &mut job.owner,
+        &mut job.owner_email,
+        &mut job.executor,
+        &mut job.paused_reason,
+    ] {
+        *s = String::new();
+    }
     job.tags = BTreeMap::new();
     job.metadata = BTreeMap::new();
     job.executor_config = BTreeMap::new();
@@ -87,7 +114,7 @@ fn pack(job: &mut Job) -> Option<Arc<[u8]>> {
     Some(Arc::from(out))
 }
 
-/// `None` only for a map or string over 4 GiB (the job keeps its maps unpacked then).
+/// `None` only for a map or string over 4 GiB (the job keeps those fields unpacked then).
 fn put_len(out: &mut Vec<u8>, len: usize) -> Option<()> {
     out.extend_from_slice(&u32::try_from(len).ok()?.to_le_bytes());
     Some(())
@@ -108,9 +135,14 @@ fn put_map(out: &mut Vec<u8>, map: &BTreeMap<String, String>) -> Option<()> {
     Some(())
 }
 
-/// Puts the maps packed by [`pack`] back into `job`.
+/// Puts the fields packed by [`pack`] back into `job`.
 fn unpack(buf: &[u8], job: &mut Job) -> Option<()> {
     let mut reader = Reader(buf);
+    job.display_name = reader.str()?;
+    job.owner = reader.str()?;
+    job.owner_email = reader.str()?;
+    job.executor = reader.str()?;
+    job.paused_reason = reader.str()?;
     job.tags = reader.map()?;
     job.metadata = reader.map()?;
     job.executor_config = reader.map()?;

@@ -10,7 +10,11 @@ fn map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn rich_job() -> Job {
     let mut job = Job::new("rich");
     job.schedule = "@every 1s".into();
+    job.display_name = "Rich job".into();
     job.owner = "ops".into();
+    job.owner_email = "ops@example.invalid".into();
+    job.executor = "http".into();
+    job.paused_reason = "failed 3 times".into();
     job.retries = 2;
     job.dependent_jobs = vec!["child".into()];
     job.tags = map(&[("role", "web:2")]);
@@ -39,23 +43,29 @@ fn the_loop_sees_every_field_but_the_maps() {
     assert_eq!(kept.dependent_jobs, ["child"]);
     assert!(kept.tags.is_empty() && kept.metadata.is_empty());
     assert!(kept.executor_config.is_empty() && kept.processors.is_empty());
-    assert!(kept.maps.is_some());
+    assert!(kept.display_name.is_empty() && kept.owner.is_empty() && kept.executor.is_empty());
+    assert!(kept.packed.is_some());
 }
 
 #[test]
-fn a_job_without_maps_packs_nothing_and_is_shared_as_is() {
+fn a_job_with_nothing_to_pack_packs_nothing_and_is_shared_as_is() {
     let mut job = Job::new("plain");
     job.schedule = "@hourly".into();
     let kept = KeptJob::new(job.clone());
-    assert!(kept.maps.is_none());
+    assert!(kept.packed.is_none());
     let (a, b) = (kept.full(), kept.full());
     assert!(Arc::ptr_eq(&a, &b));
     assert_eq!(*a, job);
 }
 
 #[test]
-fn each_map_alone_round_trips() {
-    let fill: [fn(&mut Job); 4] = [
+fn each_packed_field_alone_round_trips() {
+    let fill: [fn(&mut Job); 9] = [
+        |j| j.display_name = "d".into(),
+        |j| j.owner = "o".into(),
+        |j| j.owner_email = "e".into(),
+        |j| j.executor = "shell".into(),
+        |j| j.paused_reason = "p".into(),
         |j| j.tags = map(&[("a", "1")]),
         |j| j.metadata = map(&[("b", "2")]),
         |j| j.executor_config = map(&[("c", "3")]),
@@ -84,7 +94,6 @@ fn a_damaged_buffer_is_refused_not_misread() {
     assert!(unpack(&longer, &mut Job::new("x")).is_none());
     // Invalid UTF-8 in a string.
     let mut bad = Vec::new();
-    put_len(&mut bad, 1).unwrap();
     put_len(&mut bad, 1).unwrap();
     bad.push(0xff);
     assert!(unpack(&bad, &mut Job::new("x")).is_none());
