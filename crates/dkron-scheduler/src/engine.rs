@@ -171,11 +171,42 @@ struct Launch {
 /// A launch without its record (a batch lends its records to the log as one slice).
 #[derive(Debug)]
 struct Pending {
-    job: Arc<Job>,
+    job: LaunchJob,
     /// The run's own token (tracked runs); `None` uses the shared root token (untracked).
     cancel: Option<CancellationToken>,
     /// Set for a regular timer fire, which the misfire bound applies to.
     timer: Option<TimerFire>,
+}
+
+/// The job of a launch: whole, or still packed. A plain fire (untracked, targets not given)
+/// leaves the loop packed; its batch task rebuilds the job and chooses its targets, so a storm
+/// of fires costs the loop no rebuild (about a microsecond each, see [`KeptJob::full`]).
+#[derive(Debug)]
+enum LaunchJob {
+    Whole(Arc<Job>),
+    Kept(KeptJob),
+}
+
+impl LaunchJob {
+    fn whole(self) -> Arc<Job> {
+        match self {
+            LaunchJob::Whole(job) => job,
+            // Not reached: the batch task rebuilds every kept job before recording it.
+            LaunchJob::Kept(kept) => kept.full(),
+        }
+    }
+}
+
+/// What the misfire bound reads: every field but the packed ones (see [`KeptJob`]).
+impl std::ops::Deref for LaunchJob {
+    type Target = Job;
+
+    fn deref(&self) -> &Job {
+        match self {
+            LaunchJob::Whole(job) => job,
+            LaunchJob::Kept(kept) => kept,
+        }
+    }
 }
 
 /// What the misfire bound needs to know of a regular timer fire besides its record.
@@ -937,29 +968,36 @@ impl Engine {
         let Some(slot) = self.cells.get(idx as usize).and_then(|c| c.as_deref()) else {
             return;
         };
-        // The whole job (maps unpacked): it leaves the loop, and targets are chosen by tags.
-        let job = slot.job.full();
-        let targets = spec
-            .targets
-            .unwrap_or_else(|| self.ports.dispatch.select_targets(&job));
+        let kept = &slot.job;
+        // Backfilled runs are tracked: `buffer_all` backfills start the next one at their end.
+        let tracked = kept.concurrency != Concurrency::Allow
+            || spec.trigger == Trigger::Backfill
+            || kept.retries > 0
+            || !kept.dependent_jobs.is_empty()
+            || kept.ephemeral;
+        // A tracked run's record keeps its targets here (its group's progress needs them), so
+        // its job is rebuilt now to choose them by tags; a plain fire's is rebuilt by its batch.
+        let (job, targets) = match spec.targets {
+            Some(targets) => (LaunchJob::Whole(kept.full()), targets),
+            None if tracked => {
+                let job = kept.full();
+                let targets = self.ports.dispatch.select_targets(&job);
+                (LaunchJob::Whole(job), targets)
+            }
+            None => (LaunchJob::Kept(kept.clone()), Vec::new()),
+        };
         let record = LaunchRecord {
-            job_name: job.name.clone(),
+            job_name: kept.name.clone(),
             scheduled_at: spec.scheduled_at,
             group: spec.group,
             attempt: spec.attempt,
             targets,
             trigger: spec.trigger,
         };
-        // Backfilled runs are tracked: `buffer_all` backfills start the next one at their end.
-        let tracked = job.concurrency != Concurrency::Allow
-            || record.trigger == Trigger::Backfill
-            || job.retries > 0
-            || !job.dependent_jobs.is_empty()
-            || job.ephemeral;
         let cancel = if tracked {
             let cancel = self.root.child_token();
             self.running
-                .entry(job.name.clone())
+                .entry(record.job_name.clone())
                 .or_default()
                 .push(InFlight {
                     record: record.clone(),
@@ -1349,6 +1387,8 @@ async fn launch_batch(
     tracker: TaskTracker,
 ) {
     let counters = &ctx.ports.counters;
+    // Before waiting for the previous batch, so it overlaps that batch's recording.
+    let batch = whole_jobs(&ctx, batch);
     if let Some(after) = after {
         // An error means the previous batch task ended without recording (only when the
         // runtime shuts down); order no longer matters then.
@@ -1415,6 +1455,18 @@ async fn launch_batch(
     }
 }
 
+/// Rebuilds the jobs of the plain fires the loop sent packed and chooses their targets.
+fn whole_jobs(ctx: &TaskCtx, mut batch: Vec<Launch>) -> Vec<Launch> {
+    for launch in &mut batch {
+        if let LaunchJob::Kept(kept) = &launch.rest.job {
+            let job = kept.full();
+            launch.record.targets = ctx.ports.dispatch.select_targets(&job);
+            launch.rest.job = LaunchJob::Whole(job);
+        }
+    }
+    batch
+}
+
 /// Drops the timer fires of `batch` that are later than their misfire bound allows, now that
 /// they are about to be recorded (see [`crate::misfire`]); tells the loop of each.
 fn drop_late(ctx: &TaskCtx, mut batch: Vec<Launch>) -> Vec<Launch> {
@@ -1463,6 +1515,7 @@ fn poll_once(future: Pin<&mut (dyn Future<Output = ()> + Send)>) -> Poll<()> {
 /// longer in flight; everything else follows from its reports.
 async fn dispatch(ctx: Arc<TaskCtx>, record: LaunchRecord, pending: Pending) {
     let Pending { job, cancel, .. } = pending;
+    let job = job.whole();
     let tracked = cancel.is_some();
     let cancel = cancel.unwrap_or_else(|| ctx.root.clone());
     let ports = &ctx.ports;

@@ -294,3 +294,61 @@ async fn every_dispatched_run_carries_the_whole_job_maps_included() {
         assert_eq!(**run, upserted);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn targets_are_chosen_by_tags_before_the_record_for_plain_and_tracked_fires() {
+    use std::sync::Mutex;
+
+    use dkron_model::Job;
+    use dkron_scheduler::{Dispatch, Handoff, Run};
+
+    /// Targets: the job's tag values; notes the targets each run was launched with.
+    #[derive(Debug, Default)]
+    struct ByTag(Mutex<Vec<(String, Vec<String>)>>);
+    impl Dispatch for ByTag {
+        fn select_targets(&self, job: &Job) -> Vec<String> {
+            job.tags.values().cloned().collect()
+        }
+        fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
+            let seen = (run.job.name.clone(), run.launch.targets.clone());
+            self.0.lock().unwrap().push(seen);
+            Box::pin(async { Handoff::Handed })
+        }
+    }
+
+    let store = Arc::new(MemoryStore::new());
+    // A plain fire leaves the loop packed (its batch chooses the targets); a tracked one
+    // (forbid) has them chosen in the loop. Both must see the tags.
+    let mut plain = job("plain", "@every 1s");
+    plain.tags.insert("pool".into(), "node-a".into());
+    let mut tracked = job("tracked", "@every 1s");
+    tracked.tags.insert("pool".into(), "node-b".into());
+    tracked.concurrency = dkron_model::Concurrency::Forbid;
+    store.put_job(plain);
+    store.put_job(tracked);
+    let dispatch = Arc::new(ByTag::default());
+    let scheduler = Scheduler::builder()
+        .memory_store(Arc::clone(&store))
+        .dispatch(dispatch.clone())
+        .clock(Arc::new(TokioClock::starting_at(at(0))))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    scheduler.shutdown(Duration::from_secs(1)).await;
+
+    let seen = dispatch.0.lock().unwrap().clone();
+    assert!(
+        seen.contains(&("plain".into(), vec!["node-a".into()])),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("tracked".into(), vec!["node-b".into()])),
+        "{seen:?}"
+    );
+    for name in ["plain", "tracked"] {
+        let records = store.launches(name);
+        assert!(!records.is_empty(), "{name} launched");
+        assert!(records.iter().all(|r| r.targets.len() == 1), "{records:?}");
+    }
+}
