@@ -284,6 +284,12 @@ type Cell = Option<Box<Slot>>;
 /// 16 bytes smaller than two `Option<Timestamp>`.
 const NO_TIME: Timestamp = Timestamp::MIN;
 
+/// A job that fires again within this keeps its whole definition from then on (until it is
+/// updated): rebuilding it costs a few µs a fire (docs/benchmarks.md), which matters for a job
+/// that fires every second and not for one that fires every minute, and few jobs fire that
+/// often. So at most one rebuild per job every 10 s: 10k a second at 100k jobs.
+const KEEP_WHOLE_BELOW: SignedDuration = SignedDuration::from_secs(10);
+
 /// What the loop keeps per job: the definition (maps packed), its parsed schedule and its fire
 /// times.
 #[derive(Debug)]
@@ -846,6 +852,9 @@ impl Engine {
             .as_ref()
             .is_some_and(|s| s.schedule.one_shot().is_some());
         let timer = (!one_shot).then_some(TimerFire { next });
+        if next.is_some_and(|next| next.duration_since(fire_at) < KEEP_WHOLE_BELOW) {
+            slot.job.keep_whole();
+        }
         slot.next_at = PackedTime::new(next.unwrap_or(NO_TIME));
         slot.last_at = PackedTime::new(fire_at);
         if let Some(at) = next {

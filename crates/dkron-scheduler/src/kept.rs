@@ -33,6 +33,15 @@ impl KeptJob {
         }
     }
 
+    /// Unpacks for good (until the job is replaced): for a job that fires so often that
+    /// rebuilding it each time costs more than its memory is worth.
+    pub(crate) fn keep_whole(&mut self) {
+        if self.packed.is_some() {
+            self.bare = self.full();
+            self.packed = None;
+        }
+    }
+
     /// The fields the loop itself updates (a child's round of parents), copied on write if a
     /// fire still holds them. Not the packed fields: [`KeptJob::full`] takes those from the
     /// packed copy.

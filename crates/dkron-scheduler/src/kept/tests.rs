@@ -98,3 +98,18 @@ fn a_damaged_buffer_is_refused_not_misread() {
     bad.push(0xff);
     assert!(unpack(&bad, &mut Job::new("x")).is_none());
 }
+
+#[test]
+fn kept_whole_a_job_is_shared_as_is_and_unchanged() {
+    let job = rich_job();
+    let mut kept = KeptJob::new(job.clone());
+    kept.keep_whole();
+    assert!(kept.packed.is_none());
+    assert_eq!(kept.tags, job.tags);
+    let (a, b) = (kept.full(), kept.full());
+    assert!(Arc::ptr_eq(&a, &b));
+    assert_eq!(*a, job);
+    // Twice changes nothing.
+    kept.keep_whole();
+    assert_eq!(*kept.full(), job);
+}
