@@ -986,9 +986,10 @@ impl Engine {
             || kept.ephemeral;
         // A tracked run's record keeps its targets here (its group's progress needs them), so
         // its job is rebuilt now to choose them by tags; a plain fire's is rebuilt by its batch.
+        // A job kept whole costs no rebuild: it goes as before, targets chosen here.
         let (job, targets) = match spec.targets {
             Some(targets) => (LaunchJob::Whole(kept.full()), targets),
-            None if tracked => {
+            None if tracked || !kept.is_packed() => {
                 let job = kept.full();
                 let targets = self.ports.dispatch.select_targets(&job);
                 (LaunchJob::Whole(job), targets)

@@ -34,6 +34,11 @@ impl KeptJob {
         }
     }
 
+    /// Whether some fields are packed ([`KeptJob::full`] then rebuilds the job).
+    pub(crate) fn is_packed(&self) -> bool {
+        self.packed.is_some()
+    }
+
     /// Unpacks for good (until the job is replaced): for a job that fires so often that
     /// rebuilding it each time costs more than its memory is worth.
     pub(crate) fn keep_whole(&mut self) {
