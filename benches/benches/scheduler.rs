@@ -17,7 +17,12 @@
 //! `HeapAlloc` growth while adding (its entries hold a closure, no job definition); ours is
 //! counted by a global allocator while upserting, minus what N bare `Arc<Job>` definitions cost
 //! (measured the same way), so it is the scheduler's own index; tokio-cron-scheduler's is RSS
-//! growth while adding. If `go` is
+//! growth while adding. `DKRON_SCHED_BENCH_JOB=loadgen` gives our jobs the fields of the load
+//! harness's jobs (free text, an http executor with four settings, a tag, three metadata
+//! entries), which the scheduler keeps packed and rebuilds on every fire: the fire latency then
+//! includes that rebuild, and `defs_per_job` is what a whole `Arc<Job>` of that kind costs
+//! (`B/job` the scheduler's own bytes minus that, negative when it keeps less than the whole
+//! job). If `go` is
 //! missing, the robfig peer is skipped with a message (Debian: `golang-go`
 //! `golang-github-robfig-cron-dev`).
 //!
@@ -159,6 +164,33 @@ fn status_kib(field: &str) -> u64 {
 fn bench_job(i: usize) -> Job {
     let mut job = Job::new(format!("job-{i}"));
     job.schedule = "@every 1s".to_owned();
+    if env_or("DKRON_SCHED_BENCH_JOB", "bare") == "loadgen" {
+        // As `loadgen`'s `job_body` (benches/src/bin/loadgen/scenarios.rs).
+        let pairs = |p: &[(&str, String)]| -> BTreeMap<String, String> {
+            p.iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect()
+        };
+        job.display_name = format!("loadgen job {i}");
+        job.owner = "loadgen".into();
+        job.owner_email = "loadgen@example.invalid".into();
+        job.executor = "http".into();
+        job.executor_config = pairs(&[
+            ("method", "GET".into()),
+            ("url", format!("http://127.0.0.1:40000/j/{i}")),
+            ("expectCode", "200".into()),
+            ("timeout", "30".into()),
+        ]);
+        job.tags = pairs(&[("pool", "server".into())]);
+        job.metadata = pairs(&[
+            ("team", "load-harness".into()),
+            (
+                "purpose",
+                "end-to-end lateness, missed and duplicated fires, counted at a local sink".into(),
+            ),
+            ("ticket", "issue-15".into()),
+        ]);
+    }
     job
 }
 

@@ -59,6 +59,7 @@ use crate::{
     Error,
     clock::Clock,
     dispatch::{Dispatch, Handoff, Run},
+    kept::KeptJob,
     misfire::{self, Skipped, Tally, Verdict},
     plan,
     ports::{ExecutionSink, JobSource, LaunchLog},
@@ -112,7 +113,7 @@ struct TaskCtx {
 #[derive(Debug)]
 pub(crate) enum Command {
     Upsert {
-        job: Arc<Job>,
+        job: KeptJob,
         schedule: Option<Timed>,
         reply: oneshot::Sender<()>,
     },
@@ -170,11 +171,51 @@ struct Launch {
 /// A launch without its record (a batch lends its records to the log as one slice).
 #[derive(Debug)]
 struct Pending {
-    job: Arc<Job>,
+    job: LaunchJob,
     /// The run's own token (tracked runs); `None` uses the shared root token (untracked).
     cancel: Option<CancellationToken>,
     /// Set for a regular timer fire, which the misfire bound applies to.
     timer: Option<TimerFire>,
+}
+
+/// The job of a launch: whole, or still packed. A plain fire (untracked, targets not given)
+/// leaves the loop packed; its batch task rebuilds the job and chooses its targets, so a storm
+/// of fires costs the loop no rebuild (about a microsecond each, see [`KeptJob::full`]).
+#[derive(Debug)]
+enum LaunchJob {
+    Whole(Arc<Job>),
+    Kept(KeptJob),
+}
+
+impl LaunchJob {
+    fn whole(self) -> Arc<Job> {
+        match self {
+            LaunchJob::Whole(job) => job,
+            // Not reached: the batch task rebuilds every kept job before recording it.
+            LaunchJob::Kept(kept) => kept.full(),
+        }
+    }
+
+    /// The whole job, shared: what the launch log is handed with each record.
+    fn shared(&self) -> Arc<Job> {
+        match self {
+            LaunchJob::Whole(job) => Arc::clone(job),
+            // Not reached, as in `whole`.
+            LaunchJob::Kept(kept) => kept.full(),
+        }
+    }
+}
+
+/// What the misfire bound reads: every field but the packed ones (see [`KeptJob`]).
+impl std::ops::Deref for LaunchJob {
+    type Target = Job;
+
+    fn deref(&self) -> &Job {
+        match self {
+            LaunchJob::Whole(job) => job,
+            LaunchJob::Kept(kept) => kept,
+        }
+    }
 }
 
 /// What the misfire bound needs to know of a regular timer fire besides its record.
@@ -252,10 +293,17 @@ type Cell = Option<Box<Slot>>;
 /// 16 bytes smaller than two `Option<Timestamp>`.
 const NO_TIME: Timestamp = Timestamp::MIN;
 
-/// What the loop keeps per job: the definition, its parsed schedule and its fire times.
+/// A job that fires again within this keeps its whole definition from then on (until it is
+/// updated): rebuilding it costs a few µs a fire (docs/benchmarks.md), which matters for a job
+/// that fires every second and not for one that fires every minute, and few jobs fire that
+/// often. So at most one rebuild per job every 10 s: 10k a second at 100k jobs.
+const KEEP_WHOLE_BELOW: SignedDuration = SignedDuration::from_secs(10);
+
+/// What the loop keeps per job: the definition (maps packed), its parsed schedule and its fire
+/// times.
 #[derive(Debug)]
 struct Slot {
-    job: Arc<Job>,
+    job: KeptJob,
     /// `None` for children (never fired by the timer).
     schedule: Option<Timed>,
     /// The next timer fire, or [`NO_TIME`].
@@ -473,7 +521,7 @@ impl Engine {
     /// Adds a job at start, resuming from its latest launched fire when the log knows one.
     pub(crate) fn load(
         &mut self,
-        job: Arc<Job>,
+        job: KeptJob,
         schedule: Option<Timed>,
         last: Option<Timestamp>,
         now: Timestamp,
@@ -491,7 +539,7 @@ impl Engine {
             return;
         };
         let schedule = schedule.with_window(&slot.job);
-        let job = Arc::clone(&slot.job);
+        let job = slot.job.clone();
         let due = |at| job.jittered(at);
         let (missed, next, buffered) = match last {
             Some(last) if buffering => {
@@ -558,7 +606,7 @@ impl Engine {
         Some((idx, self.slot(idx)?))
     }
 
-    fn insert_slot(&mut self, job: Arc<Job>, schedule: Option<Timed>) -> u32 {
+    fn insert_slot(&mut self, job: KeptJob, schedule: Option<Timed>) -> u32 {
         let generation = self.next_generation();
         let slot = Box::new(Slot {
             job,
@@ -813,6 +861,9 @@ impl Engine {
             .as_ref()
             .is_some_and(|s| s.schedule.one_shot().is_some());
         let timer = (!one_shot).then_some(TimerFire { next });
+        if next.is_some_and(|next| next.duration_since(fire_at) < KEEP_WHOLE_BELOW) {
+            slot.job.keep_whole();
+        }
         slot.next_at = PackedTime::new(next.unwrap_or(NO_TIME));
         slot.last_at = PackedTime::new(fire_at);
         if let Some(at) = next {
@@ -935,28 +986,37 @@ impl Engine {
         let Some(slot) = self.cells.get(idx as usize).and_then(|c| c.as_deref()) else {
             return;
         };
-        let job = Arc::clone(&slot.job);
-        let targets = spec
-            .targets
-            .unwrap_or_else(|| self.ports.dispatch.select_targets(&job));
+        let kept = &slot.job;
+        // Backfilled runs are tracked: `buffer_all` backfills start the next one at their end.
+        let tracked = kept.concurrency != Concurrency::Allow
+            || spec.trigger == Trigger::Backfill
+            || kept.retries > 0
+            || !kept.dependent_jobs.is_empty()
+            || kept.ephemeral;
+        // A tracked run's record keeps its targets here (its group's progress needs them), so
+        // its job is rebuilt now to choose them by tags; a plain fire's is rebuilt by its batch.
+        // A job kept whole costs no rebuild: it goes as before, targets chosen here.
+        let (job, targets) = match spec.targets {
+            Some(targets) => (LaunchJob::Whole(kept.full()), targets),
+            None if tracked || !kept.is_packed() => {
+                let job = kept.full();
+                let targets = self.ports.dispatch.select_targets(&job);
+                (LaunchJob::Whole(job), targets)
+            }
+            None => (LaunchJob::Kept(kept.clone()), Vec::new()),
+        };
         let record = LaunchRecord {
-            job_name: job.name.clone(),
+            job_name: kept.name.clone(),
             scheduled_at: spec.scheduled_at,
             group: spec.group,
             attempt: spec.attempt,
             targets,
             trigger: spec.trigger,
         };
-        // Backfilled runs are tracked: `buffer_all` backfills start the next one at their end.
-        let tracked = job.concurrency != Concurrency::Allow
-            || record.trigger == Trigger::Backfill
-            || job.retries > 0
-            || !job.dependent_jobs.is_empty()
-            || job.ephemeral;
         let cancel = if tracked {
             let cancel = self.root.child_token();
             self.running
-                .entry(job.name.clone())
+                .entry(record.job_name.clone())
                 .or_default()
                 .push(InFlight {
                     record: record.clone(),
@@ -1049,7 +1109,7 @@ impl Engine {
         }
     }
 
-    fn upsert(&mut self, job: Arc<Job>, schedule: Option<Timed>) {
+    fn upsert(&mut self, job: KeptJob, schedule: Option<Timed>) {
         let now = self.ports.clock.now();
         let Some(idx) = self.find(&job.name) else {
             let idx = self.insert_slot(job, schedule);
@@ -1257,7 +1317,7 @@ impl Engine {
         let retried = match progress.status {
             JobStatus::Success => {
                 if let Some((_, slot)) = self.slot_named(&record.job_name) {
-                    let job = Arc::clone(&slot.job);
+                    let job = slot.job.clone();
                     self.succeeded(&job, now, ready.as_deref());
                 }
                 false
@@ -1290,7 +1350,8 @@ impl Engine {
         let Some((_, slot)) = self.slot_named(&record.job_name) else {
             return false;
         };
-        let job = Arc::clone(&slot.job);
+        // The whole job: targets are chosen again by its tags.
+        let job = slot.job.full();
         if record.attempt > job.retries {
             return false;
         }
@@ -1345,6 +1406,8 @@ async fn launch_batch(
     tracker: TaskTracker,
 ) {
     let counters = &ctx.ports.counters;
+    // Before waiting for the previous batch, so it overlaps that batch's recording.
+    let batch = whole_jobs(&ctx, batch);
     if let Some(after) = after {
         // An error means the previous batch task ended without recording (only when the
         // runtime shuts down); order no longer matters then.
@@ -1359,10 +1422,7 @@ async fn launch_batch(
         .into_iter()
         .map(|launch| (launch.record, launch.rest))
         .unzip();
-    let jobs: Vec<Arc<Job>> = rest
-        .iter()
-        .map(|pending| Arc::clone(&pending.job))
-        .collect();
+    let jobs: Vec<Arc<Job>> = rest.iter().map(|pending| pending.job.shared()).collect();
     let fresh = match ctx
         .ports
         .launch_log
@@ -1420,6 +1480,18 @@ async fn launch_batch(
     }
 }
 
+/// Rebuilds the jobs of the plain fires the loop sent packed and chooses their targets.
+fn whole_jobs(ctx: &TaskCtx, mut batch: Vec<Launch>) -> Vec<Launch> {
+    for launch in &mut batch {
+        if let LaunchJob::Kept(kept) = &launch.rest.job {
+            let job = kept.full();
+            launch.record.targets = ctx.ports.dispatch.select_targets(&job);
+            launch.rest.job = LaunchJob::Whole(job);
+        }
+    }
+    batch
+}
+
 /// Drops the timer fires of `batch` that are later than their misfire bound allows, now that
 /// they are about to be recorded (see [`crate::misfire`]); tells the loop of each.
 fn drop_late(ctx: &TaskCtx, mut batch: Vec<Launch>) -> Vec<Launch> {
@@ -1468,6 +1540,7 @@ fn poll_once(future: Pin<&mut (dyn Future<Output = ()> + Send)>) -> Poll<()> {
 /// longer in flight; everything else follows from its reports.
 async fn dispatch(ctx: Arc<TaskCtx>, record: LaunchRecord, pending: Pending) {
     let Pending { job, cancel, .. } = pending;
+    let job = job.whole();
     let tracked = cancel.is_some();
     let cancel = cancel.unwrap_or_else(|| ctx.root.clone());
     let ports = &ctx.ports;

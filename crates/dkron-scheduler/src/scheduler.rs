@@ -19,6 +19,7 @@ use crate::{
     clock::{Clock, SystemClock},
     dispatch::Dispatch,
     engine::{Command, Engine, Ports, Timed},
+    kept::KeptJob,
     misfire::{DEFAULT_MISFIRE_THRESHOLD, Skipped},
     ports::{ExecutionSink, JobSource, LaunchLog},
     stats::{Counters, Stats},
@@ -208,7 +209,7 @@ impl SchedulerBuilder {
                 _ => None,
             };
             let schedule = schedule.as_ref().map(Timed::new);
-            engine.load(Arc::new(job), schedule, last, now, max_catch_up);
+            engine.load(KeptJob::new(job), schedule, last, now, max_catch_up);
         }
 
         let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);
@@ -285,7 +286,8 @@ impl Scheduler {
             source,
         })?;
         let schedule = schedule.as_ref().map(Timed::new);
-        let job = Arc::new(job);
+        // Packed here, on the caller's task, not in the timer loop.
+        let job = KeptJob::new(job);
         self.ask(|reply| Command::Upsert {
             job,
             schedule,

@@ -15,8 +15,11 @@ use std::{cmp::Ordering, collections::BTreeMap};
 use dkron_model::{Job, JobSort, JobStatus, SortFields};
 use jiff::Timestamp;
 
+mod pairs;
 #[cfg(test)]
 mod tests;
+
+use pairs::Pairs;
 
 /// Largest chunk of an ordered list before it splits in two.
 const CHUNK_MAX: usize = 512;
@@ -68,7 +71,7 @@ pub(crate) struct Summary {
     /// The job's own limits, so recording an execution needs no decoding of the job.
     pub(crate) history_limit: Option<u32>,
     pub(crate) output_limit: Option<u64>,
-    metadata: Box<[(Box<str>, Box<str>)]>,
+    metadata: Pairs,
 }
 
 impl Summary {
@@ -87,11 +90,7 @@ impl Summary {
             parents: job.parents().map(Into::into).collect(),
             history_limit: job.history_limit,
             output_limit: job.output_limit,
-            metadata: job
-                .metadata
-                .iter()
-                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
-                .collect(),
+            metadata: Pairs::of(&job.metadata).unwrap_or_default(),
         }
     }
 
@@ -112,11 +111,10 @@ impl Summary {
             return false;
         }
         // AND over the pairs; a job without metadata never matches a metadata filter.
-        filter.metadata.iter().all(|(key, value)| {
-            self.metadata
-                .binary_search_by(|(k, _)| (**k).cmp(key.as_str()))
-                .is_ok_and(|at| *self.metadata[at].1 == **value)
-        })
+        filter
+            .metadata
+            .iter()
+            .all(|(key, value)| self.metadata.get(key) == Some(value.as_str()))
     }
 }
 

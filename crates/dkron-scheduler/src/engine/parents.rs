@@ -7,8 +7,6 @@
 //! embedded scheduler) have no store to decide: this loop notes the parent ends on its own copy
 //! of the child.
 
-use std::sync::Arc;
-
 use dkron_model::JobStatus;
 
 use super::Engine;
@@ -49,7 +47,7 @@ impl Engine {
         };
         match ready {
             Some(ready) => ready.iter().any(|c| *c == slot.job.name),
-            None => Arc::make_mut(&mut slot.job).record_parent_end(parent, status),
+            None => slot.job.make_mut().record_parent_end(parent, status),
         }
     }
 }

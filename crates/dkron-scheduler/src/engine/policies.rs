@@ -6,7 +6,7 @@
 //! Kept apart from the timer loop so the policies read as one piece; they only use the loop's
 //! slots and its launch path.
 
-use std::{collections::VecDeque, sync::Arc};
+use std::collections::VecDeque;
 
 use dkron_model::{BackfillOverlap, Concurrency, Job, JobStatus, MAX_BUFFERED_FIRES, Trigger};
 use jiff::Timestamp;
@@ -37,7 +37,7 @@ impl Engine {
         let Some((_, slot)) = self.slot_named(job_name) else {
             return;
         };
-        let job = Arc::clone(&slot.job);
+        let job = slot.job.clone();
         self.run_children(&job, status, now, ready);
     }
 

@@ -21,7 +21,7 @@ fn upsert(engine: &mut Engine, name: &str, schedule: &str) {
     let mut job = Job::new(name);
     job.schedule = schedule.to_owned();
     let timed = job.job_schedule().unwrap().as_ref().map(Timed::new);
-    engine.upsert(Arc::new(job), timed);
+    engine.upsert(KeptJob::new(job), timed);
     engine.compact_heap();
 }
 

@@ -295,3 +295,128 @@ async fn the_launch_log_gets_each_records_job() {
     assert!(seen.iter().all(|(record, job)| record == job), "{seen:?}");
     assert_eq!(recorder.seen().len(), seen.len());
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_dispatched_run_carries_the_whole_job_maps_included() {
+    use std::{collections::BTreeMap, sync::Mutex};
+
+    use dkron_model::Job;
+    use dkron_scheduler::FnDispatch;
+
+    // The loop keeps each job's maps packed; whatever leaves it must have them back.
+    fn with_maps(mut job: Job) -> Job {
+        let pairs = |p: &[(&str, &str)]| -> BTreeMap<String, String> {
+            p.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        job.tags = pairs(&[("role", "web:1")]);
+        job.metadata = pairs(&[("team", "ops"), ("tier", "1")]);
+        job.executor_config = pairs(&[("url", "http://127.0.0.1:9/"), ("method", "GET")]);
+        job.processors
+            .insert("log".into(), pairs(&[("forward", "true")]));
+        job
+    }
+    let loaded = with_maps(job("loaded", "@every 1s"));
+    let mut upserted = with_maps(job("upserted", "@manually"));
+    upserted.retries = 1;
+
+    let store = Arc::new(MemoryStore::new());
+    store.put_job(loaded.clone());
+    let seen: Arc<Mutex<Vec<Arc<Job>>>> = Arc::default();
+    let dispatch = {
+        let seen = Arc::clone(&seen);
+        FnDispatch::new(move |run| {
+            seen.lock().unwrap().push(Arc::clone(&run.job));
+            // The manual job fails, so its retry is dispatched too.
+            let fail = run.job.name == "upserted";
+            async move {
+                if fail {
+                    Err(String::new())
+                } else {
+                    Ok(String::new())
+                }
+            }
+        })
+    };
+    let scheduler = Scheduler::builder()
+        .memory_store(Arc::clone(&store))
+        .dispatch(Arc::new(dispatch))
+        .clock(Arc::new(TokioClock::starting_at(at(0))))
+        .start()
+        .await
+        .unwrap();
+    scheduler.upsert(upserted.clone()).await.unwrap();
+    scheduler.run_now("upserted").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    scheduler.shutdown(Duration::from_secs(1)).await;
+
+    let seen = seen.lock().unwrap();
+    let of = |name: &str| seen.iter().filter(|j| j.name == name).collect::<Vec<_>>();
+    assert_eq!(of("loaded").len(), 2, "timer fires at 1 s and 2 s");
+    assert_eq!(of("upserted").len(), 2, "the manual run and its retry");
+    for run in of("loaded") {
+        assert_eq!(**run, loaded);
+    }
+    for run in of("upserted") {
+        assert_eq!(**run, upserted);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn targets_are_chosen_by_tags_before_the_record_for_plain_and_tracked_fires() {
+    use std::sync::Mutex;
+
+    use dkron_model::Job;
+    use dkron_scheduler::{Dispatch, Handoff, Run};
+
+    /// Targets: the job's tag values; notes the targets each run was launched with.
+    #[derive(Debug, Default)]
+    struct ByTag(Mutex<Vec<(String, Vec<String>)>>);
+    impl Dispatch for ByTag {
+        fn select_targets(&self, job: &Job) -> Vec<String> {
+            job.tags.values().cloned().collect()
+        }
+        fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
+            let seen = (run.job.name.clone(), run.launch.targets.clone());
+            self.0.lock().unwrap().push(seen);
+            Box::pin(async { Handoff::Handed })
+        }
+    }
+
+    let store = Arc::new(MemoryStore::new());
+    // A plain fire leaves the loop packed (its batch chooses the targets); a tracked one
+    // (forbid) has them chosen in the loop. Both must see the tags.
+    let mut plain = job("plain", "@every 1s");
+    plain.tags.insert("pool".into(), "node-a".into());
+    let mut tracked = job("tracked", "@every 1s");
+    tracked.tags.insert("pool".into(), "node-b".into());
+    tracked.concurrency = dkron_model::Concurrency::Forbid;
+    store.put_job(plain);
+    store.put_job(tracked);
+    let dispatch = Arc::new(ByTag::default());
+    let scheduler = Scheduler::builder()
+        .memory_store(Arc::clone(&store))
+        .dispatch(dispatch.clone())
+        .clock(Arc::new(TokioClock::starting_at(at(0))))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    scheduler.shutdown(Duration::from_secs(1)).await;
+
+    let seen = dispatch.0.lock().unwrap().clone();
+    assert!(
+        seen.contains(&("plain".into(), vec!["node-a".into()])),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("tracked".into(), vec!["node-b".into()])),
+        "{seen:?}"
+    );
+    for name in ["plain", "tracked"] {
+        let records = store.launches(name);
+        assert!(!records.is_empty(), "{name} launched");
+        assert!(records.iter().all(|r| r.targets.len() == 1), "{records:?}");
+    }
+}
