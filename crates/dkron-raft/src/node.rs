@@ -34,8 +34,11 @@ use crate::{
     types::{NodeId, NodeInfo, TypeConfig, node_id_from_name},
 };
 
-/// Leader heartbeat period at `raft-multiplier` 1.
-const BASE_HEARTBEAT: Duration = Duration::from_millis(50);
+/// Leader heartbeat period at `raft-multiplier` 1. openraft also bounds every AppendEntries
+/// call by it (the follower's WAL sync included): at 50 ms a busy machine timed them out and
+/// resent them over and over, stalling commits for seconds, and leadership changed 24 times in
+/// a 10-minute overload run against once at 100 ms (docs/benchmarks.md, "Raft timing").
+const BASE_HEARTBEAT: Duration = Duration::from_millis(100);
 /// Election timeout bounds at `raft-multiplier` 1. A follower stands for election after
 /// openraft's leader lease (the upper bound) plus a random timeout between the two, so a
 /// crashed leader is replaced about 2-2.5 upper bounds after its last heartbeat.
@@ -56,7 +59,7 @@ pub struct RaftConfig {
     pub cluster_key: Option<ClusterKey>,
     /// TLS to call peers with (`https`, verified by this config); `None`: plain HTTP.
     pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// Leader heartbeat period.
+    /// Leader heartbeat period, also openraft's bound on one AppendEntries call.
     pub heartbeat_interval: Duration,
     /// Lower bound of the randomized election timeout.
     pub election_timeout_min: Duration,
