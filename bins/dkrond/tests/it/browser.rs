@@ -346,10 +346,10 @@ impl Browser {
         let deadline = Instant::now() + WAIT;
         loop {
             // While the navigation runs, the script may fail: that is "not yet".
-            if let Ok(answer) = self.driver().execute(loaded, Vec::new()).await {
-                if answer.json() == &Value::Bool(true) {
-                    return;
-                }
+            if let Ok(answer) = self.driver().execute(loaded, Vec::new()).await
+                && answer.json() == &Value::Bool(true)
+            {
+                return;
             }
             if Instant::now() > deadline {
                 panic!(
