@@ -36,8 +36,8 @@ use crate::{
 
 /// Leader heartbeat period at `raft-multiplier` 1. openraft also bounds every AppendEntries
 /// call by it (the follower's WAL sync included): at 50 ms a busy machine timed them out and
-/// resent them over and over, stalling commits for seconds, and leadership changed 24 times in
-/// a 10-minute overload run against once at 100 ms (docs/benchmarks.md, "Raft timing").
+/// resent them over and over, stalling commits and changing leaders; 100 ms costs failover
+/// nothing (docs/benchmarks.md, "Raft timing").
 const BASE_HEARTBEAT: Duration = Duration::from_millis(100);
 /// Election timeout bounds at `raft-multiplier` 1. A follower stands for election after
 /// openraft's leader lease (the upper bound) plus a random timeout between the two, so a
