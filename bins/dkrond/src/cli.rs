@@ -97,6 +97,11 @@ pub struct AgentArgs {
     /// Servers expected before bootstrapping the cluster (1 for a single node).
     #[arg(long, value_name = "N")]
     pub bootstrap_expect: Option<String>,
+    /// Multiplies Raft's heartbeat and election timeouts, 1-10: larger rides out longer stalls
+    /// of a busy machine without an election, but replaces a crashed leader later
+    /// [default: 1].
+    #[arg(long, value_name = "N")]
+    pub raft_multiplier: Option<String>,
     /// Node name, unique in the cluster [default: host name].
     #[arg(long, value_name = "NAME")]
     pub node_name: Option<String>,
@@ -228,6 +233,7 @@ impl AgentArgs {
         let texts = [
             ("server", &self.server),
             ("bootstrap-expect", &self.bootstrap_expect),
+            ("raft-multiplier", &self.raft_multiplier),
             ("node-name", &self.node_name),
             ("data-dir", &self.data_dir),
             ("http-addr", &self.http_addr),

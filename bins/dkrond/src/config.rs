@@ -66,6 +66,8 @@ pub struct RawConfig {
     pub server: Option<bool>,
     /// `bootstrap-expect`.
     pub bootstrap_expect: Option<u32>,
+    /// `raft-multiplier`.
+    pub raft_multiplier: Option<u32>,
     /// `node-name`.
     pub node_name: Option<String>,
     /// `data-dir`.
@@ -210,6 +212,8 @@ pub struct Config {
     pub advertise_addr: Option<String>,
     /// `bootstrap-expect`: servers expected before the cluster is bootstrapped.
     pub bootstrap_expect: u32,
+    /// `raft-multiplier`: Raft's timings multiplied by this (1..=10).
+    pub raft_multiplier: u32,
     /// User tags.
     pub tags: BTreeMap<String, String>,
     /// Log verbosity.
@@ -304,8 +308,7 @@ const INERT_KEYS: &[&str] = &[
     "bootstrap",
     "devmode",
     "reconcileinterval",
-    // Serf (gossip) and Raft tuning of dkron: dkron-rs has no Serf and fixed Raft timings.
-    "raft-multiplier",
+    // Serf (gossip) tuning of dkron: dkron-rs has no Serf.
     "profile",
     "serf-reconnect-timeout",
 ];
@@ -319,6 +322,8 @@ impl RawConfig {
             "server" => to_bool(&value).map(|v| self.server = Some(v)),
             "bootstrap-expect" => to_int(&value, 0, i64::from(u32::MAX))
                 .map(|v| self.bootstrap_expect = u32::try_from(v).ok()),
+            "raft-multiplier" => to_int(&value, 1, i64::from(dkron_node::MAX_RAFT_MULTIPLIER))
+                .map(|v| self.raft_multiplier = u32::try_from(v).ok()),
             "node-name" => to_text(&value)
                 .and_then(check_node_name)
                 .map(|v| self.node_name = Some(v)),
@@ -613,6 +618,7 @@ impl Config {
             cluster_key: pick(&layers, |l| &l.encrypt),
             advertise_addr,
             bootstrap_expect,
+            raft_multiplier: pick(&layers, |l| &l.raft_multiplier).unwrap_or(1),
             tags: pick(&layers, |l| &l.tags).unwrap_or_default(),
             log_level: pick(&layers, |l| &l.log_level).unwrap_or(LogLevel::Info),
             log_format: pick(&layers, |l| &l.log_format).unwrap_or(LogFormat::Text),
@@ -680,6 +686,7 @@ fn is_known_key(key: &str) -> bool {
         "max-connections",
         "http-header-timeout",
         "http-request-timeout",
+        "raft-multiplier",
         "api-tokens",
         "api-token",
         "api-token-file",

@@ -170,6 +170,7 @@ pub fn node_config(config: &Config) -> NodeConfig {
     let mut node = NodeConfig::new(config.node_name.clone(), config.data_dir.clone());
     node.advertise_host = config.advertise_addr.clone();
     node.bootstrap_expect = config.bootstrap_expect;
+    node.raft_multiplier = config.raft_multiplier;
     node.tags = config.tags.clone();
     node.datacenter = config.datacenter.clone();
     node.region = config.region.clone();

@@ -29,6 +29,9 @@ pub struct NodeConfig {
     pub bootstrap_expect: u32,
     /// RPC addresses (`host:port`) of servers to contact to form or join the cluster.
     pub join: Vec<String>,
+    /// dkron's `raft-multiplier` (1..=10): scales Raft's heartbeat and election timeouts
+    /// ([`dkron_raft::RaftConfig::scale_timings`]).
+    pub raft_multiplier: u32,
     /// Keep trying to join (dkron's `retry-join`) every `retry_interval`, `retry_max` times.
     pub retry_join: bool,
     /// Pause between two join attempts.
@@ -101,6 +104,7 @@ impl NodeConfig {
             advertise_host: None,
             bootstrap_expect: 1,
             join: Vec::new(),
+            raft_multiplier: 1,
             retry_join: false,
             retry_interval: Duration::from_secs(30),
             retry_max: 0,

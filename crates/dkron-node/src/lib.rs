@@ -92,6 +92,8 @@ mod tls;
 
 pub use agent::Agent;
 pub use config::{NodeConfig, PORTS_FILE};
+/// The largest `raft-multiplier`, for the CLI's validation.
+pub use dkron_raft::MAX_RAFT_MULTIPLIER;
 pub use error::Error;
 pub use key::{CLUSTER_KEY_FILE, generate_cluster_key, read_cluster_key};
 pub use live::DEFAULT_MAX_OUTPUT_STREAMS;

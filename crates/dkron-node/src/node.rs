@@ -146,6 +146,7 @@ impl Node {
             &advertise(advertised_rpc),
             &advertise(http_addr),
         );
+        raft_config.scale_timings(config.raft_multiplier)?;
         raft_config.applied_feed = Some(feed);
         raft_config.cluster_key = config.cluster_key.as_deref().map(ClusterKey::new);
         raft_config.tls = rpc_client_tls.clone();

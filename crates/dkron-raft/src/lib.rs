@@ -74,7 +74,7 @@ pub use network::{
     client::{Network, PeerClient, leave, list_peers, remove_peer},
     server::{serve, serve_with_shutdown},
 };
-pub use node::{Bootstrap, Leadership, Peer, RaftConfig, RaftNode, Written};
+pub use node::{Bootstrap, Leadership, MAX_RAFT_MULTIPLIER, Peer, RaftConfig, RaftNode, Written};
 pub use state_machine::{SnapshotBuilder, StateMachine};
 pub use types::{NodeId, NodeInfo, TypeConfig, node_id_from_name};
 

@@ -34,8 +34,21 @@ use crate::{
     types::{NodeId, NodeInfo, TypeConfig, node_id_from_name},
 };
 
-/// How a [`RaftNode`] runs. [`RaftConfig::new`] gives openraft's timings, which elect a leader
-/// in 150–300 ms after the old one stops.
+/// Leader heartbeat period at `raft-multiplier` 1. openraft also bounds every AppendEntries
+/// call by it (the follower's WAL sync included): at 50 ms a busy machine timed them out and
+/// resent them over and over, stalling commits and changing leaders; 100 ms costs failover
+/// nothing (docs/benchmarks.md, "Raft timing").
+const BASE_HEARTBEAT: Duration = Duration::from_millis(100);
+/// Election timeout bounds at `raft-multiplier` 1. A follower stands for election after
+/// openraft's leader lease (the upper bound) plus a random timeout between the two, so a
+/// crashed leader is replaced about 2-2.5 upper bounds after its last heartbeat.
+const BASE_ELECTION_MIN: Duration = Duration::from_millis(150);
+const BASE_ELECTION_MAX: Duration = Duration::from_millis(300);
+/// The largest `raft-multiplier` (dkron's bound).
+pub const MAX_RAFT_MULTIPLIER: u32 = 10;
+
+/// How a [`RaftNode`] runs. [`RaftConfig::new`] gives the timings of `raft-multiplier` 1;
+/// [`RaftConfig::scale_timings`] multiplies them.
 #[derive(Debug, Clone)]
 pub struct RaftConfig {
     /// This node's Raft id ([`node_id_from_name`] of its name by default).
@@ -46,7 +59,7 @@ pub struct RaftConfig {
     pub cluster_key: Option<ClusterKey>,
     /// TLS to call peers with (`https`, verified by this config); `None`: plain HTTP.
     pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// Leader heartbeat period.
+    /// Leader heartbeat period, also openraft's bound on one AppendEntries call.
     pub heartbeat_interval: Duration,
     /// Lower bound of the randomized election timeout.
     pub election_timeout_min: Duration,
@@ -86,9 +99,9 @@ impl RaftConfig {
             },
             cluster_key: None,
             tls: None,
-            heartbeat_interval: Duration::from_millis(50),
-            election_timeout_min: Duration::from_millis(150),
-            election_timeout_max: Duration::from_millis(300),
+            heartbeat_interval: BASE_HEARTBEAT,
+            election_timeout_min: BASE_ELECTION_MIN,
+            election_timeout_max: BASE_ELECTION_MAX,
             snapshot_after_log_bytes: 64 << 20,
             keep_entries_after_snapshot: 1_000,
             snapshot_chunk_bytes: 1 << 20,
@@ -97,6 +110,34 @@ impl RaftConfig {
             max_inflight_batches: 2,
             applied_feed: None,
         }
+    }
+
+    /// Multiplies the heartbeat period and the election timeouts by `multiplier`, as dkron's
+    /// `raft-multiplier` does: larger notices a lost leader later but rides out longer stalls
+    /// of a busy or slow machine without an election.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `multiplier` is not within 1..=[`MAX_RAFT_MULTIPLIER`]; nothing
+    /// changes then.
+    pub fn scale_timings(&mut self, multiplier: u32) -> Result<()> {
+        if !(1..=MAX_RAFT_MULTIPLIER).contains(&multiplier) {
+            return Err(Error::Config {
+                reason: format!(
+                    "raft multiplier {multiplier} is outside 1..={MAX_RAFT_MULTIPLIER}"
+                ),
+            });
+        }
+        self.heartbeat_interval *= multiplier;
+        self.election_timeout_min *= multiplier;
+        self.election_timeout_max *= multiplier;
+        Ok(())
+    }
+
+    /// How long a write or a leave waits for a leader to be known: a follower stands for
+    /// election only after openraft's leader lease (the longest election timeout) and its own
+    /// timeout; twice that allows for a split vote.
+    fn leader_wait(&self) -> Duration {
+        LEADER_WAIT.max(self.election_timeout_max * 4)
     }
 
     fn openraft(&self) -> Result<Config> {
@@ -193,10 +234,10 @@ impl WeakRaftNode {
     }
 }
 
-/// How long [`RaftNode::write_anywhere`] and [`RaftNode::leave`] wait for a leader to be
-/// known before giving up (an election takes 150-300 ms).
+/// Least time [`RaftNode::write_anywhere`] and [`RaftNode::leave`] wait for a leader to be
+/// known before giving up (more with longer election timeouts: [`RaftConfig::leader_wait`]).
 const LEADER_WAIT: Duration = Duration::from_secs(2);
-/// Bound on a forwarded write, redirections included.
+/// Least bound on a forwarded write, redirections included (more with a longer leader wait).
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a forwarding server waits for its own state machine to apply the write.
 const APPLY_WAIT: Duration = Duration::from_secs(5);
@@ -212,6 +253,8 @@ struct Inner {
     network: Network,
     stats: Arc<LogStats>,
     leadership: watch::Receiver<Leadership>,
+    /// [`RaftConfig::leader_wait`].
+    leader_wait: Duration,
     /// Set once [`RaftNode::leave`] succeeded.
     left: watch::Sender<bool>,
     writes: mpsc::UnboundedSender<PendingWrite>,
@@ -249,6 +292,7 @@ impl RaftNode {
     /// start on the stored state.
     pub async fn start(config: RaftConfig, store: Store, snapshot_dir: &Path) -> Result<RaftNode> {
         let openraft_config = Arc::new(config.openraft()?);
+        let leader_wait = config.leader_wait();
         let log = LogStore::new(store.clone())?;
         let stats = log.stats();
         let state_machine =
@@ -304,6 +348,7 @@ impl RaftNode {
                 network,
                 stats,
                 leadership,
+                leader_wait,
                 left: watch::Sender::new(false),
                 writes,
                 tasks: vec![watcher, batcher, snapshots],
@@ -697,8 +742,8 @@ impl RaftNode {
     /// [`Error::Unreachable`] when no leader could be connected to in time; [`Error::Rpc`]
     /// when the exchange with the leader failed.
     pub async fn write_anywhere(&self, command: Command) -> Result<Written> {
-        let leader_deadline = Instant::now() + LEADER_WAIT;
-        let deadline = Instant::now() + FORWARD_TIMEOUT;
+        let leader_deadline = Instant::now() + self.inner.leader_wait;
+        let deadline = Instant::now() + FORWARD_TIMEOUT.max(self.inner.leader_wait * 2);
         loop {
             let leader = match self.write(command.clone()).await {
                 Err(Error::NotLeader {
@@ -757,7 +802,7 @@ impl RaftNode {
     /// [`Error::Membership`] (another change in progress), [`Error::Rpc`], [`Error::Fatal`].
     pub async fn leave(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let leader_deadline = Instant::now() + LEADER_WAIT.min(timeout);
+        let leader_deadline = Instant::now() + self.inner.leader_wait.min(timeout);
         loop {
             match self.remove_peer(self.inner.id).await {
                 Err(Error::NotLeader {
@@ -1042,7 +1087,36 @@ fn share(error: &Error) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::snapshot_due;
+    use std::time::Duration;
+
+    use super::{MAX_RAFT_MULTIPLIER, RaftConfig, snapshot_due};
+
+    #[test]
+    fn the_multiplier_scales_every_timing_and_refuses_out_of_range() {
+        let base = RaftConfig::new("s1", "127.0.0.1:1", "127.0.0.1:2");
+        let mut config = base.clone();
+        config.scale_timings(1).expect("1 is the default");
+        assert_eq!(config.heartbeat_interval, base.heartbeat_interval);
+        config
+            .scale_timings(MAX_RAFT_MULTIPLIER)
+            .expect("the top of the range");
+        assert_eq!(config.heartbeat_interval, base.heartbeat_interval * 10);
+        assert_eq!(config.election_timeout_min, base.election_timeout_min * 10);
+        assert_eq!(config.election_timeout_max, base.election_timeout_max * 10);
+        let openraft = config.openraft().expect("valid");
+        assert_eq!(
+            Duration::from_millis(openraft.election_timeout_max),
+            config.election_timeout_max
+        );
+        assert!(config.leader_wait() >= config.election_timeout_max * 2);
+        for bad in [0, MAX_RAFT_MULTIPLIER + 1, u32::MAX] {
+            let mut refused = base.clone();
+            let error = refused.scale_timings(bad).expect_err("out of range");
+            assert!(error.to_string().contains("1..=10"), "{error}");
+            assert_eq!(refused.heartbeat_interval, base.heartbeat_interval);
+            assert_eq!(refused.election_timeout_max, base.election_timeout_max);
+        }
+    }
 
     #[test]
     fn a_snapshot_is_due_after_the_log_bytes_and_the_state_size() {

@@ -1006,6 +1006,10 @@ async fn overload(args: &Args, bin: &std::path::Path) -> Result<Report> {
     let sink = Sink::start().await?;
     let cluster = Cluster::start(bin, &client, 3, true).await?;
     match overload_on(args, &client, &cluster, &sink).await {
+        Ok(report) if args.keep => {
+            eprintln!("{}", cluster.fail("overload done; --keep"));
+            Ok(report)
+        }
         Ok(report) => Ok(report),
         Err(error) => Err(cluster.fail(&error)),
     }
@@ -1188,11 +1192,32 @@ async fn overload_on(
     rows.extend(summary_rows(&summary));
     rows.push(api_row(&rss));
     rows.push(write_row(&rss));
+    // Leader churn, from what the servers logged: each leadership taken starts the scheduler
+    // (the first leader's start included).
+    let log_counts = |needle: &str| -> Vec<usize> {
+        cluster
+            .servers
+            .iter()
+            .map(|s| s.log_count(needle))
+            .collect()
+    };
+    let leaderships = log_counts("leader: scheduler started");
+    let members_failed = log_counts("member failed: no heartbeat");
+    rows.push((
+        "leaderships taken per server (scheduler starts in the logs)".into(),
+        format!("{leaderships:?}"),
+    ));
+    rows.push((
+        "members declared failed per server (logs)".into(),
+        format!("{members_failed:?}"),
+    ));
     rows.push((
         "load average start / end".into(),
         format!("{load_start} / {}", loadavg()),
     ));
     let mut json = base_json(args, jobs, &summary, &seconds, &rss);
+    json["leaderships"] = json!(leaderships);
+    json["members_failed"] = json!(members_failed);
     json["toggle_s"] = json!(toggle_took.as_secs_f64());
     json["toggle_ms_p50"] = report::finite(report::quantile(&toggle_sorted, 0.5));
     json["toggle_ms_p99"] = report::finite(report::quantile(&toggle_sorted, 0.99));

@@ -128,12 +128,12 @@ fn every_problem_is_reported_at_once() {
 #[test]
 fn inert_dkron_keys_warn_and_bad_keys_are_refused() {
     let file = RawConfig::from_file_text(
-        "retry-join: ['10.0.0.1:6868']\nstatsd-addr: 127.0.0.1:8125\nprofile: wan\nraft-multiplier: 2\n",
+        "retry-join: ['10.0.0.1:6868']\nstatsd-addr: 127.0.0.1:8125\nprofile: wan\n",
         "yaml",
         "c.yml",
     );
     assert!(file.problems.is_empty(), "{:?}", file.problems);
-    assert_eq!(file.warnings.len(), 3, "{:?}", file.warnings);
+    assert_eq!(file.warnings.len(), 2, "{:?}", file.warnings);
     assert!(file.warnings[0].contains("statsd-addr"));
     let error = resolve(
         server(),
@@ -444,6 +444,55 @@ fn cors_origins_are_web_origins() {
         config.cors_origins,
         ["https://ui.example.com", "http://10.0.0.5:8080"]
     );
+}
+
+/// `raft-multiplier` (dkron's 1..=10, default 1) from any source; out of range or not a number
+/// is a problem naming the source, and a file value loses to a flag.
+#[test]
+fn raft_multiplier_is_read_and_bounded() {
+    let defaults = resolve(server(), RawConfig::default(), RawConfig::default()).expect("valid");
+    assert_eq!(defaults.raft_multiplier, 1);
+    let file = RawConfig::from_file_text("raft-multiplier: 5\n", "yaml", "c.yml");
+    assert!(
+        file.warnings.is_empty(),
+        "no longer inert: {:?}",
+        file.warnings
+    );
+    let from_file = resolve(server(), RawConfig::default(), file.clone()).expect("valid");
+    assert_eq!(from_file.raft_multiplier, 5);
+    let mut flagged = server();
+    flagged.set(
+        "raft-multiplier",
+        Value::Text("10".to_owned()),
+        "--raft-multiplier",
+    );
+    let from_env = env(&[("DKRON_RAFT_MULTIPLIER", "3")]);
+    assert_eq!(
+        resolve(flagged, from_env.clone(), file.clone())
+            .expect("valid")
+            .raft_multiplier,
+        10
+    );
+    assert_eq!(
+        resolve(server(), from_env, file)
+            .expect("valid")
+            .raft_multiplier,
+        3
+    );
+    for bad in ["0", "11", "-1", "two"] {
+        let raw = flags(&[("raft-multiplier", bad)]);
+        assert_eq!(raw.problems.len(), 1, "{bad}: {:?}", raw.problems);
+        assert!(
+            raw.problems[0].contains("raft-multiplier"),
+            "{:?}",
+            raw.problems
+        );
+        assert_eq!(raw.raft_multiplier, None, "{bad}");
+    }
+    let mut too_big = server();
+    too_big.set("raft-multiplier", Value::Int(11), "flag --raft-multiplier");
+    let error = resolve(too_big, env(&[]), RawConfig::default()).expect_err("refused");
+    assert!(error.to_string().contains("1..=10"), "{error}");
 }
 
 /// Connection bounds and TLS files: defaults, values from any source, and the TLS files that

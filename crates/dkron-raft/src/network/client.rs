@@ -157,7 +157,7 @@ pub(crate) fn resolve_peer<'a>(members: &'a [Peer], peer: &str) -> Option<&'a Pe
 #[error("{0}")]
 struct Failure(String);
 
-/// Idle keep-alive connections are kept this long (heartbeats reuse them every 50-ish ms).
+/// Idle keep-alive connections are kept this long (heartbeats reuse them every 100-ish ms).
 /// Why below the server's default header timeout (10 s), which also closes idle connections:
 /// the client drops a connection before the server does, rather than sending on one the
 /// server is closing.
