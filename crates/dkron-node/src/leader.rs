@@ -15,6 +15,7 @@ mod ports;
 mod reconcile;
 mod skipped;
 mod starts;
+mod throttle;
 
 use std::{
     collections::BTreeSet,

@@ -13,7 +13,7 @@ use dkron_scheduler::{BoxError, BoxFuture, Dispatch, Handoff, JobSource, LaunchL
 use jiff::Timestamp;
 use rand::{SeedableRng, rngs::StdRng};
 
-use super::{HandOvers, hand_overs::HandOverGuard, starts::Starts};
+use super::{HandOvers, hand_overs::HandOverGuard, starts::Starts, throttle::Throttle};
 use crate::{
     handles::Handles,
     rpc::{
@@ -230,6 +230,12 @@ pub(crate) struct HandOff {
     notifier: dkron_notify::Notifier,
 }
 
+/// Runs not handed over, and their failures not recorded, come once per fire when an agent
+/// refuses or the write path is down: warned about once per [`WARN_EVERY`] with a count.
+static NOT_STARTED: Throttle = Throttle::new(WARN_EVERY);
+static NOT_RECORDED: Throttle = Throttle::new(WARN_EVERY);
+const WARN_EVERY: Duration = Duration::from_secs(5);
+
 /// How long a read of the alive members serves target picking. Far below the failure timeout
 /// (seconds), so a failed node stops being picked about as soon as it is recorded failed.
 const MEMBERS_FRESH: Duration = Duration::from_millis(200);
@@ -377,10 +383,29 @@ impl HandOff {
             let Some(why) = refused else {
                 return;
             };
-            tracing::warn!(node = %target.name, job = %launch.job_name, %why, "run not started");
+            match NOT_STARTED.admit(Instant::now()) {
+                Some(held_back) => tracing::warn!(
+                    node = %target.name, job = %launch.job_name, %why, held_back,
+                    "run not started (recorded as a failed execution; held_back: how many \
+                     more since the last such warning)"
+                ),
+                None => {
+                    tracing::debug!(node = %target.name, job = %launch.job_name, %why, "run not started")
+                }
+            }
             // Anywhere: a fact about a run that never started, whoever leads now.
             if let Err(error) = handles.write(Command::ExecutionDone(failed(why))).await {
-                tracing::warn!(%error, "cannot record a run that could not be handed over");
+                match NOT_RECORDED.admit(Instant::now()) {
+                    Some(held_back) => tracing::warn!(
+                        %error, held_back,
+                        "cannot record a run that could not be handed over (held_back: how \
+                         many more since the last such warning)"
+                    ),
+                    None => tracing::debug!(
+                        %error,
+                        "cannot record a run that could not be handed over"
+                    ),
+                }
             }
         });
     }
