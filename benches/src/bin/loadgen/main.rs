@@ -63,8 +63,8 @@ struct Args {
     /// Concurrent HTTP clients creating jobs.
     #[arg(long, default_value_t = 16)]
     clients: usize,
-    /// overload: keep the nodes' data dirs and logs after a successful run (their path is
-    /// printed), to read what the servers logged.
+    /// sustain, scale, overload: keep the nodes' data dirs and logs after a successful run
+    /// (their path is printed), to read what the servers logged.
     #[arg(long)]
     keep: bool,
     /// Hard bound on the whole run in seconds: past it every process is killed and the run fails.

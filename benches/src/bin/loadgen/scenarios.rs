@@ -464,6 +464,10 @@ async fn sustain(args: &Args, bin: &std::path::Path, jobs: usize, period: i64) -
     let sink = Sink::start().await?;
     let cluster = Cluster::start(bin, &client, 3, true).await?;
     match sustain_on(args, &client, &cluster, &sink, jobs, period).await {
+        Ok(report) if args.keep => {
+            eprintln!("{}", cluster.fail("done; --keep"));
+            Ok(report)
+        }
         Ok(report) => Ok(report),
         Err(error) => Err(cluster.fail(&error)),
     }
