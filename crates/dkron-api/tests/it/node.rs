@@ -2,7 +2,7 @@
 
 use axum::http::{Method, StatusCode};
 use dkron_api::{ApiOptions, ClusterError, DayStats};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::{app, app_with, get, post, send, shell_job};
 
@@ -398,19 +398,10 @@ async fn restore() {
          filename=\"backup.json\"\r\nContent-Type: application/json\r\n\r\n{file}\r\n\
          --b0undary--\r\n"
     );
-    let reply = send(
-        &router,
-        Method::POST,
-        "/v1/restore",
-        Some(&body),
-        &[("content-type", "multipart/form-data; boundary=b0undary")],
-    )
-    .await;
+    let reply =
+        crate::support::restore(&router, &body, "multipart/form-data; boundary=b0undary").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let Value::String(inner) = reply.json() else {
-        panic!("a JSON string expected: {}", reply.text());
-    };
-    let results: Vec<String> = serde_json::from_str(&inner).expect("inner JSON array");
+    let results = reply.restore_results();
     assert_eq!(
         results,
         [

@@ -1,10 +1,10 @@
 //! `parent_jobs` on the wire: read back, one parent as `parent_job`, bad lists refused naming
 //! the field, and a restore writing every parent first.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{app, get, post, send};
+use crate::support::{app, get, post, restore};
 
 #[tokio::test]
 async fn parent_jobs_round_trip_and_one_parent_is_parent_job() {
@@ -117,19 +117,9 @@ async fn a_restore_writes_every_parent_first() {
     let file = r#"[{"name":"both","parent_jobs":["a","b"]},
                    {"name":"a","schedule":"@manually"},
                    {"name":"b","schedule":"@manually","parent_job":"a"}]"#;
-    let reply = send(
-        &router,
-        Method::POST,
-        "/v1/restore",
-        Some(file),
-        &[("content-type", "application/json")],
-    )
-    .await;
+    let reply = restore(&router, file, "application/json").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let Value::String(inner) = reply.json() else {
-        panic!("a JSON string expected: {}", reply.text());
-    };
-    let results: Vec<String> = serde_json::from_str(&inner).expect("inner JSON array");
+    let results = reply.restore_results();
     assert_eq!(
         results,
         [
@@ -143,14 +133,7 @@ async fn a_restore_writes_every_parent_first() {
     let looped = r#"[{"name":"p","schedule":"@manually","parent_jobs":["q","r"]},
                      {"name":"q","schedule":"@manually"},
                      {"name":"r","schedule":"@manually","parent_job":"p"}]"#;
-    let reply = send(
-        &router,
-        Method::POST,
-        "/v1/restore",
-        Some(looped),
-        &[("content-type", "application/json")],
-    )
-    .await;
+    let reply = restore(&router, looped, "application/json").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
     assert!(!fake.lock().jobs.contains_key("q"));
 }

@@ -53,6 +53,26 @@ impl Reply {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// `/v1/restore`'s answer: a JSON string holding a JSON array of per-job results (dkron's).
+    pub(crate) fn restore_results(&self) -> Vec<String> {
+        let Value::String(inner) = self.json() else {
+            panic!("a JSON string expected: {}", self.text());
+        };
+        serde_json::from_str(&inner).expect("inner JSON array")
+    }
+}
+
+/// `POST /v1/restore` with `body` sent as `content_type`.
+pub(crate) async fn restore(router: &Router, body: &str, content_type: &str) -> Reply {
+    send(
+        router,
+        Method::POST,
+        "/v1/restore",
+        Some(body),
+        &[("content-type", content_type)],
+    )
+    .await
 }
 
 /// The peer address of requests sent with [`send`]: loopback, which protected mode (the
