@@ -66,7 +66,8 @@ fn every_second(name: &str) -> String {
     every_second_with(name, "skip")
 }
 
-fn every_second_with(name: &str, misfire_policy: &str) -> String {
+/// A shell job `@every 1s` running `true` with `misfire_policy`, on one server per fire.
+pub(crate) fn every_second_with(name: &str, misfire_policy: &str) -> String {
     serde_json::json!({
         "name": name,
         "schedule": "@every 1s",

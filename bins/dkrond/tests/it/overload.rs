@@ -6,18 +6,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Dkrond, wait_for};
-
-fn job(name: &str, misfire_policy: &str) -> String {
-    serde_json::json!({
-        "name": name,
-        "schedule": "@every 1s",
-        "executor": "shell",
-        "executor_config": { "command": "true" },
-        "misfire_policy": misfire_policy,
-    })
-    .to_string()
-}
+use crate::{
+    cluster::every_second_with,
+    support::{Dkrond, wait_for},
+};
 
 fn field(node: &Dkrond, job: &str, name: &str) -> Value {
     node.get(&format!("/v1/jobs/{job}")).json()[name].clone()
@@ -28,7 +20,7 @@ fn fires_later_than_the_misfire_bound_are_skipped_counted_and_the_node_resumes()
     let dir = tempfile::tempdir().expect("temp dir");
     let node = Dkrond::start_in(dir, &["--misfire-threshold", "1s"]);
     for (name, policy) in [("late", "skip"), ("window", "catch_up:10m")] {
-        let created = node.post("/v1/jobs", &job(name, policy));
+        let created = node.post("/v1/jobs", &every_second_with(name, policy));
         assert_eq!(created.status, 201, "{}", created.text());
     }
     let ran = |job: &str| field(&node, job, "success_count").as_u64().unwrap_or(0);
@@ -62,7 +54,7 @@ fn fires_later_than_the_misfire_bound_are_skipped_counted_and_the_node_resumes()
     });
     // A client's upsert (counters cleared by the API) keeps the count.
     let count = field(&node, "late", "skipped_count").as_u64().unwrap_or(0);
-    let updated = node.post("/v1/jobs", &job("late", "skip"));
+    let updated = node.post("/v1/jobs", &every_second_with("late", "skip"));
     assert!(updated.status < 300, "{}", updated.text());
     assert!(field(&node, "late", "skipped_count").as_u64().unwrap_or(0) >= count);
 }
