@@ -7,7 +7,7 @@
 //! registrations made before the commit.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, hash_map::Entry},
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
@@ -88,9 +88,11 @@ impl Starts {
     /// `false`, registering nothing, when a start of the same launch is pending already (a
     /// repeat, which the state machine refuses): the pending one must stay for its dispatch.
     pub(super) fn begin(&self, launch: &LaunchRecord, started_at: Timestamp) -> bool {
-        if self.lock().contains_key(&key(launch)) {
+        // One lock for the check and the insert: two begins of one launch cannot both pass.
+        let mut pending = self.lock();
+        let Entry::Vacant(slot) = pending.entry(key(launch)) else {
             return false;
-        }
+        };
         let guards = launch
             .targets
             .iter()
@@ -99,14 +101,11 @@ impl Starts {
                 (target.clone(), self.hand_overs.begin(id, launch.clone()))
             })
             .collect();
-        self.lock().insert(
-            key(launch),
-            Pending {
-                started_at,
-                guards,
-                since: Instant::now(),
-            },
-        );
+        slot.insert(Pending {
+            started_at,
+            guards,
+            since: Instant::now(),
+        });
         true
     }
 
