@@ -4,7 +4,7 @@
 
 use std::{fmt, future::Future, sync::Arc};
 
-use dkron_model::{Execution, Job, LaunchRecord};
+use dkron_model::{Execution, Job, LaunchRecord, Trigger};
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +58,39 @@ impl Run {
     /// The scheduler's clock (so tests under paused time stamp executions consistently).
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// When this run is due to start: a timer fire's scheduled instant plus the job's jitter.
+    /// With a [`crate::SchedulerBuilder::lead`], that is ahead of the hand-over, and the
+    /// dispatch (or whatever it hands the run to) starts the run then. `None` for manual,
+    /// retried, dependent and backfilled runs, which start at once.
+    pub fn due(&self) -> Option<Timestamp> {
+        (self.launch.trigger == Trigger::Scheduled)
+            .then(|| self.job.jittered(self.launch.scheduled_at))
+    }
+
+    /// Waits until the run is due ([`Run::due`], by the scheduler's clock). `false` when the
+    /// run was cancelled meanwhile: it must not start then.
+    pub async fn wait_until_due(&self) -> bool {
+        if let Some(due) = self.due()
+            && due > self.clock.now()
+        {
+            let wake = self.clock.instant_at(due);
+            tokio::select! {
+                () = self.cancel.cancelled() => return false,
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+        !self.cancel.is_cancelled()
+    }
+
+    /// The failed execution of a run cancelled before it was due.
+    fn cancelled_before_due(&self, node_name: &str) -> Execution {
+        let now = self.now();
+        let mut execution = self.execution(node_name, now);
+        execution.output = "cancelled before it was due to start".to_owned();
+        execution.finished_at = Some(now);
+        execution
     }
 
     /// An execution of this run on `node_name`, started at `started_at`, not finished yet: the
@@ -144,13 +177,17 @@ impl fmt::Debug for FnDispatch {
 
 impl Dispatch for FnDispatch {
     fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
-        let started_at = run.now();
-        let mut execution = run.execution(&self.node_name, started_at);
-        let clock = Arc::clone(&run.clock);
-        let reporter = run.reporter.clone();
-        let future = (self.run)(run);
         Box::pin(async move {
-            let (success, output) = match future.await {
+            if !run.wait_until_due().await {
+                let execution = run.cancelled_before_due(&self.node_name);
+                run.report(execution).await;
+                return Handoff::Handed;
+            }
+            let started_at = run.now();
+            let mut execution = run.execution(&self.node_name, started_at);
+            let clock = Arc::clone(&run.clock);
+            let reporter = run.reporter.clone();
+            let (success, output) = match (self.run)(run).await {
                 Ok(output) => (true, output),
                 Err(output) => (false, output),
             };
@@ -220,6 +257,11 @@ mod local {
     impl Dispatch for ExecutorDispatch {
         fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
             Box::pin(async move {
+                if !run.wait_until_due().await {
+                    let execution = run.cancelled_before_due(&self.node_name);
+                    run.report(execution).await;
+                    return Handoff::Handed;
+                }
                 let started_at = run.now();
                 let mut execution = run.execution(&self.node_name, started_at);
                 match self.registry.get(&run.job.executor) {

@@ -97,6 +97,9 @@ pub(crate) struct Ports {
     pub(crate) counters: Arc<Counters>,
     /// The misfire bound of jobs without a window of their own (see [`crate::misfire`]).
     pub(crate) misfire_threshold: Duration,
+    /// How long before its due instant a fire that may overlap its job's runs is taken
+    /// ([`crate::SchedulerBuilder::lead`]).
+    pub(crate) lead: SignedDuration,
 }
 
 /// What the loop's tasks share: the ports and the way back to the loop.
@@ -580,12 +583,16 @@ impl Engine {
     }
 
     /// Queues the next fire of slot `idx`, scheduled at `at`, as an entry of the slot's
-    /// `generation`; the entry is due at the fire's jittered instant ([`Slot::due`]).
+    /// `generation`; the entry is taken at the fire's jittered instant, less the lead for a job
+    /// that allows overlaps ([`Slot::wake`]).
     fn queue_fire(&mut self, at: Timestamp, idx: u32, generation: u32) {
-        let due = self.slot(idx).map_or(at, |slot| slot.job.jittered(at));
+        let lead = self.ports.lead;
+        let wake = self.slot(idx).map_or(at, |slot| {
+            policies::wake_at(&slot.job, slot.job.jittered(at), lead)
+        });
         reserve_heap_gently(&mut self.heap);
         self.heap.push(Reverse(HeapEntry {
-            at: heap_at(due),
+            at: heap_at(wake),
             slot: idx,
             generation,
         }));
@@ -770,7 +777,7 @@ impl Engine {
         let heap = self
             .heap
             .peek()
-            .and_then(|Reverse(e)| self.slot(e.slot)?.due());
+            .and_then(|Reverse(e)| self.slot(e.slot)?.wake(self.ports.lead));
         let delayed = self.delayed.first_key_value().map(|((at, _), _)| *at);
         match (heap, delayed) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -780,7 +787,8 @@ impl Engine {
 
     fn is_live(&self, entry: &HeapEntry) -> bool {
         self.slot(entry.slot).is_some_and(|slot| {
-            slot.generation == entry.generation && slot.due().map(heap_at) == Some(entry.at)
+            slot.generation == entry.generation
+                && slot.wake(self.ports.lead).map(heap_at) == Some(entry.at)
         })
     }
 
@@ -818,13 +826,14 @@ impl Engine {
         if self.heap.len() <= 2 * self.names.len() + 1024 {
             return;
         }
+        let lead = self.ports.lead;
         let entries: Vec<_> = self
             .cells
             .iter()
             .enumerate()
             .filter_map(|(idx, cell)| {
                 let slot = cell.as_deref()?;
-                let at = heap_at(slot.due()?);
+                let at = heap_at(slot.wake(lead)?);
                 let generation = slot.generation;
                 Some(Reverse(HeapEntry {
                     at,

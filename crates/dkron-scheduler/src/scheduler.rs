@@ -7,7 +7,7 @@ use std::{
 };
 
 use dkron_model::{Execution, GroupProgress, Job, LaunchRecord};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
@@ -73,6 +73,7 @@ pub struct SchedulerBuilder {
     clock: Option<Arc<dyn Clock>>,
     max_catch_up: Option<usize>,
     misfire_threshold: Option<Duration>,
+    lead: Duration,
     in_flight: Vec<LaunchRecord>,
 }
 
@@ -144,6 +145,20 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Takes each timer fire of a job that allows overlapping runs (`concurrency: allow`) this
+    /// long before it is due, so its launch is recorded and handed over ahead of its instant;
+    /// the dispatch starts it on its instant ([`crate::Run::due`], [`crate::Run::wait_until_due`]:
+    /// the built-in dispatches wait). Default zero: fires are taken when due.
+    ///
+    /// A cluster hands runs to other nodes, and a lead longer than that takes (a Raft commit and
+    /// an RPC) keeps it off the run's start. The cost: a job updated, paused or deleted within
+    /// the lead of a fire still runs that fire as it was. Jobs with another concurrency policy
+    /// are taken when due, since their policy decides against the runs going at that instant.
+    pub fn lead(mut self, lead: Duration) -> SchedulerBuilder {
+        self.lead = lead;
+        self
+    }
+
     /// Loads the jobs, applies each job's misfire policy against the launch log's latest fire,
     /// and starts the timer loop on the current tokio runtime.
     ///
@@ -184,6 +199,8 @@ impl SchedulerBuilder {
             clock: Arc::clone(&clock),
             counters: Arc::clone(&counters),
             misfire_threshold: self.misfire_threshold.unwrap_or(DEFAULT_MISFIRE_THRESHOLD),
+            // A lead past the representable range would take every fire at once: clamp.
+            lead: SignedDuration::try_from(self.lead).unwrap_or(SignedDuration::MAX),
         });
 
         let jobs = source.load_jobs().await.map_err(Error::Load)?;

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use dkron_model::{BackfillOverlap, Concurrency, Job, JobStatus, MAX_BUFFERED_FIRES, Trigger};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tracing::{debug, warn};
 
 use super::{Engine, LaunchSpec, Slot, group_of};
@@ -21,6 +21,23 @@ impl Slot {
     /// scheduled instant.
     pub(super) fn due(&self) -> Option<Timestamp> {
         self.next().map(|at| self.job.jittered(at))
+    }
+
+    /// When the loop takes the next timer fire: [`Slot::due`], less `lead` for a job whose runs
+    /// may overlap (`allow`), so its fire is recorded and handed over in time to start on its
+    /// instant (see [`crate::SchedulerBuilder::lead`]). Other policies decide against the
+    /// runs going at the due instant itself, so they are taken then.
+    pub(super) fn wake(&self, lead: SignedDuration) -> Option<Timestamp> {
+        self.due().map(|due| wake_at(&self.job, due, lead))
+    }
+}
+
+/// [`Slot::wake`] for a fire of `job` due at `due`.
+pub(super) fn wake_at(job: &Job, due: Timestamp, lead: SignedDuration) -> Timestamp {
+    if job.concurrency == Concurrency::Allow {
+        due.checked_sub(lead).unwrap_or(due)
+    } else {
+        due
     }
 }
 

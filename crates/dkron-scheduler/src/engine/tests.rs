@@ -14,6 +14,7 @@ fn engine() -> Engine {
         clock: Arc::new(TokioClock::starting_at(origin)),
         counters: Arc::new(Counters::default()),
         misfire_threshold: crate::DEFAULT_MISFIRE_THRESHOLD,
+        lead: SignedDuration::ZERO,
     }))
 }
 

@@ -6,6 +6,7 @@ mod executor;
 mod followups;
 mod helpers;
 mod launch;
+mod lead;
 mod lifecycle;
 mod overload;
 mod parents;
