@@ -152,6 +152,13 @@ pub struct AgentArgs {
     /// uses its own window. Keeps the queue bounded past capacity [default: 5s].
     #[arg(long, value_name = "DURATION")]
     pub misfire_threshold: Option<String>,
+    /// How long before its instant the leader records a timer fire of a job that allows
+    /// overlapping runs (concurrency allow) and hands it over; the node that runs it starts it
+    /// on its instant, so the commit and the hand-over are not part of its lateness. An edit
+    /// made within this of a fire applies from the next fire. 0s: fires are handed over when
+    /// due. At most 5s [default: 500ms].
+    #[arg(long, value_name = "DURATION")]
+    pub dispatch_lead: Option<String>,
     /// Peer RPC address (`host:port`) of a server to join (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub join: Vec<String>,
@@ -250,6 +257,7 @@ impl AgentArgs {
             ("shutdown-timeout", &self.shutdown_timeout),
             ("failure-timeout", &self.failure_timeout),
             ("misfire-threshold", &self.misfire_threshold),
+            ("dispatch-lead", &self.dispatch_lead),
             ("encrypt", &self.encrypt),
             ("bind-addr", &self.bind_addr),
             ("max-connections", &self.max_connections),

@@ -96,6 +96,8 @@ pub struct RawConfig {
     pub failure_timeout: Option<Duration>,
     /// `misfire-threshold` (dkron-rs): how late a timer fire may start before it is skipped.
     pub misfire_threshold: Option<Duration>,
+    /// `dispatch-lead` (dkron-rs): how early the leader hands a fire over.
+    pub dispatch_lead: Option<Duration>,
     /// `join`: peer RPC addresses of servers to join.
     pub join: Option<Vec<String>>,
     /// `retry-join`: as `join`, retried.
@@ -235,6 +237,9 @@ pub struct Config {
     /// A timer fire that cannot be launched within this of its scheduled instant is skipped
     /// or coalesced as its job's `misfire_policy` says (`catch_up` uses its own window).
     pub misfire_threshold: Duration,
+    /// The leader hands a timer fire of a job that allows overlapping runs over this long
+    /// before it is due, and its target starts it on its instant; zero: when due.
+    pub dispatch_lead: Duration,
     /// Connections served at once, per listener (API, RPC).
     pub max_connections: usize,
     /// A connection that sends no complete request head within this is closed (also the
@@ -381,6 +386,19 @@ impl RawConfig {
                     }
                 })
                 .map(|v| self.misfire_threshold = Some(v)),
+            "dispatch-lead" => to_text(&value)
+                .and_then(|t| parse_duration(&t))
+                .and_then(|v| {
+                    if v > dkron_node::MAX_DISPATCH_LEAD {
+                        Err(format!(
+                            "must be at most {:?}",
+                            dkron_node::MAX_DISPATCH_LEAD
+                        ))
+                    } else {
+                        Ok(v)
+                    }
+                })
+                .map(|v| self.dispatch_lead = Some(v)),
             "join" => to_peer_addrs(&value).map(|v| self.join = Some(v)),
             "retry-join" => to_peer_addrs(&value).map(|v| self.retry_join = Some(v)),
             "cors-origins" => to_origins(&value).map(|v| self.cors_origins = Some(v)),
@@ -631,6 +649,8 @@ impl Config {
                 .unwrap_or(DEFAULT_FAILURE_TIMEOUT),
             misfire_threshold: pick(&layers, |l| &l.misfire_threshold)
                 .unwrap_or(DEFAULT_MISFIRE_THRESHOLD),
+            dispatch_lead: pick(&layers, |l| &l.dispatch_lead)
+                .unwrap_or(dkron_node::DEFAULT_DISPATCH_LEAD),
             cors_origins: pick(&layers, |l| &l.cors_origins).unwrap_or_default(),
             max_connections: pick(&layers, |l| &l.max_connections)
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS),
@@ -675,6 +695,7 @@ fn is_known_key(key: &str) -> bool {
         "shutdown-timeout",
         "failure-timeout",
         "misfire-threshold",
+        "dispatch-lead",
         "cors-origins",
         "join",
         "retry-join",

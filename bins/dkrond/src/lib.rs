@@ -177,6 +177,7 @@ pub fn node_config(config: &Config) -> NodeConfig {
     node.shutdown_timeout = config.shutdown_timeout;
     node.failure_timeout = config.failure_timeout;
     node.misfire_threshold = config.misfire_threshold;
+    node.dispatch_lead = config.dispatch_lead;
     node.join = config.join.clone();
     node.retry_join = config.retry_join;
     node.retry_interval = config.retry_interval;

@@ -90,7 +90,19 @@ pub struct NodeConfig {
     /// instant, as the job's `misfire_policy` says (see
     /// [`dkron_scheduler::SchedulerBuilder::misfire_threshold`]).
     pub misfire_threshold: Duration,
+    /// The leader takes a timer fire of a job that allows overlapping runs this long before
+    /// it is due, records it and hands it over then, and the target starts it on its instant
+    /// (see [`dkron_scheduler::SchedulerBuilder::lead`]); zero takes fires when due.
+    pub dispatch_lead: Duration,
 }
+
+/// Default `dispatch-lead`: longer than a busy leader's launch commit and hand-over take at
+/// a thousand fires a second on two cores (docs/benchmarks.md), short enough that an edit made
+/// just before a fire applies from the next one.
+pub const DEFAULT_DISPATCH_LEAD: Duration = Duration::from_millis(500);
+
+/// The largest `dispatch-lead`, below what a node waits for a run's start at most.
+pub const MAX_DISPATCH_LEAD: Duration = Duration::from_secs(5);
 
 impl NodeConfig {
     /// A node named `name` keeping its data in `data_dir`, with bootstrap-expect 1, dkron's
@@ -129,6 +141,7 @@ impl NodeConfig {
             failure_timeout: Duration::from_secs(5),
             notify: dkron_notify::Settings::default(),
             misfire_threshold: dkron_scheduler::DEFAULT_MISFIRE_THRESHOLD,
+            dispatch_lead: crate::DEFAULT_DISPATCH_LEAD,
         }
     }
 }

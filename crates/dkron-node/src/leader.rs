@@ -9,6 +9,7 @@
 //! forwarded, or restored from a snapshot), and so do finished executions, which drive retries,
 //! dependents and ephemeral deletes: a new leader continues the groups the old one launched.
 
+mod couriers;
 mod hand_overs;
 mod liveness;
 mod ports;
@@ -382,6 +383,7 @@ async fn start_scheduler(
     let scheduler = Scheduler::builder()
         .in_flight(in_flight(handles, hand_overs))
         .misfire_threshold(handles.config.misfire_threshold)
+        .lead(handles.config.dispatch_lead)
         .job_source(ports.clone())
         .launch_log(ports)
         .dispatch(Arc::new(

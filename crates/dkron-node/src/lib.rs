@@ -91,7 +91,7 @@ mod serve;
 mod tls;
 
 pub use agent::Agent;
-pub use config::{NodeConfig, PORTS_FILE};
+pub use config::{DEFAULT_DISPATCH_LEAD, MAX_DISPATCH_LEAD, NodeConfig, PORTS_FILE};
 /// The largest `raft-multiplier`, for the CLI's validation.
 pub use dkron_raft::MAX_RAFT_MULTIPLIER;
 pub use error::Error;

@@ -4,7 +4,8 @@
 //!
 //! | route | who calls | body | answer |
 //! |---|---|---|---|
-//! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202; 409 past its `start_by` or while the node's lease is lapsed; 503 while stopping |
+//! | `POST /node/run` | the leader, to a target | [`RunRequest`] | 202; 409 past its `start_by` or while the node's lease is lapsed; 400 to start more than 10 s ahead; 503 while stopping |
+//! | `POST /node/runs` | the leader, to a target | [`RunBatch`] | 200 with one [`RunOutcome`] per run (what `/node/run` would have answered) |
 //! | `POST /node/cancel` | any server | [`CancelRequest`] | 200 with the [`Execution`], 404 |
 //! | `GET /node/busy` | any server | — | the running [`Execution`]s |
 //! | `GET /node/held` | the leader's reconciler | — | ids of the executions accepted and not yet reported |
@@ -13,7 +14,7 @@
 //! | `POST /node/heartbeat` | a node, to the leader | [`Beat`] | [`BeatReply`] |
 //! | `GET /node/output/{id}` | any server | — | the execution's live output, streamed (`output`), 404, 503 past `max-output-streams` |
 //!
-//! Agents serve run, cancel, busy, held and output; servers serve all eight.
+//! Agents serve run, runs, cancel, busy, held and output; servers serve all nine.
 
 pub(crate) mod client;
 pub(crate) mod output;
@@ -42,6 +43,7 @@ use crate::{
 };
 
 pub(crate) const RUN_PATH: &str = "/node/run";
+pub(crate) const RUNS_PATH: &str = "/node/runs";
 pub(crate) const CANCEL_PATH: &str = "/node/cancel";
 pub(crate) const BUSY_PATH: &str = "/node/busy";
 pub(crate) const HELD_PATH: &str = "/node/held";
@@ -73,6 +75,38 @@ impl RunRequest {
     pub(crate) fn expired(&self, now: Timestamp) -> bool {
         self.start_by.is_some_and(|by| now > by)
     }
+
+    /// Whether the run is to start further ahead of `now` than a node waits for a start
+    /// ([`crate::runner::MAX_AHEAD`]; a leader hands over at most `dispatch-lead` ahead).
+    pub(crate) fn too_far_ahead(&self, now: Timestamp) -> bool {
+        self.started_at.is_some_and(|start| {
+            std::time::Duration::try_from(start.duration_since(now))
+                .is_ok_and(|ahead| ahead > crate::runner::MAX_AHEAD)
+        })
+    }
+}
+
+/// Runs handed to the receiving node in one call: a leader handing over a thousand fires a
+/// second to an agent sends a few requests instead of a thousand.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunBatch {
+    pub(crate) runs: Vec<RunRequest>,
+}
+
+/// What became of each run of a [`RunBatch`], in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunOutcomes {
+    pub(crate) outcomes: Vec<RunOutcome>,
+}
+
+/// One run's outcome: taken (`refused` empty), or refused with the status `/node/run` would
+/// have answered and why.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct RunOutcome {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) refused: Option<String>,
+    #[serde(default)]
+    pub(crate) status: u16,
 }
 
 /// Cancel execution `id` of `job` if it runs on the receiving node.
@@ -162,6 +196,7 @@ impl RpcState {
 pub(crate) fn router(state: Arc<RpcSlot>) -> Router {
     Router::new()
         .route(RUN_PATH, post(run))
+        .route(RUNS_PATH, post(runs))
         .route(CANCEL_PATH, post(cancel))
         .route(BUSY_PATH, get(busy))
         .route(HELD_PATH, get(held))
@@ -230,28 +265,71 @@ type Answer = Result<Response, Refused>;
 async fn run(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {
     let state = admit(&slot, &headers)?;
     let request: RunRequest = parse(&body)?;
-    if request.expired(Timestamp::now()) {
-        tracing::warn!(job = %request.job.name, start_by = ?request.start_by, "refused a run handed over too late");
-        return Err(refused(
-            StatusCode::CONFLICT,
-            "the hand-over expired before this node read it",
-        ));
-    }
-    let started = state.runner.start_at(
-        Arc::new(request.job),
-        request.launch,
-        CancellationToken::new(),
-        request.started_at,
-    );
-    Ok(match started {
+    Ok(match accept(state, request) {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(refused @ NotStarted::Stopping) => {
-            (StatusCode::SERVICE_UNAVAILABLE, refused.to_string()).into_response()
-        }
-        Err(refused @ NotStarted::LeaseLapsed) => {
-            (StatusCode::CONFLICT, refused.to_string()).into_response()
-        }
+        Err(refusal) => (refusal.status(), refusal.to_string()).into_response(),
     })
+}
+
+async fn runs(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let state = admit(&slot, &headers)?;
+    let batch: RunBatch = parse(&body)?;
+    let outcomes: Vec<RunOutcome> = batch
+        .runs
+        .into_iter()
+        .map(|request| match accept(state, request) {
+            Ok(()) => RunOutcome::default(),
+            Err(refusal) => RunOutcome {
+                refused: Some(refusal.to_string()),
+                status: refusal.status().as_u16(),
+            },
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &RunOutcomes { outcomes }))
+}
+
+/// Why a node did not take a run handed to it.
+#[derive(Debug, thiserror::Error)]
+enum RunRefused {
+    #[error("the hand-over expired before this node read it")]
+    Expired,
+    #[error("the run's start {0} is more than {max:?} ahead of this node's clock", max = crate::runner::MAX_AHEAD)]
+    TooFarAhead(Timestamp),
+    #[error(transparent)]
+    NotStarted(NotStarted),
+}
+
+impl RunRefused {
+    fn status(&self) -> StatusCode {
+        match self {
+            RunRefused::Expired | RunRefused::NotStarted(NotStarted::LeaseLapsed) => {
+                StatusCode::CONFLICT
+            }
+            RunRefused::TooFarAhead(_) => StatusCode::BAD_REQUEST,
+            RunRefused::NotStarted(NotStarted::Stopping) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// Hands one run to this node's runner, unless it came too late or too far ahead.
+fn accept(state: &RpcState, request: RunRequest) -> Result<(), RunRefused> {
+    let now = Timestamp::now();
+    if request.expired(now) {
+        tracing::warn!(job = %request.job.name, start_by = ?request.start_by, "refused a run handed over too late");
+        return Err(RunRefused::Expired);
+    }
+    if let Some(start) = request.started_at.filter(|_| request.too_far_ahead(now)) {
+        return Err(RunRefused::TooFarAhead(start));
+    }
+    state
+        .runner
+        .start_at(
+            Arc::new(request.job),
+            request.launch,
+            CancellationToken::new(),
+            request.started_at,
+        )
+        .map_err(RunRefused::NotStarted)
 }
 
 async fn cancel(State(slot): State<Arc<RpcSlot>>, headers: HeaderMap, body: Bytes) -> Answer {
@@ -341,5 +419,22 @@ mod tests {
         assert!(request.expired(at(101)));
         request.start_by = None;
         assert!(!request.expired(at(1_000_000)));
+    }
+
+    #[test]
+    fn a_run_to_start_beyond_the_wait_bound_is_too_far_ahead() {
+        let at = |s: i64| Timestamp::from_second(s).expect("in range");
+        let mut request = RunRequest {
+            job: Job::new("j"),
+            launch: LaunchRecord::default(),
+            started_at: None,
+            start_by: None,
+        };
+        assert!(!request.too_far_ahead(at(100)));
+        request.started_at = Some(at(105));
+        assert!(!request.too_far_ahead(at(100)), "5 s ahead is waited for");
+        assert!(!request.too_far_ahead(at(200)), "a start in the past");
+        request.started_at = Some(at(111));
+        assert!(request.too_far_ahead(at(100)));
     }
 }

@@ -250,14 +250,6 @@ impl Runner {
     ) -> Execution {
         let mut execution = launch.execution(&self.node_name, started_at);
         let id = execution.id();
-        if launch.trigger == Trigger::Scheduled {
-            // From the fire's due instant: a job's `jitter` is a delay it asked for.
-            let late = started_at
-                .duration_since(job.jittered(launch.scheduled_at))
-                .as_secs_f64()
-                .max(0.0);
-            ::metrics::histogram!(metrics::SCHEDULER_LATENESS).record(late);
-        }
         if !start_reported {
             self.report.started(&execution).await;
         }
@@ -275,20 +267,32 @@ impl Runner {
                 epoch,
             },
         );
-        // Waits here (listed as running, cancellable) while every slot is taken.
-        let admitted = self
-            .admission
-            .admit(&self.node_name, &cancel)
-            .await
-            .and_then(|permit| {
-                // Fencing: checked last before the command starts (a lapse while it runs
-                // cancels it).
-                if self.epoch() == epoch {
-                    Ok(permit)
-                } else {
-                    Err("dkron-rs: not started: this node lost touch with the leader (no heartbeat accepted within the failure timeout) after accepting it, so the leader counts it lost".to_owned())
-                }
-            });
+        // A run handed over ahead of its due instant (`dispatch-lead`) waits for it here,
+        // listed as running and cancellable, holding no slot; then it waits (the same way)
+        // while every slot is taken.
+        let admitted = if wait_until(started_at, &cancel).await {
+            self.admission.admit(&self.node_name, &cancel).await
+        } else {
+            Err("dkron-rs: not started: cancelled before it was due to start".to_owned())
+        }
+        .and_then(|permit| {
+            // Fencing: checked last before the command starts (a lapse while it runs
+            // cancels it).
+            if self.epoch() == epoch {
+                Ok(permit)
+            } else {
+                Err("dkron-rs: not started: this node lost touch with the leader (no heartbeat accepted within the failure timeout) after accepting it, so the leader counts it lost".to_owned())
+            }
+        });
+        if admitted.is_ok() && launch.trigger == Trigger::Scheduled {
+            // From the fire's due instant (a job's `jitter` is a delay it asked for) to the
+            // command's start.
+            let late = Timestamp::now()
+                .duration_since(job.jittered(launch.scheduled_at))
+                .as_secs_f64()
+                .max(0.0);
+            ::metrics::histogram!(metrics::SCHEDULER_LATENESS).record(late);
+        }
         match admitted.map(|permit| (permit, self.executors.get(&job.executor))) {
             Err(refused) => {
                 tracing::warn!(%id, reason = %refused, "execution not run");
@@ -421,6 +425,22 @@ impl Runner {
         }
         busy.len()
     }
+}
+
+/// The longest a run waits for its start instant: a hand-over is refused further ahead
+/// (`/node/run`), so this only bounds a leader's clock far ahead of this node's.
+pub(crate) const MAX_AHEAD: Duration = Duration::from_secs(10);
+
+/// Waits until `start` (at most [`MAX_AHEAD`]); `false` when `cancel` fired first.
+async fn wait_until(start: Timestamp, cancel: &CancellationToken) -> bool {
+    let ahead = Duration::try_from(start.duration_since(Timestamp::now())).unwrap_or_default();
+    if !ahead.is_zero() {
+        tokio::select! {
+            () = cancel.cancelled() => return false,
+            () = tokio::time::sleep(ahead.min(MAX_AHEAD)) => {}
+        }
+    }
+    !cancel.is_cancelled()
 }
 
 /// Feeds a running execution's output to its [`Live`] (its followers, and `/v1/busy`'s newest

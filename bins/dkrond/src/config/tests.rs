@@ -53,6 +53,7 @@ fn defaults_are_dkrons() {
         ("dc1", "global")
     );
     assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(config.dispatch_lead, Duration::from_millis(500));
     assert!(config.tags.is_empty());
 }
 
@@ -327,6 +328,11 @@ fn values_parse_like_dkron() {
         Value::Text("1500ms".to_owned()),
         "flag --misfire-threshold",
     );
+    raw.set(
+        "dispatch-lead",
+        Value::Text("0s".to_owned()),
+        "flag --dispatch-lead",
+    );
     let config = resolve(
         raw,
         env(&[("DKRON_TAGS", "c=3, d=4")]),
@@ -349,6 +355,7 @@ fn values_parse_like_dkron() {
     assert_eq!(config.shutdown_timeout, Duration::from_secs(120));
     assert_eq!(config.failure_timeout, Duration::from_secs(12));
     assert_eq!(config.misfire_threshold, Duration::from_millis(1500));
+    assert_eq!(config.dispatch_lead, Duration::ZERO);
     assert_eq!(config.log_level, LogLevel::Error);
 }
 
@@ -370,6 +377,8 @@ fn bad_values_are_refused() {
         ("failure-timeout", "soon"),
         ("misfire-threshold", "0s"),
         ("misfire-threshold", "5"),
+        ("dispatch-lead", "6s"),
+        ("dispatch-lead", "-1s"),
         ("log-format", "xml"),
         ("data-dir", ""),
         ("join", "10.0.0.1"),

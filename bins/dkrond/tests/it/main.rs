@@ -9,6 +9,8 @@ mod agents;
 mod cluster;
 // The command line: version, keygen, bad flags, cluster flags, raft list-peers, unreadable config.
 mod cli;
+// dispatch-lead: fires handed over ahead of their instant start on it, on an agent and a server.
+mod lead;
 // The live output of running executions: streamed from the server running it, relayed from an
 // agent, followed by the job page in a browser.
 mod live;

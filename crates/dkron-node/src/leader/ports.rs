@@ -13,7 +13,9 @@ use dkron_scheduler::{BoxError, BoxFuture, Dispatch, Handoff, JobSource, LaunchL
 use jiff::Timestamp;
 use rand::{SeedableRng, rngs::StdRng};
 
-use super::{HandOvers, hand_overs::HandOverGuard, starts::Starts, throttle::Throttle};
+use super::{
+    HandOvers, couriers::Couriers, hand_overs::HandOverGuard, starts::Starts, throttle::Throttle,
+};
 use crate::{
     handles::Handles,
     rpc::{
@@ -45,19 +47,22 @@ impl RaftPorts {
     /// Each launch with targets carries its start (`started_at`): the state machine records
     /// the executions running with the launch, only if it is new, so the hand-over needs no
     /// Raft write of its own and a run is handed over only once its start is committed as
-    /// leader ([`HandOff`] takes the instant from [`Starts`]).
+    /// leader ([`HandOff`] takes the instant from [`Starts`]). The start is the fire's due
+    /// instant (`dues[i]`) when the scheduler took it ahead (`dispatch-lead`): the target holds
+    /// the run until then.
     async fn record(
         &self,
         records: &[LaunchRecord],
         nexts: Vec<Option<Option<Timestamp>>>,
+        dues: Vec<Timestamp>,
     ) -> Result<Vec<bool>, BoxError> {
         self.starts.prune();
         let mut commands = Vec::with_capacity(records.len());
-        for (record, next) in records.iter().zip(nexts) {
+        for ((record, next), due) in records.iter().zip(nexts).zip(dues) {
             let started_at = if record.targets.is_empty() {
                 None
             } else {
-                let at = self.starts.stamp();
+                let at = self.starts.stamp(due);
                 self.starts.begin(record, at).then_some(at)
             };
             commands.push(Command::RecordLaunch {
@@ -128,6 +133,16 @@ impl RaftPorts {
     }
 }
 
+/// When a launch is due to start: a timer fire's instant plus its job's jitter (ahead of now
+/// when the scheduler took it early); the epoch, i.e. "now", for other launches and for a job
+/// deleted meanwhile.
+fn due(record: &LaunchRecord, job: Option<&Job>) -> Timestamp {
+    match (record.trigger, job) {
+        (Trigger::Scheduled, Some(job)) => job.jittered(record.scheduled_at),
+        _ => Timestamp::UNIX_EPOCH,
+    }
+}
+
 /// The job's next fire to persist with a scheduled launch (so `GET /v1/jobs` shows it): `None`
 /// (leave it) for other launches and for a job deleted meanwhile.
 fn next_fire(record: &LaunchRecord, job: Option<&Job>) -> Option<Option<Timestamp>> {
@@ -169,14 +184,16 @@ impl LaunchLog for RaftPorts {
     ) -> BoxFuture<'a, Result<Vec<bool>, BoxError>> {
         Box::pin(async move {
             let mut nexts = Vec::with_capacity(records.len());
+            let mut dues = Vec::with_capacity(records.len());
             for record in records {
                 let job = match record.trigger {
                     Trigger::Scheduled => self.handles.store.job(&record.job_name)?,
                     _ => None,
                 };
                 nexts.push(next_fire(record, job.as_ref()));
+                dues.push(due(record, job.as_ref()));
             }
-            self.record(records, nexts).await
+            self.record(records, nexts, dues).await
         })
     }
 
@@ -198,7 +215,12 @@ impl LaunchLog for RaftPorts {
                 .zip(jobs)
                 .map(|(record, job)| next_fire(record, Some(job.as_ref())))
                 .collect();
-            self.record(records, nexts).await
+            let dues = records
+                .iter()
+                .zip(jobs)
+                .map(|(record, job)| due(record, Some(job.as_ref())))
+                .collect();
+            self.record(records, nexts, dues).await
         })
     }
 
@@ -217,7 +239,8 @@ impl LaunchLog for RaftPorts {
 pub(crate) struct HandOff {
     handles: Arc<Handles>,
     runner: Arc<Runner>,
-    client: NodeClient,
+    /// Carry the runs to other nodes, in batches per target.
+    couriers: Arc<Couriers>,
     hand_overs: Arc<HandOvers>,
     /// The starts [`RaftPorts`] recorded with the launches.
     starts: Arc<Starts>,
@@ -253,7 +276,7 @@ impl HandOff {
         HandOff {
             handles,
             runner,
-            client,
+            couriers: Arc::new(Couriers::new(client)),
             hand_overs,
             starts,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
@@ -311,7 +334,7 @@ impl HandOff {
         recorded: Option<(Timestamp, Option<HandOverGuard>)>,
     ) {
         let handles = Arc::clone(&self.handles);
-        let client = self.client.clone();
+        let couriers = Arc::clone(&self.couriers);
         let notifier = self.notifier.clone();
         let hand_overs = Arc::clone(&self.hand_overs);
         let runner = Arc::clone(&self.runner);
@@ -371,8 +394,8 @@ impl HandOff {
                         // reconciler relies on it).
                         start_by: started_at.checked_add(HAND_OVER).ok(),
                     };
-                    client
-                        .run(&target.rpc_addr, &request)
+                    couriers
+                        .hand_over(&target.rpc_addr, &request)
                         .await
                         .err()
                         .map(|error| {

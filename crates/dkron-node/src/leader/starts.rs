@@ -7,7 +7,7 @@
 //! registrations made before the commit.
 
 use std::{
-    collections::{BTreeMap, HashMap, hash_map::Entry},
+    collections::{BTreeMap, BTreeSet, HashMap, hash_map::Entry},
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
@@ -21,6 +21,10 @@ use super::{HandOvers, hand_overs::HandOverGuard};
 /// the commit at once; this only bounds what a scheduler stopped in between leaves behind, so
 /// its hand-over registrations cannot keep the reconciler off those runs for ever.
 const ABANDONED: Duration = Duration::from_secs(60);
+
+/// How long a handed-out start instant is remembered. Every later stamp is at or after "now"
+/// (never behind the latest now seen), so an instant older than this is never asked for again.
+const REMEMBERED: SignedDuration = SignedDuration::from_secs(10);
 
 /// One launch's `(job, group, attempt)`.
 type Key = (String, i64, u32);
@@ -45,8 +49,43 @@ pub(super) struct Recorded {
 pub(crate) struct Starts {
     hand_overs: Arc<HandOvers>,
     pending: Mutex<HashMap<Key, Pending>>,
-    /// The last start instant handed out.
-    last: Mutex<Timestamp>,
+    stamps: Mutex<Stamps>,
+}
+
+/// The start instants handed out lately, so none is handed out twice.
+#[derive(Default)]
+struct Stamps {
+    /// Every instant handed out at or after the latest now seen less [`REMEMBERED`].
+    issued: BTreeSet<Timestamp>,
+    /// Per instant asked for, where to look next: a burst of launches due at one instant costs
+    /// a step each, not a scan of the burst.
+    next: HashMap<Timestamp, Timestamp>,
+    /// The latest now seen: a clock stepped back does not reach below what was pruned.
+    now: Timestamp,
+}
+
+impl Stamps {
+    fn stamp(&mut self, not_before: Timestamp, now: Timestamp) -> Timestamp {
+        self.now = self.now.max(now);
+        let base = not_before.max(self.now);
+        let mut at = self.next.get(&base).copied().unwrap_or(base);
+        while !self.issued.insert(at) {
+            at = at.checked_add(SignedDuration::from_nanos(1)).unwrap_or(at);
+        }
+        self.next.insert(
+            base,
+            at.checked_add(SignedDuration::from_nanos(1)).unwrap_or(at),
+        );
+        at
+    }
+
+    fn prune(&mut self) {
+        let Ok(cutoff) = self.now.checked_sub(REMEMBERED) else {
+            return;
+        };
+        self.issued = self.issued.split_off(&cutoff);
+        self.next.retain(|base, _| *base >= cutoff);
+    }
 }
 
 impl std::fmt::Debug for Starts {
@@ -64,22 +103,18 @@ impl Starts {
         Starts {
             hand_overs,
             pending: Mutex::new(HashMap::new()),
-            last: Mutex::new(Timestamp::UNIX_EPOCH),
+            stamps: Mutex::new(Stamps::default()),
         }
     }
 
-    /// A start instant for a launch about to be recorded: now, and strictly after the one
-    /// handed out before. An execution's id is its start's nanosecond and its node, so two
-    /// launches of one batch (two jobs on one node, or backfilled fires of one job) must not
-    /// share an instant.
-    pub(super) fn stamp(&self) -> Timestamp {
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Timestamp::now();
-        let next = last
-            .checked_add(SignedDuration::from_nanos(1))
-            .map_or(now, |after| now.max(after));
-        *last = next;
-        next
+    /// A start instant for a launch about to be recorded: `not_before` (a fire handed over
+    /// ahead of its due instant starts then), or now if later, moved on by nanoseconds past any
+    /// instant handed out before. An execution's id is its start's nanosecond and its node, so
+    /// two launches (two jobs due at one instant on one node, or backfilled fires of one job)
+    /// must not share an instant.
+    pub(super) fn stamp(&self, not_before: Timestamp) -> Timestamp {
+        let mut stamps = self.stamps.lock().unwrap_or_else(PoisonError::into_inner);
+        stamps.stamp(not_before, Timestamp::now())
     }
 
     /// Registers the hand-overs of `launch`'s executions started at `started_at`, before the
@@ -113,6 +148,10 @@ impl Starts {
     /// per batch of launches: a pass over every pending start per launch would cost a storm's
     /// square).
     pub(super) fn prune(&self) {
+        self.stamps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .prune();
         self.lock().retain(|(job, group, attempt), waiting| {
             let kept = waiting.since.elapsed() < ABANDONED;
             if !kept {

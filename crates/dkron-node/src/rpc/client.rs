@@ -8,7 +8,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     BUSY_PATH, Beat, BeatReply, CANCEL_PATH, CancelRequest, HEARTBEAT_PATH, HELD_PATH, REPORT_PATH,
-    REPORTS_PATH, RUN_PATH, ReportBatch, ReportRequest, RunRequest,
+    REPORTS_PATH, RUN_PATH, RUNS_PATH, ReportBatch, ReportRequest, RunOutcome, RunOutcomes,
 };
 
 /// Why a node call failed.
@@ -113,15 +113,26 @@ impl NodeClient {
         path: &str,
         body: Option<&B>,
     ) -> Result<Option<T>, CallError> {
+        let bytes = match body {
+            Some(body) => Some(serde_json::to_vec(body).map_err(|e| CallError::BadAnswer {
+                target: rpc_addr.to_owned(),
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+        self.call_with(rpc_addr, path, bytes).await
+    }
+
+    /// [`NodeClient::call`] with the body already encoded (a POST), or none (a GET).
+    async fn call_with<T: DeserializeOwned>(
+        &self,
+        rpc_addr: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Option<T>, CallError> {
         let url = format!("{}://{rpc_addr}{path}", self.scheme);
         let mut request = match body {
-            Some(body) => {
-                let bytes = serde_json::to_vec(body).map_err(|e| CallError::BadAnswer {
-                    target: rpc_addr.to_owned(),
-                    reason: e.to_string(),
-                })?;
-                self.http.post(&url).body(bytes)
-            }
+            Some(bytes) => self.http.post(&url).body(bytes),
             None => self.http.get(&url),
         };
         if let Some(key) = &self.key {
@@ -152,11 +163,37 @@ impl NodeClient {
             })
     }
 
-    /// Hands a run to the node at `rpc_addr`.
-    pub(crate) async fn run(&self, rpc_addr: &str, request: &RunRequest) -> Result<(), CallError> {
-        self.call::<_, serde_json::Value>(rpc_addr, RUN_PATH, Some(request))
+    /// Hands a run, encoded as a [`super::RunRequest`], to the node at `rpc_addr`.
+    pub(crate) async fn run_encoded(
+        &self,
+        rpc_addr: &str,
+        request: Vec<u8>,
+    ) -> Result<(), CallError> {
+        self.call_with::<serde_json::Value>(rpc_addr, RUN_PATH, Some(request))
             .await
             .map(drop)
+    }
+
+    /// Hands runs, encoded as a [`super::RunBatch`], to the node at `rpc_addr`; `expected`
+    /// outcomes come back, in order. A node of an earlier version answers 404
+    /// ([`CallError::Status`]).
+    pub(crate) async fn run_batch(
+        &self,
+        rpc_addr: &str,
+        batch: Vec<u8>,
+        expected: usize,
+    ) -> Result<Vec<RunOutcome>, CallError> {
+        let answer: Option<RunOutcomes> = self.call_with(rpc_addr, RUNS_PATH, Some(batch)).await?;
+        match answer {
+            Some(RunOutcomes { outcomes }) if outcomes.len() == expected => Ok(outcomes),
+            other => Err(CallError::BadAnswer {
+                target: rpc_addr.to_owned(),
+                reason: format!(
+                    "{} outcomes for {expected} runs",
+                    other.map_or(0, |o| o.outcomes.len())
+                ),
+            }),
+        }
     }
 
     /// Cancels an execution on the node at `rpc_addr`; `None` when it does not run there.
