@@ -84,13 +84,19 @@ impl Run {
         !self.cancel.is_cancelled()
     }
 
-    /// The failed execution of a run cancelled before it was due.
-    fn cancelled_before_due(&self, node_name: &str) -> Execution {
+    /// Waits until due, then returns this run's execution on `node_name`, started now; a run
+    /// cancelled meanwhile is reported failed instead (`None`: nothing to start).
+    async fn start_when_due(&self, node_name: &str) -> Option<Execution> {
+        let due = self.wait_until_due().await;
         let now = self.now();
         let mut execution = self.execution(node_name, now);
+        if due {
+            return Some(execution);
+        }
         execution.output = "cancelled before it was due to start".to_owned();
         execution.finished_at = Some(now);
-        execution
+        self.report(execution).await;
+        None
     }
 
     /// An execution of this run on `node_name`, started at `started_at`, not finished yet: the
@@ -178,13 +184,9 @@ impl fmt::Debug for FnDispatch {
 impl Dispatch for FnDispatch {
     fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
         Box::pin(async move {
-            if !run.wait_until_due().await {
-                let execution = run.cancelled_before_due(&self.node_name);
-                run.report(execution).await;
+            let Some(mut execution) = run.start_when_due(&self.node_name).await else {
                 return Handoff::Handed;
-            }
-            let started_at = run.now();
-            let mut execution = run.execution(&self.node_name, started_at);
+            };
             let clock = Arc::clone(&run.clock);
             let reporter = run.reporter.clone();
             let (success, output) = match (self.run)(run).await {
@@ -257,13 +259,9 @@ mod local {
     impl Dispatch for ExecutorDispatch {
         fn dispatch(&self, run: Run) -> BoxFuture<'_, Handoff> {
             Box::pin(async move {
-                if !run.wait_until_due().await {
-                    let execution = run.cancelled_before_due(&self.node_name);
-                    run.report(execution).await;
+                let Some(mut execution) = run.start_when_due(&self.node_name).await else {
                     return Handoff::Handed;
-                }
-                let started_at = run.now();
-                let mut execution = run.execution(&self.node_name, started_at);
+                };
                 match self.registry.get(&run.job.executor) {
                     Ok(executor) => {
                         let limit = run.job.effective_output_limit(&self.limits);
