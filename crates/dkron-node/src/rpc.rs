@@ -302,7 +302,8 @@ enum RunRefused {
 impl RunRefused {
     fn status(&self) -> StatusCode {
         match self {
-            RunRefused::Expired | RunRefused::NotStarted(NotStarted::LeaseLapsed) => {
+            RunRefused::Expired
+            | RunRefused::NotStarted(NotStarted::LeaseLapsed | NotStarted::TooManyStaged) => {
                 StatusCode::CONFLICT
             }
             RunRefused::TooFarAhead(_) => StatusCode::BAD_REQUEST,

@@ -32,7 +32,7 @@ pub(crate) use lease::Lease;
 pub(crate) use ledger::{kill_orphans, ledger_path};
 pub(crate) use live::{End, Frame, Live, Subscription};
 
-use admission::Admission;
+use admission::{Admission, Staged};
 
 use ledger::Ledger;
 
@@ -96,6 +96,12 @@ pub(crate) enum NotStarted {
         "this node lost touch with the leader (no heartbeat accepted within the failure timeout)"
     )]
     LeaseLapsed,
+    /// As many runs as it holds at most wait here for their start instant already.
+    #[error(
+        "this node holds {} runs waiting for their start instant, its most; run refused",
+        admission::MAX_STAGED
+    )]
+    TooManyStaged,
 }
 
 /// How [`Runner::shutdown`] ended.
@@ -212,6 +218,12 @@ impl Runner {
             return Err(NotStarted::LeaseLapsed);
         }
         let started_at = recorded_start.unwrap_or_else(Timestamp::now);
+        // Handed over ahead of its start (`dispatch-lead`): it takes a staged place now.
+        let staged = if started_at > Timestamp::now() {
+            Some(self.admission.stage().ok_or(NotStarted::TooManyStaged)?)
+        } else {
+            None
+        };
         let id = Execution::id_for(started_at, &self.node_name);
         // Invariant: held before the caller learns it was accepted (the RPC answers 202 after
         // this returns), so a reconciler that asks later finds it.
@@ -221,7 +233,7 @@ impl Runner {
         let epoch = self.epoch();
         self.tasks.spawn(async move {
             let execution = runner
-                .run(&job, &launch, cancel, (started_at, epoch), reported)
+                .run(&job, &launch, cancel, (started_at, epoch, staged), reported)
                 .await;
             runner.report.finished(execution).await;
             runner.held().remove(&id);
@@ -245,7 +257,7 @@ impl Runner {
         job: &Job,
         launch: &LaunchRecord,
         cancel: CancellationToken,
-        (started_at, epoch): (Timestamp, u64),
+        (started_at, epoch, staged): (Timestamp, u64, Option<Staged>),
         start_reported: bool,
     ) -> Execution {
         let mut execution = launch.execution(&self.node_name, started_at);
@@ -271,7 +283,14 @@ impl Runner {
         // listed as running and cancellable, holding no slot; then it waits (the same way)
         // while every slot is taken.
         let admitted = if wait_until(started_at, &cancel).await {
-            self.admission.admit(&self.node_name, &cancel).await
+            match staged {
+                Some(staged) => {
+                    self.admission
+                        .admit_staged(&self.node_name, &cancel, staged)
+                        .await
+                }
+                None => self.admission.admit(&self.node_name, &cancel).await,
+            }
         } else {
             Err("dkron-rs: not started: cancelled before it was due to start".to_owned())
         }

@@ -55,12 +55,30 @@ impl Overflow {
     }
 }
 
+/// Runs a node holds ahead of their start instant at most (`dispatch-lead`; a few KB each).
+/// They come in bursts larger than the queue (every job due on the same second, handed over
+/// together), and all become due at once: so they are bounded here, at acceptance, and then
+/// wait for a slot outside the queue's bound.
+pub(crate) const MAX_STAGED: usize = 16_384;
+
 /// The slots of one runner.
 #[derive(Debug)]
 pub(crate) struct Admission {
     slots: ExecutionSlots,
     free: Arc<Semaphore>,
     waiting: AtomicUsize,
+    /// Runs accepted ahead of their start, not yet due.
+    staged: Arc<AtomicUsize>,
+}
+
+/// A staged run's place ([`Admission::stage`]), given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Staged(Arc<AtomicUsize>);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Admission {
@@ -69,6 +87,7 @@ impl Admission {
             slots,
             free: Arc::new(Semaphore::new(slots.max_concurrent.max(1))),
             waiting: AtomicUsize::new(0),
+            staged: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -79,6 +98,40 @@ impl Admission {
         &self,
         node: &str,
         cancel: &CancellationToken,
+    ) -> Result<OwnedSemaphorePermit, String> {
+        self.admit_with(node, cancel, true).await
+    }
+
+    /// [`Admission::admit`] for a run that was staged ([`Admission::stage`]) and is now due:
+    /// it waits for a slot even when the queue is full (it was counted, and its memory spent,
+    /// when it was accepted; refusing it now would only fail a run the node took on).
+    /// `execution-overflow: fail` still refuses it when every slot is taken.
+    pub(crate) async fn admit_staged(
+        &self,
+        node: &str,
+        cancel: &CancellationToken,
+        staged: Staged,
+    ) -> Result<OwnedSemaphorePermit, String> {
+        drop(staged);
+        self.admit_with(node, cancel, false).await
+    }
+
+    /// Holds a place for a run accepted ahead of its start instant (`dispatch-lead`) until it
+    /// is due; `None` when [`MAX_STAGED`] runs are waiting for their start already.
+    pub(crate) fn stage(&self) -> Option<Staged> {
+        self.staged
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_STAGED).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Staged(Arc::clone(&self.staged)))
+    }
+
+    async fn admit_with(
+        &self,
+        node: &str,
+        cancel: &CancellationToken,
+        bounded: bool,
     ) -> Result<OwnedSemaphorePermit, String> {
         if let Ok(permit) = Arc::clone(&self.free).try_acquire_owned() {
             return Ok(permit);
@@ -93,7 +146,7 @@ impl Admission {
         let entered = self
             .waiting
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < queue).then_some(n + 1)
+                (n < queue || !bounded).then_some(n + 1)
             })
             .is_ok();
         if !entered {

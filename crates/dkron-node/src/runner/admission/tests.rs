@@ -83,3 +83,58 @@ async fn an_empty_queue_refuses_at_once() {
     let _b = admission.admit("n1", &cancel).await.unwrap();
     assert!(admission.admit("n1", &cancel).await.is_err());
 }
+
+/// A staged run that comes due waits for a slot even when the queue is full; staging is
+/// bounded at acceptance.
+#[tokio::test]
+async fn a_staged_run_waits_past_a_full_queue_and_staging_is_bounded() {
+    let admission = std::sync::Arc::new(Admission::new(slots(1, 1, Overflow::Queue)));
+    let cancel = CancellationToken::new();
+    let running = admission.admit("n1", &cancel).await.unwrap();
+    let queued = {
+        let admission = std::sync::Arc::clone(&admission);
+        let cancel = cancel.clone();
+        tokio::spawn(async move { admission.admit("n1", &cancel).await.map(drop) })
+    };
+    while admission.waiting() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        admission.admit("n1", &cancel).await.is_err(),
+        "the queue is full"
+    );
+    let ticket = admission.stage().expect("room to stage");
+    let staged = {
+        let admission = std::sync::Arc::clone(&admission);
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            admission
+                .admit_staged("n1", &cancel, ticket)
+                .await
+                .map(drop)
+        })
+    };
+    while admission.waiting() < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(running);
+    assert!(queued.await.unwrap().is_ok());
+    assert!(staged.await.unwrap().is_ok());
+
+    let tickets: Vec<_> = (0..super::MAX_STAGED)
+        .map(|_| admission.stage().expect("below the bound"))
+        .collect();
+    assert!(admission.stage().is_none(), "staging is bounded");
+    drop(tickets);
+    assert!(admission.stage().is_some());
+}
+
+/// `execution-overflow: fail` refuses a staged run that finds every slot taken.
+#[tokio::test]
+async fn fail_refuses_a_staged_run_too() {
+    let admission = Admission::new(slots(1, 10, Overflow::Fail));
+    let cancel = CancellationToken::new();
+    let _running = admission.admit("n1", &cancel).await.unwrap();
+    let ticket = admission.stage().unwrap();
+    assert!(admission.admit_staged("n1", &cancel, ticket).await.is_err());
+}
