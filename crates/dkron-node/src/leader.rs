@@ -16,7 +16,6 @@ mod ports;
 mod reconcile;
 mod skipped;
 mod starts;
-mod throttle;
 
 use std::{
     collections::BTreeSet,

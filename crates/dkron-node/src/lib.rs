@@ -88,6 +88,7 @@ mod report;
 mod rpc;
 mod runner;
 mod serve;
+mod throttle;
 mod tls;
 
 pub use agent::Agent;

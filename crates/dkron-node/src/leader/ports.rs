@@ -13,9 +13,7 @@ use dkron_scheduler::{BoxError, BoxFuture, Dispatch, Handoff, JobSource, LaunchL
 use jiff::Timestamp;
 use rand::{SeedableRng, rngs::StdRng};
 
-use super::{
-    HandOvers, couriers::Couriers, hand_overs::HandOverGuard, starts::Starts, throttle::Throttle,
-};
+use super::{HandOvers, couriers::Couriers, hand_overs::HandOverGuard, starts::Starts};
 use crate::{
     handles::Handles,
     rpc::{
@@ -23,6 +21,7 @@ use crate::{
         client::{HAND_OVER, NodeClient},
     },
     runner::Runner,
+    throttle::Throttle,
 };
 
 /// Job source and launch log of the leader's scheduler: reads from the local store (the
