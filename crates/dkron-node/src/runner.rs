@@ -20,7 +20,7 @@ use dkron_scheduler::BoxFuture;
 use jiff::Timestamp;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::metrics;
+use crate::{metrics, throttle::Throttle};
 
 mod admission;
 mod lease;
@@ -35,6 +35,10 @@ pub(crate) use live::{End, Frame, Live, Subscription};
 use admission::{Admission, Staged};
 
 use ledger::Ledger;
+
+/// Runs refused at their start (every slot and the queue taken, a lapsed lease) can come once
+/// per fire past capacity: warned about once per 5 s with a count.
+static NOT_RUN: Throttle = Throttle::new(Duration::from_secs(5));
 
 /// How often the lease is checked for a lapse (see [`Runner::guard_lease`]).
 const LEASE_CHECK: Duration = Duration::from_millis(200);
@@ -314,7 +318,14 @@ impl Runner {
         }
         match admitted.map(|permit| (permit, self.executors.get(&job.executor))) {
             Err(refused) => {
-                tracing::warn!(%id, reason = %refused, "execution not run");
+                match NOT_RUN.admit(std::time::Instant::now()) {
+                    Some(held_back) => tracing::warn!(
+                        %id, reason = %refused, held_back,
+                        "execution not run (recorded as failed with the reason; held_back: how \
+                         many more since the last such warning)"
+                    ),
+                    None => tracing::debug!(%id, reason = %refused, "execution not run"),
+                }
                 live.push_line(&refused);
                 execution.output = refused;
                 execution.finished_at = Some(Timestamp::now().max(started_at));
