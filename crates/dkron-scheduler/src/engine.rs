@@ -562,7 +562,11 @@ impl Engine {
                 );
                 (missed, next, Vec::new())
             }
-            None => (Vec::new(), plan::first_fire(&schedule, now), Vec::new()),
+            None => (
+                Vec::new(),
+                plan::first_fire_in_phase(&schedule, job.next, now),
+                Vec::new(),
+            ),
         };
         slot.last_at = PackedTime::new(last.unwrap_or(NO_TIME));
         slot.next_at = PackedTime::new(next.unwrap_or(NO_TIME));
@@ -1152,7 +1156,9 @@ impl Engine {
         let next = match (&slot.schedule, slot.timed()) {
             (Some(timed), true) => match (keep, slot.next(), slot.last_fire()) {
                 (true, Some(next), _) => Some(next),
-                (_, _, None) => plan::first_fire(&timed.with_window(&slot.job), now),
+                (_, _, None) => {
+                    plan::first_fire_in_phase(&timed.with_window(&slot.job), slot.job.next, now)
+                }
                 (_, _, last) => plan::next_regular(&timed.with_window(&slot.job), last, now),
             },
             _ => None,

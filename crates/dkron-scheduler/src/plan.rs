@@ -36,6 +36,37 @@ pub(crate) fn first_fire(schedule: &JobSchedule, now: Timestamp) -> Option<Times
     schedule.next_after(floor_second(now))
 }
 
+/// [`first_fire`] for a job whose stored definition says when it fires first (`stored`: the
+/// job's `next`, computed by the server that took the write): an interval keeps that phase,
+/// so a scheduler started later (a new leader, a restart, a feed that lags behind the writes)
+/// does not move every job it has not fired yet onto its own start: past a leader change,
+/// a hundred thousand `@every 60s` jobs created over a minute stay spread over the minute
+/// instead of all firing on one second. A stored first fire already passed (no scheduler ran
+/// then) is followed by the next one in phase. Calendar schedules and one-shots have their
+/// instants whatever `stored` says; a `stored` more than a period ahead is not trusted.
+pub(crate) fn first_fire_in_phase(
+    schedule: &JobSchedule,
+    stored: Option<Timestamp>,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    let in_phase = |stored: Timestamp| {
+        let stored = floor_second(stored);
+        let period = schedule.schedule().period()?;
+        if schedule.schedule().kind() != ScheduleKind::Interval
+            || stored > now.checked_add(period).ok()?
+        {
+            return None;
+        }
+        if stored > now {
+            return Some(stored);
+        }
+        next_regular(schedule, Some(stored), now)
+    };
+    stored
+        .and_then(in_phase)
+        .or_else(|| first_fire(schedule, now))
+}
+
 /// The first regular fire strictly after `now` for a job whose latest fire was `last`.
 ///
 /// An interval keeps its phase from `last` (a restart or an unchanged update does not shift

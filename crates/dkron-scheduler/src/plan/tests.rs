@@ -33,6 +33,32 @@ fn new_interval_job_counts_from_the_whole_second() {
 }
 
 #[test]
+fn a_new_interval_job_keeps_the_phase_it_was_stored_with() {
+    let every60 = schedule("@every 60s");
+    let now = ts("2026-01-01T10:00:00.7Z");
+    // Stored with its first fire 37 s from now: that is its first fire.
+    let stored = Some(ts("2026-01-01T10:00:37Z"));
+    assert_eq!(first_fire_in_phase(&every60, stored, now), stored);
+    // Its stored first fire passed while no scheduler ran: the next one in phase.
+    let passed = Some(ts("2026-01-01T09:58:37Z"));
+    assert_eq!(
+        first_fire_in_phase(&every60, passed, now),
+        Some(ts("2026-01-01T10:00:37Z"))
+    );
+    // Nothing stored, or a stored instant more than a period ahead: counted from now.
+    let from_now = Some(ts("2026-01-01T10:01:00Z"));
+    assert_eq!(first_fire_in_phase(&every60, None, now), from_now);
+    let far = Some(ts("2026-01-01T11:00:00Z"));
+    assert_eq!(first_fire_in_phase(&every60, far, now), from_now);
+    // A calendar schedule has its own instants.
+    let daily = schedule("0 30 9 * * *");
+    assert_eq!(
+        first_fire_in_phase(&daily, stored, now),
+        Some(ts("2026-01-02T09:30:00Z"))
+    );
+}
+
+#[test]
 fn new_cron_job_fires_at_its_next_field_match() {
     let daily = schedule("0 30 9 * * *");
     assert_eq!(

@@ -226,3 +226,16 @@ async fn manual_schedules_only_run_when_asked() {
     assert_eq!(executions[0].scheduled_at, None);
     h.stop().await;
 }
+
+/// A job that never fired keeps the first fire it was stored with (its `next`): a scheduler
+/// started later (a new leader) does not re-phase `@every` jobs onto its own start.
+#[tokio::test(start_paused = true)]
+async fn a_never_fired_interval_job_keeps_its_stored_phase() {
+    let mut spread = job("spread", "@every 60s");
+    spread.next = Some(at(37));
+    let h = Harness::start(vec![spread, job("fresh", "@every 60s")]).await;
+    h.run_for(100.5).await;
+    assert_eq!(h.recorder.starts("spread"), [37, 97]);
+    assert_eq!(h.recorder.starts("fresh"), [60]);
+    h.stop().await;
+}
