@@ -287,6 +287,16 @@ impl Drop for Dkrond {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // A failing test keeps each node's dir (log and data) to read why; so does any test
+        // run with DKRON_TEST_KEEP set. (After `kill` or `stop` the dir is an empty stand-in.)
+        let keep = std::thread::panicking() || std::env::var_os("DKRON_TEST_KEEP").is_some();
+        if keep
+            && self.dir.path().join("dkrond.log").exists()
+            && let Ok(dir) = tempfile::tempdir()
+        {
+            let kept = std::mem::replace(&mut self.dir, dir).keep();
+            eprintln!("kept the dir of the node on {}: {}", self.http, kept.display());
+        }
     }
 }
 
