@@ -295,7 +295,11 @@ impl Drop for Dkrond {
             && let Ok(dir) = tempfile::tempdir()
         {
             let kept = std::mem::replace(&mut self.dir, dir).keep();
-            eprintln!("kept the dir of the node on {}: {}", self.http, kept.display());
+            eprintln!(
+                "kept the dir of the node on {}: {}",
+                self.http,
+                kept.display()
+            );
         }
     }
 }

@@ -62,7 +62,9 @@ impl TestNode {
                 config.keep_entries_after_snapshot = keep;
             }
             if let Some(multiplier) = tuning.raft_multiplier {
-                config.scale_timings(multiplier).expect("a valid multiplier");
+                config
+                    .scale_timings(multiplier)
+                    .expect("a valid multiplier");
             }
             let node = RaftNode::start(config, store, &dir_owned.join("snapshots"))
                 .await
