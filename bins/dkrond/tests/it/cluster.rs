@@ -100,13 +100,25 @@ fn now_ns() -> i64 {
     i64::try_from(since.as_nanos()).expect("in range")
 }
 
+/// The executions of `job` as `server` lists them (none for an unknown job). An error answer
+/// is asked again (bounded): under load a request can time out (503) or its connection drop,
+/// and a check must not read that as an empty history.
 pub(crate) fn executions(server: &Dkrond, job: &str) -> Vec<Value> {
-    server
-        .get(&format!("/v1/jobs/{job}/executions"))
-        .json()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let path = format!("/v1/jobs/{job}/executions");
+    wait_for(
+        &format!("{} to answer {path}", server.http),
+        FORM_TIMEOUT,
+        || {
+            let reply = server.get(&path);
+            match reply.status {
+                200 => serde_json::from_slice::<Value>(&reply.body)
+                    .ok()
+                    .map(|list| list.as_array().cloned().unwrap_or_default()),
+                404 => Some(Vec::new()),
+                _ => None,
+            }
+        },
+    )
 }
 
 /// Three servers form one group: every server lists the three and names the same leader; a
