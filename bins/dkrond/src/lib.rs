@@ -222,11 +222,15 @@ pub async fn run(
     if let Some(warning) = exposure_warning(&listeners.rpc, config.rpc_tls.is_some()) {
         tracing::warn!("{warning}");
     }
+    // Registered before the node starts: SIGHUP's default action ends the process, and a
+    // SIGHUP sent as soon as the node showed up (its ports file, its first heartbeat) could come
+    // before a handler registered after the start (an agent under load died so, silently).
+    let hangups = hangup_signals();
     let Some(http) = listeners.http else {
         let agent = Agent::start(node_config(&config), listeners.rpc)
             .await
             .context("cannot start the agent")?;
-        let reloads = tokio::spawn(reload_tags_on_hangup(agent.tags(), reload));
+        let reloads = tokio::spawn(reload_tags_on_hangup(agent.tags(), reload, hangups));
         let result = agent.run(shutdown).await;
         reloads.abort();
         return result.context("the agent did not stop cleanly");
@@ -238,10 +242,21 @@ pub async fn run(
     let node = Node::start(node_config(&config), http, listeners.rpc)
         .await
         .context("cannot start the node")?;
-    let reloads = tokio::spawn(reload_tags_on_hangup(node.tags(), reload));
+    let reloads = tokio::spawn(reload_tags_on_hangup(node.tags(), reload, hangups));
     let result = node.run(shutdown).await;
     reloads.abort();
     result.context("the node did not stop cleanly")
+}
+
+/// The SIGHUP stream, or `None` (logged) when it cannot be had.
+fn hangup_signals() -> Option<tokio::signal::unix::Signal> {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => Some(hangups),
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP: tags will not be reloaded");
+            None
+        }
+    }
 }
 
 /// On every SIGHUP, reads the configuration again and applies its tags (dkron reloads tags
@@ -249,13 +264,10 @@ pub async fn run(
 async fn reload_tags_on_hangup(
     tags: Tags,
     reload: impl Fn() -> Result<Config, ConfigError> + Send + 'static,
+    hangups: Option<tokio::signal::unix::Signal>,
 ) {
-    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGHUP: tags will not be reloaded");
-            return;
-        }
+    let Some(mut hangups) = hangups else {
+        return;
     };
     while hangups.recv().await.is_some() {
         match reload() {

@@ -258,6 +258,8 @@ struct Inner {
     /// Set once [`RaftNode::leave`] succeeded.
     left: watch::Sender<bool>,
     writes: mpsc::UnboundedSender<PendingWrite>,
+    /// Closed (its sender dropped) once the write batcher is gone.
+    batcher_alive: watch::Receiver<()>,
     /// The leadership watcher, the write batcher and the snapshot trigger; aborted when the
     /// node is dropped.
     tasks: Vec<JoinHandle<()>>,
@@ -325,9 +327,11 @@ impl RaftNode {
         });
         let (writes, queue) = mpsc::unbounded_channel();
         let inflight = Arc::new(Semaphore::new(config.max_inflight_batches.max(1)));
+        let (alive, batcher_alive) = watch::channel(());
         let batcher = tokio::spawn(batch_writes(
             raft.clone(),
             queue,
+            alive,
             config.max_batch.max(1),
             inflight,
             Arc::clone(&stats),
@@ -351,6 +355,7 @@ impl RaftNode {
                 leader_wait,
                 left: watch::Sender::new(false),
                 writes,
+                batcher_alive,
                 tasks: vec![watcher, batcher, snapshots],
             }),
         })
@@ -719,7 +724,15 @@ impl RaftNode {
             .writes
             .send(PendingWrite { command, reply })
             .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let mut batcher = self.inner.batcher_alive.clone();
+        tokio::select! {
+            biased;
+            answer = answer => answer.map_err(|_| stopped())?,
+            // Why: a write sent while the batcher's task is dropped (its runtime shutting down)
+            // can stay in the channel, its reply never dropped while the sender lives, so its
+            // answer would never come (a killed test node hung a write this way).
+            _ = batcher.changed() => Err(stopped()),
+        }
     }
 
     /// As [`RaftNode::write`], from any server: a follower forwards the command to the leader
@@ -992,6 +1005,8 @@ struct PendingWrite {
 async fn batch_writes(
     raft: Raft<TypeConfig>,
     mut queue: mpsc::UnboundedReceiver<PendingWrite>,
+    // Held for the task's life: dropped with it, which tells the writers still waiting.
+    _alive: watch::Sender<()>,
     max_batch: usize,
     inflight: Arc<Semaphore>,
     stats: Arc<LogStats>,

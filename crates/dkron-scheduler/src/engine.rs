@@ -798,6 +798,16 @@ impl Engine {
 
     async fn fire_due(&mut self) {
         let now = self.ports.clock.now();
+        // Delayed launches first: a missed fire queued at start is older than its job's regular
+        // fires, and the launch log refuses an instant older than the job's last one, so one
+        // recorded after a regular fire due in the same pass (a slow start) would be lost.
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let delayed = entry.remove();
+            self.fire_delayed(delayed);
+        }
         let mut fired = 0usize;
         while let Some(Reverse(top)) = self.heap.peek().copied() {
             if top.at > heap_at(now) {
@@ -813,13 +823,6 @@ impl Engine {
                     tokio::task::yield_now().await;
                 }
             }
-        }
-        while let Some(entry) = self.delayed.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let delayed = entry.remove();
-            self.fire_delayed(delayed);
         }
         self.compact_heap();
     }

@@ -266,7 +266,7 @@ fn forbid_holds_across_a_leader_crash() {
     wait_for("a run of the job", FORM_TIMEOUT, || {
         (!executions(&servers[0], "exclusive").is_empty()).then_some(())
     });
-    let leader = leader_of(&servers[0]).expect("a leader");
+    let leader = agreed_leader(&servers);
     let index = servers
         .iter()
         .position(|s| node_name(s) == leader)

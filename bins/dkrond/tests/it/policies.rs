@@ -265,7 +265,9 @@ fn backfill_runs_a_past_range_one_after_the_other() {
 /// starts when the run ends, with its own instant, and never overlaps it.
 #[test]
 fn buffer_one_survives_a_leader_change() {
-    use crate::cluster::{FORM_TIMEOUT, executions, is_done, leader_of, node_name, three_servers};
+    use crate::cluster::{
+        FORM_TIMEOUT, agreed_leader, executions, is_done, node_name, three_servers,
+    };
 
     let mut servers = three_servers();
     // On every server, so a run survives the leader's death on the others.
@@ -286,7 +288,7 @@ fn buffer_one_survives_a_leader_change() {
         (Timestamp::now().duration_since(started) > SignedDuration::from_secs(2)).then_some(first)
     });
     let first_group = first["group"].clone();
-    let leader = leader_of(&servers[0]).expect("a leader");
+    let leader = agreed_leader(&servers);
     let index = servers
         .iter()
         .position(|s| node_name(s) == leader)

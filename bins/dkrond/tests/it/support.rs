@@ -88,21 +88,48 @@ impl Dkrond {
     }
 
     /// [`Dkrond::start_server`] with its RPC port on `rpc_port`.
+    ///
+    /// The port was free when it was chosen (or when the crashed server held it), but any
+    /// process's outgoing connection may take a free port for a moment (the kernel picks local
+    /// ports from the same range): a start that finds it in use is tried again, bounded.
     pub(crate) fn start_server_on(
-        dir: TempDir,
+        mut dir: TempDir,
         name: &str,
         rpc_port: u16,
         cluster: &[&str],
     ) -> Dkrond {
-        let data = dir.path().join("data");
+        let deadline = Instant::now() + START_TIMEOUT;
         let port = rpc_port.to_string();
-        let command = server_command_on(&data, "127.0.0.1:0", &port, name, cluster);
-        Dkrond::spawn(dir, command)
+        loop {
+            let data = dir.path().join("data");
+            let command = server_command_on(&data, "127.0.0.1:0", &port, name, cluster);
+            match Dkrond::try_spawn(dir, command) {
+                Ok(node) => return node,
+                Err((back, log)) if log.contains("Address already in use") => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "port {port} stayed in use:\n{log}"
+                    );
+                    dir = back;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err((_, log)) => panic!("dkrond exited early:\n{log}"),
+            }
+        }
     }
 
     /// Runs `command` (whose data dir is `dir`/data) and waits for its ports file. The log
     /// (appended across restarts) is `dir`/dkrond.log.
-    pub(crate) fn spawn(dir: TempDir, mut command: Command) -> Dkrond {
+    pub(crate) fn spawn(dir: TempDir, command: Command) -> Dkrond {
+        match Dkrond::try_spawn(dir, command) {
+            Ok(node) => node,
+            Err((_, log)) => panic!("dkrond exited early:\n{log}"),
+        }
+    }
+
+    /// [`Dkrond::spawn`], or, when the process exits before it is ready, its dir back and what
+    /// it logged in this start.
+    fn try_spawn(dir: TempDir, mut command: Command) -> Result<Dkrond, (TempDir, String)> {
         let data = dir.path().join("data");
         let ports_file = data.join("dkrond.ports.json");
         let _ = std::fs::remove_file(&ports_file);
@@ -111,6 +138,7 @@ impl Dkrond {
             .append(true)
             .open(dir.path().join("dkrond.log"))
             .expect("log file");
+        let logged_before = log.metadata().map_or(0, |m| m.len());
         command.stdout(Stdio::null()).stderr(log);
         let child = command.spawn().expect("spawn dkrond");
         let mut node = Dkrond {
@@ -119,25 +147,38 @@ impl Dkrond {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             token: None,
         };
-        node.http = wait_for("dkrond to write its ports file", START_TIMEOUT, || {
+        let ready = wait_for("dkrond to write its ports file", START_TIMEOUT, || {
             if let Some(status) = node
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("dkrond exited early with {status}:\n{}", node.log());
+                return Some(Err(status));
             }
             let text = std::fs::read_to_string(&ports_file).ok()?;
             let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
             // An agent serves no HTTP API: its RPC address says it is ready.
             match ports["http"].as_str() {
-                Some(http) => http.parse().ok(),
+                Some(http) => http.parse().ok().map(Ok),
                 None => ports["rpc"]
                     .as_str()
-                    .map(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+                    .map(|_| Ok(SocketAddr::from(([127, 0, 0, 1], 0)))),
             }
         });
-        node
+        match ready {
+            Ok(http) => {
+                node.http = http;
+                Ok(node)
+            }
+            Err(status) => {
+                node.child = None;
+                let log = node.log();
+                let this_start = log.get(logged_before as usize..).unwrap_or(&log);
+                let said = format!("exit {status}:\n{this_start}");
+                let dir = std::mem::replace(&mut node.dir, tempfile::tempdir().expect("temp dir"));
+                Err((dir, said))
+            }
+        }
     }
 
     /// Starts agent `name` (no `--server`) on the data dir of `dir`, joining the servers at
@@ -286,6 +327,20 @@ impl Drop for Dkrond {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        // A failing test keeps each node's dir (log and data) to read why; so does any test
+        // run with DKRON_TEST_KEEP set. (After `kill` or `stop` the dir is an empty stand-in.)
+        let keep = std::thread::panicking() || std::env::var_os("DKRON_TEST_KEEP").is_some();
+        if keep
+            && self.dir.path().join("dkrond.log").exists()
+            && let Ok(dir) = tempfile::tempdir()
+        {
+            let kept = std::mem::replace(&mut self.dir, dir).keep();
+            eprintln!(
+                "kept the dir of the node on {}: {}",
+                self.http,
+                kept.display()
+            );
         }
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct Tuning {
     pub(crate) key: Option<&'static str>,
     pub(crate) snapshot_after_log_bytes: Option<u64>,
     pub(crate) keep_entries_after_snapshot: Option<u64>,
+    /// `RaftConfig::scale_timings`: slower heartbeats and elections.
+    pub(crate) raft_multiplier: Option<u32>,
 }
 
 impl TestNode {
@@ -59,6 +61,11 @@ impl TestNode {
             if let Some(keep) = tuning.keep_entries_after_snapshot {
                 config.keep_entries_after_snapshot = keep;
             }
+            if let Some(multiplier) = tuning.raft_multiplier {
+                config
+                    .scale_timings(multiplier)
+                    .expect("a valid multiplier");
+            }
             let node = RaftNode::start(config, store, &dir_owned.join("snapshots"))
                 .await
                 .expect("raft starts");
@@ -80,10 +87,11 @@ impl TestNode {
     }
 
     /// Kills the node: its runtime is dropped with every task (Raft core, replication, server
-    /// connections) still running; nothing shuts down gracefully.
+    /// connections) still running; nothing shuts down gracefully. Once it returns, as after a
+    /// process's death, every socket of the node is closed.
     pub(crate) fn kill(mut self) -> (String, PathBuf, SocketAddr) {
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+            stop(runtime);
         }
         (
             std::mem::take(&mut self.name),
@@ -105,9 +113,20 @@ impl TestNode {
 impl Drop for TestNode {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+            stop(runtime);
         }
     }
+}
+
+/// Drops every task of `runtime` where it stands and waits (bounded) until its threads are gone.
+/// Why wait: a runtime left to die in the background (`shutdown_background`) kept its sockets
+/// open for a moment, so a peer could still connect and send to a "killed" node, and its
+/// threads could still be closing RocksDB when the test binary exited (an abort, "pthread
+/// lock: Invalid argument").
+fn stop(runtime: Runtime) {
+    // A thread of its own: a runtime cannot be waited for from inside another one's task.
+    let stopping = std::thread::spawn(move || runtime.shutdown_timeout(DEADLINE));
+    stopping.join().expect("the node's runtime stops");
 }
 
 /// Binds `addr`, retrying until the deadline (a killed node's socket may linger a moment).

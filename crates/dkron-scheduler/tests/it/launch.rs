@@ -93,6 +93,37 @@ async fn misfire_policies_decide_what_runs_at_start() {
     h.stop().await;
 }
 
+/// A scheduler whose first look at its timers comes after the next regular fire is due (a slow
+/// start on a busy server: it read the clock, then each job's last fire) runs the missed fire,
+/// and before the regular one: recorded after it, the missed instant would be refused as older
+/// than the job's last launch, and lost.
+#[tokio::test(start_paused = true)]
+async fn a_missed_fire_due_with_the_next_regular_one_runs_first() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Arc::new(Recorder::default());
+    let mut tick = job("tick", "@every 1s");
+    tick.misfire_policy = MisfirePolicy::CatchUp {
+        window: Duration::from_secs(60),
+    };
+    store.put_job(tick);
+    launched(&store, "tick", at(9));
+    // Loaded at 10.885 s: 10 s was missed, 11 s is the next regular fire ...
+    let origin = at(10)
+        .checked_add(SignedDuration::from_millis(885))
+        .unwrap();
+    let scheduler = scheduler_at(&store, &recorder, origin).await;
+    // ... and the loop first runs at 11.085 s, when both are due.
+    tokio::time::advance(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    scheduler.shutdown(Duration::from_secs(5)).await;
+    let fired: Vec<Timestamp> = recorder
+        .seen_of("tick")
+        .iter()
+        .map(|s| s.scheduled_at)
+        .collect();
+    assert_eq!(fired, [at(10), at(11), at(12)]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_restarted_scheduler_resumes_without_repeating_fires() {
     let store = Arc::new(MemoryStore::new());
