@@ -1,6 +1,7 @@
 //! [`Notifier`]: the bounded queue, the worker and the deliveries with their retries.
 
 use std::{
+    collections::HashMap,
     fmt,
     sync::{
         Arc,
@@ -236,8 +237,16 @@ impl Notifier {
 }
 
 /// The worker: takes events in order, renders their deliveries and starts each (bounded).
+///
+/// An execution's finished deliveries wait until its start deliveries ended (dkron sends the
+/// pre-webhook before the job runs, so it always comes first): the start is told when the run
+/// is handed over and the end when it is recorded, and a short run's end used to overtake a
+/// pre-webhook still being sent or retried.
 async fn work(mut events: mpsc::Receiver<Event>, context: Arc<Context>, tasks: TaskTracker) {
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    // Executions whose start deliveries are on their way, each with a token cancelled when
+    // the last of them ends. Each such delivery holds a slot, so this holds a few entries.
+    let mut starting: HashMap<String, CancellationToken> = HashMap::new();
     loop {
         let event = tokio::select! {
             () = context.stop.cancelled() => return,
@@ -246,21 +255,62 @@ async fn work(mut events: mpsc::Receiver<Event>, context: Arc<Context>, tasks: T
                 None => return,
             },
         };
-        for delivery in context.deliveries(event) {
-            let slot = tokio::select! {
-                () = context.stop.cancelled() => return,
-                slot = Arc::clone(&slots).acquire_owned() => match slot {
-                    Ok(slot) => slot,
-                    Err(_) => return,
-                },
-            };
-            let context = Arc::clone(&context);
+        starting.retain(|_, ended| !ended.is_cancelled());
+        let (id, is_start) = match &event {
+            Event::Started { execution, .. } => (execution.id(), true),
+            Event::Finished { execution, .. } => (execution.id(), false),
+        };
+        let deliveries = context.deliveries(event);
+        let mut ended = None;
+        if is_start && !deliveries.is_empty() {
+            let token = CancellationToken::new();
+            starting.insert(id, token.clone());
+            ended = Some(Arc::new(token.drop_guard()));
+        } else if let Some(start) = starting.get(&id).cloned() {
+            // Waits off the worker, so other executions' notifications go on meanwhile.
+            let (context, slots, spawner) =
+                (Arc::clone(&context), Arc::clone(&slots), tasks.clone());
             tasks.spawn(async move {
-                context.deliver(delivery).await;
-                drop(slot);
+                tokio::select! {
+                    () = context.stop.cancelled() => return,
+                    () = start.cancelled() => {}
+                }
+                start_all(deliveries, &context, &slots, &spawner, None).await;
             });
+            continue;
+        }
+        if !start_all(deliveries, &context, &slots, &tasks, ended).await {
+            return;
         }
     }
+}
+
+/// Starts each delivery once a slot is free; `ended` is held by each until it is done.
+/// `false` when the notifier is stopping.
+async fn start_all(
+    deliveries: Vec<Delivery>,
+    context: &Arc<Context>,
+    slots: &Arc<Semaphore>,
+    tasks: &TaskTracker,
+    ended: Option<Arc<tokio_util::sync::DropGuard>>,
+) -> bool {
+    for delivery in deliveries {
+        let slot = tokio::select! {
+            () = context.stop.cancelled() => return false,
+            slot = Arc::clone(slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return false,
+            },
+        };
+        let context = Arc::clone(context);
+        let ended = ended.clone();
+        tasks.spawn(async move {
+            context.deliver(delivery).await;
+            drop(slot);
+            drop(ended);
+        });
+    }
+    true
 }
 
 impl Context {

@@ -17,6 +17,7 @@ use crate::settings::{Header, Webhook};
 struct Received {
     head: String,
     body: String,
+    at: Instant,
 }
 
 /// An HTTP sink on 127.0.0.1 answering every request with `status`.
@@ -62,7 +63,11 @@ async fn sink(status: u16) -> Sink {
                         continue;
                     }
                     let body = text[end + 4..end + 4 + length].to_owned();
-                    log.lock().unwrap().push(Received { head, body });
+                    log.lock().unwrap().push(Received {
+                        head,
+                        body,
+                        at: Instant::now(),
+                    });
                     let answer = format!(
                         "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
                     );
@@ -192,6 +197,25 @@ async fn webhooks_carry_the_rendered_payload_and_headers() {
     assert!(head.contains("content-type: application/x-www-form-urlencoded"));
     assert_eq!(pre.received()[0].body, "starting backup on node-a");
     eventually("counted", || notifier.stats().sent == 2).await;
+    notifier.shutdown(Duration::from_secs(5)).await;
+}
+
+/// The end of a short run is told while its pre-webhook is still being retried: the webhook
+/// waits until the pre-webhook's delivery ended, as dkron sends them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_executions_webhook_comes_after_its_pre_webhook() {
+    let post = sink(200).await;
+    let pre = sink(500).await;
+    let mut settings = settings(Some(hook(&post.url, "end")), Some(hook(&pre.url, "start")));
+    settings.retries = 3;
+    let notifier = Notifier::start(settings, Arc::new(History { recovered: false })).unwrap();
+    notifier.started(job(None), execution(true));
+    notifier.finished(job(None), execution(true));
+    eventually("the webhook", || post.received().len() == 1).await;
+    let attempts = pre.received();
+    assert_eq!(attempts.len(), 4, "one attempt and three retries first");
+    let last_pre = attempts.iter().map(|r| r.at).max().unwrap();
+    assert!(post.received()[0].at >= last_pre);
     notifier.shutdown(Duration::from_secs(5)).await;
 }
 
