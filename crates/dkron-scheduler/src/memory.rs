@@ -169,13 +169,9 @@ impl MemoryStore {
 }
 
 impl JobSource for MemoryStore {
-    fn load_jobs<'a>(
-        &'a self,
-        visit: &'a mut (dyn FnMut(Job) + Send),
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        let jobs: Vec<Job> = self.lock().jobs.values().cloned().collect();
-        jobs.into_iter().for_each(visit);
-        Box::pin(std::future::ready(Ok(())))
+    fn load_jobs(&self) -> BoxFuture<'_, Result<Vec<Job>, BoxError>> {
+        let jobs = self.lock().jobs.values().cloned().collect();
+        Box::pin(std::future::ready(Ok(jobs)))
     }
 
     fn delete_job<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), BoxError>> {

@@ -20,14 +20,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// After start, the embedding code keeps the scheduler current with [`crate::Scheduler::upsert`]
 /// and [`crate::Scheduler::remove`]; the scheduler never polls the source.
 pub trait JobSource: Send + Sync + fmt::Debug {
-    /// Hands every stored job (enabled or not, parents and children) to `visit`, one at a
-    /// time. Why not a vector of them all: the scheduler keeps each job in about a third of a
-    /// whole `Job`'s memory, and 100k whole jobs at once were a 230 MB peak at start whose
-    /// freed pages stayed resident (docs/benchmarks.md, "a heap profile").
-    fn load_jobs<'a>(
-        &'a self,
-        visit: &'a mut (dyn FnMut(Job) + Send),
-    ) -> BoxFuture<'a, Result<(), BoxError>>;
+    /// Every stored job (enabled or not, parents and children).
+    fn load_jobs(&self) -> BoxFuture<'_, Result<Vec<Job>, BoxError>>;
 
     /// Deletes an ephemeral job after its group succeeded. The scheduler has already dropped
     /// the job from its timer when this is called.

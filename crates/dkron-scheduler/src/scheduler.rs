@@ -186,22 +186,21 @@ impl SchedulerBuilder {
             misfire_threshold: self.misfire_threshold.unwrap_or(DEFAULT_MISFIRE_THRESHOLD),
         });
 
-        // Packed as they arrive, so one whole job at a time is alive (`JobSource::load_jobs`).
-        let mut jobs = Vec::new();
-        source
-            .load_jobs(&mut |job: Job| match job.job_schedule() {
-                Ok(schedule) => jobs.push((KeptJob::new(job), schedule)),
-                Err(error) => warn!(job = %job.name, %error, "job not scheduled: invalid schedule"),
-            })
-            .await
-            .map_err(Error::Load)?;
+        let jobs = source.load_jobs().await.map_err(Error::Load)?;
         let mut engine = Engine::new(ports);
         let now = clock.now();
         // Adopted first: a `buffer_*` job that still runs rebuilds its buffer when it is loaded.
         for record in self.in_flight {
             engine.adopt(record);
         }
-        for (job, schedule) in jobs {
+        for job in jobs {
+            let schedule = match job.job_schedule() {
+                Ok(schedule) => schedule,
+                Err(error) => {
+                    warn!(job = %job.name, %error, "job not scheduled: invalid schedule");
+                    continue;
+                }
+            };
             let last = match &schedule {
                 Some(_) if !job.disabled => launch_log
                     .last_fire(&job.name)
@@ -210,7 +209,7 @@ impl SchedulerBuilder {
                 _ => None,
             };
             let schedule = schedule.as_ref().map(Timed::new);
-            engine.load(job, schedule, last, now, max_catch_up);
+            engine.load(KeptJob::new(job), schedule, last, now, max_catch_up);
         }
 
         let (commands, receiver) = mpsc::channel(COMMAND_CAPACITY);

@@ -138,13 +138,12 @@ fn next_fire(record: &LaunchRecord, job: Option<&Job>) -> Option<Option<Timestam
 }
 
 impl JobSource for RaftPorts {
-    fn load_jobs<'a>(
-        &'a self,
-        visit: &'a mut (dyn FnMut(Job) + Send),
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
+    fn load_jobs(&self) -> BoxFuture<'_, Result<Vec<Job>, BoxError>> {
         Box::pin(async move {
-            self.handles.store.for_each_job(visit)?;
-            Ok(())
+            let store = &self.handles.store;
+            let mut jobs = Vec::with_capacity(store.job_count());
+            store.for_each_job(&mut |job| jobs.push(job))?;
+            Ok(jobs)
         })
     }
 
