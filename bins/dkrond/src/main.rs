@@ -11,7 +11,9 @@ use dkrond::{
 };
 
 // Why not the system allocator: with glibc's, threads of the Raft write path waited on its
-// arena locks (futex time in profiles); docs/benchmarks.md (Raft) has the A/B.
+// arena locks (futex time in profiles); docs/benchmarks.md (Raft) has the A/B. The
+// `system-allocator` feature is for heap profilers that hook malloc (docs/benchmarks.md, memory).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

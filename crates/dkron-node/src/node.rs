@@ -275,6 +275,8 @@ impl Node {
         let heartbeat_task = tokio::spawn(heartbeats.run(stop.clone(), false));
         // Ends with `stop`.
         tokio::spawn(Arc::clone(&runner).guard_lease(stop.clone()));
+        // Ends with `stop`.
+        tokio::spawn(metrics::upkeep(handles.metrics.clone(), stop.clone()));
         let cluster = Arc::new(NodeCluster::new(
             Arc::clone(&handles),
             Arc::clone(&runner),

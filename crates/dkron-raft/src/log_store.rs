@@ -50,8 +50,11 @@ use crate::{
 /// `raft_meta` key of the vote.
 const VOTE_KEY: &str = "vote";
 /// Encoded bytes of the newest entries kept in memory: enough for every entry still in
-/// flight to a follower or to the state machine under load.
-const TAIL_BYTES: usize = 8 << 20;
+/// flight to a follower or to the state machine under load (at most two batches of 256
+/// writes in flight, ~0.5 MB of job upserts). Decoded entries take about twice their encoded
+/// size, and 8 MiB held ~18 MB of heap after a burst of job creation (docs/benchmarks.md,
+/// "Memory per stored job: a heap profile"); a follower further behind reads from RocksDB.
+const TAIL_BYTES: usize = 2 << 20;
 
 /// Counters of the write path, to show group commit at work: `writes / syncs` is how many
 /// client writes one fsync carried on this node.

@@ -16,13 +16,21 @@ use dkron_model::{Job, JobSort, JobStatus, SortFields};
 use jiff::Timestamp;
 
 mod pairs;
+mod slots;
 #[cfg(test)]
 mod tests;
 
 use pairs::Pairs;
+use slots::Slots;
 
 /// Largest chunk of an ordered list before it splits in two.
 const CHUNK_MAX: usize = 512;
+
+/// A chunk with room for `CHUNK_MAX + 1` ids, the most it holds before it splits: it never
+/// reallocates, so it never doubles (a chunk grown one id past 512 would have room for 1,024).
+fn new_chunk() -> Vec<u32> {
+    Vec::with_capacity(CHUNK_MAX + 1)
+}
 
 /// Where `key`'s ordered list sits in [`JobIndex::lists`] (the order of [`JobSort::ALL`]).
 fn position(key: JobSort) -> usize {
@@ -33,8 +41,8 @@ fn position(key: JobSort) -> usize {
 fn differs(key: JobSort, old: &Summary, new: &Summary) -> bool {
     match key {
         JobSort::Name => false,
-        JobSort::DisplayName => old.display_name != new.display_name,
-        JobSort::Schedule => old.schedule != new.schedule,
+        JobSort::DisplayName => old.display_name() != new.display_name(),
+        JobSort::Schedule => old.schedule() != new.schedule(),
         JobSort::SuccessCount => old.success_count != new.success_count,
         JobSort::ErrorCount => old.error_count != new.error_count,
         JobSort::LastSuccess => old.last_success != new.last_success,
@@ -56,9 +64,12 @@ pub enum SortOrder {
 /// What the index keeps of a job: the fields sorting and filtering read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Summary {
-    pub(crate) name: Box<str>,
-    display_name: Box<str>,
-    schedule: Box<str>,
+    /// Name, display name and schedule, one after the other: one allocation instead of three
+    /// (this is kept per job on every server).
+    text: Box<str>,
+    /// Where the display name and the schedule start in `text`.
+    display_at: u32,
+    schedule_at: u32,
     success_count: u64,
     error_count: u64,
     last_success: Option<Timestamp>,
@@ -76,10 +87,16 @@ pub(crate) struct Summary {
 
 impl Summary {
     pub(crate) fn of(job: &Job) -> Summary {
+        let text = [&job.name, &job.display_name, &job.schedule]
+            .map(String::as_str)
+            .concat();
+        // A job's fields are bounded by the API's body limit, far below 4 GiB; were they not,
+        // the display name and schedule would read empty (never a panic).
+        let at = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
         Summary {
-            name: job.name.as_str().into(),
-            display_name: job.display_name.as_str().into(),
-            schedule: job.schedule.as_str().into(),
+            text: text.into_boxed_str(),
+            display_at: at(job.name.len()),
+            schedule_at: at(job.name.len() + job.display_name.len()),
             success_count: job.success_count,
             error_count: job.error_count,
             last_success: job.last_success,
@@ -94,10 +111,29 @@ impl Summary {
         }
     }
 
+    /// The job's name.
+    pub(crate) fn name(&self) -> &str {
+        self.part(0, self.display_at)
+    }
+
+    fn display_name(&self) -> &str {
+        self.part(self.display_at, self.schedule_at)
+    }
+
+    fn schedule(&self) -> &str {
+        self.part(self.schedule_at, u32::MAX)
+    }
+
+    /// `text[start..end]`, `end` clamped to the text; empty if out of range.
+    fn part(&self, start: u32, end: u32) -> &str {
+        let end = (end as usize).min(self.text.len());
+        self.text.get(start as usize..end).unwrap_or_default()
+    }
+
     fn matches(&self, filter: &Filter<'_>) -> bool {
         if let Some(q) = filter.q
-            && !self.name.contains(q)
-            && !self.display_name.contains(q)
+            && !self.name().contains(q)
+            && !self.display_name().contains(q)
         {
             return false;
         }
@@ -120,13 +156,13 @@ impl Summary {
 
 impl SortFields for Summary {
     fn name(&self) -> &str {
-        &self.name
+        Summary::name(self)
     }
     fn display_name(&self) -> &str {
-        &self.display_name
+        Summary::display_name(self)
     }
     fn schedule(&self) -> &str {
-        &self.schedule
+        Summary::schedule(self)
     }
     fn success_count(&self) -> u64 {
         self.success_count
@@ -173,15 +209,15 @@ pub(crate) struct NamePage {
 /// All jobs' summaries and one ordered list per sort key.
 #[derive(Debug, Default)]
 pub(crate) struct JobIndex {
-    slots: Vec<Option<Summary>>,
+    slots: Slots<Summary>,
     free: Vec<u32>,
     lists: [RankedList; JobSort::ALL.len()],
 }
 
 impl JobIndex {
     /// Builds the index from every job at once (sorting, not inserting one by one).
-    pub(crate) fn build(summaries: Vec<Summary>) -> JobIndex {
-        let slots: Vec<Option<Summary>> = summaries.into_iter().map(Some).collect();
+    pub(crate) fn build(summaries: impl IntoIterator<Item = Summary>) -> JobIndex {
+        let slots = Slots::from_items(summaries);
         let lists = JobSort::ALL.map(|key| {
             let mut ids: Vec<u32> = (0..slots.len() as u32).collect();
             ids.sort_unstable_by(|&a, &b| key.compare(summary(&slots, a), summary(&slots, b)));
@@ -201,18 +237,18 @@ impl JobIndex {
     pub(crate) fn get(&self, name: &str) -> Option<&Summary> {
         let slots = &self.slots;
         let slot =
-            self.lists[position(JobSort::Name)].find(|id| (*summary(slots, id).name).cmp(name))?;
-        self.slots[slot as usize].as_ref()
+            self.lists[position(JobSort::Name)].find(|id| summary(slots, id).name().cmp(name))?;
+        self.slots.get(slot)
     }
 
     /// Inserts or replaces the job's summary.
     pub(crate) fn upsert(&mut self, new: Summary) {
         let JobIndex { slots, free, lists } = self;
         let existing =
-            lists[position(JobSort::Name)].find(|id| summary(slots, id).name.cmp(&new.name));
+            lists[position(JobSort::Name)].find(|id| summary(slots, id).name().cmp(new.name()));
         match existing {
             Some(slot) => {
-                let old = slots[slot as usize].take();
+                let old = slots.get_mut(slot).take();
                 let Some(old) = old else { return };
                 for key in JobSort::ALL {
                     if differs(key, &old, &new) {
@@ -228,20 +264,17 @@ impl JobIndex {
                             .insert(slot, |id| key.compare(summary(slots, id), &new));
                     }
                 }
-                slots[slot as usize] = Some(new);
+                *slots.get_mut(slot) = Some(new);
             }
             None => {
                 let slot = match free.pop() {
                     Some(slot) => slot,
-                    None => {
-                        slots.push(None);
-                        (slots.len() - 1) as u32
-                    }
+                    None => slots.push_empty(),
                 };
                 for key in JobSort::ALL {
                     lists[position(key)].insert(slot, |id| key.compare(summary(slots, id), &new));
                 }
-                slots[slot as usize] = Some(new);
+                *slots.get_mut(slot) = Some(new);
             }
         }
     }
@@ -250,11 +283,11 @@ impl JobIndex {
     pub(crate) fn remove(&mut self, name: &str) -> bool {
         let JobIndex { slots, free, lists } = self;
         let Some(slot) =
-            lists[position(JobSort::Name)].find(|id| (*summary(slots, id).name).cmp(name))
+            lists[position(JobSort::Name)].find(|id| summary(slots, id).name().cmp(name))
         else {
             return false;
         };
-        let Some(old) = slots[slot as usize].take() else {
+        let Some(old) = slots.get_mut(slot).take() else {
             return false;
         };
         for key in JobSort::ALL {
@@ -292,7 +325,7 @@ impl JobIndex {
             };
             let names = ids
                 .into_iter()
-                .map(|id| summary(&self.slots, id).name.clone())
+                .map(|id| summary(&self.slots, id).name().into())
                 .collect();
             return NamePage { names, total };
         }
@@ -301,7 +334,7 @@ impl JobIndex {
         let mut names = Vec::new();
         let mut take = |id: u32| {
             if total >= start && end.is_none_or(|end| total < end) {
-                names.push(summary(&self.slots, id).name.clone());
+                names.push(summary(&self.slots, id).name().into());
             }
             total += 1;
         };
@@ -316,14 +349,14 @@ impl JobIndex {
     pub(crate) fn names(&self) -> Vec<Box<str>> {
         let list = &self.lists[position(JobSort::Name)];
         list.range(0, list.len)
-            .map(|id| summary(&self.slots, id).name.clone())
+            .map(|id| summary(&self.slots, id).name().into())
             .collect()
     }
 
     /// Debug check: every list holds each live slot once, in order.
     #[cfg(test)]
     pub(crate) fn check(&self) {
-        let live = self.slots.iter().filter(|s| s.is_some()).count();
+        let live = self.slots.live().count();
         for key in JobSort::ALL {
             let list = &self.lists[position(key)];
             assert_eq!(list.len, live, "{key} length");
@@ -338,12 +371,10 @@ impl JobIndex {
     }
 }
 
-fn summary(slots: &[Option<Summary>], id: u32) -> &Summary {
+fn summary(slots: &Slots<Summary>, id: u32) -> &Summary {
     // Invariant: every id in a list names a live slot (remove takes it out of every list
     // before freeing the slot).
-    slots[id as usize]
-        .as_ref()
-        .expect("ordered lists only hold live slots")
+    slots.get(id).expect("ordered lists only hold live slots")
 }
 
 /// Slot ids in one total order, chunked, with ranks through a Fenwick tree over chunk lengths.
@@ -358,7 +389,15 @@ struct RankedList {
 impl RankedList {
     fn from_sorted(ids: Vec<u32>) -> RankedList {
         let len = ids.len();
-        let chunks: Vec<Vec<u32>> = ids.chunks(CHUNK_MAX / 2).map(<[u32]>::to_vec).collect();
+        // Full chunks: a later insert splits one in two halves at O(CHUNK_MAX), once.
+        let chunks: Vec<Vec<u32>> = ids
+            .chunks(CHUNK_MAX)
+            .map(|ids| {
+                let mut chunk = new_chunk();
+                chunk.extend_from_slice(ids);
+                chunk
+            })
+            .collect();
         let mut list = RankedList {
             chunks,
             fenwick: Vec::new(),
@@ -433,7 +472,7 @@ impl RankedList {
         if chunk == self.chunks.len() {
             // Larger than everything: append to the last chunk (or start the first).
             if self.chunks.is_empty() {
-                self.chunks.push(Vec::new());
+                self.chunks.push(new_chunk());
                 self.rebuild_fenwick();
             }
             chunk = self.chunks.len() - 1;
@@ -442,7 +481,12 @@ impl RankedList {
         self.chunks[chunk].insert(at, id);
         self.len += 1;
         if self.chunks[chunk].len() > CHUNK_MAX {
-            let upper = self.chunks[chunk].split_off(CHUNK_MAX / 2);
+            // Appending (names created in order, or equal keys ordered by name) leaves the
+            // full chunk full and starts the next one; an insert elsewhere splits in halves.
+            let appended = chunk + 1 == self.chunks.len() && at == CHUNK_MAX;
+            let split = if appended { CHUNK_MAX } else { CHUNK_MAX / 2 };
+            let mut upper = new_chunk();
+            upper.extend(self.chunks[chunk].drain(split..));
             self.chunks.insert(chunk + 1, upper);
             self.rebuild_fenwick();
         } else {
@@ -493,6 +537,10 @@ impl RankedList {
             self.chunks
                 .iter()
                 .all(|c| !c.is_empty() && c.len() <= CHUNK_MAX)
+        );
+        assert!(
+            self.chunks.iter().all(|c| c.capacity() == CHUNK_MAX + 1),
+            "a chunk grew past its fixed room"
         );
         for rank in 0..self.len {
             let (chunk, offset) = self.locate(rank);

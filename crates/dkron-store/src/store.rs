@@ -345,24 +345,32 @@ impl Store {
 
     /// Rebuilds the job index from the `jobs` family.
     pub(crate) fn rebuild_index(&self) -> Result<()> {
-        let mut summaries = Vec::new();
-        for item in self
+        let mut jobs = self
             .inner
             .db
-            .iterator_cf(self.cf(Cf::Jobs), IteratorMode::Start)
-        {
-            let (key, value) = item?;
-            let job: Job = codec::decode(Cf::Jobs, &key, &value)?;
-            if job.name.as_bytes() != &*key {
-                return Err(Error::Corrupt {
-                    cf: Cf::Jobs.name(),
-                    key: printable(&key),
-                    reason: format!("stored job is named `{}`", job.name),
-                });
-            }
-            summaries.push(Summary::of(&job));
+            .iterator_cf(self.cf(Cf::Jobs), IteratorMode::Start);
+        let mut failed = None;
+        // Summaries go straight into the index's segments: no vector of all of them first
+        // (28 MB at 100k jobs, doubling as it grows).
+        let summaries = std::iter::from_fn(|| {
+            let summary = jobs.next()?.map_err(Error::from).and_then(|(key, value)| {
+                let job: Job = codec::decode(Cf::Jobs, &key, &value)?;
+                if job.name.as_bytes() != &*key {
+                    return Err(Error::Corrupt {
+                        cf: Cf::Jobs.name(),
+                        key: printable(&key),
+                        reason: format!("stored job is named `{}`", job.name),
+                    });
+                }
+                Ok(Summary::of(&job))
+            });
+            summary.map_err(|error| failed = Some(error)).ok()
+        });
+        let index = JobIndex::build(summaries);
+        if let Some(error) = failed {
+            return Err(error);
         }
-        *self.index_write() = JobIndex::build(summaries);
+        *self.index_write() = index;
         Ok(())
     }
 

@@ -73,7 +73,7 @@ fn expected_page(
         .iter()
         .skip(start)
         .take(end.saturating_sub(start))
-        .map(|s| s.name.clone())
+        .map(|s| s.name().into())
         .collect();
     NamePage { names, total }
 }
@@ -150,7 +150,7 @@ fn build_equals_incremental() {
     let jobs: Vec<Job> = (0..1500)
         .map(|i| random_job(&mut rng, format!("j{i}")))
         .collect();
-    let built = JobIndex::build(jobs.iter().map(Summary::of).collect());
+    let built = JobIndex::build(jobs.iter().map(Summary::of));
     built.check();
     let mut incremental = JobIndex::default();
     for job in &jobs {
@@ -172,9 +172,38 @@ fn build_equals_incremental() {
     }
     for job in &jobs {
         assert_eq!(
-            built.get(&job.name).map(|s| &*s.name),
+            built.get(&job.name).map(Summary::name),
             Some(job.name.as_str())
         );
     }
     assert!(built.get("missing").is_none());
+}
+
+#[test]
+fn jobs_created_in_name_order_fill_whole_chunks() {
+    let mut index = JobIndex::default();
+    let count = CHUNK_MAX * 3 + 7;
+    for i in 0..count {
+        index.upsert(Summary::of(&Job::new(format!("job-{i:06}"))));
+    }
+    index.check();
+    let names = &index.lists[position(JobSort::Name)];
+    // Appends leave each full chunk full: 4 chunks, not the 7 that halving would make.
+    assert_eq!(names.chunks.len(), count.div_ceil(CHUNK_MAX));
+}
+
+#[test]
+fn a_summary_keeps_name_display_name_and_schedule_apart() {
+    let mut job = Job::new("backup".to_owned());
+    job.display_name = "Nightly backup".to_owned();
+    job.schedule = "@daily".to_owned();
+    let summary = Summary::of(&job);
+    assert_eq!(summary.name(), "backup");
+    assert_eq!(summary.display_name(), "Nightly backup");
+    assert_eq!(summary.schedule(), "@daily");
+    let bare = Summary::of(&Job::new("x".to_owned()));
+    assert_eq!(
+        (bare.name(), bare.display_name(), bare.schedule()),
+        ("x", "", "")
+    );
 }
