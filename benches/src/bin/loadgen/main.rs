@@ -63,6 +63,12 @@ struct Args {
     /// Concurrent HTTP clients creating jobs.
     #[arg(long, default_value_t = 16)]
     clients: usize,
+    /// scale: create the jobs at most this many a second. Default: spread over one period
+    /// (`--jobs` / 60 a second), so each second of the minute fires the same number of jobs
+    /// (an `@every 60s` job fires in the second it was created); 0: as fast as the API takes
+    /// them, which puts thousands of fires on each second of creation and none on the rest.
+    #[arg(long)]
+    create_rate: Option<f64>,
     /// sustain, scale, overload: keep the nodes' data dirs and logs after a successful run
     /// (their path is printed), to read what the servers logged.
     #[arg(long)]

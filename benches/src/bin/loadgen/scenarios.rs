@@ -75,9 +75,11 @@ async fn create_jobs(
     server: &Node,
     range: std::ops::Range<usize>,
     clients: usize,
+    rate: Option<f64>,
     body: Arc<dyn Fn(usize) -> String + Send + Sync>,
 ) -> Result<Duration> {
     let start = Instant::now();
+    let first = range.start;
     let next = Arc::new(AtomicUsize::new(range.start));
     let done = Arc::new(AtomicUsize::new(0));
     let url = server.url("/v1/jobs");
@@ -96,6 +98,10 @@ async fn create_jobs(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= end {
                     return Ok(());
+                }
+                if let Some(rate) = rate.filter(|r| *r > 0.0) {
+                    let at = Duration::from_secs_f64((i - first) as f64 / rate);
+                    tokio::time::sleep_until((start + at).into()).await;
                 }
                 post(&client, &url, body(i))
                     .await
@@ -491,6 +497,8 @@ async fn sustain_on(
         &cluster.servers[leader],
         0..jobs,
         args.clients,
+        // Spread over one period (scale), so every second of it fires as many jobs.
+        (period > 1).then(|| args.create_rate.unwrap_or(jobs as f64 / period as f64)),
         Arc::new(move |i| job_body(i, &schedule, "agent", addr)),
     )
     .await?;
@@ -735,6 +743,7 @@ async fn failover_once(
         &cluster.servers[leader],
         0..jobs,
         args.clients,
+        None,
         Arc::new(move |i| job_body(i, "@every 1s", "agent", addr)),
     )
     .await?;
@@ -859,6 +868,7 @@ async fn stored_on(
         &cluster.servers[0],
         0..jobs,
         args.clients,
+        None,
         Arc::new(move |i| {
             let schedule = if i < FAST { "@every 1s" } else { "@every 1h" };
             job_body(i, schedule, "server", addr)
@@ -1036,6 +1046,7 @@ async fn overload_on(
         &cluster.servers[leader],
         0..jobs,
         args.clients,
+        None,
         Arc::new(move |i| job_body(i, "@every 1s", "agent", addr)),
     )
     .await?;
