@@ -7,7 +7,9 @@ use std::{
 };
 
 use dkron_model::{Job, Trigger};
-use dkron_scheduler::{BoxFuture, Dispatch, Handoff, MemoryStore, Run, Scheduler, TokioClock};
+use dkron_scheduler::{
+    BoxFuture, Dispatch, Handoff, MemoryStore, Run, Scheduler, SchedulerBuilder, TokioClock,
+};
 use jiff::{SignedDuration, Timestamp};
 
 /// Where every harness clock starts: a whole second.
@@ -126,6 +128,18 @@ impl Dispatch for Recorder {
     }
 }
 
+/// A builder over `store` (jobs, launch log, executions) with `dispatch` and a paused-time
+/// clock at `ORIGIN`: where most tests start.
+pub(crate) fn builder_on(
+    store: &Arc<MemoryStore>,
+    dispatch: Arc<dyn Dispatch>,
+) -> SchedulerBuilder {
+    Scheduler::builder()
+        .memory_store(Arc::clone(store))
+        .dispatch(dispatch)
+        .clock(Arc::new(TokioClock::starting_at(at(0))))
+}
+
 /// A scheduler on a [`MemoryStore`] and a [`Recorder`], with a paused-time clock at `ORIGIN`.
 #[derive(Debug)]
 pub(crate) struct Harness {
@@ -153,13 +167,7 @@ impl Harness {
         for job in jobs {
             store.put_job(job);
         }
-        let scheduler = Scheduler::builder()
-            .memory_store(Arc::clone(&store))
-            .dispatch(recorder.clone())
-            .clock(Arc::new(TokioClock::starting_at(at(0))))
-            .start()
-            .await
-            .unwrap();
+        let scheduler = builder_on(&store, recorder.clone()).start().await.unwrap();
         Harness {
             store,
             recorder,

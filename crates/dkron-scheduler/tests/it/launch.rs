@@ -245,10 +245,7 @@ async fn the_launch_record_is_in_the_log_before_the_dispatch_starts() {
             async { Ok(String::new()) }
         })
     };
-    let scheduler = Scheduler::builder()
-        .memory_store(Arc::clone(&store))
-        .dispatch(Arc::new(dispatch))
-        .clock(Arc::new(TokioClock::starting_at(at(0))))
+    let scheduler = builder_on(&store, Arc::new(dispatch))
         .start()
         .await
         .unwrap();
@@ -370,10 +367,7 @@ async fn every_dispatched_run_carries_the_whole_job_maps_included() {
             }
         })
     };
-    let scheduler = Scheduler::builder()
-        .memory_store(Arc::clone(&store))
-        .dispatch(Arc::new(dispatch))
-        .clock(Arc::new(TokioClock::starting_at(at(0))))
+    let scheduler = builder_on(&store, Arc::new(dispatch))
         .start()
         .await
         .unwrap();
@@ -426,13 +420,7 @@ async fn targets_are_chosen_by_tags_before_the_record_for_plain_and_tracked_fire
     store.put_job(plain);
     store.put_job(tracked);
     let dispatch = Arc::new(ByTag::default());
-    let scheduler = Scheduler::builder()
-        .memory_store(Arc::clone(&store))
-        .dispatch(dispatch.clone())
-        .clock(Arc::new(TokioClock::starting_at(at(0))))
-        .start()
-        .await
-        .unwrap();
+    let scheduler = builder_on(&store, dispatch.clone()).start().await.unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     scheduler.shutdown(Duration::from_secs(1)).await;
 

@@ -19,10 +19,7 @@ async fn scheduler_with_lead(
     store: &Arc<MemoryStore>,
     dispatch: Arc<dyn dkron_scheduler::Dispatch>,
 ) -> Scheduler {
-    Scheduler::builder()
-        .memory_store(Arc::clone(store))
-        .dispatch(dispatch)
-        .clock(Arc::new(TokioClock::starting_at(at(0))))
+    builder_on(store, dispatch)
         .lead(LEAD)
         .start()
         .await
