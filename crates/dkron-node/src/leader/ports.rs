@@ -209,16 +209,11 @@ impl LaunchLog for RaftPorts {
                     format!("{} launches came with {} jobs", records.len(), jobs.len()).into(),
                 );
             }
-            let nexts = records
+            let (nexts, dues) = records
                 .iter()
                 .zip(jobs)
-                .map(|(record, job)| next_fire(record, Some(job.as_ref())))
-                .collect();
-            let dues = records
-                .iter()
-                .zip(jobs)
-                .map(|(record, job)| due(record, Some(job.as_ref())))
-                .collect();
+                .map(|(record, job)| (next_fire(record, Some(job)), due(record, Some(job))))
+                .unzip();
             self.record(records, nexts, dues).await
         })
     }
