@@ -57,6 +57,15 @@ pub trait Executor: Send + Sync + fmt::Debug {
     /// Runs one execution. Never fails: problems (bad config, failure to start, non-zero exit,
     /// unexpected status, timeout, cancellation) are reported in the outcome.
     fn execute<'a>(&'a self, request: ExecutionRequest<'a>) -> BoxFuture<'a, ExecutionOutcome>;
+
+    /// Whether an execution starts a process: a node bounds those more tightly than work
+    /// inside its own process (a request). Say `false` only for an executor that never
+    /// spawns one.
+    fn runs_processes(&self) -> bool {
+        // Why a default of `true`: the tighter bound is the safe one for an executor that
+        // does not say.
+        true
+    }
 }
 
 /// Receives output as it is produced, for live progress, and learns which process group a shell

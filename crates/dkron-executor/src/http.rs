@@ -83,6 +83,11 @@ impl Executor for HttpExecutor {
     fn execute<'a>(&'a self, request: ExecutionRequest<'a>) -> BoxFuture<'a, ExecutionOutcome> {
         Box::pin(self.run(request))
     }
+
+    /// A request from this process: a socket and a few KB, no process.
+    fn runs_processes(&self) -> bool {
+        false
+    }
 }
 
 /// The options that shape a client; the pool's key.

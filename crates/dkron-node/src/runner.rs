@@ -32,7 +32,7 @@ pub(crate) use lease::Lease;
 pub(crate) use ledger::{kill_orphans, ledger_path};
 pub(crate) use live::{End, Frame, Live, Subscription};
 
-use admission::{Admission, Staged};
+use admission::{Admission, Staged, Work};
 
 use ledger::Ledger;
 
@@ -183,7 +183,8 @@ impl Runner {
         }
     }
 
-    /// Runs at most `slots.max_concurrent` executions at once; see [`ExecutionSlots`].
+    /// Runs at most `slots.max_concurrent` executions at once, `slots.max_processes` of them
+    /// processes; see [`ExecutionSlots`].
     pub(crate) fn with_slots(mut self, slots: ExecutionSlots) -> Runner {
         self.admission = Admission::new(slots);
         self
@@ -286,23 +287,29 @@ impl Runner {
         // A run handed over ahead of its due instant (`dispatch-lead`) waits for it here,
         // listed as running and cancellable, holding no slot; then it waits (the same way)
         // while every slot is taken.
+        let executor = self.executors.get(&job.executor);
+        // An executor this node does not know fails without starting anything.
+        let work = match &executor {
+            Ok(executor) if executor.runs_processes() => Work::Process,
+            _ => Work::InProcess,
+        };
         let admitted = if wait_until(started_at, &cancel).await {
             match staged {
                 Some(staged) => {
                     self.admission
-                        .admit_staged(&self.node_name, &cancel, staged)
+                        .admit_staged(&self.node_name, work, &cancel, staged)
                         .await
                 }
-                None => self.admission.admit(&self.node_name, &cancel).await,
+                None => self.admission.admit(&self.node_name, work, &cancel).await,
             }
         } else {
             Err("dkron-rs: not started: cancelled before it was due to start".to_owned())
         }
-        .and_then(|permit| {
+        .and_then(|slot| {
             // Fencing: checked last before the command starts (a lapse while it runs
             // cancels it).
             if self.epoch() == epoch {
-                Ok(permit)
+                Ok(slot)
             } else {
                 Err("dkron-rs: not started: this node lost touch with the leader (no heartbeat accepted within the failure timeout) after accepting it, so the leader counts it lost".to_owned())
             }
@@ -316,7 +323,7 @@ impl Runner {
                 .max(0.0);
             ::metrics::histogram!(metrics::SCHEDULER_LATENESS).record(late);
         }
-        match admitted.map(|permit| (permit, self.executors.get(&job.executor))) {
+        match admitted.map(|slot| (slot, executor)) {
             Err(refused) => {
                 match NOT_RUN.admit(std::time::Instant::now()) {
                     Some(held_back) => tracing::warn!(
@@ -330,7 +337,7 @@ impl Runner {
                 execution.output = refused;
                 execution.finished_at = Some(Timestamp::now().max(started_at));
             }
-            Ok((_permit, Ok(executor))) => {
+            Ok((_slot, Ok(executor))) => {
                 let progress = Progress {
                     runner: Arc::clone(self),
                     id: id.clone(),
@@ -358,7 +365,7 @@ impl Runner {
                 execution.exit_code = outcome.exit_code;
                 execution.finished_at = Some(outcome.finished_at.max(started_at));
             }
-            Ok((_permit, Err(error))) => {
+            Ok((_slot, Err(error))) => {
                 execution.output = error.to_string();
                 live.push_line(&execution.output);
                 execution.finished_at = Some(Timestamp::now().max(started_at));

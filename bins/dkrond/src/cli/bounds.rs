@@ -31,9 +31,13 @@ pub struct BoundsArgs {
     /// form) runs, 1 to 1000; a larger range gets 400 [default: 1000].
     #[arg(long, value_name = "N")]
     pub max_backfill_fires: Option<String>,
-    /// Executions this node runs at once [default: 64].
+    /// Executions this node runs at once, of every executor [default: 1024].
     #[arg(long, value_name = "N")]
     pub max_concurrent_executions: Option<String>,
+    /// Of those, executions that start a process (`shell`) at once; an `http` execution is a
+    /// request from this process and does not count [default: 64].
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_processes: Option<String>,
     /// Executions that may wait for a free slot when --execution-overflow is queue
     /// [default: 1024].
     #[arg(long, value_name = "N")]
@@ -60,6 +64,7 @@ impl BoundsArgs {
             ("max-restore-bytes", &self.max_restore_bytes),
             ("max-backfill-fires", &self.max_backfill_fires),
             ("max-concurrent-executions", &self.max_concurrent_executions),
+            ("max-concurrent-processes", &self.max_concurrent_processes),
             ("execution-queue", &self.execution_queue),
             ("execution-overflow", &self.execution_overflow),
             ("max-output-streams", &self.max_output_streams),

@@ -1,5 +1,5 @@
 //! The bounds settings (dkron-rs): ceilings on what a job may ask for, request body sizes, and
-//! how many executions a node runs at once. Each has a safe default; see docs/operations.md,
+//! how many executions (and processes) a node runs at once. Each has a safe default; see docs/operations.md,
 //! "Bounds".
 
 use dkron_model::{Ceilings, Limits};
@@ -27,6 +27,7 @@ pub(super) const KEYS: &[&str] = &[
     "max-restore-bytes",
     "max-backfill-fires",
     "max-concurrent-executions",
+    "max-concurrent-processes",
     "execution-queue",
     "execution-overflow",
     "max-output-streams",
@@ -51,6 +52,8 @@ pub struct RawBounds {
     pub max_backfill_fires: Option<usize>,
     /// `max-concurrent-executions`.
     pub max_concurrent_executions: Option<usize>,
+    /// `max-concurrent-processes`.
+    pub max_concurrent_processes: Option<usize>,
     /// `execution-queue`.
     pub execution_queue: Option<usize>,
     /// `execution-overflow`: `queue` or `fail`.
@@ -114,6 +117,9 @@ impl RawBounds {
             "max-backfill-fires" => self.max_backfill_fires = Some(size(count(1, 1000)?)?),
             "max-concurrent-executions" => {
                 self.max_concurrent_executions = Some(size(count(1, 1_000_000)?)?);
+            }
+            "max-concurrent-processes" => {
+                self.max_concurrent_processes = Some(size(count(1, 1_000_000)?)?);
             }
             "execution-queue" => self.execution_queue = Some(size(count(0, 1_000_000)?)?),
             "max-output-streams" => self.max_output_streams = Some(size(count(1, 1_000_000)?)?),
@@ -179,6 +185,8 @@ impl Bounds {
             execution_slots: ExecutionSlots {
                 max_concurrent: pick(layers, |b| b.max_concurrent_executions)
                     .unwrap_or(defaults.execution_slots.max_concurrent),
+                max_processes: pick(layers, |b| b.max_concurrent_processes)
+                    .unwrap_or(defaults.execution_slots.max_processes),
                 queue: pick(layers, |b| b.execution_queue)
                     .unwrap_or(defaults.execution_slots.queue),
                 overflow: pick(layers, |b| b.execution_overflow)

@@ -278,6 +278,58 @@ fn with_one_slot_and_fail_a_second_execution_fails_with_the_reason() {
     assert!(runs.iter().any(|e| e["success"] == true), "{runs:?}");
 }
 
+/// Processes have their own bound: with its one process slot taken and `fail`, a second shell
+/// execution is refused naming `max-concurrent-processes`, while an `http` execution (a request
+/// from the node's own process) runs meanwhile.
+#[test]
+fn with_one_process_slot_http_runs_while_a_second_shell_run_is_refused() {
+    let node = Dkrond::start_in(
+        tempfile::tempdir().expect("temp dir"),
+        &["--max-concurrent-processes=1", "--execution-overflow=fail"],
+    );
+    for name in ["first", "second"] {
+        assert_eq!(
+            node.post("/v1/jobs", &shell_job(name, "sleep 60").to_string())
+                .status,
+            201
+        );
+    }
+    let request = json!({
+        "name": "request",
+        "schedule": "@manually",
+        "executor": "http",
+        "executor_config": {
+            "method": "GET",
+            "url": format!("http://{}/health", node.http),
+            "expectCode": "200",
+        },
+    });
+    assert_eq!(node.post("/v1/jobs", &request.to_string()).status, 201);
+    assert_eq!(node.post("/v1/jobs/first", "").status, 200);
+    wait_for("the first to run", Duration::from_secs(10), || {
+        let busy = node.get("/v1/busy").json();
+        (busy.as_array()?.len() == 1).then_some(())
+    });
+    assert_eq!(node.post("/v1/jobs/second", "").status, 200);
+    assert_eq!(node.post("/v1/jobs/request", "").status, 200);
+    let second = &finished(&node, "second", 1)[0];
+    assert_eq!(
+        second["output"],
+        "node test-node is at its limit of 1 concurrent processes (max-concurrent-processes); execution refused"
+    );
+    // With `fail`, a request that needed the process slot would have been refused.
+    let request = &finished(&node, "request", 1)[0];
+    assert_eq!(request["success"], true, "{request}");
+    // The command still holds the process slot: cancel it rather than wait for it.
+    let running = node.get("/v1/jobs/first/executions").json();
+    let first = &running[0];
+    assert!(!is_finished(first), "the command ended first: {first}");
+    let id = first["id"].as_str().expect("an id");
+    let reply = node.post(&format!("/v1/jobs/first/executions/{id}/cancel"), "");
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    assert_eq!(finished(&node, "first", 1)[0]["success"], false);
+}
+
 /// The history listing pages in both orders with the total in `X-Total-Count`.
 #[test]
 fn execution_history_is_paged() {

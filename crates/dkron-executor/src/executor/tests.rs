@@ -42,3 +42,11 @@ fn registry_validates_configs() {
         Err(Error::InvalidConfig { key: "method", .. })
     ));
 }
+
+/// A node bounds processes apart from requests: the built-in executors say which they are.
+#[test]
+fn shell_runs_processes_and_http_does_not() {
+    let registry = ExecutorRegistry::with_defaults();
+    assert!(registry.get("shell").expect("shell").runs_processes());
+    assert!(!registry.get("http").expect("http").runs_processes());
+}

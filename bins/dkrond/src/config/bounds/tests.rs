@@ -34,7 +34,8 @@ fn defaults_are_safe_and_documented_values() {
     assert_eq!(
         config.bounds.execution_slots,
         ExecutionSlots {
-            max_concurrent: 64,
+            max_concurrent: 1024,
+            max_processes: 64,
             queue: 1024,
             overflow: Overflow::Queue
         }
@@ -66,6 +67,7 @@ fn every_key_is_read_and_flags_win_over_env_and_file() {
             ("max-job-name-length", "64"),
             ("max-restore-bytes", "2048"),
             ("max-concurrent-executions", "1"),
+            ("max-concurrent-processes", "2"),
         ],
         "flag",
     );
@@ -84,6 +86,7 @@ fn every_key_is_read_and_flags_win_over_env_and_file() {
             max_backfill_fires: 50,
             execution_slots: ExecutionSlots {
                 max_concurrent: 1,
+                max_processes: 2,
                 queue: 0,
                 overflow: Overflow::Fail,
             },
@@ -96,6 +99,7 @@ fn every_key_is_read_and_flags_win_over_env_and_file() {
 fn bad_values_are_refused_naming_the_setting() {
     let cases = [
         ("max-concurrent-executions", "0"),
+        ("max-concurrent-processes", "0"),
         ("max-output-streams", "0"),
         ("max-history-limit", "0"),
         ("max-request-bytes", "10"),
