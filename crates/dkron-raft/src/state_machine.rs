@@ -495,10 +495,23 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
         let store = self.store.clone();
         let files = Arc::clone(&self.files);
-        tokio::task::spawn_blocking(move || build_file(&store, &files))
+        let error = |e: &(dyn std::error::Error + 'static)| {
+            io_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, e)
+        };
+        // A thread of its own rather than the blocking pool: it runs at the lowest CPU
+        // priority, which a thread cannot take back, and must not leave a pooled thread so.
+        let (built, receive) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("dkron-snapshot".to_owned())
+            .spawn(move || {
+                background::lower_this_threads_priority();
+                let _ = built.send(build_file(&store, &files));
+            })
+            .map_err(|e| error(&e))?;
+        receive
             .await
-            .map_err(|e| io_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, &e))?
-            .map_err(|e| io_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, &*e))
+            .map_err(|e| error(&e))?
+            .map_err(|e| error(&*e))
     }
 }
 
@@ -508,12 +521,19 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 fn build_file(store: &Store, files: &SnapshotFiles) -> Result<Snapshot<TypeConfig>, BoxError> {
     // Durability: every applied write the export reads is synced first, so a snapshot (after
     // which the log may be purged) never covers state that a crash could still lose.
+    let began = std::time::Instant::now();
     store.sync_wal()?;
     let temp = files.temp_path("building");
     let result = (|| -> Result<SnapshotMeta<NodeId, NodeInfo>, BoxError> {
-        let file = File::create(&temp)?;
+        let file = background::SyncedFile::new(File::create(&temp)?);
         let mut out = BufWriter::with_capacity(1 << 16, file);
         let info = store.export_snapshot(&mut out)?;
+        tracing::info!(
+            records = info.records,
+            bytes = info.bytes,
+            took_ms = began.elapsed().as_millis(),
+            "snapshot of the state built"
+        );
         let applied: AppliedMeta = match &info.applied {
             Some(applied) => serde_json::from_slice(&applied.bytes)?,
             None => AppliedMeta::default(),
@@ -533,8 +553,9 @@ fn build_file(store: &Store, files: &SnapshotFiles) -> Result<Snapshot<TypeConfi
             snapshot_id,
         };
         write_trailer(&mut out, &meta)?;
-        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
+        out.into_inner()
+            .map_err(io::IntoInnerError::into_error)?
+            .finish()?;
         Ok(meta)
     })();
     let meta = match result {
@@ -670,5 +691,6 @@ fn read_trailer(file: &mut File) -> Result<(SnapshotMeta<NodeId, NodeInfo>, u64)
     Ok((serde_json::from_slice(&bytes)?, data_len))
 }
 
+mod background;
 #[cfg(test)]
 mod tests;
