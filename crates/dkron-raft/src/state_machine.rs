@@ -525,7 +525,7 @@ fn build_file(store: &Store, files: &SnapshotFiles) -> Result<Snapshot<TypeConfi
     store.sync_wal()?;
     let temp = files.temp_path("building");
     let result = (|| -> Result<SnapshotMeta<NodeId, NodeInfo>, BoxError> {
-        let file = background::SyncedFile::new(File::create(&temp)?);
+        let file = File::create(&temp)?;
         let mut out = BufWriter::with_capacity(1 << 16, file);
         let info = store.export_snapshot(&mut out)?;
         tracing::info!(
@@ -553,9 +553,8 @@ fn build_file(store: &Store, files: &SnapshotFiles) -> Result<Snapshot<TypeConfi
             snapshot_id,
         };
         write_trailer(&mut out, &meta)?;
-        out.into_inner()
-            .map_err(io::IntoInnerError::into_error)?
-            .finish()?;
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
         Ok(meta)
     })();
     let meta = match result {
