@@ -927,7 +927,8 @@ const SNAPSHOT_CHECK: Duration = Duration::from_millis(500);
 
 /// Triggers a snapshot whenever the log written since the last trigger reaches
 /// `after_log_bytes` and the size of the stored state (see
-/// [`RaftConfig::snapshot_after_log_bytes`]). Ends when Raft stops.
+/// [`RaftConfig::snapshot_after_log_bytes`]), each scaled by a random [`spread`] drawn anew
+/// for every snapshot. Ends when Raft stops.
 async fn snapshot_when_due(
     raft: Raft<TypeConfig>,
     store: Store,
@@ -935,13 +936,15 @@ async fn snapshot_when_due(
     after_log_bytes: u64,
 ) {
     let mut since = stats.snapshot().bytes;
+    let mut factor = spread();
     let mut tick = tokio::time::interval(SNAPSHOT_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let written = stats.snapshot().bytes.saturating_sub(since);
+        let scaled = |bytes: u64| (bytes as f64 * factor) as u64;
         let state = || match store.state_size_bytes() {
-            Ok(state) => state,
+            Ok(state) => scaled(state),
             Err(error) => {
                 tracing::warn!(
                     error = %crate::command::error_chain(&error),
@@ -950,15 +953,30 @@ async fn snapshot_when_due(
                 0
             }
         };
-        if !snapshot_due(written, after_log_bytes, state) {
+        if !snapshot_due(written, scaled(after_log_bytes), state) {
             continue;
         }
         since = stats.snapshot().bytes;
+        factor = spread();
         if raft.trigger().snapshot().await.is_err() {
             // Raft has stopped.
             return;
         }
     }
+}
+
+/// A factor in [1, 1.5) for the next snapshot's thresholds. Every server writes the same log
+/// and holds the same state, so with the same thresholds all of them exported their state at
+/// the same moment (three exports of 200 MB on one machine's cores stalled launches for
+/// seconds); spread out, they take turns.
+fn spread() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    // A fresh `RandomState` has new random keys (seeded per process): no dependency needed for
+    // a factor that only has to differ between servers and snapshots.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    1.0 + (random % 512) as f64 / 1024.0
 }
 
 /// Whether `written` bytes of log since the last snapshot call for a new one: at least
@@ -1150,5 +1168,18 @@ mod tests {
             snapshot_due(50_000, 4_096, || 50_000),
             "as much as the state"
         );
+    }
+
+    /// Servers (and successive snapshots) get different thresholds, within [1, 1.5).
+    #[test]
+    fn snapshot_thresholds_are_spread() {
+        let factors: Vec<f64> = (0..64).map(|_| super::spread()).collect();
+        assert!(
+            factors.iter().all(|f| (1.0..1.5).contains(f)),
+            "{factors:?}"
+        );
+        let distinct: std::collections::BTreeSet<u64> =
+            factors.iter().map(|f| (f * 1024.0) as u64).collect();
+        assert!(distinct.len() > 16, "{factors:?}");
     }
 }
