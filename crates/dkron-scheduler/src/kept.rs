@@ -1,6 +1,6 @@
-//! [`KeptJob`]: a job as the timer loop keeps it between fires, in about a fifth of the memory
-//! of a `Job` (about 160 B plus one buffer of its text, against a 712 B `Job` struct plus an
-//! allocation per string and per map).
+//! [`KeptJob`]: a job as the timer loop keeps it between fires, in a fraction of the memory of
+//! a `Job`: a 128 B struct plus its name and one buffer of everything else, against a 712 B
+//! `Job` struct plus an allocation per string and per map.
 //!
 //! Why: the loop holds every job for as long as it is loaded (100k jobs on a leader), and
 //! decides with a few of its fields only: its name, `disabled`, `concurrency`, the window
@@ -43,10 +43,10 @@ struct Packed {
     notify: Option<Box<NotifyPolicy>>,
     jitter: Duration,
     misfire_policy: MisfirePolicy,
-    starts_at: Option<Timestamp>,
-    expires_at: Option<Timestamp>,
+    starts_at: OptTime,
+    expires_at: OptTime,
     /// The phase of a never-fired `@every` job ([`Job::next`]).
-    next: Option<Timestamp>,
+    next: OptTime,
     retries: u32,
     timing_len: u32,
     concurrency: Concurrency,
@@ -59,6 +59,41 @@ struct Packed {
     is_child: bool,
     /// [`Job::waits_for_parents`].
     waits_for_parents: bool,
+}
+
+/// An `Option<Timestamp>` in 12 bytes where it takes 24.
+// Why: a packed job keeps three; 36 bytes less brings `Arc<Packed>` into a smaller allocator
+// size class (144 B → mimalloc's 160 B bin instead of 176 B → 192 B).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, packed(4))]
+struct OptTime {
+    second: i64,
+    /// [`OptTime::NONE`] for `None`: never a valid `Timestamp` nanosecond (±999,999,999).
+    nanosecond: i32,
+}
+
+impl OptTime {
+    const NONE: i32 = i32::MIN;
+
+    fn new(at: Option<Timestamp>) -> OptTime {
+        match at {
+            Some(at) => OptTime {
+                second: at.as_second(),
+                nanosecond: at.subsec_nanosecond(),
+            },
+            None => OptTime {
+                second: 0,
+                nanosecond: OptTime::NONE,
+            },
+        }
+    }
+
+    fn get(self) -> Option<Timestamp> {
+        // Fields are copied out: a packed struct's fields can't be borrowed.
+        let (second, nanosecond) = (self.second, self.nanosecond);
+        // `None` for NONE; otherwise always `Some`: the pair came from a `Timestamp`.
+        Timestamp::new(second, nanosecond).ok()
+    }
 }
 
 impl KeptJob {
@@ -151,14 +186,14 @@ impl KeptJob {
 
     pub(crate) fn starts_at(&self) -> Option<Timestamp> {
         match &self.0 {
-            Form::Packed(p) => p.starts_at,
+            Form::Packed(p) => p.starts_at.get(),
             Form::Whole(job) => job.starts_at,
         }
     }
 
     pub(crate) fn expires_at(&self) -> Option<Timestamp> {
         match &self.0 {
-            Form::Packed(p) => p.expires_at,
+            Form::Packed(p) => p.expires_at.get(),
             Form::Whole(job) => job.expires_at,
         }
     }
@@ -166,7 +201,7 @@ impl KeptJob {
     /// [`Job::next`]: the phase a never-fired `@every` job keeps.
     pub(crate) fn next(&self) -> Option<Timestamp> {
         match &self.0 {
-            Form::Packed(p) => p.next,
+            Form::Packed(p) => p.next.get(),
             Form::Whole(job) => job.next,
         }
     }
@@ -207,8 +242,8 @@ impl KeptJob {
     pub(crate) fn active_at(&self, now: Timestamp) -> bool {
         match &self.0 {
             Form::Packed(p) => {
-                p.starts_at.is_none_or(|start| now >= start)
-                    && p.expires_at.is_none_or(|end| now <= end)
+                p.starts_at.get().is_none_or(|start| now >= start)
+                    && p.expires_at.get().is_none_or(|end| now <= end)
             }
             Form::Whole(job) => job.active_at(now),
         }
@@ -359,9 +394,9 @@ fn encode(job: Job) -> Packed {
         notify: notify.map(Box::new),
         jitter,
         misfire_policy,
-        starts_at,
-        expires_at,
-        next,
+        starts_at: OptTime::new(starts_at),
+        expires_at: OptTime::new(expires_at),
+        next: OptTime::new(next),
         retries,
         timing_len,
         concurrency,
@@ -386,9 +421,9 @@ fn decode(packed: &Packed) -> Job {
             job.notify = packed.notify.as_deref().cloned();
             job.jitter = packed.jitter;
             job.misfire_policy = packed.misfire_policy;
-            job.starts_at = packed.starts_at;
-            job.expires_at = packed.expires_at;
-            job.next = packed.next;
+            job.starts_at = packed.starts_at.get();
+            job.expires_at = packed.expires_at.get();
+            job.next = packed.next.get();
             job.retries = packed.retries;
             job.concurrency = packed.concurrency;
             job.run_on = packed.run_on;
@@ -459,10 +494,10 @@ fn try_decode(packed: &Packed) -> Option<Job> {
         executor,
         executor_config,
         status,
-        next: packed.next,
+        next: packed.next.get(),
         ephemeral: packed.ephemeral,
-        starts_at: packed.starts_at,
-        expires_at: packed.expires_at,
+        starts_at: packed.starts_at.get(),
+        expires_at: packed.expires_at.get(),
         misfire_policy: packed.misfire_policy,
         retry_backoff,
         history_limit,
