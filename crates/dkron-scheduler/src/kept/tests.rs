@@ -2,7 +2,11 @@ use std::collections::BTreeMap;
 
 use dkron_model::{Channel, RetryBackoff};
 
-use super::*;
+use super::{
+    codec::Reader,
+    pack::{encode, try_decode},
+    *,
+};
 
 fn map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
     entries
