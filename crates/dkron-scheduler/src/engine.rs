@@ -209,14 +209,19 @@ impl LaunchJob {
     }
 }
 
-/// What the misfire bound reads: every field but the packed ones (see [`KeptJob`]).
-impl std::ops::Deref for LaunchJob {
-    type Target = Job;
-
-    fn deref(&self) -> &Job {
+/// What the misfire bound reads (the decision fields, which a kept job has too).
+impl LaunchJob {
+    fn jittered(&self, at: Timestamp) -> Timestamp {
         match self {
-            LaunchJob::Whole(job) => job,
-            LaunchJob::Kept(kept) => kept,
+            LaunchJob::Whole(job) => job.jittered(at),
+            LaunchJob::Kept(kept) => kept.jittered(at),
+        }
+    }
+
+    fn misfire_policy(&self) -> dkron_model::MisfirePolicy {
+        match self {
+            LaunchJob::Whole(job) => job.misfire_policy,
+            LaunchJob::Kept(kept) => kept.misfire_policy(),
         }
     }
 }
@@ -302,8 +307,8 @@ const NO_TIME: Timestamp = Timestamp::MIN;
 /// often. So at most one rebuild per job every 10 s: 10k a second at 100k jobs.
 const KEEP_WHOLE_BELOW: SignedDuration = SignedDuration::from_secs(10);
 
-/// What the loop keeps per job: the definition (maps packed), its parsed schedule and its fire
-/// times.
+/// What the loop keeps per job: the definition (packed: the fields it decides with, the rest
+/// in one buffer), its parsed schedule and its fire times.
 #[derive(Debug)]
 struct Slot {
     job: KeptJob,
@@ -361,7 +366,7 @@ impl Slot {
     /// Whether the timer fires this job on its own.
     fn timed(&self) -> bool {
         !self.paused
-            && !self.job.disabled
+            && !self.job.disabled()
             && self
                 .schedule
                 .as_ref()
@@ -386,19 +391,19 @@ impl Timed {
     }
 
     /// The full [`JobSchedule`] for the pure planning functions (on changes, not per fire).
-    fn with_window(&self, job: &Job) -> JobSchedule {
+    fn with_window(&self, job: &KeptJob) -> JobSchedule {
         JobSchedule::new(
             self.schedule.clone(),
             self.tz.clone(),
-            job.starts_at,
-            job.expires_at,
+            job.starts_at(),
+            job.expires_at(),
         )
     }
 
     /// The first fire strictly after `after` within the job's `starts_at..=expires_at`: what
     /// [`JobSchedule::next_after`] computes, without building one per fire.
-    fn next_after(&self, after: Timestamp, job: &Job) -> Option<Timestamp> {
-        let from = match job.starts_at {
+    fn next_after(&self, after: Timestamp, job: &KeptJob) -> Option<Timestamp> {
+        let from = match job.starts_at() {
             // A fire exactly at `starts_at` is allowed, so search from just before it.
             Some(start) if after < start => start
                 .checked_sub(SignedDuration::from_nanos(1))
@@ -406,7 +411,7 @@ impl Timed {
             _ => after,
         };
         let fire = self.schedule.next_after(from, &self.tz)?;
-        match job.expires_at {
+        match job.expires_at() {
             Some(end) if fire > end => None,
             _ => Some(fire),
         }
@@ -420,7 +425,7 @@ fn heap_at(at: Timestamp) -> i64 {
 
 /// The name of the job in slot `idx`.
 fn name_at(cells: &[Cell], idx: u32) -> Option<&str> {
-    Some(cells.get(idx as usize)?.as_ref()?.job.name.as_str())
+    Some(cells.get(idx as usize)?.as_ref()?.job.name())
 }
 
 /// How a launch is described before it becomes a [`LaunchRecord`].
@@ -530,9 +535,9 @@ impl Engine {
         now: Timestamp,
         max_catch_up: usize,
     ) {
-        let policy = job.misfire_policy;
+        let policy = job.misfire_policy();
         // A `buffer_*` job whose run outlived the previous scheduler: its buffer is rebuilt.
-        let buffering = job.concurrency.buffers() && self.running.contains_key(job.name.as_str());
+        let buffering = job.concurrency().buffers() && self.running.contains_key(job.name());
         let idx = self.insert_slot(job, schedule);
         let Some(slot) = self.slot_mut(idx) else {
             return;
@@ -546,8 +551,14 @@ impl Engine {
         let due = |at| job.jittered(at);
         let (missed, next, buffered) = match last {
             Some(last) if buffering => {
-                let (buffered, next) =
-                    plan::resume_buffered(&schedule, last, now, job.concurrency, job.jitter, due);
+                let (buffered, next) = plan::resume_buffered(
+                    &schedule,
+                    last,
+                    now,
+                    job.concurrency(),
+                    job.jitter(),
+                    due,
+                );
                 (Vec::new(), next, buffered)
             }
             Some(last) => {
@@ -557,14 +568,14 @@ impl Engine {
                     last,
                     now,
                     max_catch_up,
-                    job.jitter,
+                    job.jitter(),
                     due,
                 );
                 (missed, next, Vec::new())
             }
             None => (
                 Vec::new(),
-                plan::first_fire_in_phase(&schedule, job.next, now),
+                plan::first_fire_in_phase(&schedule, job.next(), now),
                 Vec::new(),
             ),
         };
@@ -583,7 +594,7 @@ impl Engine {
                 },
             );
         }
-        self.buffer_at_start(&job.name, buffered);
+        self.buffer_at_start(job.name(), buffered);
     }
 
     /// Queues the next fire of slot `idx`, scheduled at `at`, as an entry of the slot's
@@ -592,7 +603,7 @@ impl Engine {
     fn queue_fire(&mut self, at: Timestamp, idx: u32, generation: u32) {
         let lead = self.ports.lead;
         let wake = self.slot(idx).map_or(at, |slot| {
-            policies::wake_at(&slot.job, slot.job.jittered(at), lead)
+            policies::wake_at(slot.job.concurrency(), slot.job.jittered(at), lead)
         });
         reserve_heap_gently(&mut self.heap);
         self.heap.push(Reverse(HeapEntry {
@@ -917,17 +928,13 @@ impl Engine {
             return false;
         };
         let job = &slot.job;
-        let Some(running) = self
-            .running
-            .get(job.name.as_str())
-            .filter(|r| !r.is_empty())
-        else {
+        let Some(running) = self.running.get(job.name()).filter(|r| !r.is_empty()) else {
             return true;
         };
-        match job.concurrency {
+        match job.concurrency() {
             Concurrency::Allow => true,
             Concurrency::Forbid => {
-                debug!(job = %job.name, "skipping fire: job is still running (concurrency forbid)");
+                debug!(job = %job.name(), "skipping fire: job is still running (concurrency forbid)");
                 add(&self.ports.counters.skipped, 1);
                 false
             }
@@ -941,7 +948,7 @@ impl Engine {
                 true
             }
             policy @ (Concurrency::BufferOne | Concurrency::BufferAll) => {
-                let name = job.name.clone();
+                let name = job.name().to_owned();
                 self.buffer(name, policy, fire);
                 false
             }
@@ -1004,11 +1011,11 @@ impl Engine {
         };
         let kept = &slot.job;
         // Backfilled runs are tracked: `buffer_all` backfills start the next one at their end.
-        let tracked = kept.concurrency != Concurrency::Allow
+        let tracked = kept.concurrency() != Concurrency::Allow
             || spec.trigger == Trigger::Backfill
-            || kept.retries > 0
-            || !kept.dependent_jobs.is_empty()
-            || kept.ephemeral;
+            || kept.retries() > 0
+            || kept.has_dependents()
+            || kept.ephemeral();
         // A tracked run's record keeps its targets here (its group's progress needs them), so
         // its job is rebuilt now to choose them by tags; a plain fire's is rebuilt by its batch.
         // A job kept whole costs no rebuild: it goes as before, targets chosen here.
@@ -1022,7 +1029,7 @@ impl Engine {
             None => (LaunchJob::Kept(kept.clone()), Vec::new()),
         };
         let record = LaunchRecord {
-            job_name: kept.name.clone(),
+            job_name: kept.name().to_owned(),
             scheduled_at: spec.scheduled_at,
             group: spec.group,
             attempt: spec.attempt,
@@ -1127,7 +1134,7 @@ impl Engine {
 
     fn upsert(&mut self, job: KeptJob, schedule: Option<Timed>) {
         let now = self.ports.clock.now();
-        let Some(idx) = self.find(&job.name) else {
+        let Some(idx) = self.find(job.name()) else {
             let idx = self.insert_slot(job, schedule);
             self.replan(idx, now, false);
             return;
@@ -1136,13 +1143,7 @@ impl Engine {
         let Some(slot) = self.slot_mut(idx) else {
             return;
         };
-        let same_timing = slot.job.schedule == job.schedule
-            && slot.job.timezone == job.timezone
-            && slot.job.starts_at == job.starts_at
-            && slot.job.expires_at == job.expires_at
-            && slot.job.parent_job == job.parent_job
-            && slot.job.parent_jobs == job.parent_jobs
-            && slot.job.jitter == job.jitter;
+        let same_timing = slot.job.same_timing(&job);
         slot.job = job;
         slot.schedule = schedule;
         self.replan(idx, now, same_timing);
@@ -1160,7 +1161,7 @@ impl Engine {
             (Some(timed), true) => match (keep, slot.next(), slot.last_fire()) {
                 (true, Some(next), _) => Some(next),
                 (_, _, None) => {
-                    plan::first_fire_in_phase(&timed.with_window(&slot.job), slot.job.next, now)
+                    plan::first_fire_in_phase(&timed.with_window(&slot.job), slot.job.next(), now)
                 }
                 (_, _, last) => plan::next_regular(&timed.with_window(&slot.job), last, now),
             },
@@ -1216,7 +1217,7 @@ impl Engine {
             name: name.to_owned(),
         };
         let (idx, slot) = self.slot_named(name).ok_or_else(not_found)?;
-        if slot.job.disabled && !slot.job.is_child() {
+        if slot.job.disabled() && !slot.job.is_child() {
             return Err(Error::JobDisabled {
                 name: name.to_owned(),
             });
@@ -1334,8 +1335,13 @@ impl Engine {
         let ready = decided.ready(std::mem::take(&mut progress.ready_children));
         let retried = match progress.status {
             JobStatus::Success => {
-                if let Some((_, slot)) = self.slot_named(&record.job_name) {
-                    let job = slot.job.clone();
+                // Only children and ephemeral deletion follow a success: the whole job is
+                // rebuilt for those alone.
+                if let Some((_, slot)) = self
+                    .slot_named(&record.job_name)
+                    .filter(|(_, slot)| slot.job.has_dependents() || slot.job.ephemeral())
+                {
+                    let job = slot.job.full();
                     self.succeeded(&job, now, ready.as_deref());
                 }
                 false
@@ -1529,7 +1535,7 @@ fn drop_late(ctx: &TaskCtx, mut batch: Vec<Launch>) -> Vec<Launch> {
         // Lateness counts from the fire's due instant: a `jitter` delay is asked for, not late.
         let due = job.jittered(at);
         let next_due = timer.next.map(|next| job.jittered(next));
-        let verdict = misfire::verdict(job.misfire_policy, threshold, due, next_due, now);
+        let verdict = misfire::verdict(job.misfire_policy(), threshold, due, next_due, now);
         if verdict == Verdict::Run {
             return true;
         }

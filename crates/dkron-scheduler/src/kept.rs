@@ -1,200 +1,293 @@
-//! [`KeptJob`]: a job as the timer loop keeps it between fires, in about half the memory of a
-//! `Job` (1.3 KB instead of 2.6 KB for the load harness's jobs).
+//! [`KeptJob`]: a job as the timer loop keeps it between fires, in a fraction of the memory of
+//! a `Job`: a 128 B struct plus its name and one buffer of everything else, against a 712 B
+//! `Job` struct plus an allocation per string and per map.
 //!
-//! Why: the loop holds every job for as long as it is loaded (100k jobs on a leader), and most
-//! of a small job's heap is its four maps (`tags`, `metadata`, `executor_config`,
-//! `processors`): a B-tree leaf is allocated whole, eleven key and value slots (~540 B) for a
-//! map of one entry. The loop decides with none of them, nor with the job's free text and
-//! executor name, so those are packed into one buffer (one allocation instead of one per
-//! string) and rebuilt only when a fire leaves the loop ([`KeptJob::full`], about 1–3 µs with
-//! the frees: see docs/benchmarks.md). A job that fires often is unpacked for good
-//! ([`KeptJob::keep_whole`]).
+//! Why: the loop holds every job for as long as it is loaded (100k jobs on a leader), and
+//! decides with a few of its fields only: its name, `disabled`, `concurrency`, the window
+//! (`starts_at`, `expires_at`), `jitter`, `misfire_policy`, `retries`, `ephemeral`, `run_on`,
+//! the phase `next`, and whether it has parents or children. Those are kept typed; everything
+//! else (free text, the executor and its settings, the four maps, counters, the schedule's own
+//! text) is encoded once into one buffer (`codec`) and the whole `Job` is rebuilt only when a
+//! fire leaves the loop ([`KeptJob::full`], a few µs: see docs/benchmarks.md). A job that
+//! fires often is kept whole instead ([`KeptJob::keep_whole`]).
 
-use std::{collections::BTreeMap, ops::Deref, sync::Arc};
+use std::{borrow::Cow, sync::Arc, time::Duration};
 
-use dkron_model::Job;
-use tracing::error;
+use dkron_model::{Concurrency, Job, JobStatus, MisfirePolicy, NotifyPolicy, RunOn, jitter_delay};
+use jiff::{SignedDuration, Timestamp};
 
-/// A job without the fields [`pack`] takes out (empty in `bare`), plus those fields packed.
-/// Cloning is two reference-count increments.
+mod codec;
+mod pack;
+
+use codec::Writer;
+use pack::{decode, encode, write_timing};
+
+/// A job as the loop keeps it: packed (the decision fields, the rest in one buffer), or whole.
+/// Cloning is a reference-count increment.
 #[derive(Debug, Clone)]
-pub(crate) struct KeptJob {
-    bare: Arc<Job>,
-    /// See [`pack`]; `None` when all those fields are empty (no allocation), or in the
-    /// unlikely case they could not be packed (then `bare` keeps them).
-    packed: Option<Arc<[u8]>>,
+pub(crate) struct KeptJob(Form);
+
+#[derive(Debug, Clone)]
+enum Form {
+    Packed(Arc<Packed>),
+    Whole(Arc<Job>),
 }
 
-impl KeptJob {
-    pub(crate) fn new(mut job: Job) -> KeptJob {
-        let packed = pack(&mut job);
-        KeptJob {
-            bare: Arc::new(job),
-            packed,
+/// The fields the loop decides with, typed, and the others in `rest`.
+#[derive(Debug)]
+struct Packed {
+    name: Box<str>,
+    /// Every other field but `notify`, written by [`encode`]: first the timing fields
+    /// (`schedule`, `timezone`, `parent_job`, `parent_jobs`), `timing_len` bytes, then the rest.
+    rest: Box<[u8]>,
+    /// Rarely set, and a policy rather than text: kept as it is, boxed (8 bytes when unset).
+    notify: Option<Box<NotifyPolicy>>,
+    jitter: Duration,
+    misfire_policy: MisfirePolicy,
+    starts_at: OptTime,
+    expires_at: OptTime,
+    /// The phase of a never-fired `@every` job ([`Job::next`]).
+    next: OptTime,
+    retries: u32,
+    timing_len: u32,
+    concurrency: Concurrency,
+    run_on: RunOn,
+    disabled: bool,
+    ephemeral: bool,
+    /// `dependent_jobs` is not empty.
+    has_dependents: bool,
+    /// [`Job::is_child`].
+    is_child: bool,
+    /// [`Job::waits_for_parents`].
+    waits_for_parents: bool,
+}
+
+/// An `Option<Timestamp>` in 12 bytes where it takes 24.
+// Why: a packed job keeps three; 36 bytes less brings `Arc<Packed>` into a smaller allocator
+// size class (144 B → mimalloc's 160 B bin instead of 176 B → 192 B).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, packed(4))]
+struct OptTime {
+    second: i64,
+    /// [`OptTime::NONE`] for `None`: never a valid `Timestamp` nanosecond (±999,999,999).
+    nanosecond: i32,
+}
+
+impl OptTime {
+    const NONE: i32 = i32::MIN;
+
+    fn new(at: Option<Timestamp>) -> OptTime {
+        match at {
+            Some(at) => OptTime {
+                second: at.as_second(),
+                nanosecond: at.subsec_nanosecond(),
+            },
+            None => OptTime {
+                second: 0,
+                nanosecond: OptTime::NONE,
+            },
         }
     }
 
-    /// Whether some fields are packed ([`KeptJob::full`] then rebuilds the job).
+    fn get(self) -> Option<Timestamp> {
+        // Fields are copied out: a packed struct's fields can't be borrowed.
+        let (second, nanosecond) = (self.second, self.nanosecond);
+        // `None` for NONE; otherwise always `Some`: the pair came from a `Timestamp`.
+        Timestamp::new(second, nanosecond).ok()
+    }
+}
+
+impl KeptJob {
+    pub(crate) fn new(job: Job) -> KeptJob {
+        KeptJob(Form::Packed(Arc::new(encode(job))))
+    }
+
+    /// Whether the job is packed ([`KeptJob::full`] then rebuilds it).
     pub(crate) fn is_packed(&self) -> bool {
-        self.packed.is_some()
+        matches!(self.0, Form::Packed(_))
     }
 
     /// Unpacks for good (until the job is replaced): for a job that fires so often that
     /// rebuilding it each time costs more than its memory is worth.
     pub(crate) fn keep_whole(&mut self) {
-        if self.packed.is_some() {
-            self.bare = self.full();
-            self.packed = None;
+        if self.is_packed() {
+            self.0 = Form::Whole(self.full());
         }
     }
 
-    /// The fields the loop itself updates (a child's round of parents), copied on write if a
-    /// fire still holds them. Not the packed fields: [`KeptJob::full`] takes those from the
-    /// packed copy.
+    /// The job to update in place (a child's round of parents, `parent_ends`), copied on write
+    /// if a fire still holds it. Keeps the job whole from then on: the update would otherwise
+    /// mean re-encoding it, and it is rare (children of several parents, reports received
+    /// in-process).
     pub(crate) fn make_mut(&mut self) -> &mut Job {
-        Arc::make_mut(&mut self.bare)
+        self.keep_whole();
+        match &mut self.0 {
+            Form::Whole(job) => Arc::make_mut(job),
+            // `keep_whole` just made it whole.
+            Form::Packed(_) => unreachable!("kept whole above"),
+        }
     }
 
     /// The whole job, as it was given: what leaves the loop (dispatch, target selection).
     pub(crate) fn full(&self) -> Arc<Job> {
-        let Some(packed) = &self.packed else {
-            return Arc::clone(&self.bare);
-        };
-        let mut job = (*self.bare).clone();
-        if unpack(packed, &mut job).is_none() {
-            // Unreachable: `pack` wrote the buffer. Said loudly rather than run without them
-            // unnoticed.
-            error!(job = %job.name, "kept job's packed fields are corrupt; running it without them");
+        match &self.0 {
+            Form::Whole(job) => Arc::clone(job),
+            Form::Packed(packed) => Arc::new(decode(packed)),
         }
-        Arc::new(job)
-    }
-}
-
-/// Every field but those [`pack`] takes out (`display_name`, `owner`, `owner_email`,
-/// `executor`, `paused_reason` and the four maps), which read empty here: what the loop decides
-/// with. Use [`KeptJob::full`] for the whole job.
-impl Deref for KeptJob {
-    type Target = Job;
-
-    fn deref(&self) -> &Job {
-        &self.bare
-    }
-}
-
-/// Takes fields the loop never reads out of `job` into one buffer: the strings
-/// `display_name`, `owner`, `owner_email`, `executor`, `paused_reason`; for each of `tags`,
-/// `metadata` and `executor_config` an entry count then its keys and values; then
-/// `processors`' count and, per processor, its name and map. Counts and string lengths are
-/// `u32` little-endian.
-fn pack(job: &mut Job) -> Option<Arc<[u8]>> {
-    let strings = [
-        &job.display_name,
-        &job.owner,
-        &job.owner_email,
-        &job.executor,
-        &job.paused_reason,
-    ];
-    let maps = [&job.tags, &job.metadata, &job.executor_config];
-    if strings.iter().all(|s| s.is_empty())
-        && maps.iter().all(|m| m.is_empty())
-        && job.processors.is_empty()
-    {
-        return None;
-    }
-    let mut out = Vec::new();
-    for s in strings {
-        put_str(&mut out, s)?;
-    }
-    for map in maps {
-        put_map(&mut out, map)?;
-    }
-    put_len(&mut out, job.processors.len())?;
-    for (name, config) in &job.processors {
-        put_str(&mut out, name)?;
-        put_map(&mut out, config)?;
-    }
-    for s in [
-        &mut job.display_name,
-        &mut job.owner,
-        &mut job.owner_email,
-        &mut job.executor,
-        &mut job.paused_reason,
-    ] {
-        *s = String::new();
-    }
-    job.tags = BTreeMap::new();
-    job.metadata = BTreeMap::new();
-    job.executor_config = BTreeMap::new();
-    job.processors = BTreeMap::new();
-    Some(Arc::from(out))
-}
-
-/// `None` only for a map or string over 4 GiB (the job keeps those fields unpacked then).
-fn put_len(out: &mut Vec<u8>, len: usize) -> Option<()> {
-    out.extend_from_slice(&u32::try_from(len).ok()?.to_le_bytes());
-    Some(())
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) -> Option<()> {
-    put_len(out, s.len())?;
-    out.extend_from_slice(s.as_bytes());
-    Some(())
-}
-
-fn put_map(out: &mut Vec<u8>, map: &BTreeMap<String, String>) -> Option<()> {
-    put_len(out, map.len())?;
-    for (key, value) in map {
-        put_str(out, key)?;
-        put_str(out, value)?;
-    }
-    Some(())
-}
-
-/// Puts the fields packed by [`pack`] back into `job`.
-fn unpack(buf: &[u8], job: &mut Job) -> Option<()> {
-    let mut reader = Reader(buf);
-    job.display_name = reader.str()?;
-    job.owner = reader.str()?;
-    job.owner_email = reader.str()?;
-    job.executor = reader.str()?;
-    job.paused_reason = reader.str()?;
-    job.tags = reader.map()?;
-    job.metadata = reader.map()?;
-    job.executor_config = reader.map()?;
-    let processors = reader.len()?;
-    for _ in 0..processors {
-        let name = reader.str()?;
-        let config = reader.map()?;
-        job.processors.insert(name, config);
-    }
-    reader.0.is_empty().then_some(())
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn len(&mut self) -> Option<usize> {
-        let (head, rest) = self.0.split_first_chunk::<4>()?;
-        self.0 = rest;
-        usize::try_from(u32::from_le_bytes(*head)).ok()
     }
 
-    fn str(&mut self) -> Option<String> {
-        let len = self.len()?;
-        let (bytes, rest) = self.0.split_at_checked(len)?;
-        self.0 = rest;
-        Some(std::str::from_utf8(bytes).ok()?.to_owned())
-    }
-
-    fn map(&mut self) -> Option<BTreeMap<String, String>> {
-        let entries = self.len()?;
-        let mut map = BTreeMap::new();
-        for _ in 0..entries {
-            let key = self.str()?;
-            let value = self.str()?;
-            map.insert(key, value);
+    pub(crate) fn name(&self) -> &str {
+        match &self.0 {
+            Form::Packed(p) => &p.name,
+            Form::Whole(job) => &job.name,
         }
-        Some(map)
+    }
+
+    pub(crate) fn disabled(&self) -> bool {
+        match &self.0 {
+            Form::Packed(p) => p.disabled,
+            Form::Whole(job) => job.disabled,
+        }
+    }
+
+    pub(crate) fn ephemeral(&self) -> bool {
+        match &self.0 {
+            Form::Packed(p) => p.ephemeral,
+            Form::Whole(job) => job.ephemeral,
+        }
+    }
+
+    pub(crate) fn concurrency(&self) -> Concurrency {
+        match &self.0 {
+            Form::Packed(p) => p.concurrency,
+            Form::Whole(job) => job.concurrency,
+        }
+    }
+
+    pub(crate) fn misfire_policy(&self) -> MisfirePolicy {
+        match &self.0 {
+            Form::Packed(p) => p.misfire_policy,
+            Form::Whole(job) => job.misfire_policy,
+        }
+    }
+
+    pub(crate) fn retries(&self) -> u32 {
+        match &self.0 {
+            Form::Packed(p) => p.retries,
+            Form::Whole(job) => job.retries,
+        }
+    }
+
+    pub(crate) fn jitter(&self) -> Duration {
+        match &self.0 {
+            Form::Packed(p) => p.jitter,
+            Form::Whole(job) => job.jitter,
+        }
+    }
+
+    pub(crate) fn starts_at(&self) -> Option<Timestamp> {
+        match &self.0 {
+            Form::Packed(p) => p.starts_at.get(),
+            Form::Whole(job) => job.starts_at,
+        }
+    }
+
+    pub(crate) fn expires_at(&self) -> Option<Timestamp> {
+        match &self.0 {
+            Form::Packed(p) => p.expires_at.get(),
+            Form::Whole(job) => job.expires_at,
+        }
+    }
+
+    /// [`Job::next`]: the phase a never-fired `@every` job keeps.
+    pub(crate) fn next(&self) -> Option<Timestamp> {
+        match &self.0 {
+            Form::Packed(p) => p.next.get(),
+            Form::Whole(job) => job.next,
+        }
+    }
+
+    /// Whether `dependent_jobs` is not empty.
+    pub(crate) fn has_dependents(&self) -> bool {
+        match &self.0 {
+            Form::Packed(p) => p.has_dependents,
+            Form::Whole(job) => !job.dependent_jobs.is_empty(),
+        }
+    }
+
+    /// [`Job::is_child`].
+    pub(crate) fn is_child(&self) -> bool {
+        match &self.0 {
+            Form::Packed(p) => p.is_child,
+            Form::Whole(job) => job.is_child(),
+        }
+    }
+
+    /// [`Job::waits_for_parents`].
+    pub(crate) fn waits_for_parents(&self) -> bool {
+        match &self.0 {
+            Form::Packed(p) => p.waits_for_parents,
+            Form::Whole(job) => job.waits_for_parents(),
+        }
+    }
+
+    /// [`Job::runs_after`].
+    pub(crate) fn runs_after(&self, status: JobStatus) -> bool {
+        match &self.0 {
+            Form::Packed(p) => p.run_on.matches(status),
+            Form::Whole(job) => job.runs_after(status),
+        }
+    }
+
+    /// [`Job::active_at`].
+    pub(crate) fn active_at(&self, now: Timestamp) -> bool {
+        match &self.0 {
+            Form::Packed(p) => {
+                p.starts_at.get().is_none_or(|start| now >= start)
+                    && p.expires_at.get().is_none_or(|end| now <= end)
+            }
+            Form::Whole(job) => job.active_at(now),
+        }
+    }
+
+    /// [`Job::jittered`]: the instant the fire scheduled at `at` is due.
+    pub(crate) fn jittered(&self, at: Timestamp) -> Timestamp {
+        match &self.0 {
+            // As `Job::jittered` (the unit tests compare the two).
+            Form::Packed(p) if p.jitter.is_zero() => at,
+            Form::Packed(p) => SignedDuration::try_from(jitter_delay(&p.name, at, p.jitter))
+                .ok()
+                .and_then(|d| at.checked_add(d).ok())
+                .unwrap_or(at),
+            Form::Whole(job) => job.jittered(at),
+        }
+    }
+
+    /// Whether `other` has the same timing: schedule, zone, window, parents and jitter (an
+    /// update that keeps them keeps the job's pending fire).
+    pub(crate) fn same_timing(&self, other: &KeptJob) -> bool {
+        self.timing() == other.timing()
+            && self.starts_at() == other.starts_at()
+            && self.expires_at() == other.expires_at()
+            && self.jitter() == other.jitter()
+    }
+
+    /// `schedule`, `timezone`, `parent_job` and `parent_jobs` as [`encode`] writes them.
+    fn timing(&self) -> Cow<'_, [u8]> {
+        match &self.0 {
+            Form::Packed(p) => Cow::Borrowed(p.rest.get(..p.timing_len as usize).unwrap_or(&[])),
+            Form::Whole(job) => {
+                let mut out = Writer::default();
+                write_timing(
+                    &mut out,
+                    &job.schedule,
+                    &job.timezone,
+                    job.parent_job.as_deref(),
+                    &job.parent_jobs,
+                );
+                Cow::Owned(out.0)
+            }
+        }
     }
 }
 

@@ -124,10 +124,10 @@
 //!   tracker that shutdown closes and awaits with a bound.
 //! - Per job the loop keeps about 200 bytes (a boxed slot with the parsed schedule and two fire
 //!   times, a heap entry, a slab cell, a name-table entry), besides the job it is given, which it
-//!   keeps with its four maps (`tags`, `metadata`, `executor_config`, `processors`) packed into
-//!   one buffer and rebuilds when a fire leaves the loop: a [`Run`] always carries the whole job.
-//!   A job that fires again within 10 s keeps its whole definition instead (until updated), so
-//!   frequent fires cost no rebuild.
+//!   keeps packed: the fields it decides with in a small struct, every other field encoded in
+//!   one buffer, rebuilt into the whole job when a fire leaves the loop: a [`Run`] always
+//!   carries the whole job. A job that fires again within 10 s keeps its whole definition
+//!   instead (until updated), so frequent fires cost no rebuild.
 //! - A fire is dispatched only after the launch log returned `true` for its record.
 
 #![warn(missing_docs)]

@@ -46,7 +46,7 @@ impl Engine {
             return false;
         };
         match ready {
-            Some(ready) => ready.iter().any(|c| *c == slot.job.name),
+            Some(ready) => ready.iter().any(|c| c == slot.job.name()),
             None => slot.job.make_mut().record_parent_end(parent, status),
         }
     }

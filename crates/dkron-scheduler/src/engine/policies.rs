@@ -28,13 +28,14 @@ impl Slot {
     /// instant (see [`crate::SchedulerBuilder::lead`]). Other policies decide against the
     /// runs going at the due instant itself, so they are taken then.
     pub(super) fn wake(&self, lead: SignedDuration) -> Option<Timestamp> {
-        self.due().map(|due| wake_at(&self.job, due, lead))
+        self.due()
+            .map(|due| wake_at(self.job.concurrency(), due, lead))
     }
 }
 
-/// [`Slot::wake`] for a fire of `job` due at `due`.
-pub(super) fn wake_at(job: &Job, due: Timestamp, lead: SignedDuration) -> Timestamp {
-    if job.concurrency == Concurrency::Allow {
+/// [`Slot::wake`] for a fire due at `due` of a job with this `concurrency`.
+pub(super) fn wake_at(concurrency: Concurrency, due: Timestamp, lead: SignedDuration) -> Timestamp {
+    if concurrency == Concurrency::Allow {
         due.checked_sub(lead).unwrap_or(due)
     } else {
         due
@@ -51,10 +52,14 @@ impl Engine {
         now: Timestamp,
         ready: Option<&[String]>,
     ) {
-        let Some((_, slot)) = self.slot_named(job_name) else {
+        // Without children there is nothing to run, and no need to rebuild the job.
+        let Some((_, slot)) = self
+            .slot_named(job_name)
+            .filter(|(_, slot)| slot.job.has_dependents())
+        else {
             return;
         };
-        let job = slot.job.clone();
+        let job = slot.job.full();
         self.run_children(&job, status, now, ready);
     }
 
@@ -82,7 +87,7 @@ impl Engine {
             let Some(slot) = self.slot(idx).filter(|_| runs) else {
                 continue;
             };
-            if slot.job.disabled || slot.paused || !slot.job.active_at(now) {
+            if slot.job.disabled() || slot.paused || !slot.job.active_at(now) {
                 debug!(job = %child, "dependent run skipped: child disabled, paused or inactive");
                 add(&self.ports.counters.skipped, 1);
                 continue;
@@ -122,7 +127,7 @@ impl Engine {
         let (idx, slot) = self.slot_named(name).ok_or_else(|| Error::JobNotFound {
             name: name.to_owned(),
         })?;
-        if slot.job.disabled {
+        if slot.job.disabled() {
             return Err(Error::JobDisabled {
                 name: name.to_owned(),
             });
@@ -206,11 +211,11 @@ impl Engine {
                 self.last_group = self.last_group.max(group_of(at));
                 LaunchSpec::first(Trigger::Scheduled, at, group_of(at))
             }
-            Buffered::Dependent if !slot.job.disabled && !slot.paused => {
+            Buffered::Dependent if !slot.job.disabled() && !slot.paused => {
                 add(&self.ports.counters.dependent, 1);
                 LaunchSpec::first(Trigger::Dependent, now, self.new_group(now))
             }
-            Buffered::Backfill(at) if !slot.job.disabled => {
+            Buffered::Backfill(at) if !slot.job.disabled() => {
                 LaunchSpec::first(Trigger::Backfill, at, self.new_group(now))
             }
             _ => {
