@@ -3,7 +3,8 @@
 //!
 //! Every server reaches the snapshot trigger at about the same point of the log. At normal
 //! priority, three exports of a 200 MB state took both cores for seconds: runs due meanwhile
-//! started up to a second late (docs/benchmarks.md, "Scale: snapshots in the background").
+//! started up to a second late (docs/benchmarks.md, "Where the goals stand after process
+//! slots, background snapshots and a decision-only scheduler slot").
 //! The export reads one point in time, so it can wait for idle CPU.
 
 /// Lowers the calling thread's CPU priority to nice 19. A thread cannot take that back, so
