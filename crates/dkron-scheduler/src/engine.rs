@@ -536,6 +536,7 @@ impl Engine {
         max_catch_up: usize,
     ) {
         let policy = job.misfire_policy();
+        let threshold = self.ports.misfire_threshold;
         // A `buffer_*` job whose run outlived the previous scheduler: its buffer is rebuilt.
         let buffering = job.concurrency().buffers() && self.running.contains_key(job.name());
         let idx = self.insert_slot(job, schedule);
@@ -562,11 +563,16 @@ impl Engine {
                 (Vec::new(), next, buffered)
             }
             Some(last) => {
+                // A fire due less than the misfire threshold ago is resumed from as the next
+                // regular fire (launched late), not handed to the misfire policy.
+                let resume_at = plan::late_fire(&schedule, last, now, threshold)
+                    .and_then(|late| late.checked_sub(SignedDuration::from_nanos(1)).ok())
+                    .unwrap_or(now);
                 let (missed, next) = plan::resume_jittered(
                     &schedule,
                     policy,
                     last,
-                    now,
+                    resume_at,
                     max_catch_up,
                     job.jitter(),
                     due,

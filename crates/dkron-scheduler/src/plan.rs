@@ -108,6 +108,44 @@ fn latest_interval_fire(
     last.checked_add(SignedDuration::from_nanos(offset)).ok()
 }
 
+/// The latest fire of `schedule` after `last` that is due by `now` but less than `threshold`
+/// late: a scheduler starting then (a new leader that took over just after an instant) owes it
+/// as a late fire, as its timer loop launches a fire up to the misfire threshold late, rather
+/// than as a missed one for the misfire policy to drop.
+pub(crate) fn late_fire(
+    schedule: &JobSchedule,
+    last: Timestamp,
+    now: Timestamp,
+    threshold: Duration,
+) -> Option<Timestamp> {
+    let horizon = SignedDuration::try_from(threshold)
+        .ok()
+        .and_then(|t| now.checked_sub(t).ok())
+        .unwrap_or(Timestamp::MIN);
+    let late = if schedule.schedule().kind() == ScheduleKind::Interval {
+        // In phase with `last`.
+        latest_interval_fire(schedule, last, now)
+    } else {
+        let mut cursor = last.max(
+            horizon
+                .checked_sub(SignedDuration::from_nanos(1))
+                .unwrap_or(horizon),
+        );
+        let mut latest = None;
+        for _ in 0..MAX_PENDING_SEARCH {
+            match schedule.next_after(cursor) {
+                Some(fire) if fire > cursor && fire <= now => {
+                    latest = Some(fire);
+                    cursor = fire;
+                }
+                _ => break,
+            }
+        }
+        latest
+    };
+    late.filter(|&fire| fire > last && fire >= horizon)
+}
+
 /// Where a job resumes when the scheduler starts and the launch log says its latest fire was
 /// `last`: the missed fires the job's misfire policy wants run now (oldest first, at most `max`),
 /// and the first regular fire after `now`.

@@ -191,3 +191,54 @@ fn a_buffer_is_rebuilt_from_the_last_launched_fire() {
     assert_eq!(all.len(), MAX_BUFFERED_FIRES);
     assert_eq!(all[0], ts("2026-01-01T00:00:02Z"), "oldest first");
 }
+
+/// A fire due less than the misfire threshold before the scheduler starts is late, not missed:
+/// resuming just before it makes it the next regular fire, whatever the misfire policy.
+#[test]
+fn a_fire_due_within_the_threshold_is_late_not_missed() {
+    let threshold = Duration::from_secs(5);
+    let every = schedule("@every 1s");
+    let last = ts("2026-01-01T00:00:01Z");
+    // A new leader 20 ms after the next instant.
+    let now = ts("2026-01-01T00:00:02.020Z");
+    let late = late_fire(&every, last, now, threshold);
+    assert_eq!(late, Some(ts("2026-01-01T00:00:02Z")));
+    let before = late.unwrap() - SignedDuration::from_nanos(1);
+    let (missed, next) = resume(&every, MisfirePolicy::Skip, last, before, 100);
+    assert!(missed.is_empty());
+    assert_eq!(next, late);
+    // Without it, `skip` dropped that fire.
+    assert_eq!(
+        resume(&every, MisfirePolicy::Skip, last, now, 100).1,
+        Some(ts("2026-01-01T00:00:03Z"))
+    );
+
+    // Longer down: only the latest fire is late (the loop launches one late fire and moves on);
+    // the earlier ones are the policy's, in phase with `last`.
+    let now = ts("2026-01-01T00:00:09.500Z");
+    assert_eq!(
+        late_fire(&every, last, now, threshold),
+        Some(ts("2026-01-01T00:00:09Z"))
+    );
+    // Nothing after `last` yet, or the threshold passed: none.
+    assert_eq!(
+        late_fire(&every, last, ts("2026-01-01T00:00:01.5Z"), threshold),
+        None
+    );
+    assert_eq!(
+        late_fire(&every, last, now, Duration::from_millis(400)),
+        None
+    );
+
+    // A calendar schedule: the latest instant within the threshold, if any.
+    let minutely = schedule("0 * * * * *");
+    let last = ts("2026-01-01T00:00:00Z");
+    assert_eq!(
+        late_fire(&minutely, last, ts("2026-01-01T00:05:03Z"), threshold),
+        Some(ts("2026-01-01T00:05:00Z"))
+    );
+    assert_eq!(
+        late_fire(&minutely, last, ts("2026-01-01T00:05:30Z"), threshold),
+        None
+    );
+}
