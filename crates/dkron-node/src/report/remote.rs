@@ -32,6 +32,7 @@ use crate::{
         client::{CallError, NodeClient},
     },
     runner::Report,
+    throttle::Throttle,
 };
 
 /// How long a finished execution is tried at once before it is left to the re-delivery loop.
@@ -56,6 +57,9 @@ const MAX_BATCH: usize = 256;
 /// Output bytes in one batch at most (beyond its first execution): well below the RPC body
 /// limit.
 const MAX_BATCH_OUTPUT: usize = 512 << 10;
+
+/// How often a refused outbox append is logged.
+static NOT_KEPT: Throttle = Throttle::new(Duration::from_secs(5));
 
 /// A finished execution waiting for a batch, and who waits for its delivery.
 struct Queued {
@@ -329,7 +333,16 @@ impl Report for RemoteReport {
             // Invariant: in the outbox before any delivery, so a crash of this process after
             // the run loses nothing. Inline: an append to the page cache, no fsync.
             if let Err(error) = self.outbox.push(&execution) {
-                tracing::error!(%error, "cannot keep a finished execution");
+                // Throttled: a full outbox refuses every run's report (25,900 lines in one
+                // overloaded `loadgen scale` run), when the node has no CPU to spare.
+                match NOT_KEPT.admit(std::time::Instant::now()) {
+                    Some(held_back) => tracing::error!(
+                        %error, held_back,
+                        "cannot keep a finished execution; it is sent without a copy on disk \
+                         (held_back: how many more since the last such error)"
+                    ),
+                    None => tracing::debug!(%error, "cannot keep a finished execution"),
+                }
             }
             let id = execution.id();
             let (delivered, answer) = oneshot::channel();
