@@ -14,6 +14,28 @@ fn slots(max_concurrent: usize, queue: usize, overflow: Overflow) -> ExecutionSl
     }
 }
 
+/// Spawns an admission of a process on `admission` and returns once `waiting` wait.
+async fn waiting_process(
+    admission: &std::sync::Arc<Admission>,
+    cancel: &CancellationToken,
+    waiting: usize,
+) -> tokio::task::JoinHandle<Result<(), String>> {
+    let task = {
+        let admission = std::sync::Arc::clone(admission);
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            admission
+                .admit("n1", Work::Process, &cancel)
+                .await
+                .map(drop)
+        })
+    };
+    while admission.waiting() < waiting {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    task
+}
+
 #[tokio::test]
 async fn fail_refuses_above_the_limit_with_the_reason() {
     let admission = Admission::new(slots(1, 10, Overflow::Fail));
@@ -36,19 +58,7 @@ async fn queue_waits_for_a_free_slot() {
     let admission = std::sync::Arc::new(Admission::new(slots(1, 1, Overflow::Queue)));
     let cancel = CancellationToken::new();
     let first = admission.admit("n1", Work::Process, &cancel).await.unwrap();
-    let waiter = {
-        let admission = std::sync::Arc::clone(&admission);
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            admission
-                .admit("n1", Work::Process, &cancel)
-                .await
-                .map(drop)
-        })
-    };
-    while admission.waiting() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let waiter = waiting_process(&admission, &cancel, 1).await;
     // The queue (of one) is full: the next is refused, naming both settings.
     let refused = admission
         .admit("n1", Work::Process, &cancel)
@@ -73,19 +83,7 @@ async fn a_waiting_execution_can_be_cancelled() {
         .await
         .unwrap();
     let cancel = CancellationToken::new();
-    let waiter = {
-        let admission = std::sync::Arc::clone(&admission);
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            admission
-                .admit("n1", Work::Process, &cancel)
-                .await
-                .map(drop)
-        })
-    };
-    while admission.waiting() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let waiter = waiting_process(&admission, &cancel, 1).await;
     cancel.cancel();
     let outcome = waiter.await.unwrap().unwrap_err();
     assert!(outcome.contains("cancelled while waiting"), "{outcome}");
@@ -109,19 +107,7 @@ async fn a_staged_run_waits_past_a_full_queue_and_staging_is_bounded() {
     let admission = std::sync::Arc::new(Admission::new(slots(1, 1, Overflow::Queue)));
     let cancel = CancellationToken::new();
     let running = admission.admit("n1", Work::Process, &cancel).await.unwrap();
-    let queued = {
-        let admission = std::sync::Arc::clone(&admission);
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            admission
-                .admit("n1", Work::Process, &cancel)
-                .await
-                .map(drop)
-        })
-    };
-    while admission.waiting() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let queued = waiting_process(&admission, &cancel, 1).await;
     assert!(
         admission.admit("n1", Work::Process, &cancel).await.is_err(),
         "the queue is full"
@@ -183,19 +169,7 @@ async fn processes_are_bounded_apart_from_requests() {
         .admit("n1", Work::InProcess, &cancel)
         .await
         .expect("a request does not need a process slot");
-    let waiter = {
-        let admission = std::sync::Arc::clone(&admission);
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            admission
-                .admit("n1", Work::Process, &cancel)
-                .await
-                .map(drop)
-        })
-    };
-    while admission.waiting() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let waiter = waiting_process(&admission, &cancel, 1).await;
     // The waiting process holds no execution slot: the third slot is still free.
     let third = admission
         .admit("n1", Work::InProcess, &cancel)
