@@ -126,22 +126,13 @@ pub(crate) fn late_fire(
         // In phase with `last`.
         latest_interval_fire(schedule, last, now)
     } else {
-        let mut cursor = last.max(
+        // Only the fires within the threshold are walked (a few for a per-second schedule).
+        let since = last.max(
             horizon
                 .checked_sub(SignedDuration::from_nanos(1))
                 .unwrap_or(horizon),
         );
-        let mut latest = None;
-        for _ in 0..MAX_PENDING_SEARCH {
-            match schedule.next_after(cursor) {
-                Some(fire) if fire > cursor && fire <= now => {
-                    latest = Some(fire);
-                    cursor = fire;
-                }
-                _ => break,
-            }
-        }
-        latest
+        schedule.fires_between(since, now, MAX_PENDING_SEARCH).pop()
     };
     late.filter(|&fire| fire > last && fire >= horizon)
 }

@@ -50,28 +50,25 @@ impl Writer {
         }
     }
 
-    pub(super) fn map(&mut self, map: &BTreeMap<String, String>) {
+    /// A map: its entry count, then each key and its value as `value` writes it.
+    fn entries<V>(&mut self, map: &BTreeMap<String, V>, mut value: impl FnMut(&mut Self, &V)) {
         self.len(map.len());
-        for (key, value) in map {
+        for (key, v) in map {
             self.str(key);
-            self.str(value);
+            value(self, v);
         }
+    }
+
+    pub(super) fn map(&mut self, map: &BTreeMap<String, String>) {
+        self.entries(map, |w, value| w.str(value));
     }
 
     pub(super) fn nested(&mut self, maps: &BTreeMap<String, BTreeMap<String, String>>) {
-        self.len(maps.len());
-        for (name, map) in maps {
-            self.str(name);
-            self.map(map);
-        }
+        self.entries(maps, Writer::map);
     }
 
     pub(super) fn statuses(&mut self, map: &BTreeMap<String, JobStatus>) {
-        self.len(map.len());
-        for (key, status) in map {
-            self.str(key);
-            self.0.push(status_byte(*status));
-        }
+        self.entries(map, |w, status| w.status(*status));
     }
 
     pub(super) fn status(&mut self, status: JobStatus) {
@@ -177,34 +174,30 @@ impl Reader<'_> {
         Some(list)
     }
 
-    pub(super) fn map(&mut self) -> Option<BTreeMap<String, String>> {
+    /// A map written by [`Writer::entries`], each value read by `value`.
+    fn entries<V>(
+        &mut self,
+        mut value: impl FnMut(&mut Self) -> Option<V>,
+    ) -> Option<BTreeMap<String, V>> {
         let entries = self.len()?;
         let mut map = BTreeMap::new();
         for _ in 0..entries {
             let key = self.string()?;
-            map.insert(key, self.string()?);
+            map.insert(key, value(self)?);
         }
         Some(map)
+    }
+
+    pub(super) fn map(&mut self) -> Option<BTreeMap<String, String>> {
+        self.entries(Self::string)
     }
 
     pub(super) fn nested(&mut self) -> Option<BTreeMap<String, BTreeMap<String, String>>> {
-        let entries = self.len()?;
-        let mut maps = BTreeMap::new();
-        for _ in 0..entries {
-            let name = self.string()?;
-            maps.insert(name, self.map()?);
-        }
-        Some(maps)
+        self.entries(Self::map)
     }
 
     pub(super) fn statuses(&mut self) -> Option<BTreeMap<String, JobStatus>> {
-        let entries = self.len()?;
-        let mut map = BTreeMap::new();
-        for _ in 0..entries {
-            let key = self.string()?;
-            map.insert(key, self.status()?);
-        }
-        Some(map)
+        self.entries(Self::status)
     }
 
     pub(super) fn status(&mut self) -> Option<JobStatus> {
